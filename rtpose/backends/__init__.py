@@ -1,0 +1,45 @@
+"""Pose inference backends: one interface, several engines.
+
+A backend turns a float32 batch ``(N, 3, H, W)`` of normalised crops into float32 heatmaps
+``(N, K, H/4, W/4)``. :func:`create_backend` picks and builds one.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class PoseBackend(Protocol):
+    """What the estimator needs from an inference engine."""
+
+    #: "torch", "onnxruntime" or "tensorrt".
+    name: str
+    #: A short human description of where it runs, e.g. "cpu", "cuda:0 (NVIDIA H100) fp16".
+    device: str
+    #: Model input (H, W).
+    input_hw: tuple[int, int]
+    #: Largest batch one call accepts (larger batches are split by the caller).
+    max_batch: int
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""
+        ...
+
+
+BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+def create_backend(
+    backend: str = "auto",
+    weights: str | None = None,
+    device: str = "auto",
+    input_hw: tuple[int, int] = (256, 192),
+    fp16: bool | None = None,
+) -> PoseBackend:
+    """Build the requested backend (see :mod:`rtpose.backends.select` for ``auto``)."""
+    from rtpose.backends.select import create_backend as _create
+
+    return _create(backend=backend, weights=weights, device=device, input_hw=input_hw, fp16=fp16)

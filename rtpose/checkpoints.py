@@ -1,0 +1,106 @@
+"""Loading HRNet weights from any supported checkpoint file, through one function.
+
+Supported layouts (all loaded with ``torch.load(..., weights_only=True)`` and ``strict=True``):
+- official HRNet releases: a plain state_dict (optionally with DataParallel's ``module.`` prefix);
+- mmpose 0.x: ``{"state_dict": {"backbone.*", "keypoint_head.final_layer.*"}}``;
+- mmpose 1.x: ``{"state_dict": {"backbone.*", "head.final_layer.*"}}``;
+- rtpose training checkpoints: ``{"model": state_dict, "meta": {...}, ...}``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from rtpose.errors import WeightsError
+from rtpose.models import HRNet
+
+_PREFIX_MAP = (
+    ("module.", ""),
+    ("backbone.", ""),
+    ("keypoint_head.final_layer.", "final_layer."),
+    ("head.final_layer.", "final_layer."),
+)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The raw contents of a checkpoint file, loaded safely; a clear error if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"Weights file {path} does not exist.")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({first_line[:160]}).") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"{path} holds a {type(data).__name__}, not a checkpoint dictionary.")
+    return data
+
+
+def extract_state_dict(checkpoint: dict) -> dict[str, torch.Tensor]:
+    """The model's state_dict in official HRNet names, from any supported checkpoint layout."""
+    for key in ("model", "state_dict"):
+        if key in checkpoint and isinstance(checkpoint[key], dict):
+            checkpoint = checkpoint[key]
+            break
+    state = {}
+    for name, value in checkpoint.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        for old, new in _PREFIX_MAP:
+            if name.startswith(old):
+                name = new + name[len(old) :]
+        state[name] = value
+    return state
+
+
+def infer_architecture(state_dict: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """``(width, num_joints)`` of the HRNet a state_dict belongs to, read from ``final_layer.weight``."""
+    weight = state_dict.get("final_layer.weight")
+    if weight is None or weight.ndim != 4:
+        raise WeightsError("The checkpoint has no HRNet pose head ('final_layer.weight'), so it is not an HRNet model.")
+    return int(weight.shape[1]), int(weight.shape[0])
+
+
+def load_state_dict_strict(model: HRNet, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """``model.load_state_dict(state_dict, strict=True)`` with an error that names what does not fit."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+                parts.append(f"{len(keys)} {label} ({shown})")
+        raise WeightsError(
+            f"{source} does not fit HRNet-W{model.width} with {model.num_joints} joints: " + "; ".join(parts) + "."
+        )
+    model.load_state_dict(state_dict, strict=True)
+
+
+def load_pose_model(path: str | os.PathLike, width: int | None = None, num_joints: int | None = None) -> HRNet:
+    """Build an HRNet and load a checkpoint file into it (``strict=True``), in eval mode, on the CPU.
+
+    Args:
+        path: any supported checkpoint file (see the module docstring).
+        width: expected HRNet width; None reads it from the file.
+        num_joints: expected number of heatmaps; None reads it from the file.
+    """
+    state = extract_state_dict(read_checkpoint(path))
+    file_width, file_joints = infer_architecture(state)
+    model = HRNet(width=width or file_width, num_joints=num_joints or file_joints)
+    load_state_dict_strict(model, state, source=str(path))
+    return model.eval()
+
+
+def checkpoint_meta(path: str | os.PathLike) -> dict:
+    """The ``meta`` dictionary of an rtpose or mmpose checkpoint (input size etc.), or ``{}``."""
+    meta = read_checkpoint(path).get("meta")
+    return meta if isinstance(meta, dict) else {}

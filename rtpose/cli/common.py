@@ -1,0 +1,55 @@
+"""Command-line options shared by the commands that run the model (run, eval, gui)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rtpose.backends import BACKEND_NAMES
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"256x192"`` → (256, 192) as (H, W)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}") from None
+    if h % 4 or w % 4 or h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"input size must be positive multiples of 4, got {text!r}")
+    return h, w
+
+
+def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> None:
+    """``--weights --backend --device --input-size --flip`` (and the detector's options)."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--weights", metavar="PATH", help="HRNet checkpoint (official, mmpose or rtpose training file)")
+    group.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
+                       help="pose inference backend; auto picks the fastest available (default: auto)")
+    group.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--input-size", type=parse_size, default=(256, 192), metavar="HxW",
+                       help="model input height x width (default: 256x192)")
+    group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
+    if detector:
+        group.add_argument("--detector", default=None, metavar="PATH|NAME",
+                           help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
+        group.add_argument("--conf", type=float, default=0.25, help="person detection confidence (default: 0.25)")
+        group.add_argument("--max-people", type=int, default=32, help="most people per frame (default: 32)")
+
+
+def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet: bool = False):
+    """A :class:`~rtpose.estimator.TopDownEstimator` from the options of :func:`add_model_args`."""
+    from rtpose.backends import create_backend
+    from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
+    from rtpose.estimator import TopDownEstimator
+
+    backend = create_backend(args.backend, weights=args.weights, device=args.device, input_hw=args.input_size)
+    if not quiet:
+        reason = getattr(backend, "reason", "")
+        print(f"rtpose: pose backend {backend.name} on {backend.device}" + (f" ({reason})" if reason else ""),
+              file=sys.stderr)
+    detector = None
+    if with_detector:
+        detector = PersonDetector(
+            args.detector or DEFAULT_DETECTOR, conf=args.conf, max_people=args.max_people, device=args.device
+        )
+    return TopDownEstimator(backend, detector=detector, flip=args.flip)

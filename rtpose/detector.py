@@ -1,0 +1,91 @@
+"""Person detection with Ultralytics YOLO."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtpose.errors import WeightsError
+
+#: The detector used when none is named: Ultralytics fetches this model by name on first use.
+DEFAULT_DETECTOR = "yolov8n.pt"
+PERSON_CLASS = 0
+
+
+@dataclass
+class Detections:
+    """People found in one image: ``boxes`` float32 ``(N, 4)`` as (x1, y1, x2, y2) pixels, ``scores`` ``(N,)``."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+class PersonDetector:
+    """Finds people (COCO class 0) in BGR images with an Ultralytics YOLO model.
+
+    Args:
+        weights: a ``.pt``/``.onnx``/engine path, or a model name Ultralytics knows (e.g. "yolov8n.pt").
+        conf: minimum detection confidence.
+        iou: IoU threshold of non-maximum suppression.
+        max_people: most people kept per image (highest scores first).
+        device: "cpu", "cuda", "cuda:N" or "auto".
+        half: FP16 inference (CUDA only; ignored on the CPU).
+        imgsz: inference image size (longest side, pixels).
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike = DEFAULT_DETECTOR,
+        conf: float = 0.25,
+        iou: float = 0.6,
+        max_people: int = 32,
+        device: str = "auto",
+        half: bool = True,
+        imgsz: int = 640,
+    ) -> None:
+        import torch
+
+        threads = torch.get_num_threads()
+        from ultralytics import YOLO  # sets torch's CPU threads to cpu_count - 1 on import
+
+        torch.set_num_threads(threads)
+        weights = str(weights)
+        looks_like_path = os.sep in weights or Path(weights).suffix not in (".pt", "") or Path(weights).exists()
+        if looks_like_path and not Path(weights).exists():
+            raise WeightsError(f"Detector weights {weights} do not exist.")
+        try:
+            self.model = YOLO(weights, task="detect")
+        except Exception as exc:  # ultralytics raises many types for bad or unreachable files
+            raise WeightsError(f"Could not load the detector {weights} ({str(exc).splitlines()[0][:160]}).") from None
+        if getattr(self.model, "task", "detect") != "detect":
+            raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.half = bool(half) and self.device.startswith("cuda")
+        self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
+        self.weights = weights
+
+    def __call__(self, image_bgr: np.ndarray) -> Detections:
+        """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""
+        result = self.model.predict(
+            image_bgr,
+            conf=self.conf,
+            iou=self.iou,
+            classes=[PERSON_CLASS],
+            max_det=self.max_people,
+            device=self.device,
+            **({"half": True} if self.half else {}),
+            imgsz=self.imgsz,
+            verbose=False,
+        )[0]
+        boxes = result.boxes
+        order = np.argsort(-boxes.conf.cpu().numpy(), kind="stable")
+        return Detections(
+            boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
+            scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
+        )

@@ -1,0 +1,123 @@
+"""Top-down multi-person pose estimation: detect people, crop them, one batched pose call, decode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtpose.backends import PoseBackend
+from rtpose.codec import HeatmapCodec
+from rtpose.crops import BOX_PADDING, heatmap_to_image, make_input_batch
+from rtpose.detector import Detections, PersonDetector
+from rtpose.skeleton import KEYPOINT_NAMES
+from rtpose.timing import StageTimer
+
+
+@dataclass
+class Person:
+    """One person in one image.
+
+    Attributes:
+        box: float32 ``(4,)`` (x1, y1, x2, y2) in image pixels.
+        score: detection confidence (1.0 for given boxes).
+        keypoints: float32 ``(17, 3)`` rows of (x, y, score), COCO keypoint order, image pixels.
+        track_id: identity across frames when tracking is on, else None.
+    """
+
+    box: np.ndarray
+    score: float
+    keypoints: np.ndarray
+    track_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def pose_score(self) -> float:
+        """Mean keypoint score (the usual top-down instance score is this times the box score)."""
+        return float(self.keypoints[:, 2].mean())
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × 17], ``track_id``."""
+        out = {
+            "box": [round(float(v), 2) for v in self.box],
+            "score": round(float(self.score), 4),
+            "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in self.keypoints],
+        }
+        if self.track_id is not None:
+            out["track_id"] = int(self.track_id)
+        return out
+
+
+class TopDownEstimator:
+    """Image → people with keypoints. All people of an image go through the pose backend in one batch.
+
+    Args:
+        backend: the pose engine.
+        detector: finds the people; may be None when boxes are always given.
+        flip: flip test (the flipped crops join the same batch, so still one backend call).
+        padding: box enlargement before cropping.
+        timer: where per-stage times ("detect", "crop", "pose", "decode") are recorded.
+    """
+
+    def __init__(
+        self,
+        backend: PoseBackend,
+        detector: PersonDetector | None = None,
+        flip: bool = False,
+        padding: float = BOX_PADDING,
+        timer: StageTimer | None = None,
+    ) -> None:
+        self.backend = backend
+        self.detector = detector
+        self.flip = flip
+        self.padding = padding
+        self.codec = HeatmapCodec(input_hw=tuple(backend.input_hw))
+        self.timer = timer or StageTimer()
+
+    def __call__(self, image_bgr: np.ndarray) -> list[Person]:
+        """Detect the people of a ``(H, W, 3)`` uint8 BGR image and estimate their poses."""
+        if self.detector is None:
+            raise ValueError("This estimator has no detector: call estimate_boxes() with boxes.")
+        with self.timer.stage("detect"):
+            detections = self.detector(image_bgr)
+        return self.estimate(image_bgr, detections)
+
+    def estimate(self, image_bgr: np.ndarray, detections: Detections) -> list[Person]:
+        """Poses for given boxes (one batched backend call)."""
+        return self.estimate_boxes(image_bgr, detections.boxes, detections.scores)
+
+    def estimate_boxes(
+        self, image_bgr: np.ndarray, boxes_xyxy: np.ndarray, box_scores: np.ndarray | None = None
+    ) -> list[Person]:
+        """Poses of the people in ``boxes_xyxy`` ``(N, 4)`` (image pixels) of one image."""
+        boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
+        scores = np.ones(len(boxes), np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
+        if len(boxes) == 0:
+            return []
+        with self.timer.stage("crop"):
+            batch, centers, sizes = make_input_batch(image_bgr, boxes, self.codec.input_hw, self.padding)
+            if self.flip:
+                batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])
+        with self.timer.stage("pose"):
+            heatmaps = self.run_backend(batch)
+        with self.timer.stage("decode"):
+            if self.flip:
+                heatmaps = self.codec.merge_flipped(heatmaps[: len(boxes)], heatmaps[len(boxes) :])
+            keypoints = self.decode(heatmaps, centers, sizes)
+        return [Person(box=b, score=float(s), keypoints=k) for b, s, k in zip(boxes, scores, keypoints)]
+
+    def run_backend(self, batch: np.ndarray) -> np.ndarray:
+        """Heatmaps for a batch, split only where it exceeds the backend's maximum batch."""
+        step = max(1, int(self.backend.max_batch))
+        if len(batch) <= step:
+            return self.backend.infer(batch)
+        return np.concatenate([self.backend.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
+
+    def decode(self, heatmaps: np.ndarray, centers: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Heatmaps ``(N, K, h, w)`` → keypoints ``(N, K, 3)`` as (x, y, score) in image pixels."""
+        xy, scores = self.codec.decode(heatmaps)
+        xy = heatmap_to_image(xy, centers, sizes, self.codec.heatmap_hw)
+        return np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
+
+
+__all__ = ["Person", "TopDownEstimator", "KEYPOINT_NAMES"]
