@@ -1,0 +1,246 @@
+"""COCO keypoint evaluation, shared by ``rtpose eval`` and training.
+
+The protocol follows the official top-down HRNet / mmpose evaluation:
+
+- **Boxes.** ``boxes="gt"``: every non-crowd person annotation with ``area > 0`` and at least one
+  labelled keypoint (``num_keypoints > 0``), its box clipped to the image. This is what the official
+  code feeds the network for "ground-truth box" results (people without keypoints are skipped there;
+  COCOeval ignores them anyway). Each box scores 1.0. A detection file instead gives COCO results of
+  category 1 (``bbox`` as x, y, w, h, plus ``score``); those below ``det_score_thr`` are dropped.
+- **Instance score** (the rescoring of the official code): ``box score × mean of the keypoint scores
+  above 0.2``; 0 when no keypoint reaches 0.2. COCO AP ranks by this score.
+- **Results** are COCO keypoint results: ``image_id``, ``category_id``, ``keypoints`` as 51 numbers
+  (x, y, keypoint score) × 17, and ``score``.
+
+The official code additionally runs OKS non-maximum suppression (threshold 0.9) on detector boxes;
+rtpose does not, so AP with detector boxes may differ slightly from published numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rtpose.errors import RtposeError
+from rtpose.estimator import Person, TopDownEstimator
+
+#: Keypoint scores at or below this do not count towards the instance score (official: 0.2).
+KEYPOINT_SCORE_THR = 0.2
+
+#: The names of :func:`evaluate_coco`'s metrics, in pycocotools' ``stats`` order.
+METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+
+
+class DatasetError(RtposeError):
+    """An annotation, result or image file that cannot be used for evaluation."""
+
+
+def instance_score(keypoints: np.ndarray, box_score: float = 1.0, thr: float = KEYPOINT_SCORE_THR) -> float:
+    """``box_score × mean(keypoint scores > thr)`` (0 when none exceeds ``thr``) for ``(K, 3)`` keypoints."""
+    scores = np.asarray(keypoints, dtype=np.float64)[:, 2]
+    valid = scores[scores > thr]
+    return float(box_score) * (float(valid.mean()) if len(valid) else 0.0)
+
+
+def people_to_coco_results(image_id: int, people: list[Person], category_id: int = 1) -> list[dict]:
+    """COCO keypoint results for the people of one image, scored by :func:`instance_score`."""
+    results = []
+    for person in people:
+        kpts = np.asarray(person.keypoints, dtype=np.float64)
+        results.append({
+            "image_id": int(image_id),
+            "category_id": int(category_id),
+            "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
+            "score": round(instance_score(kpts, person.score), 6),
+            "bbox": [round(float(v), 2) for v in (*person.box[:2], *(person.box[2:4] - person.box[:2]))],
+        })
+    return results
+
+
+def write_results(results: list[dict], path: str | os.PathLike) -> Path:
+    """Write COCO results as JSON (creating the folder); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results))
+    return path
+
+
+def load_coco(ann_file: str | os.PathLike):
+    """A pycocotools ``COCO`` for a keypoint annotation file, with a clear error for bad files."""
+    from pycocotools.coco import COCO
+
+    ann_file = Path(ann_file)
+    if not ann_file.is_file():
+        raise DatasetError(f"Annotation file {ann_file} does not exist.")
+    try:
+        data = json.loads(ann_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"Annotation file {ann_file} is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict) or not {"images", "annotations", "categories"} <= set(data):
+        raise DatasetError(
+            f"{ann_file} is not a COCO annotation file (it needs 'images', 'annotations' and 'categories')."
+        )
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def gt_boxes(coco, image_id: int) -> np.ndarray:
+    """Ground-truth person boxes ``(N, 4)`` (x1, y1, x2, y2) of one image, as the official protocol picks them.
+
+    Non-crowd annotations of category 1 with ``area > 0`` and ``num_keypoints > 0``, in annotation
+    order, clipped to the image.
+    """
+    info = coco.imgs[image_id]
+    width, height = info.get("width"), info.get("height")
+    boxes = []
+    for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=False)):
+        if ann.get("category_id", 1) != 1 or ann.get("area", 1) <= 0 or ann.get("num_keypoints", 0) <= 0:
+            continue
+        x, y, w, h = ann["bbox"]
+        x1, y1, x2, y2 = max(0.0, x), max(0.0, y), x + max(0.0, w), y + max(0.0, h)
+        if width and height:
+            x2, y2 = min(float(width), x2), min(float(height), y2)
+        if x2 > x1 and y2 > y1:
+            boxes.append([x1, y1, x2, y2])
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+
+
+def load_detections(path: str | os.PathLike, det_score_thr: float = 0.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Person detections (COCO results, category 1) per image id: ``(boxes xyxy (N, 4), scores (N,))``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"Detection file {path} does not exist.")
+    try:
+        dets = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"Detection file {path} is not valid JSON ({exc}).") from None
+    if not isinstance(dets, list) or any(not isinstance(d, dict) or not {"image_id", "bbox"} <= set(d) for d in dets):
+        raise DatasetError(f"{path} is not a COCO detection results file (a list of {{image_id, bbox, score}}).")
+    per_image: dict[int, list] = {}
+    for det in dets:
+        score = float(det.get("score", 1.0))
+        if det.get("category_id", 1) != 1 or score < det_score_thr:
+            continue
+        x, y, w, h = (float(v) for v in det["bbox"][:4])
+        per_image.setdefault(int(det["image_id"]), []).append([x, y, x + w, y + h, score])
+    return {
+        k: (np.asarray(v, np.float32)[:, :4], np.asarray(v, np.float32)[:, 4]) for k, v in per_image.items()
+    }
+
+
+def predict_coco(
+    estimator: TopDownEstimator,
+    ann_file: str | os.PathLike,
+    images_dir: str | os.PathLike,
+    boxes: str = "gt",
+    det_score_thr: float = 0.0,
+    progress: bool = True,
+) -> list[dict]:
+    """Run the estimator on every image of a COCO annotation file; returns COCO keypoint results.
+
+    Args:
+        estimator: the pose estimator (its detector is not used).
+        ann_file: COCO keypoint annotations; its ``images`` list says which images are run.
+        images_dir: folder holding the images by their ``file_name``.
+        boxes: ``"gt"`` for ground-truth boxes (see the module docstring) or the path of a COCO
+            detection results file.
+        det_score_thr: detections below this score are ignored.
+        progress: show a progress bar.
+
+    Each image goes through the pose model in one batched call (``estimator.estimate_boxes``).
+    """
+    import cv2
+    from tqdm import tqdm
+
+    coco = load_coco(ann_file)
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise DatasetError(f"Image folder {images_dir} does not exist.")
+    detections = None if boxes == "gt" else load_detections(boxes, det_score_thr)
+    results: list[dict] = []
+    for image_id in tqdm(sorted(coco.imgs), desc="eval", unit="img", disable=not progress):
+        if detections is None:
+            image_boxes = gt_boxes(coco, image_id)
+            scores = np.ones(len(image_boxes), np.float32)
+        else:
+            image_boxes, scores = detections.get(image_id, (np.zeros((0, 4), np.float32), np.zeros(0, np.float32)))
+        if len(image_boxes) == 0:
+            continue
+        path = images_dir / coco.imgs[image_id]["file_name"]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DatasetError(f"Image {path} of {Path(ann_file).name} is missing or unreadable.")
+        people = estimator.estimate_boxes(image, image_boxes, scores)
+        results.extend(people_to_coco_results(image_id, people))
+    return results
+
+
+def _load_results(results: list[dict] | str | os.PathLike) -> list[dict]:
+    if isinstance(results, (str, os.PathLike)):
+        path = Path(results)
+        if not path.is_file():
+            raise DatasetError(f"Results file {path} does not exist.")
+        try:
+            results = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"Results file {path} is not valid JSON ({exc}).") from None
+        source = str(path)
+    else:
+        source = "the results"
+    if not isinstance(results, list):
+        raise DatasetError(f"{source} is not a COCO results list.")
+    if not results:
+        raise DatasetError(f"{source} hold no predictions, so there is nothing to evaluate.")
+    bad = [r for r in results if not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r)]
+    if bad:
+        raise DatasetError(f"{source} are not COCO keypoint results (each needs image_id, keypoints and score).")
+    return results
+
+
+def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False
+                  ) -> dict[str, float]:
+    """COCO keypoint AP/AR (pycocotools ``COCOeval``, ``iouType="keypoints"``) of results against annotations.
+
+    Prints pycocotools' standard table unless ``quiet``. Returns ``{"AP": …, "AP50": …, …, "ARl": …}``
+    (see :data:`METRIC_NAMES`).
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    coco = load_coco(ann_file)
+    results = [dict(r) for r in _load_results(results)]
+    unknown = {r["image_id"] for r in results} - set(coco.imgs)
+    if unknown:
+        raise DatasetError(
+            f"{len(unknown)} image ids of the results are not in {Path(ann_file).name} (e.g. {min(unknown)})."
+        )
+    n_kpt = len(coco.loadCats(1)[0].get("keypoints", [])) if 1 in coco.cats else 17
+    if any(len(r["keypoints"]) != 3 * n_kpt for r in results):
+        raise DatasetError(f"Every result needs {3 * n_kpt} keypoint numbers (x, y, score) × {n_kpt}.")
+    for r in results:
+        r.setdefault("category_id", 1)
+        r.pop("bbox", None)  # loadRes derives boxes and areas from the keypoints
+    with contextlib.redirect_stdout(io.StringIO()):
+        detections = coco.loadRes(results)
+        evaluator = COCOeval(coco, detections, iouType="keypoints")
+        evaluator.params.useSegm = None
+        evaluator.evaluate()
+        evaluator.accumulate()
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        evaluator.summarize()
+    if not quiet:
+        print(table.getvalue(), end="")
+    return {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """One line: ``AP 0.8609 | AP50 0.9931 | …``."""
+    return " | ".join(f"{k} {v:.4f}" for k, v in metrics.items())

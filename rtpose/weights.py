@@ -1,0 +1,293 @@
+"""The weights registry: known official COCO HRNet checkpoints, a download cache and sha256 checks.
+
+- :data:`REGISTRY` lists the checkpoints rtpose knows by name: the mmpose COCO releases (downloadable,
+  their file names carry the first 8 hex digits of the file's sha256) and the official HRNet releases
+  (Google Drive / OneDrive only, so they must be downloaded by hand).
+- :func:`download` fetches a registry entry into the cache folder with a progress bar. The file is
+  written to a temporary name inside the cache, its sha256 is checked, and only then is it moved into
+  place; a corrupt download is deleted and rejected.
+- :func:`resolve_weights` turns a ``--weights`` value (a path or a registry name) into a file path. It
+  never downloads: a registry name that is not in the cache yet gives a sentence saying which
+  ``rtpose weights download`` command fetches it. Downloads happen only when the user asks.
+
+Cache folder: ``$RTPOSE_CACHE/weights`` when the ``RTPOSE_CACHE`` environment variable is set, else
+``~/.cache/rtpose/weights``. Download base URL of the downloadable entries: ``$RTPOSE_WEIGHTS_URL`` when
+set (a mirror, or a local server in tests), else each entry's own URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtpose.errors import WeightsError
+
+#: Where mmpose publishes its top-down HRNet checkpoints.
+MMPOSE_BASE_URL = "https://download.openmmlab.com/mmpose/top_down/hrnet/"
+#: The official HRNet model zoo (files on Google Drive / OneDrive, linked from the README).
+OFFICIAL_ZOO = "https://github.com/leoxiaobin/deep-high-resolution-net.pytorch#main-results"
+
+CACHE_ENV = "RTPOSE_CACHE"
+URL_ENV = "RTPOSE_WEIGHTS_URL"
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One known checkpoint.
+
+    Attributes:
+        name: the registry name users type (``rtpose weights download NAME``, ``--weights NAME``).
+        filename: the file's published name, also its name in the cache.
+        width: HRNet width (32 or 48).
+        input_hw: model input (H, W) it was trained for.
+        sha256: the full sha256 hex digest, or a prefix of it (mmpose publishes 8 hex digits).
+        url: where to download it; None for files that must be downloaded by hand.
+        coco_ap: published COCO val2017 AP (detector boxes, flip test), for orientation.
+        source: "mmpose" or "official".
+    """
+
+    name: str
+    filename: str
+    width: int
+    input_hw: tuple[int, int]
+    sha256: str | None
+    url: str | None
+    coco_ap: float | None
+    source: str
+
+    @property
+    def downloadable(self) -> bool:
+        return self.url is not None
+
+    def matches_digest(self, digest: str) -> bool:
+        """True when the full hex ``digest`` agrees with the known sha256 (or its published prefix)."""
+        return self.sha256 is not None and digest.lower().startswith(self.sha256.lower())
+
+    def manual_download_message(self) -> str:
+        return (
+            f"{self.name} ({self.filename}) cannot be downloaded automatically: download it manually from the "
+            f"official HRNet model zoo ({OFFICIAL_ZOO}) and pass --weights PATH/{self.filename}."
+        )
+
+
+def _entry(name: str, filename: str, width: int, hw: tuple[int, int], ap: float) -> WeightsEntry:
+    sha_prefix = filename.split("-")[1].split("_")[0]
+    return WeightsEntry(name, filename, width, hw, sha_prefix, MMPOSE_BASE_URL + filename, ap, "mmpose")
+
+
+def _official(name: str, width: int, hw: tuple[int, int], ap: float) -> WeightsEntry:
+    return WeightsEntry(name, f"{name}.pth", width, hw, None, None, ap, "official")
+
+
+#: Every checkpoint rtpose knows by name. The mmpose file names and APs are from the mmpose model zoo.
+REGISTRY: dict[str, WeightsEntry] = {
+    e.name: e
+    for e in (
+        _entry("hrnet_w32_coco_256x192", "hrnet_w32_coco_256x192-c78dce93_20200708.pth", 32, (256, 192), 0.746),
+        _entry("hrnet_w32_coco_384x288", "hrnet_w32_coco_384x288-d9f0d786_20200708.pth", 32, (384, 288), 0.760),
+        _entry("hrnet_w48_coco_256x192", "hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth", 48, (256, 192), 0.756),
+        _entry("hrnet_w48_coco_384x288", "hrnet_w48_coco_384x288-314c8528_20200708.pth", 48, (384, 288), 0.767),
+        _entry("hrnet_w32_coco_256x192_dark", "hrnet_w32_coco_256x192_dark-07f147eb_20200812.pth", 32, (256, 192),
+               0.757),
+        _entry("hrnet_w32_coco_384x288_dark", "hrnet_w32_coco_384x288_dark-307dafc2_20210203.pth", 32, (384, 288),
+               0.766),
+        _entry("hrnet_w48_coco_256x192_dark", "hrnet_w48_coco_256x192_dark-8cba3197_20200812.pth", 48, (256, 192),
+               0.764),
+        _entry("hrnet_w48_coco_384x288_dark", "hrnet_w48_coco_384x288_dark-e881a4b6_20210203.pth", 48, (384, 288),
+               0.772),
+        _official("pose_hrnet_w32_256x192", 32, (256, 192), 0.744),
+        _official("pose_hrnet_w32_384x288", 32, (384, 288), 0.758),
+        _official("pose_hrnet_w48_256x192", 48, (256, 192), 0.751),
+        _official("pose_hrnet_w48_384x288", 48, (384, 288), 0.763),
+    )
+}
+
+#: The checkpoint the documentation recommends first.
+DEFAULT_WEIGHTS = "hrnet_w32_coco_256x192"
+
+
+def cache_dir() -> Path:
+    """The weights cache folder (``$RTPOSE_CACHE/weights`` or ``~/.cache/rtpose/weights``); not created here."""
+    root = os.environ.get(CACHE_ENV)
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "rtpose") / "weights"
+
+
+def find_entry(name_or_filename: str) -> WeightsEntry | None:
+    """The registry entry for a registry name or a published file name (with or without ``.pth``), or None."""
+    key = Path(str(name_or_filename)).name
+    if key in REGISTRY:
+        return REGISTRY[key]
+    for entry in REGISTRY.values():
+        if key in (entry.filename, entry.filename.removesuffix(".pth")):
+            return entry
+    return None
+
+
+def get_entry(name: str) -> WeightsEntry:
+    """The registry entry ``name``; a :class:`WeightsError` listing the known names otherwise."""
+    entry = find_entry(name)
+    if entry is None:
+        raise WeightsError(f"Unknown weights name {name!r}; known names: {', '.join(REGISTRY)}.")
+    return entry
+
+
+def cached_path(entry: WeightsEntry, cache: str | os.PathLike | None = None) -> Path:
+    """Where ``entry`` lives in the cache (whether or not it is there)."""
+    return Path(cache or cache_dir()) / entry.filename
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def entry_url(entry: WeightsEntry, base_url: str | None = None) -> str:
+    """The download URL of ``entry``: ``base_url`` (or ``$RTPOSE_WEIGHTS_URL``) + file name, else its own URL."""
+    if entry.url is None:
+        raise WeightsError(entry.manual_download_message())
+    base = base_url or os.environ.get(URL_ENV)
+    return base.rstrip("/") + "/" + entry.filename if base else entry.url
+
+
+def download(
+    name: str | WeightsEntry,
+    cache: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+    force: bool = False,
+) -> Path:
+    """Download a registry entry into the cache, verify its sha256, and return its path.
+
+    An already cached file is returned as is (its checksum was verified when it was downloaded)
+    unless ``force``. The download goes to a temporary file in the cache folder that is moved into
+    place only after the checksum matches; on any failure it is deleted.
+
+    Raises:
+        WeightsError: unknown name, manual-only file, server unreachable or refusing, or a corrupt file.
+    """
+    entry = name if isinstance(name, WeightsEntry) else get_entry(name)
+    if entry.url is None:
+        raise WeightsError(entry.manual_download_message())
+    target = cached_path(entry, cache)
+    if target.is_file() and not force:
+        return target
+    url = entry_url(entry, base_url)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsError(f"Cannot create the weights cache {target.parent} ({exc.strerror}).") from None
+    fd, tmp_name = tempfile.mkstemp(prefix=entry.filename + ".", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest = _fetch(url, out, entry.filename, progress, timeout)
+        if not entry.matches_digest(digest):
+            raise WeightsError(
+                f"The download of {entry.name} from {url} is corrupt (sha256 {digest[:12]}…, expected "
+                f"{entry.sha256}…), so it was deleted."
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _fetch(url: str, out, label: str, progress: bool, timeout: float) -> str:
+    """Stream ``url`` into the open file ``out`` with a progress bar; return the sha256 hex digest."""
+    from tqdm import tqdm
+
+    digest = hashlib.sha256()
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "rtpose"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress,
+                      leave=False) as bar:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+            if total is not None and bar.n != total:
+                raise WeightsError(f"The download from {url} stopped after {bar.n} of {total} bytes; try again.")
+    except urllib.error.HTTPError as exc:
+        raise WeightsError(f"The server answered HTTP {exc.code} ({exc.reason}) for {url}.") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
+        raise WeightsError(f"Cannot reach {url} ({reason}); check the network connection or download it by hand.") \
+            from None
+    except TimeoutError:
+        raise WeightsError(f"Downloading {url} timed out after {timeout:g} s; check the network connection.") \
+            from None
+    except (ConnectionError, OSError) as exc:
+        raise WeightsError(f"The download from {url} failed ({exc}); check the network connection.") from None
+    return digest.hexdigest()
+
+
+def resolve_weights(spec: str | os.PathLike, cache: str | os.PathLike | None = None) -> Path:
+    """The file a ``--weights`` value names: an existing path, or a registry name found in the cache.
+
+    Never downloads: a known name that is not cached yet raises a :class:`WeightsError` that gives the
+    ``rtpose weights download`` command (or the manual download instructions).
+    """
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    entry = find_entry(str(spec))
+    if entry is None:
+        raise WeightsError(
+            f"Weights {spec} do not exist and are not a known weights name (see 'rtpose weights list')."
+        )
+    target = cached_path(entry, cache)
+    if target.is_file():
+        return target
+    if entry.downloadable:
+        raise WeightsError(
+            f"Weights {entry.name} are not downloaded yet: run 'rtpose weights download {entry.name}' "
+            f"(saves to {target.parent})."
+        )
+    raise WeightsError(entry.manual_download_message())
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of :func:`verify_file`: the file's digest and the registry entry it matches, if any."""
+
+    path: Path
+    sha256: str
+    entry: WeightsEntry | None
+    checked_against: WeightsEntry | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file matches the entry it was checked against (or any entry when none was named)."""
+        return self.entry is not None and (self.checked_against is None or self.entry is self.checked_against)
+
+
+def verify_file(path: str | os.PathLike, name: str | None = None) -> Verification:
+    """Compute a file's sha256 and find the registry entry it belongs to.
+
+    With ``name`` the file is checked against that entry only; without, against the entry its file
+    name suggests, then against every entry with a known checksum.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"Weights file {path} does not exist.")
+    digest = sha256_file(path)
+    wanted = get_entry(name) if name else None
+    if wanted is not None:
+        return Verification(path, digest, wanted if wanted.matches_digest(digest) else None, wanted)
+    candidates = [e for e in REGISTRY.values() if e.matches_digest(digest)]
+    by_name = find_entry(path.name)
+    if by_name is not None and by_name.sha256 is not None and by_name not in candidates:
+        return Verification(path, digest, None, by_name)
+    return Verification(path, digest, candidates[0] if candidates else None, None)
