@@ -14,7 +14,8 @@ import numpy as np
 
 from rtpose.skeleton import FLIP_INDEX
 
-_CV_MAX_CHANNELS = 512
+#: Most channels one cv2.GaussianBlur call takes: 512 in OpenCV 4.x, 128 in OpenCV 5.x.
+_CV_MAX_CHANNELS = 128
 
 
 @dataclass(frozen=True)
