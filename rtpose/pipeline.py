@@ -1,0 +1,463 @@
+"""The real-time pipeline: capture thread → inference thread → results for the render/sink side.
+
+::
+
+    capture thread ──▶ hand-off ──▶ inference thread ──▶ results ──▶ caller (CLI main thread / Qt)
+    source.read()      live: latest-frame slot           detector + one batched pose call
+                       files: bounded queue              + optional tracker
+
+- Live sources (cameras, streams, ``realtime`` file playback) keep only the newest frame: a frame that
+  the inference thread has not taken when the next one arrives is dropped and counted.
+- Files and folders put every frame through a small bounded queue (back-pressure, nothing dropped).
+- Results go to :meth:`Pipeline.results` (a bounded queue that the caller drains) or, when
+  ``on_result`` is given, to that callback in the inference thread.
+- :meth:`Pipeline.stop` (or the end of the stream, or ``max_frames``) joins every thread within about
+  a second; memory stays bounded however long it runs.
+
+Stage times go to one :class:`~rtpose.timing.StageTimer`: ``capture``, ``detect``, ``crop``, ``pose``,
+``decode``, ``track`` and ``latency`` (capture time → result ready). The CLI adds ``render``,
+``write`` and ``e2e`` (capture → written/shown).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rtpose.errors import SourceError
+from rtpose.estimator import Person, TopDownEstimator
+from rtpose.sources import Frame, FrameSource
+from rtpose.timing import StageTimer, now
+
+#: Stage order of the summary table.
+STAGE_ORDER = ["capture", "detect", "crop", "pose", "decode", "track", "render", "write", "latency", "e2e"]
+_END = object()
+
+
+@dataclass
+class FrameResult:
+    """What the pipeline made of one frame.
+
+    Attributes:
+        frame: the source frame (its image is not drawn on by the pipeline).
+        people: the people found (with ``track_id`` when a tracker runs).
+        timings_ms: this frame's stage times in ms (capture, detect, crop, pose, decode, track).
+        latency_ms: capture timestamp → result ready, in ms.
+        fps: recent processing rate (results per second over the last ~30 frames).
+        dropped: frames dropped so far (live sources keep only the newest frame).
+    """
+
+    frame: Frame
+    people: list[Person]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    fps: float = 0.0
+    dropped: int = 0
+
+
+@dataclass
+class _Item:
+    frame: Frame
+    capture_ms: float
+    step: bool = False  # processed even while paused (the frame shown after a seek)
+    generation: int = 0
+
+
+class _Handoff:
+    """Capture → inference: a latest-frame slot (``latest=True``) or a bounded FIFO."""
+
+    def __init__(self, latest: bool, capacity: int) -> None:
+        self.latest = latest
+        self.capacity = 1 if latest else max(1, capacity)
+        self.items: collections.deque = collections.deque()
+        self.cond = threading.Condition()
+        self.dropped = 0
+        self.max_len = 0
+
+
+class _FrameTimer:
+    """Records into the pipeline's timer and keeps this frame's stage times (ms) on the side."""
+
+    def __init__(self, main: StageTimer) -> None:
+        self.main = main
+        self.frame: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = now()
+        try:
+            yield
+        finally:
+            self.add(name, now() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.main.add(name, seconds)
+        self.frame[name] = self.frame.get(name, 0.0) + seconds * 1e3
+
+    def __getattr__(self, name: str):  # summary(), last_ms() … of the real timer
+        return getattr(self.main, name)
+
+
+class Pipeline:
+    """Runs an estimator on a source in background threads.
+
+    Args:
+        source: where frames come from (see :func:`rtpose.sources.open_source`).
+        estimator: image → people (a :class:`~rtpose.estimator.TopDownEstimator`; anything callable
+            on a BGR image with a ``timer`` attribute works). While the pipeline runs, its ``timer``
+            is pointed at the pipeline's.
+        tracker: optional object with ``update(people, timestamp) -> people`` and ``reset()``, called in
+            the inference thread after estimation (stage ``track``); reset on :meth:`seek`.
+        on_result: called in the inference thread with each :class:`FrameResult`. Then
+            :meth:`results` only yields the newest results the caller has not missed (it never blocks
+            inference).
+        max_frames: stop after this many processed frames.
+        timer: where stage times go (a new one when None).
+        drop_frames: keep only the newest frame (default: for live sources and realtime playback).
+        queue_size: capacity of the file queue and of the results queue.
+
+    Typical use (the CLI)::
+
+        pipeline = Pipeline(source, estimator)
+        pipeline.start()
+        for result in pipeline.results():
+            ...                       # render, write; break to stop early
+        pipeline.stop()
+        print(pipeline.summary())
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        estimator: TopDownEstimator,
+        *,
+        tracker=None,
+        on_result: Callable[[FrameResult], None] | None = None,
+        max_frames: int | None = None,
+        timer: StageTimer | None = None,
+        drop_frames: bool | None = None,
+        queue_size: int = 4,
+    ) -> None:
+        self.source = source
+        self.estimator = estimator
+        self.tracker = tracker
+        self.on_result = on_result
+        self.max_frames = max_frames
+        self.timer = timer or StageTimer()
+        if drop_frames is None:
+            drop_frames = bool(source.is_live or getattr(source, "realtime", False))
+        self.drop_frames = drop_frames
+        self._handoff = _Handoff(latest=drop_frames, capacity=queue_size)
+        self._results: collections.deque = collections.deque()
+        self._results_cap = max(1, queue_size)
+        self._results_cond = threading.Condition()
+        self._stop = threading.Event()
+        self._capture_stop = threading.Event()
+        self._paused = False
+        self._pause_cond = threading.Condition()
+        self._seek_to: int | None = None
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._finished = threading.Event()
+        self._capture_done = False
+        self.error: BaseException | None = None
+        self.frames_processed = 0
+        self.frames_captured = 0
+        self._recent: collections.deque = collections.deque(maxlen=30)
+        self._start_time: float | None = None
+        self._end_time: float | None = None
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> None:
+        """Start the capture and inference threads."""
+        if self._started:
+            raise RuntimeError("A Pipeline can be started once.")
+        self._started = True
+        self._start_time = now()
+        self._threads = [
+            threading.Thread(target=self._capture_loop, name="rtpose-capture", daemon=True),
+            threading.Thread(target=self._inference_loop, name="rtpose-inference", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the threads to stop without waiting (safe from signal handlers and callbacks)."""
+        self._stop.set()
+        for cond in (self._handoff.cond, self._results_cond, self._pause_cond):
+            if cond.acquire(blocking=False):  # never block a signal handler
+                try:
+                    cond.notify_all()
+                finally:
+                    cond.release()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop and join every thread (within about ``timeout`` seconds in all)."""
+        self._stop.set()
+        for cond in (self._handoff.cond, self._results_cond, self._pause_cond):
+            with cond:
+                cond.notify_all()
+        deadline = now() + timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - now()))
+        if self._end_time is None:
+            self._end_time = now()
+
+    @property
+    def running(self) -> bool:
+        """True while any pipeline thread is alive."""
+        return any(t.is_alive() for t in self._threads)
+
+    @property
+    def finished(self) -> bool:
+        """True once the inference thread has delivered its last result."""
+        return self._finished.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Hold processing (a live source keeps being read so that it does not lag behind)."""
+        with self._pause_cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._pause_cond:
+            self._paused = False
+            self._pause_cond.notify_all()
+        with self._handoff.cond:
+            self._handoff.cond.notify_all()
+
+    def seek(self, index: int) -> None:
+        """Jump to frame ``index`` of a file or folder (also while paused: that frame is processed).
+
+        Frames already queued are discarded and the tracker is reset.
+        """
+        if self.source.is_live:
+            raise SourceError(f"{self.source.name} is a live source: it cannot seek.")
+        count = self.source.frame_count
+        if count is not None and not 0 <= index < count:
+            raise SourceError(f"Frame {index} is outside {self.source.name} (frames 0 to {count - 1}).")
+        with self._pause_cond:
+            self._seek_to = int(index)
+            self._pause_cond.notify_all()
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped so far (by the latest-frame slot and by the source itself)."""
+        return self._handoff.dropped + int(getattr(self.source, "dropped", 0))
+
+    @property
+    def fps(self) -> float:
+        """Recent processing rate in frames per second."""
+        recent = list(self._recent)
+        if len(recent) < 2 or recent[-1] <= recent[0]:
+            return 0.0
+        return (len(recent) - 1) / (recent[-1] - recent[0])
+
+    def results(self, timeout: float | None = None) -> Iterator[FrameResult]:
+        """Yield results as they come until the stream ends or :meth:`stop` is called.
+
+        Re-raises an error of the capture or inference thread (e.g. a source that failed) at the end.
+        ``timeout``: give up waiting for the next result after this many seconds (None: no limit).
+        """
+        while True:
+            with self._results_cond:
+                deadline = None if timeout is None else now() + timeout
+                while not self._results and not self._stop.is_set():
+                    if deadline is not None and now() >= deadline:
+                        return
+                    self._results_cond.wait(0.1)
+                if not self._results:
+                    break  # stopped
+                item = self._results.popleft()
+                self._results_cond.notify_all()
+            if item is _END:
+                break
+            yield item
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def summary(self) -> str:
+        """The end-of-run table: frames, dropped, FPS, then p50/p95 per stage."""
+        end = self._end_time or now()
+        elapsed = max(end - (self._start_time or end), 1e-9)
+        fps = self.frames_processed / elapsed if self.frames_processed else 0.0
+        head = (
+            f"source {self.source.name}: {self.frames_processed} frames processed, {self.dropped} dropped, "
+            f"{fps:.1f} frames/s over {elapsed:.1f} s"
+        )
+        return head + "\n" + self.timer.format_table(STAGE_ORDER)
+
+    # ------------------------------------------------------------------ threads
+    def _wait_while_paused(self) -> int | None:
+        """Capture side: block while paused (unless a seek asks for one frame); returns a pending seek."""
+        with self._pause_cond:
+            while self._paused and self._seek_to is None and not self._halted():
+                if self.source.is_live:
+                    return None  # keep reading live sources; frames are discarded below
+                self._pause_cond.wait(0.1)
+            seek, self._seek_to = self._seek_to, None
+            return seek
+
+    def _halted(self) -> bool:
+        return self._stop.is_set() or self._capture_stop.is_set()
+
+    def _capture_loop(self) -> None:
+        handoff = self._handoff
+        step = False
+        try:
+            while not self._halted():
+                seek = self._wait_while_paused()
+                if self._halted():
+                    break
+                if seek is not None:
+                    self.source.seek(seek)
+                    with handoff.cond:
+                        self._generation += 1
+                        handoff.items.clear()
+                        handoff.cond.notify_all()
+                    step = self._paused
+                if (
+                    not self.drop_frames
+                    and self.max_frames is not None
+                    and self.frames_captured >= self.max_frames
+                    and seek is None
+                ):
+                    break
+                start = now()
+                frame = self.source.read()
+                capture_ms = (now() - start) * 1e3
+                if frame is None:
+                    break
+                if self._paused and not step and self.source.is_live:
+                    continue  # paused live source: stay current, process nothing
+                self.timer.add("capture", capture_ms / 1e3)
+                self.frames_captured += 1
+                item = _Item(frame, capture_ms, step=step, generation=self._generation)
+                step = False
+                with handoff.cond:
+                    if handoff.latest:
+                        if handoff.items:
+                            handoff.dropped += len(handoff.items)
+                            handoff.items.clear()
+                    else:
+                        while len(handoff.items) >= handoff.capacity and not self._halted():
+                            handoff.cond.wait(0.1)
+                            if self._seek_to is not None:
+                                break
+                    if item.generation == self._generation:
+                        handoff.items.append(item)
+                    handoff.max_len = max(handoff.max_len, len(handoff.items))
+                    handoff.cond.notify_all()
+        except BaseException as exc:  # a source failing mid-way ends the run with its error
+            self.error = exc if isinstance(exc, Exception) else SourceError(f"{self.source.name} failed: {exc}.")
+        finally:
+            with handoff.cond:
+                self._capture_done = True
+                handoff.cond.notify_all()
+
+    def _next_item(self) -> _Item | None:
+        handoff = self._handoff
+        with handoff.cond:
+            while not self._stop.is_set():
+                if handoff.items and (not self._paused or handoff.items[0].step):
+                    item = handoff.items.popleft()
+                    handoff.cond.notify_all()
+                    return item
+                if self._capture_done and not handoff.items:
+                    return None
+                handoff.cond.wait(0.1)
+        return None
+
+    def _inference_loop(self) -> None:
+        frame_timer = _FrameTimer(self.timer)
+        saved_timer = getattr(self.estimator, "timer", None)
+        self.estimator.timer = frame_timer
+        generation = self._generation
+        try:
+            while not self._stop.is_set():
+                item = self._next_item()
+                if item is None:
+                    break
+                if item.generation != generation:
+                    generation = item.generation
+                    if self.tracker is not None:
+                        self.tracker.reset()
+                frame_timer.frame = {"capture": item.capture_ms}
+                people = self.estimator(item.frame.image)
+                if self.tracker is not None:
+                    with frame_timer.stage("track"):
+                        people = self.tracker.update(people, item.frame.timestamp)
+                ready = now()
+                latency = (ready - item.frame.timestamp) * 1e3
+                self.timer.add("latency", latency / 1e3)
+                self._recent.append(ready)
+                self.frames_processed += 1
+                result = FrameResult(
+                    frame=item.frame,
+                    people=people,
+                    timings_ms=dict(frame_timer.frame),
+                    latency_ms=latency,
+                    fps=self.fps,
+                    dropped=self.dropped,
+                )
+                self._deliver(result)
+                if self.max_frames is not None and self.frames_processed >= self.max_frames:
+                    break
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.estimator.timer = saved_timer
+            self._end_time = now()
+            self._stop_capture()
+            self._deliver(_END)
+            self._finished.set()
+
+    def _stop_capture(self) -> None:
+        """The inference side is done: let the capture thread exit (it may be waiting on a full queue)."""
+        self._capture_stop.set()
+        with self._handoff.cond:
+            self._handoff.items.clear()
+            self._handoff.cond.notify_all()
+
+    def _deliver(self, result) -> None:
+        if self.on_result is not None and result is not _END:
+            self.on_result(result)
+        with self._results_cond:
+            if self.on_result is not None or result is _END:
+                if result is not _END:
+                    while len(self._results) >= self._results_cap:
+                        self._results.popleft()  # callback mode: results() sees only the newest
+            else:
+                while len(self._results) >= self._results_cap and not self._stop.is_set():
+                    self._results_cond.wait(0.1)
+            self._results.append(result)
+            self._results_cond.notify_all()
+
+
+def warmup(estimator, size: tuple[int, int] | None = None) -> None:
+    """Run the detector and the pose backend once so that one-off start-up costs stay out of the timings.
+
+    ``size``: (W, H) of the frames (default 640×480). Nothing is recorded in the estimator's timer.
+    """
+    import numpy as np
+
+    w, h = size or (640, 480)
+    detector = getattr(estimator, "detector", None)
+    if detector is not None:
+        detector(np.full((h, w, 3), 114, np.uint8))
+    backend = getattr(estimator, "backend", None)
+    if backend is not None:
+        ih, iw = backend.input_hw
+        backend.infer(np.zeros((1, 3, ih, iw), np.float32))
+
+
+__all__ = ["FrameResult", "Pipeline", "STAGE_ORDER", "warmup"]

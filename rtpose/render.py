@@ -1,0 +1,133 @@
+"""Drawing people and a heads-up display on BGR frames: the one implementation shared by the CLI and GUI.
+
+Limbs take the colour of their body side (:mod:`rtpose.skeleton`); keypoints are filled with a colour
+that goes from red (score at the threshold) through yellow to green (score 1), so unsure joints stand
+out. Keypoints and limbs below ``kpt_thr`` are not drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from rtpose.skeleton import LIMBS, limb_colour_bgr
+
+#: Box colours for tracked people (BGR), picked by ``track_id``.
+TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
+    (255, 56, 56), (56, 56, 255), (56, 255, 56), (255, 157, 151), (255, 112, 31), (0, 194, 255),
+    (255, 178, 29), (207, 210, 49), (72, 249, 10), (146, 204, 23), (61, 219, 134), (26, 147, 52),
+    (0, 212, 187), (44, 153, 168), (52, 69, 147), (100, 115, 255), (142, 0, 236), (203, 56, 255),
+)
+#: Box colour when there is no track id (BGR).
+BOX_COLOUR: tuple[int, int, int] = (60, 220, 255)
+
+
+def confidence_colour(score: float, kpt_thr: float = 0.3) -> tuple[int, int, int]:
+    """BGR fill colour of a keypoint: red at ``kpt_thr`` → yellow → green at 1."""
+    t = float(np.clip((score - kpt_thr) / max(1.0 - kpt_thr, 1e-6), 0.0, 1.0))
+    if t < 0.5:
+        return (0, int(round(255 * 2 * t)), 255)
+    return (0, 255, int(round(255 * 2 * (1.0 - t))))
+
+
+def track_colour(track_id: int | None) -> tuple[int, int, int]:
+    """Box colour for a track id (a fixed colour when None)."""
+    return BOX_COLOUR if track_id is None else TRACK_PALETTE[int(track_id) % len(TRACK_PALETTE)]
+
+
+def _scale(image: np.ndarray) -> tuple[int, int]:
+    """Line thickness and keypoint radius for the image size (1 px and 3 px at 480×360)."""
+    short = min(image.shape[:2])
+    return max(1, int(round(short / 360))), max(2, int(round(short / 120)))
+
+
+def draw_people(
+    image: np.ndarray,
+    people: Sequence,
+    *,
+    kpt_thr: float = 0.3,
+    show_boxes: bool = True,
+    show_keypoints: bool = True,
+    show_ids: bool = True,
+    copy: bool = True,
+) -> np.ndarray:
+    """Draw boxes, skeletons and keypoints of ``people`` (:class:`~rtpose.estimator.Person`) on a BGR image.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 BGR.
+        people: objects with ``box`` (x1, y1, x2, y2), ``score``, ``keypoints`` ``(17, 3)`` and ``track_id``.
+        kpt_thr: keypoints scoring below this are hidden, and so are limbs touching them.
+        show_boxes / show_keypoints / show_ids: what to draw (ids are drawn with the box).
+        copy: draw on a copy (True) or in place (False).
+
+    Returns:
+        The drawn image (``image`` itself when ``copy`` is False).
+    """
+    out = image.copy() if copy else image
+    thickness, radius = _scale(out)
+    for person in people:
+        track_id = getattr(person, "track_id", None)
+        if show_boxes:
+            x1, y1, x2, y2 = (int(round(float(v))) for v in person.box)
+            colour = track_colour(track_id)
+            cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+            label = f"{float(person.score):.2f}"
+            if show_ids and track_id is not None:
+                label = f"#{track_id} {label}"
+            _label(out, label, (x1, y1), colour)
+        if not show_keypoints:
+            continue
+        kpts = np.asarray(person.keypoints, dtype=np.float32)
+        visible = kpts[:, 2] >= kpt_thr
+        for a, b in LIMBS:
+            if visible[a] and visible[b]:
+                pa = (int(round(kpts[a, 0])), int(round(kpts[a, 1])))
+                pb = (int(round(kpts[b, 0])), int(round(kpts[b, 1])))
+                cv2.line(out, pa, pb, limb_colour_bgr((a, b)), thickness + 1, cv2.LINE_AA)
+        for x, y, s in kpts[visible]:
+            centre = (int(round(x)), int(round(y)))
+            cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
+            cv2.circle(out, centre, radius, confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
+    return out
+
+
+def _label(image: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int]) -> None:
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.4, min(image.shape[:2]) / 900)
+    (w, h), base = cv2.getTextSize(text, font, scale, 1)
+    x, y = max(0, corner[0]), max(h + base, corner[1])
+    cv2.rectangle(image, (x, y - h - base), (x + w + 2, y), colour, -1)
+    cv2.putText(image, text, (x + 1, y - base // 2 - 1), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def draw_hud(image: np.ndarray, lines: list[str], *, copy: bool = False) -> np.ndarray:
+    """Write ``lines`` in the top-left corner on a darkened panel (in place unless ``copy``)."""
+    out = image.copy() if copy else image
+    if not lines:
+        return out
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.45, min(out.shape[:2]) / 720)
+    sizes = [cv2.getTextSize(line, font, scale, 1) for line in lines]
+    line_h = max(h + b for (_, h), b in sizes) + 4
+    width = max(w for (w, _), _ in sizes) + 12
+    height = line_h * len(lines) + 6
+    h_img, w_img = out.shape[:2]
+    x2, y2 = min(width, w_img), min(height, h_img)
+    panel = out[:y2, :x2]
+    panel[:] = (panel.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken to 40 %
+    for i, line in enumerate(lines):
+        cv2.putText(out, line, (6, 4 + line_h * (i + 1) - 4), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def hud_lines(result, backend_name: str = "", device: str = "") -> list[str]:
+    """The standard HUD of a :class:`~rtpose.pipeline.FrameResult`: FPS, latency, people, backend/device."""
+    lines = [f"{result.fps:5.1f} FPS  latency {result.latency_ms:.0f} ms", f"{len(result.people)} people"]
+    if result.dropped:
+        lines[-1] += f"  dropped {result.dropped}"
+    if backend_name or device:
+        lines.append(f"{backend_name} {device}".strip())
+    return lines
+
+
+__all__ = ["confidence_colour", "draw_hud", "draw_people", "hud_lines", "track_colour"]

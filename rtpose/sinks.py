@@ -1,0 +1,211 @@
+"""Where results go: JSON lines, an annotated video, a window (and, for one image, a JSON file / image).
+
+Every sink has ``write(result, annotated)`` and ``close()`` and is a context manager. They are written
+so that an interrupted run leaves valid files: JSON lines are flushed one by one and the video is
+finalised by ``close()`` (which the CLI calls on Ctrl-C too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtpose.errors import DisplayError, RtposeError
+
+#: FourCC per video file ending (``mp4v`` is what OpenCV's FFmpeg can always write).
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
+
+
+def frame_record(result) -> dict:
+    """The JSON object of one frame: ``frame``, ``timestamp``, ``people`` (:meth:`Person.to_dict`)."""
+    return {
+        "frame": int(result.frame.index),
+        "timestamp": round(float(result.frame.timestamp), 6),
+        "people": [p.to_dict() for p in result.people],
+    }
+
+
+def _prepare(path: str | os.PathLike) -> Path:
+    path = Path(path).expanduser()
+    if not path.parent.exists():
+        raise RtposeError(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    return path
+
+
+class Sink:
+    """Base class: ``write(result, annotated)``, ``close()``, context manager."""
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class JsonLinesSink(Sink):
+    """One JSON object per line and frame, flushed at once (the file stays valid if the run is killed)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = _prepare(path)
+        try:
+            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise RtposeError(f"Cannot write {self.path} ({exc.strerror}).") from None
+        self.count = 0
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(frame_record(result), separators=(",", ":")) + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        file, self._file = getattr(self, "_file", None), None
+        if file is not None:
+            file.close()
+
+
+class JsonSink(Sink):
+    """A single JSON document (for one image): ``{"source", "width", "height", "frame", "people"}``."""
+
+    def __init__(self, path: str | os.PathLike, source_name: str = "") -> None:
+        self.path = _prepare(path)
+        self.source_name = source_name
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        h, w = result.frame.image.shape[:2]
+        record = {"source": self.source_name, "width": w, "height": h, **frame_record(result)}
+        try:
+            self.path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise RtposeError(f"Cannot write {self.path} ({exc.strerror}).") from None
+
+
+class ImageSink(Sink):
+    """Writes the annotated frame to an image file (the last frame written wins)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = _prepare(path)
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        image = result.frame.image if annotated is None else annotated
+        try:
+            ok = cv2.imwrite(str(self.path), image)
+        except cv2.error:
+            ok = False
+        if not ok:
+            raise RtposeError(f"Cannot write the image {self.path} (unknown image type or unwritable folder).")
+
+
+class VideoSink(Sink):
+    """The annotated video through ``cv2.VideoWriter`` at the source's frame rate and size.
+
+    The writer opens on the first frame (its size wins when ``size`` is None); frames of another size
+    are resized. ``close()`` finalises the file; an mp4 is only playable after it.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float | None = None, size: tuple[int, int] | None = None) -> None:
+        self.path = _prepare(path)
+        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self.size = tuple(size) if size else None
+        self.fourcc = FOURCC.get(self.path.suffix.lower(), "mp4v")
+        self._writer: cv2.VideoWriter | None = None
+        self.count = 0
+
+    def _open(self, size: tuple[int, int]) -> None:
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, size)
+        if not writer.isOpened():
+            raise RtposeError(f"Cannot write the video {self.path} (try a .mp4 or .avi file name).")
+        self._writer, self.size = writer, size
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        image = result.frame.image if annotated is None else annotated
+        if self._writer is None:
+            self._open(self.size or (image.shape[1], image.shape[0]))
+        if (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(np.ascontiguousarray(image))
+        self.count += 1
+
+    def close(self) -> None:
+        writer, self._writer = getattr(self, "_writer", None), None
+        if writer is not None:
+            writer.release()
+
+
+def display_available() -> bool:
+    """Whether a window can be opened: on Linux a DISPLAY or WAYLAND_DISPLAY must be set."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class WindowSink(Sink):
+    """Shows the annotated frames with ``cv2.imshow``; ``q``/Esc or closing the window sets ``stop_requested``.
+
+    Raises :class:`~rtpose.errors.DisplayError` when there is no display.
+    """
+
+    def __init__(self, title: str = "rtpose") -> None:
+        if not display_available():
+            raise DisplayError(
+                "--show needs a display, but neither DISPLAY nor WAYLAND_DISPLAY is set; use --no-show "
+                "with --save/--json instead."
+            )
+        self.title = title
+        self.stop_requested = False
+        self._opened = False
+
+    def show(self, image: np.ndarray, wait_ms: int = 1) -> int:
+        """Show one image and pump window events for ``wait_ms`` (0: until a key); returns the key or -1."""
+        try:
+            if not self._opened:
+                cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+                cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
+                self._opened = True
+            elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+                self.stop_requested = True  # the user closed the window
+                return -1
+            cv2.imshow(self.title, image)
+            key = cv2.waitKey(wait_ms)
+        except cv2.error as exc:
+            raise DisplayError(f"Could not open a window ({str(exc).strip().splitlines()[-1][:120]}).") from None
+        if key != -1 and (key & 0xFF) in (ord("q"), ord("Q"), 27):
+            self.stop_requested = True
+        return key
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        self.show(result.frame.image if annotated is None else annotated)
+
+    def close(self) -> None:
+        if getattr(self, "_opened", False):
+            self._opened = False
+            try:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass
+
+
+__all__ = [
+    "ImageSink",
+    "JsonLinesSink",
+    "JsonSink",
+    "Sink",
+    "VideoSink",
+    "WindowSink",
+    "display_available",
+    "frame_record",
+]

@@ -1,0 +1,420 @@
+"""Frame sources: cameras, video files, network streams, image folders and single images.
+
+:func:`open_source` turns a user's ``--camera``/``--source`` value into a :class:`FrameSource`; every
+frame comes with its 0-based index and its capture time on the :func:`rtpose.timing.now` clock.
+
+Sources are read from one thread at a time (the pipeline's capture thread). They do not buffer:
+keeping only the newest frame of a live source is the pipeline's job (see :mod:`rtpose.pipeline`).
+Every problem opening a source is a :class:`~rtpose.errors.SourceError` with one sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtpose.errors import SourceError
+from rtpose.timing import now
+
+#: File name endings read as still images (everything else is tried as a video).
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm", ".sr", ".ras"}
+)
+#: URL schemes opened as network streams (live sources).
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+
+
+@dataclass
+class Frame:
+    """One frame of a source.
+
+    Attributes:
+        index: 0-based frame number in the source.
+        timestamp: capture time in seconds on the :func:`rtpose.timing.now` clock (``time.perf_counter``).
+        image: ``(H, W, 3)`` uint8 BGR.
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+class FrameSource:
+    """Base class of all sources: call :meth:`read` until it returns None.
+
+    Attributes:
+        name: what the user asked for, for messages ("camera 0", "vtest.avi", …).
+        is_live: True for cameras and streams (frames come at their own pace; stale ones may be dropped).
+        fps: nominal frames per second, or None when unknown (folders, some streams).
+        size: (W, H) of the frames, or None when unknown.
+        frame_count: number of frames of a file/folder, None for live sources.
+        dropped: frames this source skipped by itself (see :attr:`realtime` file playback).
+        realtime: a file played at its own frame rate; the pipeline then treats it like a live source.
+    """
+
+    name: str = "source"
+    is_live: bool = False
+    fps: float | None = None
+    size: tuple[int, int] | None = None
+    frame_count: int | None = None
+    realtime: bool = False
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._next_index = 0
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        raise NotImplementedError
+
+    def seek(self, index: int) -> None:
+        """Make ``index`` the next frame :meth:`read` returns (files and folders only)."""
+        raise SourceError(f"{self.name} is a live source: it cannot seek.")
+
+    @property
+    def position(self) -> int:
+        """Index of the frame the next :meth:`read` returns."""
+        return self._next_index
+
+    def close(self) -> None:
+        """Release the device or file (safe to call twice)."""
+
+    def __iter__(self):
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} live={self.is_live} fps={self.fps} size={self.size}>"
+
+    def _check_seek(self, index: int) -> int:
+        index = int(index)
+        if self.frame_count is not None and not 0 <= index < self.frame_count:
+            raise SourceError(f"Frame {index} is outside {self.name} (frames 0 to {self.frame_count - 1}).")
+        return index
+
+
+class _Pacer:
+    """Real-time playback of a file: waits until each frame's time and skips frames that are late."""
+
+    def __init__(self, fps: float) -> None:
+        self.period = 1.0 / fps
+        self.reset(0)
+
+    def reset(self, index: int) -> None:
+        self.start = now() - index * self.period
+
+    def due_index(self) -> int:
+        return int((now() - self.start) / self.period)
+
+    def wait_for(self, index: int) -> None:
+        delay = self.start + index * self.period - now()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def _quiet_opencv() -> None:
+    """OpenCV prints a warning per failed open; our SourceError says it better."""
+    with contextlib.suppress(AttributeError):  # very old OpenCV
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+class ImageSource(FrameSource):
+    """One still image: a single frame (``frame_count`` 1)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = self.path.name
+        image = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"Could not read {self.path} as an image (unsupported or corrupt file).")
+        self.image = image
+        self.size = (image.shape[1], image.shape[0])
+        self.frame_count = 1
+
+    def read(self) -> Frame | None:
+        if self._next_index >= 1:
+            return None
+        self._next_index = 1
+        return Frame(0, now(), self.image.copy())
+
+    def seek(self, index: int) -> None:
+        self._next_index = self._check_seek(index)
+
+
+class FolderSource(FrameSource):
+    """The images of a folder in name order; unreadable files are skipped (and counted in ``skipped``)."""
+
+    def __init__(self, path: str | os.PathLike, realtime: bool = False, fps: float | None = None) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = self.path.name or str(self.path)
+        self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not self.files:
+            raise SourceError(f"The folder {self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES)[:6])}, …).")
+        self.frame_count = len(self.files)
+        self.skipped = 0
+        self.fps = fps
+        first = cv2.imread(str(self.files[0]), cv2.IMREAD_COLOR)
+        if first is not None:
+            self.size = (first.shape[1], first.shape[0])
+        self.realtime = bool(realtime and fps)
+        self._pacer = _Pacer(fps) if self.realtime else None
+
+    def read(self) -> Frame | None:
+        while self._next_index < len(self.files):
+            index = self._next_index
+            if self._pacer is not None:
+                due = self._pacer.due_index()
+                if due > index:  # late: skip to the frame that is due
+                    self.dropped += min(due, len(self.files)) - index
+                    index = min(due, len(self.files) - 1)
+                self._pacer.wait_for(index)
+            self._next_index = index + 1
+            image = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
+            if image is None:
+                self.skipped += 1
+                continue
+            return Frame(index, now(), image)
+        return None
+
+    def seek(self, index: int) -> None:
+        self._next_index = self._check_seek(index)
+        if self._pacer is not None:
+            self._pacer.reset(self._next_index)
+
+
+class VideoSource(FrameSource):
+    """A video file read with OpenCV (FFmpeg). ``realtime`` plays it at its frame rate, skipping late frames."""
+
+    def __init__(self, path: str | os.PathLike, realtime: bool = False) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = self.path.name
+        _quiet_opencv()
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"Could not open {self.path} as a video (unsupported format or corrupt file).")
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise SourceError(f"Could not decode any frame of {self.path} (empty or corrupt video).")
+        self._cap = cap
+        self._pending: np.ndarray | None = first
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 0 < fps < 1000 else None
+        self.size = (first.shape[1], first.shape[0])
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = count if count > 0 else None
+        self.realtime = bool(realtime and self.fps)
+        self._pacer = _Pacer(self.fps) if self.realtime else None
+
+    def read(self) -> Frame | None:
+        if self._cap is None:
+            return None
+        if self._pacer is not None:
+            due = self._pacer.due_index()
+            while due > self._next_index:  # late: skip frames without decoding them
+                if self._pending is not None:
+                    self._pending = None
+                elif not self._cap.grab():
+                    break
+                self._next_index += 1
+                self.dropped += 1
+            self._pacer.wait_for(self._next_index)
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        else:
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                if self.frame_count is not None and self._next_index < self.frame_count:
+                    self.frame_count = self._next_index  # container over-estimated its length
+                return None
+        frame = Frame(self._next_index, now(), image)
+        self._next_index += 1
+        return frame
+
+    def seek(self, index: int) -> None:
+        index = self._check_seek(index)
+        if self._cap is None:
+            raise SourceError(f"{self.name} is closed.")
+        self._pending = None
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self._next_index = index
+        if self._pacer is not None:
+            self._pacer.reset(index)
+
+    def close(self) -> None:
+        cap, self._cap = getattr(self, "_cap", None), None
+        if cap is not None:
+            cap.release()
+
+
+class CaptureSource(FrameSource):
+    """A camera or network stream (live): opened with a bounded timeout, read until it fails.
+
+    A stream that dies mid-way simply ends (``read`` returns None and ``ended_early`` is set).
+    The open runs in a worker thread so that a server that accepts but never answers cannot hang us.
+    """
+
+    is_live = True
+
+    def __init__(self, spec: str | int, timeout: float = 10.0) -> None:
+        super().__init__()
+        self.spec = spec
+        self.is_camera = isinstance(spec, int)
+        self.name = f"camera {spec}" if self.is_camera else _redact(str(spec))
+        self.ended_early = False
+        self._lock = threading.Lock()
+        self._reading = False
+        self._closed = False
+        _quiet_opencv()
+        cap = self._open(spec, timeout)
+        self._cap = cap
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 0 < fps < 1000 else None
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        self.size = (w, h) if w > 0 and h > 0 else None
+
+    def _open(self, spec: str | int, timeout: float) -> cv2.VideoCapture:
+        ms = int(max(timeout, 0.1) * 1000)
+        box: dict = {}
+
+        def work() -> None:
+            try:
+                if self.is_camera:
+                    cap = cv2.VideoCapture(spec)
+                else:
+                    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+                    cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG, params)
+                if box.get("abandoned"):
+                    cap.release()
+                else:
+                    box["cap"] = cap
+            except Exception as exc:  # cv2.error on odd URLs
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="rtpose-source-open", daemon=True)
+        start = now()
+        worker.start()
+        worker.join(timeout + 1.0)
+        if worker.is_alive():
+            box["abandoned"] = True
+            raise SourceError(f"{self.name} did not connect within {timeout:g} s.")
+        cap = box.get("cap")
+        if cap is None or not cap.isOpened():
+            if cap is not None:
+                cap.release()
+            if self.is_camera:
+                raise SourceError(f"Camera {spec} could not be opened (no such device, or it is busy).")
+            if now() - start >= 0.9 * timeout:
+                raise SourceError(f"The stream {self.name} did not answer within {timeout:g} s.")
+            raise SourceError(f"Could not connect to the stream {self.name} (unreachable, refused or not a video).")
+        return cap
+
+    def read(self) -> Frame | None:
+        with self._lock:
+            if self._closed or self._cap is None:
+                return None
+            self._reading = True
+            cap = self._cap
+        try:
+            ok, image = cap.read()
+        finally:
+            with self._lock:
+                self._reading = False
+                release = self._closed
+            if release:  # close() was called while we were blocked in read(): release here
+                cap.release()
+        if release:
+            return None
+        if not ok or image is None:
+            self.ended_early = not self.is_camera or self._next_index > 0
+            return None
+        if self.size is None:
+            self.size = (image.shape[1], image.shape[0])
+        frame = Frame(self._next_index, now(), image)
+        self._next_index += 1
+        return frame
+
+    def close(self) -> None:
+        """Release the device; if another thread is blocked in :meth:`read`, that thread releases it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            cap, reading = self._cap, self._reading
+            self._cap = None if not reading else self._cap
+        if cap is not None and not reading:
+            cap.release()
+
+
+def _redact(url: str) -> str:
+    """Hide a password in ``scheme://user:password@host``."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/")[0]:
+        cred, _, host = rest.partition("@")
+        user = cred.split(":")[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def open_source(spec: str | int | os.PathLike, *, realtime: bool = False, timeout: float = 10.0) -> FrameSource:
+    """Open what the user named.
+
+    - an int or a string of digits: camera index;
+    - ``rtsp://``, ``http(s)://`` … : a network stream (live), connecting within ``timeout`` seconds;
+    - a folder: its images in name order;
+    - an image file: one frame;
+    - any other file: a video.
+
+    ``realtime`` plays files and folders at their frame rate, skipping frames that are late (folders
+    have no frame rate and ignore it). Problems raise :class:`~rtpose.errors.SourceError`.
+    """
+    if isinstance(spec, bool):
+        raise SourceError(f"Not a source: {spec!r}.")
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        index = int(spec)
+        return CaptureSource(index, timeout=timeout)
+    text = os.fspath(spec)
+    if not text.strip():
+        raise SourceError("The source is empty: give a camera index, a file, a folder or a stream URL.")
+    if text.lower().startswith(STREAM_SCHEMES):
+        return CaptureSource(text, timeout=timeout)
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise SourceError(f"{path} does not exist.")
+    if path.is_dir():
+        return FolderSource(path, realtime=realtime)
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"{path} is not readable (permission denied).")
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path} is an empty file.")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(path)
+    return VideoSource(path, realtime=realtime)
+
+
+__all__ = [
+    "CaptureSource",
+    "FolderSource",
+    "Frame",
+    "FrameSource",
+    "ImageSource",
+    "VideoSource",
+    "open_source",
+]
