@@ -1,0 +1,29 @@
+"""rtpose desktop viewer (PyQt5): a thin shell over :mod:`rtpose.pipeline` and :mod:`rtpose.render`.
+
+Start it with ``rtpose gui``, the ``rtpose-gui`` script or ``python -m gui``.
+
+Importing this package fixes the Qt environment first: the opencv-python wheel points
+``QT_QPA_PLATFORM_PLUGIN_PATH`` (and ``QT_QPA_FONTDIR``) at the Qt plugins it bundles for its own
+``highgui`` windows. PyQt5 would then load OpenCV's ``libqxcb.so`` against its own Qt libraries and
+abort with "Could not load the Qt platform plugin xcb". The variables are only read when the
+``QApplication`` is created, so clearing them here works whether ``cv2`` was imported before or after.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def prepare_qt_environment() -> None:
+    """Drop Qt variables that point into OpenCV's bundled Qt (see the module docstring). Idempotent."""
+    try:
+        import cv2  # noqa: F401  (importing cv2 is what sets the variables; do it now, then undo it)
+    except ImportError:  # pragma: no cover - opencv is a hard dependency of rtpose
+        pass
+    for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR", "QT_PLUGIN_PATH"):
+        value = os.environ.get(name, "")
+        if value and "cv2" in value.replace("\\", "/").split("/"):
+            del os.environ[name]
+
+
+prepare_qt_environment()

@@ -1,0 +1,793 @@
+"""The viewer's main window: video with skeletons, source picker, transport, controls and live readouts."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+from PyQt5.QtCore import QSize, Qt, QTimer
+from PyQt5.QtGui import QCloseEvent, QKeySequence
+from PyQt5.QtWidgets import (
+    QAction,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import theme
+from gui.widgets import LabeledSlider, Readouts, VideoView, bgr_to_qimage, make_icon
+from gui.worker import ModelConfig, ModelLoader, PipelineController, available_backends, available_devices
+
+#: Stage names shown in the readouts, in pipeline order (others follow alphabetically).
+STAGE_ORDER = ("capture", "detect", "crop", "pose", "decode", "track", "render")
+VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;All files (*)"
+
+
+def weights_help() -> str:
+    """How to get HRNet weights, in one or two sentences."""
+    return ("No HRNet weights loaded. Download official ones with 'rtpose weights download hrnet_w32_coco_256x192', "
+            "then start with 'rtpose gui --weights PATH' or use Model ▸ Load weights… (Ctrl+W).")
+
+
+def tracking_available() -> bool:
+    return importlib.util.find_spec("rtpose.tracking") is not None
+
+
+class MainWindow(QMainWindow):
+    """The rtpose viewer.
+
+    Args:
+        config: how to build the estimator (weights, detector, backend, device…).
+        kpt_thr: initial keypoint score threshold of the overlay.
+        realtime: play files at their own frame rate (dropping frames) instead of every frame.
+        output_dir: where recordings and snapshots go (default: the current folder).
+        load_model: build the estimator right away (off the GUI thread).
+    """
+
+    def __init__(self, config: ModelConfig | None = None, *, kpt_thr: float = 0.3, realtime: bool = False,
+                 output_dir: str | Path | None = None, load_model: bool = True) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.output_dir = Path(output_dir) if output_dir else Path.cwd()
+        self.estimator = None
+        self.model_info: dict = {}
+        self.model_error: str | None = None
+        self.last_result = None
+        self.last_annotated: np.ndarray | None = None
+        self.frames_shown = 0
+        self.recorder = None
+        self.record_path: Path | None = None
+        self.last_snapshot: Path | None = None
+        self._pending_open: tuple | None = None
+        self._resume_after_load: tuple | None = None
+        self._source_info: dict = {}
+        self._render_ms = 0.0
+        self._last_readout = 0.0
+        self._closing = False
+
+        self.loader = ModelLoader(self)
+        self.loader.loaded.connect(self._model_loaded)
+        self.loader.failed.connect(self._model_failed)
+        self.controller = PipelineController(self, tracker_factory=None)
+        self.controller.started.connect(self._run_started)
+        self.controller.results_ready.connect(self._results_ready)
+        self.controller.finished.connect(self._run_finished)
+        self.controller.error.connect(self._source_failed)
+
+        self.setWindowTitle("rtpose viewer")
+        self.setAcceptDrops(True)
+        self.resize(1360, 900)
+        self._build_actions()
+        self._build_ui(kpt_thr, realtime)
+        self._build_menus()
+        self._update_controls()
+        if load_model:
+            self.reload_model()
+
+    # ------------------------------------------------------------------------------------------ UI
+    def _action(self, text: str, slot, shortcut=None, icon=None, checkable: bool = False, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(make_icon(icon))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.WindowShortcut)
+        action.setCheckable(checkable)
+        tip = tip or text.replace("…", "").replace("&", "")
+        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})" if shortcut else tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden (full screen)
+        return action
+
+    def _build_actions(self) -> None:
+        self._icons = {"play": make_icon("play"), "pause": make_icon("pause")}
+        self.act_open = self._action("&Open file…", self.open_file_dialog, "Ctrl+O", "open")
+        self.act_weights = self._action("Load &weights…", self.open_weights_dialog, "Ctrl+W", tip="Load HRNet weights")
+        self.act_pause = self._action("&Pause", self.toggle_pause, "Space", "pause", tip="Pause / resume")
+        self.act_stop = self._action("&Stop", self.stop, None, "stop")
+        self.act_back = self._action("Step &back", lambda: self.step(-1), "Left", "back",
+                                     tip="One frame back")
+        self.act_fwd = self._action("Step &forward", lambda: self.step(1), "Right", "forward",
+                                    tip="One frame forward")
+        self.act_record = self._action("&Record", self.toggle_record, "Ctrl+R", "record", checkable=True,
+                                       tip="Record the annotated video")
+        self.act_snapshot = self._action("&Snapshot", self.snapshot, "Ctrl+S", "snapshot",
+                                         tip="Save a PNG of the current view")
+        self.act_fullscreen = self._action("&Full screen", self.toggle_fullscreen, "F", "fullscreen",
+                                           checkable=True)
+        self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
+        self.act_leave_fullscreen = self._action("Leave full screen", self._leave_fullscreen, "Esc")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.act_open)
+        file_menu.addAction("Open &camera", self.open_camera)
+        file_menu.addAction("Open &URL", self.open_url)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_record)
+        file_menu.addAction(self.act_snapshot)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        play = bar.addMenu("&Playback")
+        for action in (self.act_pause, self.act_stop, self.act_back, self.act_fwd):
+            play.addAction(action)
+        view = bar.addMenu("&View")
+        for box in (self.show_boxes, self.show_keypoints, self.show_ids, self.show_hud):
+            action = QAction(box.text(), self, checkable=True, checked=box.isChecked())
+            action.toggled.connect(box.setChecked)
+            box.toggled.connect(action.setChecked)
+            view.addAction(action)
+        view.addSeparator()
+        view.addAction(self.act_fullscreen)
+        model = bar.addMenu("&Model")
+        model.addAction(self.act_weights)
+
+    def _tool_button(self, action: QAction, text: str | None = None, object_name: str = "") -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setFocusPolicy(Qt.NoFocus)
+        button.setIconSize(QSize(18, 18))
+        if text is not None:
+            button.setText(text)
+            button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        if object_name:
+            button.setObjectName(object_name)
+        return button
+
+    def _build_ui(self, kpt_thr: float, realtime: bool) -> None:
+        central = QWidget()
+        central.setObjectName("central")
+        root = QHBoxLayout(central)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+
+        # Left: the video and the transport bar under it.
+        left = QVBoxLayout()
+        left.setSpacing(0)
+        self.view = VideoView()
+        left.addWidget(self.view, 1)
+        transport = QWidget()
+        transport.setObjectName("transport")
+        bar = QHBoxLayout(transport)
+        bar.setContentsMargins(10, 6, 10, 6)
+        bar.setSpacing(6)
+        self.btn_back = self._tool_button(self.act_back)
+        self.btn_pause = self._tool_button(self.act_pause)
+        self.btn_stop = self._tool_button(self.act_stop)
+        self.btn_fwd = self._tool_button(self.act_fwd)
+        for button in (self.btn_back, self.btn_pause, self.btn_stop, self.btn_fwd):
+            bar.addWidget(button)
+        self.position = QSlider(Qt.Horizontal)
+        self.position.setFocusPolicy(Qt.NoFocus)
+        self.position.setToolTip("Position in the file (drag to seek)")
+        self.position.sliderReleased.connect(lambda: self.seek(self.position.value()))
+        self.position.actionTriggered.connect(self._position_action)
+        bar.addWidget(self.position, 1)
+        self.position_label = QLabel("--:-- / --:--")
+        self.position_label.setObjectName("mono")
+        self.position_label.setMinimumWidth(150)
+        self.position_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        bar.addWidget(self.position_label)
+        bar.addSpacing(8)
+        self.btn_record = self._tool_button(self.act_record, "Rec", "record")
+        self.btn_snapshot = self._tool_button(self.act_snapshot, "Snapshot")
+        self.btn_fullscreen = self._tool_button(self.act_fullscreen)
+        for button in (self.btn_record, self.btn_snapshot, self.btn_fullscreen):
+            bar.addWidget(button)
+        left.addWidget(transport)
+        root.addLayout(left, 1)
+
+        # Right: the side panel.
+        panel = QWidget()
+        panel.setObjectName("sidepanel")
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(10, 4, 12, 10)
+        column.setSpacing(6)
+        column.addWidget(self._source_group(realtime))
+        column.addWidget(self._live_group())
+        column.addWidget(self._detection_group(kpt_thr))
+        column.addWidget(self._display_group())
+        column.addWidget(self._model_group())
+        column.addStretch(1)
+        self.side_panel = QScrollArea()
+        self.side_panel.setWidget(panel)
+        self.side_panel.setWidgetResizable(True)
+        self.side_panel.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.side_panel.setFixedWidth(336)
+        root.addWidget(self.side_panel)
+        self.setCentralWidget(central)
+
+        status = self.statusBar()
+        status.setSizeGripEnabled(False)
+        self.rec_label = QLabel("")
+        self.rec_label.setStyleSheet(f"color: {theme.DANGER}; font-weight: 600;")
+        self.backend_label = QLabel("loading model…")
+        status.addPermanentWidget(self.rec_label)
+        status.addPermanentWidget(self.backend_label)
+
+    def _source_group(self, realtime: bool) -> QGroupBox:
+        group = QGroupBox("Source")
+        layout = QVBoxLayout(group)
+        layout.setSpacing(6)
+        self.btn_open = QPushButton(make_icon("open", "#ffffff"), "  Open video or image…")
+        self.btn_open.setObjectName("primary")
+        self.btn_open.setToolTip("Open a file (Ctrl+O) — or drop one onto the window")
+        self.btn_open.clicked.connect(self.open_file_dialog)
+        layout.addWidget(self.btn_open)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Camera"))
+        self.camera_index = QSpinBox()
+        self.camera_index.setRange(0, 63)
+        row.addWidget(self.camera_index, 1)
+        self.btn_camera = QPushButton("Open")
+        self.btn_camera.clicked.connect(self.open_camera)
+        row.addWidget(self.btn_camera)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("rtsp:// or http:// stream URL")
+        self.url_edit.returnPressed.connect(self.open_url)
+        row.addWidget(self.url_edit, 1)
+        self.btn_url = QPushButton("Go")
+        self.btn_url.clicked.connect(self.open_url)
+        row.addWidget(self.btn_url)
+        layout.addLayout(row)
+        self.realtime = QCheckBox("Real-time playback of files")
+        self.realtime.setToolTip("Play files at their own frame rate, dropping frames inference cannot keep up "
+                                 "with (applies to the next file opened)")
+        self.realtime.setChecked(realtime)
+        layout.addWidget(self.realtime)
+        self.source_label = QLabel("No source")
+        self.source_label.setObjectName("muted")
+        self.source_label.setWordWrap(True)
+        layout.addWidget(self.source_label)
+        return group
+
+    def _live_group(self) -> QGroupBox:
+        group = QGroupBox("Live")
+        layout = QVBoxLayout(group)
+        self.readouts = Readouts()
+        layout.addWidget(self.readouts)
+        return group
+
+    def _detection_group(self, kpt_thr: float) -> QGroupBox:
+        group = QGroupBox("Detection")
+        layout = QVBoxLayout(group)
+        self.conf_slider = LabeledSlider("Person confidence", 0.05, 0.95, 0.05, self.config.conf,
+                                         tooltip="Minimum YOLO detection score of a person")
+        self.conf_slider.valueChanged.connect(self._set_conf)
+        self.kpt_slider = LabeledSlider("Keypoint threshold", 0.0, 1.0, 0.05, kpt_thr,
+                                        tooltip="Keypoints (and limbs) scoring below this are hidden")
+        self.kpt_slider.valueChanged.connect(lambda _v: self._rerender())
+        layout.addWidget(self.conf_slider)
+        layout.addWidget(self.kpt_slider)
+        return group
+
+    def _display_group(self) -> QGroupBox:
+        group = QGroupBox("Display")
+        layout = QVBoxLayout(group)
+        self.show_boxes = QCheckBox("Boxes")
+        self.show_keypoints = QCheckBox("Skeletons")
+        self.show_ids = QCheckBox("Track IDs")
+        self.show_hud = QCheckBox("HUD on video")
+        for box in (self.show_boxes, self.show_keypoints, self.show_hud):
+            box.setChecked(True)
+        self.tracking = QCheckBox("Tracking (stable IDs, smoothing)")
+        self.tracking.setEnabled(tracking_available())
+        self.tracking.setToolTip("Follow people across frames (applies from the next start)"
+                                 if tracking_available() else "rtpose.tracking is not available")
+        self.tracking.toggled.connect(self._set_tracking)
+        self.show_ids.setChecked(False)
+        grid = QHBoxLayout()
+        col1, col2 = QVBoxLayout(), QVBoxLayout()
+        col1.addWidget(self.show_boxes)
+        col1.addWidget(self.show_keypoints)
+        col2.addWidget(self.show_ids)
+        col2.addWidget(self.show_hud)
+        grid.addLayout(col1)
+        grid.addLayout(col2)
+        layout.addLayout(grid)
+        layout.addWidget(self.tracking)
+        for box in (self.show_boxes, self.show_keypoints, self.show_ids, self.show_hud):
+            box.toggled.connect(lambda _on: self._rerender())
+        return group
+
+    def _model_group(self) -> QGroupBox:
+        group = QGroupBox("Model")
+        form = QFormLayout(group)
+        form.setLabelAlignment(Qt.AlignLeft)
+        form.setHorizontalSpacing(10)
+        self.backend_combo = QComboBox()
+        self.backend_combo.addItems(available_backends())
+        self._select(self.backend_combo, self.config.backend)
+        self.backend_combo.setToolTip("Pose inference backend (changing it rebuilds the model)")
+        self.backend_combo.activated.connect(lambda _i: self._model_choice_changed())
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(available_devices())
+        self._select(self.device_combo, self.config.device)
+        self.device_combo.setToolTip("Where the model runs (changing it rebuilds the model)")
+        self.device_combo.activated.connect(lambda _i: self._model_choice_changed())
+        self.model_label = QLabel("–")
+        self.model_label.setObjectName("value")
+        self.model_label.setWordWrap(True)
+        self.weights_label = QLabel("–")
+        self.weights_label.setObjectName("mono")
+        self.weights_label.setWordWrap(True)
+        self.detector_label = QLabel(Path(self.config.detector or "yolov8n.pt").name)
+        self.detector_label.setObjectName("mono")
+        form.addRow("Backend", self.backend_combo)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Model", self.model_label)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.weights_label, 1)
+        button = QToolButton()
+        button.setText("Load…")
+        button.setToolTip("Load HRNet weights (Ctrl+W)")
+        button.setFocusPolicy(Qt.NoFocus)
+        button.clicked.connect(self.open_weights_dialog)
+        weights_row.addWidget(button)
+        form.addRow("Weights", weights_row)
+        form.addRow("Detector", self.detector_label)
+        return group
+
+    @staticmethod
+    def _select(combo: QComboBox, text: str) -> None:
+        index = combo.findText(text)
+        if index < 0:
+            combo.addItem(text)
+            index = combo.count() - 1
+        combo.setCurrentIndex(index)
+
+    # --------------------------------------------------------------------------------- model
+    def reload_model(self) -> None:
+        """(Re)build the estimator from :attr:`config` on a background thread."""
+        self.estimator = None
+        self.model_error = None
+        self.backend_label.setText("loading model…")
+        self.model_label.setText("loading…")
+        self.weights_label.setText(Path(self.config.weights).name if self.config.weights else "none")
+        self.weights_label.setToolTip(str(self.config.weights or ""))
+        if not self.config.weights:
+            self._model_failed(weights_help())
+            return
+        self.loader.load(self.config)
+        self.statusBar().showMessage("Loading the model…")
+        self._update_controls()
+
+    def set_estimator(self, estimator, config: ModelConfig | None = None) -> None:
+        """Use an estimator built elsewhere (tests, embedding); ``config`` says what it was built from."""
+        from gui.worker import describe_estimator
+
+        if config is not None:
+            self.config = config
+        self.loader.cancel(timeout=0.0)
+        self._model_loaded(estimator, describe_estimator(estimator, self.config))
+
+    def _model_loaded(self, estimator, info: dict) -> None:
+        if self._closing:
+            return
+        estimator.detector.conf = self.conf_slider.value()
+        self.estimator, self.model_info, self.model_error = estimator, info, None
+        self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
+        self.model_label.setToolTip(info.get("reason", ""))
+        self.detector_label.setText(info["detector"])
+        self.backend_label.setText(f"{info['model']} · {info['backend']} · {info['device']}")
+        if self.view.banner and self.view.banner.startswith(("No HRNet", "Model:")):
+            self.view.set_banner(None)
+        self.statusBar().showMessage("Model ready" + (" — open a video, a camera or a URL" if not
+                                                      self.controller.running else ""), 5000)
+        pending, self._pending_open = self._pending_open, None
+        resume, self._resume_after_load = self._resume_after_load, None
+        if pending is not None:
+            self._open(*pending)
+        elif resume is not None:
+            self._open(*resume)
+        self._update_controls()
+
+    def _model_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self.model_error = message
+        self._pending_open = self._resume_after_load = None
+        self.model_label.setText("not loaded")
+        self.backend_label.setText("no model")
+        self.show_error(message if message.startswith("No HRNet") else f"Model: {message}")
+        self._update_controls()
+
+    def _model_choice_changed(self) -> None:
+        backend, device = self.backend_combo.currentText(), self.device_combo.currentText()
+        if (backend, device) == (self.config.backend, self.config.device) and self.estimator is not None:
+            return
+        self.config = dataclasses.replace(self.config, backend=backend, device=device)
+        self._restart_after_reload()
+        self.reload_model()
+
+    def _restart_after_reload(self) -> None:
+        """Remember what runs so it restarts (at the same frame) with the new model."""
+        if self.controller.running and self._source_info:
+            index = self.last_result.frame.index + 1 if self.last_result is not None else 0
+            spec = self._source_info["spec"]
+            self.controller.stop()
+            self._resume_after_load = (spec, index if not self._source_info.get("is_live") else 0)
+
+    def open_weights_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load HRNet weights", str(Path.home()),
+                                              "Checkpoints (*.pth *.pt *.ckpt *.bin);;All files (*)")
+        if path:
+            self.load_weights(path)
+
+    def load_weights(self, path: str) -> None:
+        self.config = dataclasses.replace(self.config, weights=str(path))
+        self._restart_after_reload()
+        self.reload_model()
+
+    def _set_conf(self, value: float) -> None:
+        self.config.conf = value
+        detector = getattr(self.estimator, "detector", None)
+        if detector is not None:
+            detector.conf = value  # read by the detector on every frame
+
+    def _set_tracking(self, on: bool) -> None:
+        if on and tracking_available():
+            from rtpose.tracking import PoseTracker
+
+            self.controller.tracker_factory = PoseTracker
+            self.show_ids.setChecked(True)
+        else:
+            self.controller.tracker_factory = None
+        pipeline = self.controller.pipeline
+        if pipeline is not None and hasattr(pipeline, "tracker"):
+            pipeline.tracker = self.controller.tracker_factory() if self.controller.tracker_factory else None
+
+    # -------------------------------------------------------------------------------- sources
+    def open_source(self, spec: str | int) -> None:
+        """Open a camera index, file, folder or URL and start estimating."""
+        if isinstance(spec, str) and spec.strip().isdigit():
+            spec = int(spec)
+        self._open(spec, 0)
+
+    def _open(self, spec, start_index: int = 0) -> None:
+        if self.estimator is None:
+            if self.loader.busy:
+                self._pending_open = (spec, start_index)
+                self.statusBar().showMessage("The model is still loading: the source opens when it is ready.")
+                return
+            self.show_error(self.model_error or weights_help())
+            return
+        self.view.set_banner(None)
+        self.statusBar().showMessage(f"Opening {spec}…")
+        self.source_label.setText(f"Opening {spec}…")
+        self.controller.open(spec, self.estimator, realtime=self.realtime.isChecked(), start_index=start_index)
+        self._update_controls()
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video or image", str(Path.cwd()), VIDEO_FILTER)
+        if path:
+            self.open_source(path)
+
+    def open_camera(self) -> None:
+        self.open_source(int(self.camera_index.value()))
+
+    def open_url(self) -> None:
+        url = self.url_edit.text().strip()
+        if not url:
+            self.url_edit.setFocus()
+            self.show_error("Type a stream URL first (rtsp://…, http://…).", dialog=False)
+            return
+        self.open_source(url)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_source(files[0])
+
+    # ------------------------------------------------------------------------------- transport
+    def toggle_pause(self) -> None:
+        if self.controller.pipeline is None:
+            if self._source_info and not self.controller.running:  # finished or stopped: play again
+                self._open(self._source_info["spec"], 0)
+            return
+        if self.controller.paused:
+            self.controller.resume()
+            self.statusBar().showMessage("Playing", 2000)
+        else:
+            self.controller.pause()
+            self.statusBar().showMessage("Paused — Space resumes, ←/→ step through frames", 4000)
+        self._update_controls()
+
+    def stop(self) -> None:
+        self._pending_open = self._resume_after_load = None
+        self.controller.stop()
+        self._update_controls()
+
+    def step(self, delta: int) -> None:
+        """Show the frame ``delta`` frames away (files only); pauses playback."""
+        if not self._seekable():
+            return
+        if not self.controller.paused:
+            self.controller.pause()
+        current = self.last_result.frame.index if self.last_result is not None else 0
+        self.seek(current + delta)
+        self._update_controls()
+
+    def seek(self, index: int) -> None:
+        if self._seekable():
+            count = self._source_info["frame_count"]
+            index = max(0, min(int(index), count - 1))
+            self.controller.seek(index)
+            self.position.setValue(index)
+
+    def _position_action(self, action: int) -> None:
+        if action in (QSlider.SliderPageStepAdd, QSlider.SliderPageStepSub, QSlider.SliderSingleStepAdd,
+                      QSlider.SliderSingleStepSub):
+            QTimer.singleShot(0, lambda: self.seek(self.position.value()))
+
+    def _seekable(self) -> bool:
+        return bool(self.controller.pipeline is not None and self._source_info.get("frame_count")
+                    and not self._source_info.get("is_live"))
+
+    def _run_started(self, info: dict) -> None:
+        self._source_info = info
+        self.last_result = None
+        self.frames_shown = 0
+        count = info.get("frame_count")
+        self.position.setRange(0, max(0, (count or 1) - 1))
+        self.position.setValue(0)
+        size = info.get("size")
+        facts = [info["name"], "live" if info["is_live"] else (f"{count} frames" if count else "")]
+        if size:
+            facts.append(f"{size[0]}×{size[1]}")
+        if info.get("fps"):
+            facts.append(f"{info['fps']:.3g} fps")
+        self.source_label.setText(" · ".join(f for f in facts if f))
+        self.setWindowTitle(f"{info['name']} — rtpose viewer")
+        self.statusBar().showMessage(f"Playing {info['name']}", 3000)
+        self.readouts.clear()
+        self._update_controls()
+
+    def _source_failed(self, message: str) -> None:
+        self.source_label.setText("No source")
+        self.show_error(message)
+        self._update_controls()
+
+    def _run_finished(self, reason: str, summary: dict) -> None:
+        if self._closing:
+            return
+        frames = self.frames_shown
+        if reason == "end":
+            self.statusBar().showMessage(f"End of {self._source_info.get('name', 'the source')}: {frames} frames "
+                                         "shown — Space plays it again", 8000)
+        elif reason == "stopped":
+            self.statusBar().showMessage(f"Stopped after {frames} frames", 5000)
+        else:
+            self.show_error(f"{self._source_info.get('name', 'The source')} stopped: {reason}")
+        if self.recorder is not None and self._resume_after_load is None:
+            self.stop_recording()  # the end of the source, an error or Stop finalise the recording
+        self._update_controls()
+
+    # ---------------------------------------------------------------------------------- frames
+    def _results_ready(self) -> None:
+        results = self.controller.take_results()
+        if not results or self._closing:
+            return
+        for result in results:
+            start = time.perf_counter()
+            annotated = self.render(result)
+            self._render_ms = (time.perf_counter() - start) * 1e3
+            if self.recorder is not None:
+                self._record(result, annotated)
+        self.last_result, self.last_annotated = results[-1], annotated
+        first = self.frames_shown == 0
+        self.frames_shown += len(results)
+        self.view.set_image(bgr_to_qimage(annotated))
+        if not self.position.isSliderDown():
+            self.position.blockSignals(True)
+            self.position.setValue(result.frame.index)
+            self.position.blockSignals(False)
+        now = time.perf_counter()
+        if now - self._last_readout > 0.1 or self.controller.paused:
+            self._last_readout = now
+            self._update_readouts(result)
+        if first:
+            self._update_controls()
+
+    def render(self, result) -> np.ndarray:
+        """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD)."""
+        from rtpose.render import draw_hud, draw_people, hud_lines
+
+        image = draw_people(result.frame.image, result.people, kpt_thr=self.kpt_slider.value(),
+                            show_boxes=self.show_boxes.isChecked(), show_keypoints=self.show_keypoints.isChecked(),
+                            show_ids=self.show_ids.isChecked(), copy=True)
+        if self.show_hud.isChecked():
+            lines = hud_lines(result, self.model_info.get("backend", ""), self.model_info.get("device", ""))
+            image = draw_hud(image, lines)
+        return image
+
+    def _rerender(self) -> None:
+        """Redraw the last frame after a display setting changed (so it applies even while paused)."""
+        if self.last_result is not None:
+            self.last_annotated = self.render(self.last_result)
+            self.view.set_image(bgr_to_qimage(self.last_annotated))
+
+    def _update_readouts(self, result) -> None:
+        stages = dict(result.timings_ms)
+        stages["render"] = self._render_ms
+        order = [s for s in STAGE_ORDER if s in stages] + sorted(s for s in stages if s not in STAGE_ORDER)
+        count = self._source_info.get("frame_count")
+        frame = f"{result.frame.index + 1}/{count}" if count else str(result.frame.index + 1)
+        self.readouts.update_from(result.fps, result.latency_ms, len(result.people), result.dropped, frame,
+                                  [(s, float(stages[s])) for s in order])
+        fps = self._source_info.get("fps")
+        if count and fps:
+            self.position_label.setText(f"{_clock((result.frame.index) / fps)} / {_clock(count / fps)}"
+                                        f"  #{result.frame.index}")
+        elif count:
+            self.position_label.setText(f"{result.frame.index + 1} / {count}")
+        else:
+            self.position_label.setText(f"live  #{result.frame.index}")
+
+    # ------------------------------------------------------------------------- record / snapshot
+    def toggle_record(self) -> None:
+        if self.recorder is not None:
+            self.stop_recording()
+        else:
+            self.start_recording()
+
+    def start_recording(self, path: str | Path | None = None) -> bool:
+        """Record the annotated stream to ``path`` (default: a time-stamped .mp4 in :attr:`output_dir`)."""
+        if self.controller.pipeline is None or not self._source_info:
+            self.act_record.setChecked(False)
+            self.show_error("Start a source first, then record.", dialog=False)
+            return False
+        from rtpose.sinks import VideoSink
+
+        path = Path(path) if path else self.output_dir / time.strftime("rtpose-%Y%m%d-%H%M%S.mp4")
+        size = self._source_info.get("size")
+        if self.last_annotated is not None:
+            size = (self.last_annotated.shape[1], self.last_annotated.shape[0])
+        fps = self._source_info.get("fps") or (self.last_result.fps if self.last_result else 0) or 25.0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.recorder = VideoSink(str(path), fps, tuple(size))
+        except Exception as exc:  # noqa: BLE001 - shown, never raised
+            self.recorder = None
+            self.act_record.setChecked(False)
+            self.show_error(f"Could not record to {path}: {exc}")
+            return False
+        self.record_path = path
+        self.act_record.setChecked(True)
+        self.rec_label.setText("● REC")
+        self.statusBar().showMessage(f"Recording to {path}", 4000)
+        return True
+
+    def _record(self, result, annotated: np.ndarray) -> None:
+        try:
+            self.recorder.write(result, annotated)
+        except Exception as exc:  # noqa: BLE001 - a full disk must not crash the viewer
+            self.show_error(f"Recording stopped: {exc}")
+            self.stop_recording()
+
+    def stop_recording(self) -> Path | None:
+        """Finalise the recording; returns its path."""
+        recorder, self.recorder = self.recorder, None
+        self.act_record.setChecked(False)
+        self.rec_label.setText("")
+        if recorder is None:
+            return None
+        try:
+            recorder.close()
+        except Exception as exc:  # noqa: BLE001
+            self.show_error(f"Could not finish the recording {self.record_path}: {exc}")
+            return None
+        self.statusBar().showMessage(f"Saved recording {self.record_path}", 8000)
+        return self.record_path
+
+    def snapshot(self, path: str | Path | None = None) -> Path | None:
+        """Save the current view (the annotated frame, full resolution) as a PNG; returns its path."""
+        if self.last_annotated is None:
+            self.show_error("Nothing to snapshot yet: open a source first.", dialog=False)
+            return None
+        import cv2
+
+        path = Path(path) if path else self.output_dir / time.strftime("rtpose-%Y%m%d-%H%M%S.png")
+        if path.exists() and path.parent == self.output_dir and path.name.startswith("rtpose-"):
+            path = path.with_name(f"{path.stem}-{int(time.time() * 1000) % 1000:03d}{path.suffix}")
+        if not cv2.imwrite(str(path), self.last_annotated):
+            self.show_error(f"Could not write the snapshot {path}.")
+            return None
+        self.last_snapshot = path
+        self.statusBar().showMessage(f"Saved snapshot {path}", 6000)
+        return path
+
+    # ------------------------------------------------------------------------------------ misc
+    def toggle_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self._leave_fullscreen()
+        else:
+            self.side_panel.hide()
+            self.menuBar().hide()
+            self.showFullScreen()
+            self.act_fullscreen.setChecked(True)
+
+    def _leave_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        self.side_panel.show()
+        self.menuBar().show()
+        self.act_fullscreen.setChecked(False)
+
+    def show_error(self, message: str, dialog: bool = False) -> None:
+        """Tell the user: in the status bar and over the video (never a blocking dialog)."""
+        self.statusBar().showMessage(message, 15000)
+        self.view.set_banner(message, "error" if not message.startswith("No HRNet") else "warning")
+        self.last_error = message
+
+    def _update_controls(self) -> None:
+        running = self.controller.pipeline is not None
+        seekable = self._seekable()
+        paused = self.controller.paused
+        self.act_stop.setEnabled(self.controller.running)
+        self.act_pause.setEnabled(running or bool(self._source_info))
+        self.act_pause.setIcon(self._icons["play" if paused or not running else "pause"])
+        self.act_pause.setText("Play" if paused or not running else "Pause")
+        for widget in (self.act_back, self.act_fwd, self.position):
+            widget.setEnabled(seekable)
+        self.act_record.setEnabled(running or self.recorder is not None)
+        self.act_snapshot.setEnabled(self.last_annotated is not None)
+        self.btn_record.setText("Stop rec" if self.recorder is not None else "Rec")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        """Stop every thread (within a second) and finalise a recording, then close."""
+        self._closing = True
+        self.loader.cancel(timeout=0.2)
+        self.controller.stop(timeout=1.0)
+        self.stop_recording()
+        super().closeEvent(event)
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}" if seconds < 3600 else time.strftime("%H:%M:%S",
+                                                                                            time.gmtime(seconds))

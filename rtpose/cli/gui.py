@@ -1,0 +1,31 @@
+"""``rtpose gui``: open the desktop viewer (needs the ``gui`` extra: ``pip install 'rtpose[gui]'``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rtpose.cli.common import add_model_args
+
+HELP = "open the desktop viewer: live skeletons over a camera, video file or stream"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The viewer's options: the model options shared with ``rtpose run`` plus an optional first source."""
+    add_model_args(parser)
+    group = parser.add_argument_group("source (optional: the viewer can also open one later)")
+    first = group.add_mutually_exclusive_group()
+    first.add_argument("--source", metavar="FILE|URL|FOLDER", help="video, image, folder or stream URL to open at start")
+    first.add_argument("--camera", type=int, metavar="N", help="camera index to open at start")
+    group.add_argument("--realtime", action="store_true",
+                       help="play files at their own frame rate, dropping frames inference cannot keep up with")
+    view = parser.add_argument_group("view")
+    view.add_argument("--kpt-thr", type=float, default=0.3, help="keypoints below this score are hidden (default: 0.3)")
+    view.add_argument("--fullscreen", action="store_true", help="start in full screen (F toggles)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the viewer until its window closes; returns the exit code."""
+    # The one bridge from rtpose to gui: imported lazily, only when this command runs.
+    from gui.app import run
+
+    return run(args)
