@@ -79,7 +79,7 @@ class HeatmapCodec:
         """
         heatmaps = np.asarray(heatmaps, dtype=np.float32)
         n, k, h, w = heatmaps.shape
-        flat = heatmaps.reshape(n, k, -1)
+        flat = heatmaps.reshape(n, k, h * w)
         index = flat.argmax(axis=2)
         scores = np.take_along_axis(flat, index[..., None], axis=2)[..., 0]
         xy = np.stack([index % w, index // w], axis=-1).astype(np.float32)
