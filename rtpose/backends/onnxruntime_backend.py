@@ -1,0 +1,93 @@
+"""ONNX Runtime backend: the exported ONNX graph on the CPU (or ONNX Runtime's CUDA provider)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rtpose.errors import EngineError
+
+
+def available_providers() -> list[str]:
+    """ONNX Runtime's execution providers on this machine (empty when onnxruntime is missing)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return []
+    return list(ort.get_available_providers())
+
+
+def cpu_threads() -> int:
+    """Cores this process may use (the affinity mask, else the CPU count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxRuntimeBackend:
+    """Runs an exported pose ONNX file (input ``"input"`` float32 ``(N, 3, H, W)``, output ``"heatmaps"``).
+
+    Args:
+        onnx_path: the ONNX file (FP32, or FP16 with float32 inputs/outputs).
+        device: "cpu", "cuda", "cuda:N" or "auto" (CUDA provider when it is installed, else CPU).
+        threads: intra-op threads on the CPU; default: every core this process may use.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise EngineError("onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu).") from None
+        self.onnx_path = Path(onnx_path)
+        if not self.onnx_path.is_file():
+            raise EngineError(f"ONNX file {self.onnx_path} does not exist; create it with 'rtpose export-onnx'.")
+        providers = ort.get_available_providers()
+        want_cuda = device.startswith("cuda") or (device == "auto" and "CUDAExecutionProvider" in providers)
+        if want_cuda and "CUDAExecutionProvider" not in providers:
+            raise EngineError(
+                "ONNX Runtime has no CUDA provider here: install onnxruntime-gpu on an NVIDIA machine, "
+                "or use --device cpu."
+            )
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.threads = threads or cpu_threads()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        if want_cuda:
+            index = int(device.split(":")[1]) if ":" in device else 0
+            session_providers = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+        else:
+            session_providers = ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(self.onnx_path), options, providers=session_providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise EngineError(f"ONNX Runtime cannot load {self.onnx_path} ({first}); re-export it.") from None
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        self.input_name = inputs[0].name
+        self.output_name = "heatmaps" if any(o.name == "heatmaps" for o in outputs) else outputs[0].name
+        shape = inputs[0].shape
+        if not (isinstance(shape[2], int) and isinstance(shape[3], int)):
+            raise EngineError(f"{self.onnx_path} has no fixed input height and width; re-export it with rtpose.")
+        self.input_hw = (int(shape[2]), int(shape[3]))
+        self.max_batch = int(shape[0]) if isinstance(shape[0], int) else 1024
+        from rtpose.backends.onnx_export import onnx_precision
+
+        self.precision = onnx_precision(self.onnx_path)
+        used = self.session.get_providers()[0]
+        where = f"cuda:{device.split(':')[1] if ':' in device else 0}" if used == "CUDAExecutionProvider" else "cpu"
+        threads_text = f", {self.threads} threads" if where == "cpu" else ""
+        self.device = f"{where} ({used}{threads_text}) {self.precision}"
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        (heatmaps,) = self.session.run([self.output_name], {self.input_name: batch})
+        return np.asarray(heatmaps, dtype=np.float32)

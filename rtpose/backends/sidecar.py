@@ -1,0 +1,194 @@
+"""JSON sidecars of exported ONNX files and TensorRT engines, and the engine compatibility check.
+
+Every artefact ``X`` in ``engines/`` has a sidecar ``X.json`` (e.g. ``hrnet_w32_….engine.json``)
+that records what it was made from and for: the weights' sha256, the input size, the precision,
+the batch range and, for engines, the TensorRT version, GPU name and compute capability. A TensorRT
+engine only runs on the TensorRT version and GPU it was built with, so :func:`check_engine` compares
+the sidecar with the running machine and raises :class:`~rtpose.errors.EngineError` with one
+sentence that gives the exact ``rtpose build-engine`` command to rebuild.
+
+Plain Python: nothing here imports TensorRT, so all of it is tested on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from rtpose.errors import EngineError
+
+SIDECAR_VERSION = 1
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file (cached per path, size and modification time)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def default_engines_dir() -> Path:
+    """Where exported ONNX files and engines go when no ``--out`` is given.
+
+    ``$RTPOSE_ENGINES`` if set; else ``./engines`` when the current directory has one (a source
+    checkout); else ``$RTPOSE_CACHE/engines`` (default ``~/.cache/rtpose/engines``).
+    """
+    env = os.environ.get("RTPOSE_ENGINES")
+    if env:
+        return Path(env)
+    if Path("engines").is_dir():
+        return Path("engines")
+    cache = os.environ.get("RTPOSE_CACHE")
+    return (Path(cache) if cache else Path.home() / ".cache" / "rtpose") / "engines"
+
+
+def sidecar_path(artifact: str | os.PathLike) -> Path:
+    """``model.engine`` → ``model.engine.json`` (the full name is kept so .onnx and .engine never collide)."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def size_text(input_hw: tuple[int, int] | list[int]) -> str:
+    """(256, 192) → ``"256x192"`` (height x width, as ``--input-size`` takes it)."""
+    return f"{int(input_hw[0])}x{int(input_hw[1])}"
+
+
+def artifact_stem(width: int | None, weights_sha256: str | None, input_hw: tuple[int, int], precision: str) -> str:
+    """File name stem shared by the ONNX file and engines of one model: ``hrnet_w32_1a2b3c4d5e6f_256x192_fp16``."""
+    model = f"hrnet_w{width}" if width else "hrnet"
+    digest = (weights_sha256 or "unknown")[:12]
+    return f"{model}_{digest}_{size_text(input_hw)}_{precision}"
+
+
+def write_sidecar(artifact: str | os.PathLike, meta: dict[str, Any]) -> Path:
+    """Write ``meta`` (plus the artefact's file name and the sidecar format version) next to ``artifact``."""
+    data = {"sidecar_version": SIDECAR_VERSION, "file": Path(artifact).name, **meta}
+    path = sidecar_path(artifact)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_sidecar(artifact: str | os.PathLike) -> dict[str, Any]:
+    """The sidecar of ``artifact``; EngineError when it is missing or not valid JSON."""
+    path = sidecar_path(artifact)
+    if not path.is_file():
+        raise EngineError(
+            f"{artifact} has no sidecar {path.name}, so rtpose cannot tell what it was built for; "
+            f"rebuild it with 'rtpose build-engine --fp16 --weights W' (or 'rtpose export-onnx --weights W')."
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EngineError(f"Sidecar {path} is unreadable ({exc}); rebuild the file it describes.") from None
+    if not isinstance(data, dict):
+        raise EngineError(f"Sidecar {path} does not hold a JSON object; rebuild the file it describes.")
+    return data
+
+
+def rebuild_command(meta: dict[str, Any], out_dir: str | os.PathLike | None = None) -> str:
+    """The ``rtpose build-engine`` command that rebuilds the engine a sidecar describes, on this machine."""
+    parts = ["rtpose", "build-engine"]
+    if meta.get("precision", "fp16") == "fp16":
+        parts.append("--fp16")
+    if meta.get("weights"):
+        parts += ["--weights", str(meta["weights"])]
+    elif meta.get("onnx"):
+        parts += ["--onnx", str(meta["onnx"])]
+    else:
+        parts += ["--weights", "W"]
+    if meta.get("input_size"):
+        parts += ["--input-size", size_text(meta["input_size"])]
+    batch = meta.get("batch_range")
+    if batch:
+        parts += ["--max-batch", str(int(batch[1]))]
+    if out_dir is not None:
+        parts += ["--out", str(out_dir)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def check_engine(
+    meta: dict[str, Any],
+    *,
+    tensorrt_version: str,
+    gpu_name: str,
+    compute_capability: str,
+    input_hw: tuple[int, int] | None = None,
+    weights_sha256: str | None = None,
+    engine: str | os.PathLike | None = None,
+) -> None:
+    """Raise EngineError (one sentence with the rebuild command) unless the engine fits this machine.
+
+    Args:
+        meta: the engine's sidecar.
+        tensorrt_version: the running TensorRT's version (``tensorrt.__version__``).
+        gpu_name: the current GPU's name.
+        compute_capability: the current GPU's compute capability, e.g. ``"9.0"``.
+        input_hw: the input size the caller needs, or None to accept the engine's.
+        weights_sha256: the weights the caller wants, or None to accept the engine's.
+        engine: the engine file, for the message.
+    """
+    where = Path(engine).name if engine is not None else meta.get("file", "the engine")
+    out_dir = Path(engine).parent if engine is not None else None
+    problems = []
+    if meta.get("format") not in (None, "tensorrt"):
+        problems.append(f"it is a {meta.get('format')} file, not a TensorRT engine")
+    if str(meta.get("tensorrt_version")) != str(tensorrt_version):
+        problems.append(f"it was built with TensorRT {meta.get('tensorrt_version')} but TensorRT {tensorrt_version} "
+                        "is installed")
+    built_gpu = (meta.get("gpu_name"), str(meta.get("compute_capability")))
+    if built_gpu != (gpu_name, str(compute_capability)):
+        problems.append(f"it was built for {built_gpu[0]} (compute capability {built_gpu[1]}) but this GPU is "
+                        f"{gpu_name} (compute capability {compute_capability})")
+    if input_hw is not None and meta.get("input_size") and tuple(meta["input_size"]) != tuple(input_hw):
+        problems.append(f"its input size is {size_text(meta['input_size'])}, not {size_text(input_hw)}")
+    if weights_sha256 is not None and meta.get("weights_sha256") != weights_sha256:
+        problems.append(f"it was built from other weights (sha256 {str(meta.get('weights_sha256'))[:12]}…, "
+                        f"wanted {weights_sha256[:12]}…)")
+    if problems:
+        wanted = dict(meta)
+        if input_hw is not None:
+            wanted["input_size"] = list(input_hw)
+        raise EngineError(
+            f"TensorRT engine {where} cannot be used: {'; '.join(problems)}; "
+            f"rebuild it with '{rebuild_command(wanted, out_dir)}'."
+        )
+
+
+def engine_matches(meta: dict[str, Any], **machine: Any) -> bool:
+    """True when :func:`check_engine` accepts ``meta`` for ``machine`` (same keyword arguments)."""
+    try:
+        check_engine(meta, **machine)
+    except EngineError:
+        return False
+    return True
+
+
+def find_artifacts(directory: str | os.PathLike, suffix: str) -> list[tuple[Path, dict[str, Any]]]:
+    """``(artifact, sidecar)`` for every readable sidecar of a ``*suffix`` file that exists in ``directory``."""
+    directory = Path(directory)
+    found = []
+    if not directory.is_dir():
+        return found
+    for side in sorted(directory.glob(f"*{suffix}.json")):
+        artifact = side.with_name(side.name[: -len(".json")])
+        if not artifact.is_file():
+            continue
+        try:
+            found.append((artifact, read_sidecar(artifact)))
+        except EngineError:
+            continue
+    return found
