@@ -1,9 +1,47 @@
-"""Choosing and building a backend by name (``auto`` picks the fastest available)."""
+"""Choosing and building a backend by name; ``auto`` picks the fastest one this machine has.
+
+``--weights`` may be a checkpoint (``.pth``/``.pt``), an exported ``.onnx`` file or a TensorRT
+``.engine`` file:
+
+- ``.engine`` → TensorRT (``auto`` or ``tensorrt``); the sidecar is checked against this GPU and TensorRT.
+- ``.onnx`` → ONNX Runtime (``auto`` or ``onnxruntime``).
+- a checkpoint → any backend. ``tensorrt`` looks for a matching engine in the engines folder (same
+  weights sha256 and input size, built for this GPU and TensorRT) and says how to build one if none
+  fits; ``onnxruntime`` exports the ONNX file once into the engines folder and reuses it.
+
+``auto`` with a checkpoint: a matching TensorRT engine if TensorRT and a GPU are present; else
+PyTorch on CUDA in FP16 with channels-last; else the fastest CPU backend, which on the machines
+measured is ONNX Runtime (2-5x faster than PyTorch eager, see :data:`CPU_MEASUREMENT`).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from rtpose.backends import BACKEND_NAMES, PoseBackend
-from rtpose.errors import RtposeError, WeightsError
+from rtpose.errors import EngineError, RtposeError, WeightsError
+
+#: Why ``auto`` prefers ONNX Runtime on the CPU: HRNet-W32 256x192 fp32, ms per crop, measured with
+#: ``python benchmarks/backends.py`` on the project's 2-core machines (ARCHITECTURE.md and this module's
+#: issue note): PyTorch eager 186 (batch 1) / 110 (batch 8), ONNX Runtime 75 / 75.
+CPU_MEASUREMENT = "ONNX Runtime measured 1.5-2.5x faster than PyTorch eager on CPU for HRNet (benchmarks/backends.py)"
+
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+
+def _say(message: str) -> None:
+    print(f"rtpose: {message}", file=sys.stderr, flush=True)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _wants_cpu(device: str) -> bool:
+    return device == "cpu"
 
 
 def create_backend(
@@ -12,11 +50,23 @@ def create_backend(
     device: str = "auto",
     input_hw: tuple[int, int] = (256, 192),
     fp16: bool | None = None,
+    engines_dir: str | None = None,
 ) -> PoseBackend:
     """Build the backend ``backend`` for ``weights`` on ``device``.
 
+    Args:
+        backend: "auto", "torch", "onnxruntime" or "tensorrt".
+        weights: a checkpoint, an ``.onnx`` file or a TensorRT ``.engine`` file.
+        device: "auto", "cpu", "cuda" or "cuda:N".
+        input_hw: model input (H, W) (an ``.onnx``/``.engine`` file brings its own).
+        fp16: half precision (default: on for GPUs, off on the CPU).
+        engines_dir: where engines and exported ONNX files are looked for and written
+            (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
+
     The returned object has a ``reason`` attribute saying why it was chosen.
     """
+    from rtpose.backends.sidecar import default_engines_dir
+
     if backend not in BACKEND_NAMES:
         raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}.")
     if weights is None:
@@ -24,9 +74,115 @@ def create_backend(
             "No HRNet weights given: download official ones with 'rtpose weights download hrnet_w32_coco_256x192' "
             "and pass --weights PATH (see 'rtpose weights list')."
         )
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"Weights file {path} does not exist.")
+    engines = Path(engines_dir) if engines_dir is not None else default_engines_dir()
+    suffix = path.suffix.lower()
+
+    if suffix in ENGINE_SUFFIXES:
+        if backend not in ("auto", "tensorrt"):
+            raise RtposeError(f"{path.name} is a TensorRT engine; run it with --backend tensorrt (or auto).")
+        result = _tensorrt_from_engine(path, device)
+        result.reason = f"--weights is a TensorRT engine ({path.name})"
+        return result
+    if suffix == ".onnx":
+        if backend not in ("auto", "onnxruntime"):
+            hint = "pass the checkpoint instead"
+            if backend == "tensorrt":
+                hint = "build an engine with 'rtpose build-engine --onnx FILE'"
+            raise RtposeError(f"{path.name} is an ONNX file, which only --backend onnxruntime runs directly; {hint}.")
+        from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+        result = OnnxRuntimeBackend(path, device=device)
+        result.reason = f"--weights is an ONNX file ({path.name})"
+        return result
+
+    if backend == "torch":
+        result = _torch(path, device, input_hw, fp16)
+        result.reason = "requested with --backend torch"
+        return result
+    if backend == "onnxruntime":
+        result = _onnxruntime(path, device, input_hw, fp16, engines)
+        result.reason = "requested with --backend onnxruntime"
+        return result
+    if backend == "tensorrt":
+        engine, why_not = _matching_engine(path, device, input_hw, engines)
+        if engine is None:
+            raise EngineError(why_not)
+        result = _tensorrt_from_engine(engine, device)
+        result.reason = f"requested with --backend tensorrt; engine {engine}"
+        return result
+    return _auto(path, device, input_hw, fp16, engines)
+
+
+def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path) -> PoseBackend:
+    no_engine = ""
+    if not _wants_cpu(device):
+        from rtpose.backends.tensorrt_backend import tensorrt_available
+
+        if tensorrt_available():
+            engine, no_engine = _matching_engine(path, device, input_hw, engines)
+            if engine is not None:
+                result = _tensorrt_from_engine(engine, device)
+                result.reason = f"auto: a TensorRT engine built for this GPU and these weights ({engine.name})"
+                return result
+        else:
+            no_engine = "TensorRT is not installed"
+        if _cuda_available():
+            result = _torch(path, device, input_hw, True if fp16 is None else fp16)
+            result.reason = f"auto: PyTorch on CUDA because no TensorRT engine can be used ({no_engine.rstrip('.')})"
+            return result
+    try:
+        result = _onnxruntime(path, "cpu", input_hw, False, engines)
+    except ImportError:
+        result = _torch(path, "cpu", input_hw, False)
+        result.reason = "auto: no GPU and onnxruntime is not installed, so PyTorch on the CPU"
+        return result
+    gpu = "CPU requested" if _wants_cpu(device) else "no CUDA GPU"
+    result.reason = f"auto: {gpu}; {CPU_MEASUREMENT}"
+    return result
+
+
+def _torch(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None) -> PoseBackend:
     from rtpose.backends.torch_backend import TorchBackend
     from rtpose.checkpoints import load_pose_model
 
-    result = TorchBackend(load_pose_model(weights), device=device, input_hw=input_hw, fp16=fp16)
-    result.reason = "PyTorch backend"
-    return result
+    return TorchBackend(load_pose_model(path), device=device, input_hw=input_hw, fp16=fp16)
+
+
+def _onnxruntime(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path) -> PoseBackend:
+    import onnxruntime  # noqa: F401  (ImportError → caller falls back)
+
+    from rtpose.backends.onnx_export import ensure_onnx
+    from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    onnx_path = ensure_onnx(path, input_hw=input_hw, fp16=bool(fp16), out_dir=engines)
+    return OnnxRuntimeBackend(onnx_path, device=device)
+
+
+def _tensorrt_from_engine(engine: Path, device: str) -> PoseBackend:
+    from rtpose.backends.tensorrt_backend import TensorRTBackend
+
+    return TensorRTBackend(engine, device=device)
+
+
+def _matching_engine(path: Path, device: str, input_hw: tuple[int, int], engines: Path) -> tuple[Path | None, str]:
+    """``(engine, "")`` for a fitting engine in ``engines``, else ``(None, one sentence saying what to do)``."""
+    from rtpose.backends.engine_build import find_engine
+    from rtpose.backends.sidecar import file_sha256, size_text
+    from rtpose.backends.tensorrt_backend import cuda_index, gpu_info, import_tensorrt
+
+    trt = import_tensorrt()
+    gpu_name, capability = gpu_info(cuda_index(device))
+    engine = find_engine(engines, file_sha256(path), input_hw, trt.__version__, gpu_name, capability)
+    if engine is not None:
+        return engine, ""
+    return None, (
+        f"No TensorRT engine in {engines} fits {path.name} at {size_text(input_hw)} on {gpu_name} with TensorRT "
+        f"{trt.__version__}; build one with 'rtpose build-engine --fp16 --weights {path} "
+        f"--input-size {size_text(input_hw)} --out {engines}'."
+    )
+
+
+__all__ = ["create_backend", "CPU_MEASUREMENT", "EngineError"]

@@ -1,0 +1,237 @@
+"""ONNX → TensorRT engine through the Python builder and ONNX parser (TensorRT 10 and 11).
+
+The network is created strongly typed, so precision comes from the ONNX graph itself: an FP16
+graph from ``rtpose export-onnx --fp16`` (float32 input and output, float16 inside) gives an FP16
+engine. TensorRT 11 removed the FP16 builder flag; this way works on 10 and 11 alike. The engine
+has one optimisation profile with a dynamic batch from 1 to ``max_batch``; kernel timings are kept in
+``engines/timing.cache`` and reused by later builds; a JSON sidecar records what the engine is for.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rtpose.backends.sidecar import default_engines_dir, file_sha256, read_sidecar, size_text, write_sidecar
+from rtpose.backends.tensorrt_backend import gpu_info, import_pycuda, import_tensorrt
+from rtpose.errors import EngineError
+
+TIMING_CACHE = "timing.cache"
+DEFAULT_MAX_BATCH = 32
+DEFAULT_OPT_BATCH = 8
+DEFAULT_WORKSPACE_GB = 4.0
+
+
+def _log_stderr(message: str) -> None:
+    print(f"rtpose: {message}", file=sys.stderr, flush=True)
+
+
+def gpu_slug(name: str) -> str:
+    """"NVIDIA H100 80GB HBM3" → "h100-80gb-hbm3" (for file names)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower().replace("nvidia", "")).strip("-")
+    return slug or "gpu"
+
+
+def _progress_monitor(trt: Any, log: Callable[[str], None]) -> Any | None:
+    """A TensorRT progress monitor that logs the top two levels of build phases (None if unsupported)."""
+    base = getattr(trt, "IProgressMonitor", None)
+    if base is None:
+        return None
+
+    class Monitor(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            base.__init__(self)
+            self.depth: dict[str, int] = {}
+            self.started: dict[str, float] = {}
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            depth = 0 if parent_phase is None else self.depth.get(parent_phase, 0) + 1
+            self.depth[phase_name] = depth
+            self.started[phase_name] = time.perf_counter()
+            if depth <= 1:
+                log(f"{'  ' * depth}{phase_name} ({num_steps} steps)")
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            return True  # never cancel
+
+        def phase_finish(self, phase_name: str) -> None:
+            if self.depth.get(phase_name, 0) == 0:
+                log(f"{phase_name} done in {time.perf_counter() - self.started.get(phase_name, 0.0):.1f} s")
+
+    return Monitor()
+
+
+def build_engine(
+    onnx_path: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    opt_batch: int | None = None,
+    workspace_gb: float = DEFAULT_WORKSPACE_GB,
+    device: str = "auto",
+    out_path: str | os.PathLike | None = None,
+    log: Callable[[str], None] = _log_stderr,
+) -> Path:
+    """Build a TensorRT engine from an rtpose ONNX file; returns the engine path (sidecar written next to it).
+
+    Args:
+        onnx_path: ONNX file from :func:`rtpose.backends.onnx_export.export_onnx` (FP16 graph → FP16 engine).
+        out_dir: where the engine and ``timing.cache`` go (default: the engines folder).
+        max_batch: largest batch (people per frame) the engine accepts; the profile is 1…max_batch.
+        opt_batch: the batch TensorRT tunes kernels for (default: min(8, max_batch)).
+        workspace_gb: builder workspace memory limit.
+        device: "auto", "cuda" or "cuda:N".
+    """
+    from rtpose.backends.onnx_export import graph_info, onnx_precision
+    from rtpose.backends.tensorrt_backend import cuda_index
+
+    trt = import_tensorrt()
+    cuda = import_pycuda()
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise EngineError(f"ONNX file {onnx_path} does not exist; create it with 'rtpose export-onnx'.")
+    if max_batch < 1:
+        raise EngineError(f"--max-batch must be at least 1, got {max_batch}.")
+    opt_batch = min(max_batch, opt_batch or DEFAULT_OPT_BATCH)
+    index = cuda_index(device)
+    gpu_name, capability = gpu_info(index)
+    try:
+        onnx_meta = read_sidecar(onnx_path)
+    except EngineError:
+        onnx_meta = {}
+    precision = onnx_precision(onnx_path)
+    info = graph_info(onnx_path)
+    _, _, dims = info["input"]
+    input_name = info["input"][0]
+    input_hw = (int(dims[2]), int(dims[3]))
+    out_dir = Path(out_dir) if out_dir is not None else default_engines_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ver = trt.__version__
+    engine_name = f"{onnx_path.stem}_b{max_batch}_{gpu_slug(gpu_name)}_trt{ver}.engine"
+    engine_path = Path(out_path) if out_path else out_dir / engine_name
+
+    context = cuda.Device(index).retain_primary_context()
+    context.push()
+    try:
+        logger = trt.Logger(trt.Logger.WARNING)
+        builder = trt.Builder(logger)
+        strongly_typed = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+        flags = 1 << int(strongly_typed) if strongly_typed is not None else 0
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, logger)
+        log(f"parsing {onnx_path} ({precision}, {size_text(input_hw)}) with TensorRT {ver} for {gpu_name} …")
+        if not parser.parse_from_file(str(onnx_path)):
+            errors = "; ".join(str(parser.get_error(i).desc()) for i in range(parser.num_errors))
+            raise EngineError(f"TensorRT's ONNX parser rejected {onnx_path}: {errors[:300]}.")
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+        profile = builder.create_optimization_profile()
+        item = (3, *input_hw)
+        profile.set_shape(input_name, (1, *item), (opt_batch, *item), (max_batch, *item))
+        config.add_optimization_profile(profile)
+
+        cache_path = out_dir / TIMING_CACHE
+        cache_bytes = cache_path.read_bytes() if cache_path.is_file() else b""
+        cache = config.create_timing_cache(cache_bytes)
+        if not config.set_timing_cache(cache, ignore_mismatch=False):
+            log(f"{cache_path} was made on another GPU or TensorRT version; starting a fresh timing cache")
+            cache = config.create_timing_cache(b"")
+            config.set_timing_cache(cache, ignore_mismatch=True)
+        elif cache_bytes:
+            log(f"reusing timing cache {cache_path}")
+
+        monitor = _progress_monitor(trt, log)
+        if monitor is not None:
+            try:
+                config.progress_monitor = monitor
+            except (AttributeError, TypeError):
+                monitor = None
+
+        log(f"building the engine (batch 1…{max_batch}, tuned for {opt_batch}; this takes minutes) …")
+        start = time.perf_counter()
+        serialized = builder.build_serialized_network(network, config)
+        build_s = time.perf_counter() - start
+        if serialized is None:
+            raise EngineError(
+                f"TensorRT could not build an engine from {onnx_path} (see its messages above); "
+                "try a smaller --max-batch or a larger --workspace."
+            )
+        tmp = engine_path.with_name(engine_path.name + ".part")
+        with open(tmp, "wb") as f:
+            f.write(memoryview(serialized))
+        os.replace(tmp, engine_path)
+        with open(cache_path, "wb") as f:
+            f.write(memoryview(config.get_timing_cache().serialize()))
+    finally:
+        context.pop()
+        context.detach()
+
+    from rtpose import __version__
+
+    write_sidecar(
+        engine_path,
+        {
+            "format": "tensorrt",
+            "onnx": str(onnx_path.resolve()),
+            "onnx_sha256": file_sha256(onnx_path),
+            "weights": onnx_meta.get("weights"),
+            "weights_sha256": onnx_meta.get("weights_sha256"),
+            "model": onnx_meta.get("model"),
+            "num_joints": onnx_meta.get("num_joints"),
+            "input_size": [input_hw[0], input_hw[1]],
+            "precision": precision,
+            "io_dtype": "float32",
+            "input_name": input_name,
+            "output_name": info["output"][0],
+            "batch_range": [1, int(max_batch)],
+            "opt_batch": int(opt_batch),
+            "tensorrt_version": ver,
+            "strongly_typed": strongly_typed is not None,
+            "gpu_name": gpu_name,
+            "compute_capability": capability,
+            "workspace_gb": float(workspace_gb),
+            "build_seconds": round(build_s, 1),
+            "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "timing_cache": str(cache_path),
+            "rtpose_version": __version__,
+        },
+    )
+    log(f"wrote {engine_path} ({engine_path.stat().st_size / 1e6:.1f} MB) in {build_s:.0f} s")
+    return engine_path
+
+
+def find_engine(
+    directory: str | os.PathLike,
+    weights_sha256: str,
+    input_hw: tuple[int, int],
+    tensorrt_version: str,
+    gpu_name: str,
+    compute_capability: str,
+) -> Path | None:
+    """The best engine in ``directory`` for these weights and input size on this TensorRT and GPU.
+
+    FP16 engines come before FP32 ones, then larger batch ranges; None when none fits.
+    """
+    from rtpose.backends.sidecar import engine_matches, find_artifacts
+
+    candidates = [
+        (path, meta)
+        for path, meta in find_artifacts(directory, ".engine")
+        if engine_matches(
+            meta,
+            tensorrt_version=tensorrt_version,
+            gpu_name=gpu_name,
+            compute_capability=compute_capability,
+            input_hw=input_hw,
+            weights_sha256=weights_sha256,
+        )
+    ]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda pm: (pm[1].get("precision") == "fp16", (pm[1].get("batch_range") or [0, 0])[1]))
+    return candidates[-1][0]

@@ -1,0 +1,64 @@
+"""``rtpose build-engine``: a TensorRT engine (FP16 by default) from the pose model, with a JSON sidecar."""
+
+from __future__ import annotations
+
+import argparse
+
+from rtpose.cli.common import parse_size
+
+HELP = "compile a TensorRT engine (FP16 by default) from HRNet weights or an exported ONNX file"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--weights", metavar="PATH", help="HRNet checkpoint; exported to ONNX first (reused if there)")
+    source.add_argument("--onnx", metavar="FILE", help="an ONNX file from 'rtpose export-onnx' (its precision is used)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", dest="fp16", action="store_true", default=True,
+                           help="FP16 engine from an FP16 ONNX graph, strongly typed (the default)")
+    precision.add_argument("--fp32", dest="fp16", action="store_false", help="FP32 engine instead")
+    parser.add_argument("--input-size", type=parse_size, default=(256, 192), metavar="HxW",
+                        help="model input height x width with --weights (default: 256x192)")
+    parser.add_argument("--max-batch", type=int, default=32, metavar="N",
+                        help="most people per call; the engine accepts batch 1..N (default: 32)")
+    parser.add_argument("--opt-batch", type=int, default=None, metavar="N",
+                        help="batch size TensorRT tunes for (default: min(8, max batch))")
+    parser.add_argument("--workspace", type=float, default=4.0, metavar="GB", help="builder workspace (default: 4)")
+    parser.add_argument("--device", default="cuda", help="cuda or cuda:N (default: cuda)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="output folder, also for timing.cache (default: ./engines or ~/.cache/rtpose/engines)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rtpose.backends.engine_build import build_engine
+    from rtpose.backends.onnx_export import ensure_onnx, onnx_precision
+    from rtpose.backends.tensorrt_backend import import_pycuda, import_tensorrt
+    from rtpose.errors import RtposeError
+
+    # Fail fast, before a long export, when this machine cannot build engines.
+    import_tensorrt()
+    import_pycuda()
+    if args.onnx:
+        onnx_path = args.onnx
+        have = onnx_precision(onnx_path)
+        want = "fp16" if args.fp16 else "fp32"
+        if have != want:
+            flag = " --fp16" if want == "fp16" else ""
+            raise RtposeError(
+                f"{onnx_path} is an {have} graph but an {want} engine was asked for; export one with "
+                f"'rtpose export-onnx --weights W{flag}', or pass --{have}."
+            )
+    elif args.weights:
+        onnx_path = ensure_onnx(args.weights, input_hw=args.input_size, fp16=args.fp16, out_dir=args.out, verify=True)
+    else:
+        raise RtposeError("Give the model: --weights CHECKPOINT (exported to ONNX first) or --onnx FILE.")
+    path = build_engine(
+        onnx_path,
+        out_dir=args.out,
+        max_batch=args.max_batch,
+        opt_batch=args.opt_batch,
+        workspace_gb=args.workspace,
+        device=args.device,
+    )
+    print(path)
+    return 0
