@@ -392,7 +392,9 @@ class Pipeline:
                     if self.tracker is not None:
                         self.tracker.reset()
                 frame_timer.frame = {"capture": item.capture_ms}
-                people = self.estimator(item.frame.image)
+                people = self._estimate(item.frame.image, frame_timer)
+                if people is None:  # stopped between detection and pose
+                    break
                 if self.tracker is not None:
                     with frame_timer.stage("track"):
                         people = self.tracker.update(people, item.frame.timestamp)
@@ -420,6 +422,18 @@ class Pipeline:
             self._stop_capture()
             self._deliver(_END)
             self._finished.set()
+
+    def _estimate(self, image, frame_timer: _FrameTimer) -> list[Person] | None:
+        """Detection, then (unless a stop came meanwhile) the batched pose call."""
+        estimator = self.estimator
+        detector = getattr(estimator, "detector", None)
+        if detector is None or not hasattr(estimator, "estimate"):
+            return estimator(image)
+        with frame_timer.stage("detect"):
+            detections = detector(image)
+        if self._stop.is_set():
+            return None
+        return estimator.estimate(image, detections)
 
     def _stop_capture(self) -> None:
         """The inference side is done: let the capture thread exit (it may be waiting on a full queue)."""

@@ -189,6 +189,8 @@ def _run_stream(args, source, estimator, window) -> int:
             interrupted = True
     finally:
         pipeline.stop()
+        if pipeline.running:  # a pose call cannot be cut short: let it end rather than abort the process
+            pipeline.stop(timeout=30.0)
         for sink in sinks:
             if sink is not window:
                 sink.close()
