@@ -207,6 +207,7 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float) -> str:
     from tqdm import tqdm
 
     digest = hashlib.sha256()
+    received = 0
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "rtpose"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -216,9 +217,10 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float) -> str:
                 while block := response.read(1 << 20):
                     out.write(block)
                     digest.update(block)
+                    received += len(block)
                     bar.update(len(block))
-            if total is not None and bar.n != total:
-                raise WeightsError(f"The download from {url} stopped after {bar.n} of {total} bytes; try again.")
+            if total is not None and received != total:
+                raise WeightsError(f"The download from {url} stopped after {received} of {total} bytes; try again.")
     except urllib.error.HTTPError as exc:
         raise WeightsError(f"The server answered HTTP {exc.code} ({exc.reason}) for {url}.") from None
     except urllib.error.URLError as exc:
