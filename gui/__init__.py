@@ -11,15 +11,14 @@ abort with "Could not load the Qt platform plugin xcb". The variables are only r
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
 def prepare_qt_environment() -> None:
     """Drop Qt variables that point into OpenCV's bundled Qt (see the module docstring). Idempotent."""
-    try:
+    with contextlib.suppress(ImportError):  # opencv is a hard dependency of rtpose
         import cv2  # noqa: F401  (importing cv2 is what sets the variables; do it now, then undo it)
-    except ImportError:  # pragma: no cover - opencv is a hard dependency of rtpose
-        pass
     for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR", "QT_PLUGIN_PATH"):
         value = os.environ.get(name, "")
         if value and "cv2" in value.replace("\\", "/").split("/"):

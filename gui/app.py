@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         window.toggle_fullscreen()
     else:
         window.show()
-    return int(app.exec_())
+    code = int(app.exec_())
+    window.wait_for_threads(10.0)  # a frame still inside the model finishes before the process exits
+    return code
 
 
 def _close_on_sigint(app, window) -> None:

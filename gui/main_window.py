@@ -31,12 +31,15 @@ from PyQt5.QtWidgets import (
 )
 
 from gui import theme
-from gui.widgets import LabeledSlider, Readouts, VideoView, bgr_to_qimage, make_icon
+from gui.widgets import ElidedLabel, LabeledSlider, Readouts, VideoView, bgr_to_qimage, make_icon
 from gui.worker import ModelConfig, ModelLoader, PipelineController, available_backends, available_devices
 
 #: Stage names shown in the readouts, in pipeline order (others follow alphabetically).
 STAGE_ORDER = ("capture", "detect", "crop", "pose", "decode", "track", "render")
-VIDEO_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;All files (*)"
+VIDEO_FILTER = (
+    "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;"
+    "All files (*)"
+)
 
 
 def weights_help() -> str:
@@ -94,7 +97,10 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1360, 900)
         self._build_actions()
-        self._build_ui(kpt_thr, realtime)
+        self.realtime = QAction("Real-time playback of files", self, checkable=True, checked=realtime)
+        self.realtime.setToolTip("Play files at their own frame rate, dropping frames inference cannot keep up with "
+                                 "(applies to the next file opened)")
+        self._build_ui(kpt_thr)
         self._build_menus()
         self._update_controls()
         if load_model:
@@ -148,6 +154,8 @@ class MainWindow(QMainWindow):
         play = bar.addMenu("&Playback")
         for action in (self.act_pause, self.act_stop, self.act_back, self.act_fwd):
             play.addAction(action)
+        play.addSeparator()
+        play.addAction(self.realtime)
         view = bar.addMenu("&View")
         for box in (self.show_boxes, self.show_keypoints, self.show_ids, self.show_hud):
             action = QAction(box.text(), self, checkable=True, checked=box.isChecked())
@@ -171,7 +179,7 @@ class MainWindow(QMainWindow):
             button.setObjectName(object_name)
         return button
 
-    def _build_ui(self, kpt_thr: float, realtime: bool) -> None:
+    def _build_ui(self, kpt_thr: float) -> None:
         central = QWidget()
         central.setObjectName("central")
         root = QHBoxLayout(central)
@@ -202,7 +210,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.position, 1)
         self.position_label = QLabel("--:-- / --:--")
         self.position_label.setObjectName("mono")
-        self.position_label.setMinimumWidth(150)
+        self.position_label.setMinimumWidth(110)
         self.position_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         bar.addWidget(self.position_label)
         bar.addSpacing(8)
@@ -220,7 +228,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(panel)
         column.setContentsMargins(10, 4, 12, 10)
         column.setSpacing(6)
-        column.addWidget(self._source_group(realtime))
+        column.addWidget(self._source_group())
         column.addWidget(self._live_group())
         column.addWidget(self._detection_group(kpt_thr))
         column.addWidget(self._display_group())
@@ -242,7 +250,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.rec_label)
         status.addPermanentWidget(self.backend_label)
 
-    def _source_group(self, realtime: bool) -> QGroupBox:
+    def _source_group(self) -> QGroupBox:
         group = QGroupBox("Source")
         layout = QVBoxLayout(group)
         layout.setSpacing(6)
@@ -269,12 +277,7 @@ class MainWindow(QMainWindow):
         self.btn_url.clicked.connect(self.open_url)
         row.addWidget(self.btn_url)
         layout.addLayout(row)
-        self.realtime = QCheckBox("Real-time playback of files")
-        self.realtime.setToolTip("Play files at their own frame rate, dropping frames inference cannot keep up "
-                                 "with (applies to the next file opened)")
-        self.realtime.setChecked(realtime)
-        layout.addWidget(self.realtime)
-        self.source_label = QLabel("No source")
+        self.source_label = QLabel("No source — or drop a file onto the window")
         self.source_label.setObjectName("muted")
         self.source_label.setWordWrap(True)
         layout.addWidget(self.source_label)
@@ -311,20 +314,22 @@ class MainWindow(QMainWindow):
             box.setChecked(True)
         self.tracking = QCheckBox("Tracking (stable IDs, smoothing)")
         self.tracking.setEnabled(tracking_available())
-        self.tracking.setToolTip("Follow people across frames (applies from the next start)"
+        self.tracking.setToolTip("Follow people across frames: stable IDs and smoothed keypoints"
                                  if tracking_available() else "rtpose.tracking is not available")
         self.tracking.toggled.connect(self._set_tracking)
         self.show_ids.setChecked(False)
+        self.tracking.setText("Tracking")
         grid = QHBoxLayout()
         col1, col2 = QVBoxLayout(), QVBoxLayout()
         col1.addWidget(self.show_boxes)
         col1.addWidget(self.show_keypoints)
+        col1.addWidget(self.show_hud)
+        col2.addWidget(self.tracking)
         col2.addWidget(self.show_ids)
-        col2.addWidget(self.show_hud)
+        col2.addStretch(1)
         grid.addLayout(col1)
         grid.addLayout(col2)
         layout.addLayout(grid)
-        layout.addWidget(self.tracking)
         for box in (self.show_boxes, self.show_keypoints, self.show_ids, self.show_hud):
             box.toggled.connect(lambda _on: self._rerender())
         return group
@@ -347,13 +352,14 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("–")
         self.model_label.setObjectName("value")
         self.model_label.setWordWrap(True)
-        self.weights_label = QLabel("–")
+        self.weights_label = ElidedLabel("–")
         self.weights_label.setObjectName("mono")
-        self.weights_label.setWordWrap(True)
-        self.detector_label = QLabel(Path(self.config.detector or "yolov8n.pt").name)
+        self.detector_label = ElidedLabel(Path(self.config.detector or "yolov8n.pt").name)
         self.detector_label.setObjectName("mono")
-        form.addRow("Backend", self.backend_combo)
-        form.addRow("Device", self.device_combo)
+        runs_on = QHBoxLayout()
+        runs_on.addWidget(self.backend_combo, 1)
+        runs_on.addWidget(self.device_combo, 1)
+        form.addRow("Runs on", runs_on)
         form.addRow("Model", self.model_label)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.weights_label, 1)
@@ -382,8 +388,8 @@ class MainWindow(QMainWindow):
         self.model_error = None
         self.backend_label.setText("loading model…")
         self.model_label.setText("loading…")
-        self.weights_label.setText(Path(self.config.weights).name if self.config.weights else "none")
-        self.weights_label.setToolTip(str(self.config.weights or ""))
+        self.weights_label.set_full_text(Path(self.config.weights).name if self.config.weights else "none",
+                                         str(self.config.weights or "no weights: Ctrl+W loads some"))
         if not self.config.weights:
             self._model_failed(weights_help())
             return
@@ -407,7 +413,7 @@ class MainWindow(QMainWindow):
         self.estimator, self.model_info, self.model_error = estimator, info, None
         self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
         self.model_label.setToolTip(info.get("reason", ""))
-        self.detector_label.setText(info["detector"])
+        self.detector_label.set_full_text(info["detector"])
         self.backend_label.setText(f"{info['model']} · {info['backend']} · {info['device']}")
         if self.view.banner and self.view.banner.startswith(("No HRNet", "Model:")):
             self.view.set_banner(None)
@@ -477,11 +483,11 @@ class MainWindow(QMainWindow):
             pipeline.tracker = self.controller.tracker_factory() if self.controller.tracker_factory else None
 
     # -------------------------------------------------------------------------------- sources
-    def open_source(self, spec: str | int) -> None:
-        """Open a camera index, file, folder or URL and start estimating."""
+    def open_source(self, spec: str | int, start_index: int = 0) -> None:
+        """Open a camera index, file, folder or URL and start estimating (files: from ``start_index``)."""
         if isinstance(spec, str) and spec.strip().isdigit():
             spec = int(spec)
-        self._open(spec, 0)
+        self._open(spec, start_index)
 
     def _open(self, spec, start_index: int = 0) -> None:
         if self.estimator is None:
@@ -661,8 +667,7 @@ class MainWindow(QMainWindow):
                                   [(s, float(stages[s])) for s in order])
         fps = self._source_info.get("fps")
         if count and fps:
-            self.position_label.setText(f"{_clock((result.frame.index) / fps)} / {_clock(count / fps)}"
-                                        f"  #{result.frame.index}")
+            self.position_label.setText(f"{_clock(result.frame.index / fps)} / {_clock(count / fps)}")
         elif count:
             self.position_label.setText(f"{result.frame.index + 1} / {count}")
         else:
@@ -777,6 +782,12 @@ class MainWindow(QMainWindow):
         self.act_record.setEnabled(running or self.recorder is not None)
         self.act_snapshot.setEnabled(self.last_annotated is not None)
         self.btn_record.setText("Stop rec" if self.recorder is not None else "Rec")
+
+    def wait_for_threads(self, timeout: float = 10.0) -> bool:
+        """After closing: wait until every background thread has really ended (before the process exits)."""
+        end = time.monotonic() + timeout
+        ok = self.controller.wait_idle(timeout)
+        return self.loader.wait_idle(max(0.0, end - time.monotonic())) and ok
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         """Stop every thread (within a second) and finalise a recording, then close."""

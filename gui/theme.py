@@ -47,7 +47,9 @@ QLineEdit, QSpinBox, QComboBox {{
     selection-background-color: {ACCENT_DARK};
 }}
 QLineEdit:focus, QSpinBox:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
-QComboBox QAbstractItemView {{ background: {FIELD}; border: 1px solid {BORDER}; selection-background-color: {ACCENT_DARK}; }}
+QComboBox QAbstractItemView {{
+    background: {FIELD}; border: 1px solid {BORDER}; selection-background-color: {ACCENT_DARK};
+}}
 QSlider::groove:horizontal {{ height: 4px; background: {BORDER}; border-radius: 2px; }}
 QSlider::sub-page:horizontal {{ background: {ACCENT}; border-radius: 2px; }}
 QSlider::handle:horizontal {{
@@ -57,7 +59,9 @@ QSlider::handle:horizontal:hover {{ background: {ACCENT}; }}
 QSlider::groove:horizontal:disabled {{ background: #2a2e37; }}
 QSlider::sub-page:horizontal:disabled {{ background: #3a3f4b; }}
 QCheckBox {{ spacing: 8px; }}
-QCheckBox::indicator {{ width: 16px; height: 16px; border-radius: 4px; border: 1px solid {BORDER}; background: {FIELD}; }}
+QCheckBox::indicator {{
+    width: 16px; height: 16px; border-radius: 4px; border: 1px solid {BORDER}; background: {FIELD};
+}}
 QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 QStatusBar {{ background: {PANEL}; border-top: 1px solid {BORDER}; color: {MUTED}; }}
 QStatusBar QLabel {{ color: {MUTED}; padding: 0 6px; }}

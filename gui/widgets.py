@@ -315,3 +315,29 @@ def make_icon(kind: str, colour: str = theme.TEXT, size: int = 36) -> QIcon:
     q.end()
     icon.addPixmap(disabled, QIcon.Disabled)
     return icon
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that elides its text in the middle when too narrow (full text in the tooltip)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str, tooltip: str | None = None) -> None:
+        self._full = text
+        self.setToolTip(tooltip if tooltip is not None else text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.ElideMiddle, max(20, self.width())))

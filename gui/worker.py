@@ -9,8 +9,10 @@ queue grow: at most :data:`MAX_PENDING` results wait, older ones are dropped (an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
+import re
 import threading
 import time
 from collections import deque
@@ -68,6 +70,10 @@ def describe_estimator(estimator, config: ModelConfig) -> dict:
     backend = estimator.backend
     model = getattr(backend, "model", None)
     width = getattr(model, "width", None)
+    if width is None:  # ONNX Runtime / TensorRT: the artefact's name says it (hrnet_w32_…)
+        artefact = str(getattr(backend, "onnx_path", "") or getattr(backend, "engine_path", "") or config.weights)
+        match = re.search(r"w(\d{2})(?!\d)", Path(artefact).name.lower())
+        width = int(match.group(1)) if match else None
     h, w = backend.input_hw
     detector = getattr(estimator, "detector", None)
     return {
@@ -135,6 +141,10 @@ class ModelLoader(QObject):
         self._thread = threading.Thread(target=work, name="rtpose-gui-model", daemon=True)
         self._thread.start()
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait for a build in flight to end (see :meth:`PipelineController.wait_idle`)."""
+        return wait_until(lambda: not self.busy, timeout)
+
     def cancel(self, timeout: float = 0.5) -> None:
         """Forget the request in flight (its result is dropped) and wait briefly for the thread."""
         self._generation += 1
@@ -170,6 +180,7 @@ class PipelineController(QObject):
         self._generation = 0
         self._stopping = False
         self.tracker_factory = tracker_factory
+        self._retired: list = []
         self.info: dict = {}
         self._poll = QTimer(self)
         self._poll.setInterval(100)
@@ -221,10 +232,8 @@ class PipelineController(QObject):
                 pipeline.start()
             except BaseException as exc:  # noqa: BLE001 - shown to the user, never raised on this thread
                 if source is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         source.close()
-                    except Exception:  # noqa: BLE001
-                        pass
                 if generation == self._generation:
                     self.error.emit(_one_sentence(exc))
                 return
@@ -258,6 +267,8 @@ class PipelineController(QObject):
             self._stopping = True
             try:
                 pipeline.stop(timeout=timeout)
+                if pipeline.running:  # a frame still in the model: its thread ends after it
+                    self._retired.append(pipeline)
                 summary = self._summary(pipeline)
             finally:
                 self._stopping = False
@@ -265,6 +276,18 @@ class PipelineController(QObject):
             self.finished.emit("stopped", summary)
         self._poll.stop()
         return summary
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no thread of ours runs any more (a stopped pipeline may still finish a frame).
+
+        Call before the interpreter exits: a daemon thread killed inside PyTorch aborts the process.
+        """
+        def idle() -> bool:
+            self._retired = [p for p in self._retired if p.running]
+            opening = self._opener is not None and self._opener.is_alive()
+            return not self._retired and not opening and (self._pipeline is None or not self._pipeline.running)
+
+        return wait_until(idle, timeout)
 
     def take_results(self) -> list:
         """The results that arrived since the last call (oldest first)."""
@@ -305,10 +328,8 @@ class PipelineController(QObject):
     def _close_source(self) -> None:
         source, self._source = self._source, None
         if source is not None:
-            try:
+            with contextlib.suppress(Exception):  # already closed by the pipeline
                 source.close()
-            except Exception:  # noqa: BLE001 - already closed by the pipeline
-                pass
 
     @staticmethod
     def _summary(pipeline) -> dict:

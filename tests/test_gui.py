@@ -1,0 +1,231 @@
+"""The PyQt5 viewer, offscreen: frames with overlays, pause/resume/step, stop, close, errors, recording.
+
+Runs with ``QT_QPA_PLATFORM=offscreen`` (set before PyQt5 is imported) and pytest-qt's ``qtbot``.
+One estimator (HRNet-W18 with deterministic weights + YOLOv8n-person, at most two people per frame to keep
+two CPU cores quick) is shared by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("PyQt5")
+pytest.importorskip("pytestqt")
+
+import gui  # noqa: E402,F401  (clears OpenCV's Qt variables)
+from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI  # noqa: E402
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _rtpose_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("rtpose")]
+
+
+@pytest.fixture(scope="module")
+def config(small_weights):
+    from gui.worker import ModelConfig
+
+    # The PyTorch backend: no one-off ONNX export in the test run.
+    return ModelConfig(weights=str(small_weights), detector=str(DETECTOR_WEIGHTS), backend="torch", device="cpu",
+                       max_people=2)
+
+
+@pytest.fixture(scope="module")
+def estimator(config):
+    from gui.worker import build_estimator
+
+    return build_estimator(config)
+
+
+@pytest.fixture
+def window(qtbot, qapp, config, estimator, tmp_path):
+    from gui.main_window import MainWindow
+    from gui.theme import apply_theme
+
+    apply_theme(qapp)
+    win = MainWindow(config, output_dir=tmp_path, load_model=False)
+    win.set_estimator(estimator, config)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.wait_for_threads(30.0)  # a frame still in the model finishes; nothing leaks into the next test
+
+
+def _wait_frames(qtbot, win, count: int, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: win.frames_shown >= count, timeout=timeout)
+
+
+def test_video_frames_overlays_pause_resume_stop_close(qtbot, window):
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 2)
+    result, annotated = window.last_result, window.last_annotated
+    assert result.people, "vtest has people in every frame"
+    assert annotated.shape == result.frame.image.shape == (360, 480, 3)
+    # The overlay changed the pixels where people are (and the raw frame was not drawn on).
+    x1, y1, x2, y2 = (int(v) for v in result.people[0].box)
+    region = (slice(max(y1, 0), y2 + 1), slice(max(x1, 0), x2 + 1))
+    assert np.abs(annotated[region].astype(int) - result.frame.image[region].astype(int)).sum() > 0
+    assert window.view.image is not None and window.view.image.width() == 480
+    assert window.readouts.values["people"].text() == str(len(result.people))
+    assert window.position.maximum() > 700  # a file: the position slider spans its frames
+
+    # Pause: at most the frame in flight still arrives, then nothing.
+    window.toggle_pause()
+    assert window.controller.paused
+    paused_at = window.frames_shown
+    qtbot.wait(2500)  # the frame in flight (~1 s on two cores) may still arrive
+    shown = window.frames_shown
+    assert shown <= paused_at + 1
+    qtbot.wait(1500)
+    assert window.frames_shown == shown
+    # Step one frame forward while paused.
+    index = window.last_result.frame.index
+    window.step(1)
+    qtbot.waitUntil(lambda: window.last_result.frame.index == index + 1, timeout=30_000)
+    # Toggles re-render the paused frame.
+    before = window.last_annotated.copy()
+    window.show_boxes.setChecked(False)
+    window.show_hud.setChecked(False)
+    assert not np.array_equal(before, window.last_annotated)
+    # Resume.
+    window.toggle_pause()
+    assert not window.controller.paused
+    _wait_frames(qtbot, window, window.frames_shown + 1)
+    # Stop, then close: every thread ends.
+    window.stop()
+    assert not window.controller.running
+    window.close()
+    qtbot.waitUntil(lambda: not _rtpose_threads(), timeout=1500)
+
+
+def test_close_while_running_stops_threads_within_a_second(qtbot, window):
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 1)
+    assert window.controller.running
+    window.close()
+    qtbot.waitUntil(lambda: not _rtpose_threads(), timeout=1000)
+
+
+def test_bad_source_shows_error_and_window_stays_usable(qtbot, window, tmp_path):
+    window.open_source(str(tmp_path / "missing.avi"))
+    qtbot.waitUntil(lambda: window.view.banner is not None, timeout=10_000)
+    assert "does not exist" in window.view.banner
+    assert "does not exist" in window.statusBar().currentMessage()
+    assert not window.controller.running
+    # A corrupt file too.
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    window.open_source(str(bad))
+    qtbot.waitUntil(lambda: window.view.banner is not None and "corrupt" in window.view.banner, timeout=10_000)
+    # Then a good source plays, and the error banner goes away.
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 1)
+    assert window.view.banner is None
+
+
+def test_recording_and_snapshot(qtbot, window, tmp_path):
+    import cv2
+
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 1)
+    path = tmp_path / "recording.mp4"
+    assert window.start_recording(path)
+    start = window.frames_shown
+    _wait_frames(qtbot, window, start + 3)
+    snap = window.snapshot(tmp_path / "snap.png")
+    saved = window.stop_recording()
+    assert saved == path and window.recorder is None
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) >= 3
+    assert frames[0].shape == (360, 480, 3)
+    image = cv2.imread(str(snap))
+    assert image is not None and image.shape == (360, 480, 3)
+
+
+def test_missing_weights_opens_window_with_instructions(qtbot, qapp):
+    from gui.main_window import MainWindow
+    from gui.worker import ModelConfig
+
+    win = MainWindow(ModelConfig(weights=None, detector=str(DETECTOR_WEIGHTS)))
+    qtbot.addWidget(win)
+    win.show()
+    assert win.estimator is None
+    assert "rtpose weights download" in win.view.banner and "--weights" in win.view.banner
+    # Opening a source without a model explains again instead of failing.
+    win.open_source(str(VIDEO_MULTI))
+    assert "rtpose weights download" in win.statusBar().currentMessage()
+    win.close()
+
+
+def test_model_load_error_is_shown(qtbot, qapp, tmp_path):
+    from gui.main_window import MainWindow
+    from gui.worker import ModelConfig
+
+    bogus = tmp_path / "bogus.pth"
+    bogus.write_bytes(b"garbage")
+    win = MainWindow(ModelConfig(weights=str(bogus), detector=str(DETECTOR_WEIGHTS), backend="torch"))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.model_error is not None, timeout=30_000)
+    assert "not a readable PyTorch checkpoint" in win.view.banner
+    win.close()
+
+
+def test_screenshot_of_the_window(qtbot, window, tmp_path):
+    window.resize(1360, 900)
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 2)
+    window.toggle_pause()
+    qtbot.wait(100)
+    path = tmp_path / "window.png"
+    assert window.grab().save(str(path))
+    import cv2
+
+    shot = cv2.imread(str(path))
+    assert shot is not None and shot.shape[1] >= 1000
+
+
+def test_no_display_is_one_sentence_and_exit_1():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "gui"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1
+    assert "No display found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_rtpose_gui_subcommand_does_not_import_gui_eagerly():
+    code = (
+        "import sys\n"
+        "from rtpose.cli import build_parser\n"
+        "parser = build_parser('gui')\n"
+        "args = parser.parse_args(['--source', 'x.mp4', '--kpt-thr', '0.5'])\n"
+        "assert args.source == 'x.mp4' and args.kpt_thr == 0.5\n"
+        "assert 'gui' not in sys.modules and 'PyQt5' not in sys.modules, sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_qt_plugin_path_of_opencv_is_cleared():
+    import cv2  # noqa: F401
+
+    from gui import prepare_qt_environment
+
+    prepare_qt_environment()
+    assert "cv2" not in os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
