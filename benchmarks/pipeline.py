@@ -1,0 +1,159 @@
+"""End-to-end speed: our threaded pipeline (YOLO person detector + HRNet) vs. the YOLOv8n-pose baseline.
+
+Both run on the same frames of the same video on this machine and print frames per second; ours also
+prints its per-stage breakdown (p50/p95). Not a test: it prints numbers.
+
+    python benchmarks/pipeline.py                      # vtest, 100 frames, HRNet-W32, auto backend
+    python benchmarks/pipeline.py --frames 50 --weights pose_hrnet_w32_256x192.pth --device cuda
+
+Without ``--weights`` the W32 model gets the reference's deterministic weights (``shared/reference/fill.py``):
+the speed is the same as with trained weights, but the keypoints are meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RTPOSE_SHARED", ROOT.parent / "shared"))
+sys.path.insert(0, str(ROOT))
+
+
+def deterministic_weights(width: int, folder: Path) -> Path:
+    """A checkpoint of HRNet-``width`` with the reference's deterministic weights."""
+    import torch
+
+    from rtpose.models import HRNet
+
+    spec = importlib.util.spec_from_file_location("reference_fill", SHARED / "reference" / "fill.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = HRNet(width=width)
+    model.load_state_dict(module.fill_state_dict(model.state_dict()), strict=True)
+    path = folder / f"hrnet_w{width}_deterministic.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def run_ours(args, weights: Path) -> dict:
+    import numpy as np
+
+    from rtpose.backends import create_backend
+    from rtpose.detector import PersonDetector
+    from rtpose.estimator import TopDownEstimator
+    from rtpose.pipeline import STAGE_ORDER, Pipeline, warmup
+    from rtpose.render import draw_hud, draw_people, hud_lines
+    from rtpose.sources import open_source
+    from rtpose.timing import now
+
+    backend = create_backend(args.backend, weights=str(weights), device=args.device)
+    detector = PersonDetector(args.detector, device=args.device)
+    estimator = TopDownEstimator(backend, detector=detector)
+    with open_source(args.video) as source:
+        warmup(estimator, source.size)
+        pipeline = Pipeline(source, estimator, max_frames=args.frames)
+        people = []
+        start = now()
+        pipeline.start()
+        for result in pipeline.results():
+            people.append(len(result.people))
+            if args.render:
+                with pipeline.timer.stage("render"):
+                    image = draw_people(result.frame.image, result.people, copy=False)
+                    draw_hud(image, hud_lines(result, backend.name, backend.device))
+            pipeline.timer.add("e2e", now() - result.frame.timestamp)
+        elapsed = now() - start
+        pipeline.stop()
+    return {
+        "fps": len(people) / elapsed,
+        "frames": len(people),
+        "people": float(np.mean(people)) if people else 0.0,
+        "backend": f"{backend.name} on {backend.device} ({getattr(backend, 'reason', '')})",
+        "detector_device": detector.device,
+        "table": pipeline.timer.format_table(STAGE_ORDER),
+    }
+
+
+def run_baseline(args) -> dict:
+    import cv2
+    import numpy as np
+    import torch
+
+    threads = os.cpu_count() or 1
+    from ultralytics import YOLO  # lowers torch's thread count to cpu_count - 1: undo it for a fair run
+
+    torch.set_num_threads(threads)
+    from rtpose.timing import StageTimer, now
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    model = YOLO(str(args.baseline), task="pose")
+    cap = cv2.VideoCapture(str(args.video))
+    ok, first = cap.read()
+    extra = {"half": True} if device.startswith("cuda") else {}
+    model.predict(first, device=device, verbose=False, **extra)  # warm-up
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    timer = StageTimer()
+    people = []
+    start = now()
+    for _ in range(args.frames):
+        with timer.stage("capture"):
+            ok, frame = cap.read()
+        if not ok:
+            break
+        with timer.stage("predict"):
+            result = model.predict(frame, device=device, verbose=False, **extra)[0]
+        people.append(len(result.boxes))
+    elapsed = now() - start
+    cap.release()
+    return {
+        "fps": len(people) / elapsed,
+        "frames": len(people),
+        "people": float(np.mean(people)) if people else 0.0,
+        "device": device,
+        "table": timer.format_table(["capture", "predict"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=str(SHARED / "data" / "videos" / "vtest-480x360.avi"))
+    parser.add_argument("--frames", type=int, default=100, help="frames per run (default: 100)")
+    parser.add_argument("--weights", help="HRNet checkpoint/ONNX/engine (default: deterministic W32 weights)")
+    parser.add_argument("--detector", default=str(SHARED / "models" / "yolov8n-person.pt"))
+    parser.add_argument("--baseline", default=str(SHARED / "models" / "yolov8n-pose-baseline.pt"))
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--render", action="store_true", help="also draw the overlay in our pipeline")
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+          f"GPU: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+    print(f"video: {args.video}, {args.frames} frames")
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(args.weights) if args.weights else deterministic_weights(32, Path(tmp))
+        ours = run_ours(args, weights)
+    print(f"\nours: HRNet {'W32 (deterministic weights)' if not args.weights else weights.name}, "
+          f"pose backend {ours['backend']}, detector on {ours['detector_device']}")
+    print(f"  {ours['frames']} frames, {ours['people']:.1f} people/frame, {ours['fps']:.2f} frames/s")
+    print("  " + ours["table"].replace("\n", "\n  "))
+    if args.skip_baseline:
+        return 0
+    base = run_baseline(args)
+    print(f"\nbaseline: YOLOv8n-pose ({Path(args.baseline).name}) through Ultralytics on {base['device']}, "
+          "one frame at a time")
+    print(f"  {base['frames']} frames, {base['people']:.1f} people/frame, {base['fps']:.2f} frames/s")
+    print("  " + base["table"].replace("\n", "\n  "))
+    print(f"\nours / baseline: {ours['fps']:.2f} / {base['fps']:.2f} frames/s = {ours['fps'] / base['fps']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
