@@ -1,0 +1,137 @@
+"""COCO keypoint evaluation: exact pycocotools numbers, the ``rtpose eval`` command, and model evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rtpose.estimator import Person
+from rtpose.evaluation import (
+    DatasetError,
+    evaluate_coco,
+    gt_boxes,
+    instance_score,
+    load_coco,
+    people_to_coco_results,
+    write_results,
+)
+
+from .conftest import DATA, VAL_DEV, VAL_DEV_ANN
+
+EXAMPLE_ANN = DATA / "eval" / "example_coco_val.json"
+EXAMPLE_PREDS = DATA / "eval" / "example_coco_preds.json"
+EXAMPLE_DETS = DATA / "eval" / "test_coco_det_AP_H_56.json"
+
+
+def test_example_predictions_score_exactly(capsys):
+    metrics = evaluate_coco(EXAMPLE_ANN, EXAMPLE_PREDS)
+    assert metrics["AP"] == pytest.approx(0.8609, abs=5e-5)
+    assert metrics["AP50"] == pytest.approx(0.9931, abs=5e-5)
+    assert metrics["AP75"] == pytest.approx(0.9109, abs=5e-5)
+    assert list(metrics) == ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    table = capsys.readouterr().out
+    assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 0.861" in table
+    # the same from a list, quietly
+    assert evaluate_coco(EXAMPLE_ANN, json.loads(EXAMPLE_PREDS.read_text()), quiet=True) == metrics
+    assert capsys.readouterr().out == ""
+
+
+def test_cli_scores_a_results_file():
+    run = subprocess.run(
+        [sys.executable, "-m", "rtpose", "eval", "--ann", str(EXAMPLE_ANN), "--results", str(EXAMPLE_PREDS)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "maxDets= 20 ] = 0.861" in run.stdout
+    assert "AP 0.8609 | AP50 0.9931 | AP75 0.9109" in run.stdout
+
+
+def test_bad_inputs_give_one_sentence(tmp_path):
+    with pytest.raises(DatasetError, match="hold no predictions"):
+        evaluate_coco(EXAMPLE_ANN, [], quiet=True)
+    with pytest.raises(DatasetError, match="does not exist"):
+        evaluate_coco(tmp_path / "missing.json", EXAMPLE_PREDS, quiet=True)
+    with pytest.raises(DatasetError, match="not a COCO annotation file"):
+        evaluate_coco(EXAMPLE_PREDS, EXAMPLE_PREDS, quiet=True)
+    with pytest.raises(DatasetError, match="not COCO keypoint results"):
+        evaluate_coco(EXAMPLE_ANN, EXAMPLE_DETS, quiet=True)
+    not_json = tmp_path / "x.json"
+    not_json.write_text("{oops")
+    with pytest.raises(DatasetError, match="not valid JSON"):
+        evaluate_coco(EXAMPLE_ANN, not_json, quiet=True)
+    wrong_ids = [dict(r, image_id=123456789) for r in json.loads(EXAMPLE_PREDS.read_text())]
+    with pytest.raises(DatasetError, match="not in example_coco_val.json"):
+        evaluate_coco(EXAMPLE_ANN, wrong_ids, quiet=True)
+
+
+def test_rescoring_rule():
+    kpts = np.zeros((17, 3), np.float32)
+    kpts[:, 2] = 0.1
+    kpts[:4, 2] = [0.9, 0.5, 0.3, 0.19]  # 0.19 is not above the 0.2 threshold
+    assert instance_score(kpts, 0.8) == pytest.approx(0.8 * (0.9 + 0.5 + 0.3) / 3)
+    assert instance_score(np.zeros((17, 3)), 1.0) == 0.0
+    person = Person(box=np.array([10, 20, 50, 120], np.float32), score=0.8, keypoints=kpts)
+    (result,) = people_to_coco_results(7, [person])
+    assert result["image_id"] == 7 and result["category_id"] == 1 and len(result["keypoints"]) == 51
+    assert result["score"] == pytest.approx(instance_score(kpts, 0.8), abs=1e-6)
+    assert result["bbox"] == [10, 20, 40, 100]
+
+
+def test_gt_boxes_follow_the_official_protocol():
+    coco = load_coco(VAL_DEV_ANN)
+    total = sum(len(gt_boxes(coco, i)) for i in coco.imgs)
+    with_keypoints = [a for a in coco.dataset["annotations"] if not a["iscrowd"] and a["num_keypoints"] > 0]
+    assert total == len(with_keypoints) == 52
+    for image_id, info in coco.imgs.items():
+        boxes = gt_boxes(coco, image_id)
+        assert ((boxes[:, 0] >= 0) & (boxes[:, 2] <= info["width"]) & (boxes[:, 3] <= info["height"])).all()
+
+
+@pytest.fixture(scope="module")
+def two_image_ann(tmp_path_factory):
+    """coco_val_dev cut down to two images with people, so a model runs on a handful of crops."""
+    data = json.loads(VAL_DEV_ANN.read_text())
+    counts: dict[int, int] = {}
+    for a in data["annotations"]:
+        if a["num_keypoints"] > 0 and not a["iscrowd"]:
+            counts[a["image_id"]] = counts.get(a["image_id"], 0) + 1
+    keep = sorted(i for i, n in counts.items() if n <= 2)[:2]
+    data["images"] = [im for im in data["images"] if im["id"] in keep]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    path = tmp_path_factory.mktemp("ann") / "two_images.json"
+    path.write_text(json.dumps(data))
+    return path, keep
+
+
+def test_cli_runs_a_model_and_writes_results(two_image_ann, small_weights, tmp_path, capsys):
+    from rtpose.cli import main
+
+    ann, image_ids = two_image_ann
+    out = tmp_path / "preds.json"
+    code = main(["eval", "--ann", str(ann), "--images", str(VAL_DEV / "val2017"), "--weights", str(small_weights),
+                 "--device", "cpu", "--out", str(out), "--quiet"])
+    assert code == 0
+    assert "AP " in capsys.readouterr().out
+    results = json.loads(out.read_text())
+    assert 2 <= len(results) <= 4 and {r["image_id"] for r in results} == set(image_ids)
+    for r in results:
+        assert r["category_id"] == 1 and len(r["keypoints"]) == 51 and r["score"] >= 0
+        assert np.isfinite(r["keypoints"]).all()
+    metrics = evaluate_coco(ann, out, quiet=True)
+    assert set(metrics) >= {"AP", "AR"}
+    # the writer round-trips
+    assert json.loads(write_results(results, tmp_path / "again" / "r.json").read_text()) == results
+
+
+def test_cli_eval_errors(small_weights, capsys):
+    from rtpose.cli import main
+
+    assert main(["eval", "--ann", str(EXAMPLE_ANN), "--images", str(VAL_DEV / "val2017")]) == 1
+    assert "--images needs --weights" in capsys.readouterr().err
+    assert main(["eval", "--ann", str(EXAMPLE_ANN), "--images", "/no/such/dir", "--weights", str(small_weights),
+                 "--device", "cpu"]) == 1
+    assert "Image folder /no/such/dir does not exist" in capsys.readouterr().err
