@@ -320,10 +320,16 @@ class PipelineController(QObject):
         except BaseException as exc:  # noqa: BLE001
             error = error or exc
         summary = self._summary(pipeline)
+        source = self._source
+        if error is None and source is not None and source.is_live and getattr(source, "ended_early", False):
+            error = f"{source.name} stopped sending frames (camera unplugged or stream ended)."
         self._close_source()
         if self._pending:
             self.results_ready.emit()
-        self.finished.emit(_one_sentence(error) if error else "end", summary)
+        if isinstance(error, str):
+            self.finished.emit(error, summary)
+        else:
+            self.finished.emit(_one_sentence(error) if error else "end", summary)
 
     def _close_source(self) -> None:
         source, self._source = self._source, None

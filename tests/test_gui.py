@@ -79,6 +79,9 @@ def test_video_frames_overlays_pause_resume_stop_close(qtbot, window):
     assert window.readouts.values["people"].text() == str(len(result.people))
     assert window.position.maximum() > 700  # a file: the position slider spans its frames
 
+    # Seek with the position slider's path.
+    window.seek(400)
+    qtbot.waitUntil(lambda: window.last_result.frame.index >= 400, timeout=30_000)
     # Pause: at most the frame in flight still arrives, then nothing.
     window.toggle_pause()
     assert window.controller.paused
@@ -157,6 +160,23 @@ def test_recording_and_snapshot(qtbot, window, tmp_path):
     assert frames[0].shape == (360, 480, 3)
     image = cv2.imread(str(snap))
     assert image is not None and image.shape == (360, 480, 3)
+
+
+def test_drop_a_file_opens_it(qtbot, window, tmp_path):
+    from PyQt5.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PyQt5.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "dropped.avi"))])
+    event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.view.banner is not None, timeout=10_000)
+    assert "dropped.avi does not exist" in window.view.banner
+
+
+def test_keyboard_shortcuts(window):
+    shortcuts = {a.shortcut().toString() for a in window.actions()}
+    assert {"Space", "Ctrl+O", "Ctrl+R", "Ctrl+S", "F", "Ctrl+Q"} <= shortcuts
 
 
 def test_missing_weights_opens_window_with_instructions(qtbot, qapp):
