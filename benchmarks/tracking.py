@@ -294,28 +294,29 @@ def run_tracker(tracker, data, keypoints: str):
         boxes.append([p.box for p in people])
         for p in people:
             if p.track_id is not None:
-                raw.append((f, p.track_id, p.extra.get("raw_keypoints", p.keypoints)))
-                smooth.append((f, p.track_id, p.keypoints))
+                raw.append((f, p.track_id, p.extra.get("raw_keypoints", p.keypoints), p.box[3] - p.box[1]))
+                smooth.append((f, p.track_id, p.keypoints, p.box[3] - p.box[1]))
     return ids, top, boxes, raw, smooth, t_total / max(len(times), 1)
 
 
 def series(records, thr: float):
-    """{track: (frames, (T, K, 2) xy, (T, K) valid)} from (frame, track, keypoints) records."""
+    """{track: (frames, (T, K, 2) xy, (T, K) valid, median box height)} from (frame, track, keypoints, height)."""
     by: dict[int, list] = {}
-    for f, tid, kp in records:
-        by.setdefault(tid, []).append((f, kp))
+    for f, tid, kp, h in records:
+        by.setdefault(tid, []).append((f, kp, h))
     out = {}
     for tid, rows in by.items():
         frames = np.array([r[0] for r in rows])
         kp = np.array([r[1] for r in rows], np.float64)
-        out[tid] = (frames, kp[..., :2], kp[..., 2] >= thr)
+        out[tid] = (frames, kp[..., :2], kp[..., 2] >= thr, float(np.median([r[2] for r in rows])))
     return out
 
 
 def jitter_metrics(raw_s, smooth_s, stride: int) -> dict:
-    d1r, d1s, d2r, d2s, lag_pairs, fast_dev = [], [], [], [], [], []
-    for tid, (fr, xr, vr) in raw_s.items():
-        _, xs, _ = smooth_s[tid]
+    d1r, d1s, d2r, d2s, lag_pairs, fast_dev, still_r, still_s = [], [], [], [], [], [], [], []
+    for tid, (fr, xr, vr, height) in raw_s.items():
+        _, xs, _, _ = smooth_s[tid]
+        fast_px = 0.02 * max(height, 1.0)
         consecutive = np.diff(fr) == stride
         both = vr[1:] & vr[:-1] & consecutive[:, None]
         d1r.append(np.linalg.norm(np.diff(xr, axis=0), axis=-1)[both])
@@ -326,23 +327,27 @@ def jitter_metrics(raw_s, smooth_s, stride: int) -> dict:
         d2s.append(np.linalg.norm(xs[2:] - 2 * xs[1:-1] + xs[:-2], axis=-1)[v3])
         if len(fr) > 3 and consecutive.all():
             lag_pairs.append((xr, xs, vr))
+        if len(fr) > 4:  # still: the point moves < 1 % of the box height over a centred 4-frame window
+            c4 = (fr[4:] - fr[:-4]) == 4 * stride
+            still = (np.linalg.norm(xr[4:] - xr[:-4], axis=-1) < 0.5 * fast_px) & c4[:, None]
+            still &= vr[4:] & vr[:-4] & both[1:-2]
+            still_r.append(np.linalg.norm(np.diff(xr, axis=0), axis=-1)[1:-2][still])
+            still_s.append(np.linalg.norm(np.diff(xs, axis=0), axis=-1)[1:-2][still])
         step = np.linalg.norm(np.diff(xr, axis=0), axis=-1)
         fast = both & (step > 0)
-        fast_dev.append(np.linalg.norm(xs[1:] - xr[1:], axis=-1)[fast & (step > _fast_px(xr))])
+        fast_dev.append(np.linalg.norm(xs[1:] - xr[1:], axis=-1)[fast & (step > fast_px)])
     cat = lambda a: np.concatenate(a) if a else np.zeros(0)  # noqa: E731
     res = {
         "jitter_raw": cat(d1r).mean(), "jitter_smooth": cat(d1s).mean(),
         "accel_raw": cat(d2r).mean(), "accel_smooth": cat(d2s).mean(),
         "fast_dev": cat(fast_dev).mean() if len(cat(fast_dev)) else float("nan"),
         "fast_n": len(cat(fast_dev)),
+        "still_raw": cat(still_r).mean() if len(cat(still_r)) else float("nan"),
+        "still_smooth": cat(still_s).mean() if len(cat(still_s)) else float("nan"),
+        "still_n": len(cat(still_r)),
     }
     res["lag_frames"] = best_lag(lag_pairs)
     return res
-
-
-def _fast_px(xr: np.ndarray) -> float:
-    """2 % of the track's box height per frame (box points: corner 0 to corner 2 is the height)."""
-    return 0.02 * max(float(np.median(np.abs(xr[:, 2, 1] - xr[:, 0, 1]))), 1.0) if xr.shape[1] > 2 else 2.0
 
 
 def best_lag(pairs, max_lag: float = 3.0, step: float = 0.05) -> float:
@@ -444,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  jitter (mean frame-to-frame displacement, px): raw {m['jitter_raw']:.3f}  "
           f"smoothed {m['jitter_smooth']:.3f}"
           f"  ({m['jitter_raw'] / m['jitter_smooth']:.2f}x lower)")
+    print(f"  jitter of still points ({m['still_n']} points moving < 1 % of height over 4 frames): "
+          f"raw {m['still_raw']:.3f}  smoothed {m['still_smooth']:.3f}  "
+          f"({m['still_raw'] / m['still_smooth']:.2f}x lower)")
     print(f"  noise  (mean |2nd difference|, px):            raw {m['accel_raw']:.3f}  "
           f"smoothed {m['accel_smooth']:.3f}"
           f"  ({m['accel_raw'] / m['accel_smooth']:.2f}x lower)")
