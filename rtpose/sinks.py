@@ -145,10 +145,38 @@ class VideoSink(Sink):
             writer.release()
 
 
+def x11_display_reachable(display: str | None = None) -> bool:
+    """Whether the X server named by ``display`` (default ``$DISPLAY``) accepts connections."""
+    import socket
+
+    display = os.environ.get("DISPLAY", "") if display is None else display
+    if display.startswith("/"):  # launchd-style socket path
+        return Path(display).exists()
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit():
+        return False
+    if host in ("", "unix"):
+        if Path(f"/tmp/.X11-unix/X{number}").exists():
+            return True
+        if host == "unix":
+            return False
+        host = "localhost"
+    try:
+        with socket.create_connection((host, 6000 + int(number)), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def display_available() -> bool:
-    """Whether a window can be opened: on Linux a DISPLAY or WAYLAND_DISPLAY must be set."""
+    """Whether an OpenCV window can be opened.
+
+    On Linux, OpenCV's Qt build here talks to X11 (XWayland under Wayland), so ``DISPLAY`` must name
+    an X server that answers; a window on a missing display would abort the process, not raise.
+    """
     if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        return x11_display_reachable()
     return True
 
 
@@ -160,10 +188,9 @@ class WindowSink(Sink):
 
     def __init__(self, title: str = "rtpose") -> None:
         if not display_available():
-            raise DisplayError(
-                "--show needs a display, but neither DISPLAY nor WAYLAND_DISPLAY is set; use --no-show "
-                "with --save/--json instead."
-            )
+            display = os.environ.get("DISPLAY")
+            why = f"DISPLAY={display} does not answer" if display else "DISPLAY is not set"
+            raise DisplayError(f"--show needs a display, but {why}; use --no-show with --save/--json instead.")
         self.title = title
         self.stop_requested = False
         self._opened = False

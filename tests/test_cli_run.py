@@ -137,9 +137,13 @@ def test_bad_sources_exit_1_with_one_sentence(tmp_path, capsys, source, words):
     assert time.perf_counter() - start < 5
 
 
-def test_show_without_display_is_a_sentence(monkeypatch, capsys):
-    monkeypatch.delenv("DISPLAY", raising=False)
+@pytest.mark.parametrize("display", [None, ":987"])
+def test_show_without_display_is_a_sentence(monkeypatch, capsys, display):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display is None:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    else:  # set, but no X server answers (a window would abort the process)
+        monkeypatch.setenv("DISPLAY", display)
     assert main(["--source", str(BUS), "--show"]) == 1
     assert "display" in _error_line(capsys)
 
