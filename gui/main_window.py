@@ -412,7 +412,8 @@ class MainWindow(QMainWindow):
         estimator.detector.conf = self.conf_slider.value()
         self.estimator, self.model_info, self.model_error = estimator, info, None
         self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
-        self.model_label.setToolTip(info.get("reason", ""))
+        self.model_label.setToolTip(f"{info['backend']} on {info.get('device_full', info['device'])}"
+                                    + (f"\n{info['reason']}" if info.get("reason") else ""))
         self.detector_label.set_full_text(info["detector"])
         self.backend_label.setText(f"{info['model']} · {info['backend']} · {info['device']}")
         if self.view.banner and self.view.banner.startswith(("No HRNet", "Model:")):

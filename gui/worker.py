@@ -78,7 +78,8 @@ def describe_estimator(estimator, config: ModelConfig) -> dict:
     detector = getattr(estimator, "detector", None)
     return {
         "backend": backend.name,
-        "device": backend.device,
+        "device": re.sub(r"\s*\([^)]*\)", "", str(backend.device)).strip(),  # "cpu (…) fp32" → "cpu fp32"
+        "device_full": str(backend.device),
         "reason": getattr(backend, "reason", ""),
         "model": f"HRNet-W{width} {h}x{w}" if width else f"HRNet {h}x{w}",
         "weights": str(config.weights),
