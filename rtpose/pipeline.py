@@ -118,6 +118,8 @@ class Pipeline:
         timer: where stage times go (a new one when None).
         drop_frames: keep only the newest frame (default: for live sources and realtime playback).
         queue_size: capacity of the file queue and of the results queue.
+        hold_at_end: at the end of a file or folder, wait for a :meth:`seek` (or :meth:`stop`) instead
+            of finishing (for viewers with a position slider); ``at_end`` is True while waiting.
 
     Typical use (the CLI)::
 
@@ -140,6 +142,7 @@ class Pipeline:
         timer: StageTimer | None = None,
         drop_frames: bool | None = None,
         queue_size: int = 4,
+        hold_at_end: bool = False,
     ) -> None:
         self.source = source
         self.estimator = estimator
@@ -150,6 +153,8 @@ class Pipeline:
         if drop_frames is None:
             drop_frames = bool(source.is_live or getattr(source, "realtime", False))
         self.drop_frames = drop_frames
+        self.hold_at_end = hold_at_end
+        self.at_end = False
         self._handoff = _Handoff(latest=drop_frames, capacity=queue_size)
         self._results: collections.deque = collections.deque()
         self._results_cap = max(1, queue_size)
@@ -307,6 +312,14 @@ class Pipeline:
             seek, self._seek_to = self._seek_to, None
             return seek
 
+    def _wait_for_seek(self) -> bool:
+        """At the end of a file with ``hold_at_end``: wait for a seek (True) or a stop (False)."""
+        self.at_end = True
+        with self._pause_cond:
+            while self._seek_to is None and not self._halted():
+                self._pause_cond.wait(0.1)
+            return self._seek_to is not None
+
     def _halted(self) -> bool:
         return self._stop.is_set() or self._capture_stop.is_set()
 
@@ -336,7 +349,10 @@ class Pipeline:
                 frame = self.source.read()
                 capture_ms = (now() - start) * 1e3
                 if frame is None:
+                    if self.hold_at_end and not self.source.is_live and self._wait_for_seek():
+                        continue
                     break
+                self.at_end = False
                 if self._paused and not step and self.source.is_live:
                     continue  # paused live source: stay current, process nothing
                 self.timer.add("capture", capture_ms / 1e3)

@@ -201,3 +201,14 @@ def test_on_result_callback_never_blocks():
     pipeline.stop()
     assert [r.frame.index for r in seen] == list(range(30))
     assert len(list(pipeline.results())) <= 4
+
+
+def test_hold_at_end_waits_for_a_seek():
+    pipeline = Pipeline(SyntheticSource(count=5, live=False, period=0), SlowEstimator(0.0), hold_at_end=True)
+    pipeline.start()
+    first = [r.frame.index for r in pipeline.results(timeout=1.0)]
+    assert first == [0, 1, 2, 3, 4] and pipeline.at_end and pipeline.running
+    pipeline.seek(2)
+    again = [r.frame.index for r in pipeline.results(timeout=1.0)]
+    pipeline.stop()
+    assert again == [2, 3, 4] and not pipeline.running
