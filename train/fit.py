@@ -1,0 +1,472 @@
+"""``python -m train.fit``: train or fine-tune HRNet on COCO-format keypoints (top-down, GT boxes).
+
+Examples::
+
+    python -m train.fit --config hrnet_w32_256x192 --data-root /data/coco --output runs/w32
+    python -m train.fit --config hrnet_w48_384x288 --data-root /data/coco --pretrained hrnet_w48-8ef0771d.pth
+    python -m train.fit --data-root /data/mydata --train-ann ann/train.json --train-images images \\
+        --val-ann ann/val.json --val-images images --weights pose_hrnet_w32_256x192.pth --epochs 20 --lr 1e-4
+    python -m train.fit --resume runs/w32/last.pth
+
+Each epoch writes ``OUTPUT/last.pth`` atomically (``--resume`` continues from it exactly); validation
+COCO AP (every ``val.interval`` epochs and after the last) keeps the best model in ``OUTPUT/best.pth``,
+which ``rtpose --weights OUTPUT/best.pth`` loads. Per-epoch metrics go to ``OUTPUT/metrics.csv`` (and
+TensorBoard under ``OUTPUT/tb`` when it is installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from rtpose.backends.torch_backend import resolve_torch_device
+from rtpose.checkpoints import extract_state_dict, infer_architecture, load_state_dict_strict, read_checkpoint
+from rtpose.errors import RtposeError
+from rtpose.models import HRNet
+from train.augment import AugmentConfig
+from train.checkpoint import (
+    BEST,
+    LAST,
+    clean_temporaries,
+    load_training_checkpoint,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+)
+from train.config import DEFAULT_CONFIG, ConfigError, data_path, dump_config, load_config, merged, parse_override
+from train.dataset import CocoKeypoints, DataError
+from train.loss import JointsMSELoss
+
+PROG = "train.fit"
+
+CSV_FIELDS = ("epoch", "lr", "loss", "images_per_s", "epoch_s", "AP", "AP50", "AP75", "APm", "APl", "AR")
+
+
+# ----------------------------------------------------------------------------------------------------
+# model initialisation
+# ----------------------------------------------------------------------------------------------------
+def load_imagenet_backbone(model: HRNet, path: str | os.PathLike) -> dict:
+    """Load the tensors of an ImageNet HRNet file that match the pose model by name and shape.
+
+    The classification heads (``incre_modules``, ``downsamp_modules``, ``final_layer``, ``classifier``)
+    do not match and are ignored; the pose head stays as initialised. Returns counts for the log.
+    """
+    state = extract_state_dict(read_checkpoint(path))
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not matched:
+        raise RtposeError(f"{path} has no tensor that fits HRNet-W{model.width}; is it an HRNet ImageNet backbone?")
+    model.load_state_dict(matched, strict=False)
+    wrong_shape = [k for k in state if k in own and k not in matched]
+    return {
+        "loaded": len(matched),
+        "model_tensors": len(own),
+        "file_tensors": len(state),
+        "ignored_unknown": len([k for k in state if k not in own]),
+        "ignored_shape": len(wrong_shape),
+        "not_in_file": len([k for k in own if k not in matched]),
+    }
+
+
+def build_model(config: dict, log: Callable[[str], None] = print) -> HRNet:
+    """An HRNet initialised from scratch, from an ImageNet backbone, or from a pose checkpoint."""
+    m = config["model"]
+    width, joints = int(m["width"]), int(m["num_joints"])
+    if m.get("weights"):
+        state = extract_state_dict(read_checkpoint(m["weights"]))
+        file_width, file_joints = infer_architecture(state)
+        if (file_width, file_joints) != (width, joints):
+            raise ConfigError(
+                f"{m['weights']} holds HRNet-W{file_width} with {file_joints} joints but the config asks for "
+                f"W{width} with {joints}; pass --width {file_width} (or another --weights)."
+            )
+        model = HRNet(width=width, num_joints=joints)
+        load_state_dict_strict(model, state, source=str(m["weights"]))
+        log(f"{PROG}: fine-tuning from {m['weights']} (all {len(state)} tensors loaded)")
+        return model
+    model = HRNet(width=width, num_joints=joints)
+    model.init_weights()
+    if m.get("pretrained"):
+        report = load_imagenet_backbone(model, m["pretrained"])
+        log(
+            f"{PROG}: ImageNet backbone {m['pretrained']}: loaded {report['loaded']} of {report['model_tensors']} "
+            f"model tensors; ignored {report['ignored_unknown']} file tensors not in the pose model and "
+            f"{report['ignored_shape']} of another shape; {report['not_in_file']} model tensors keep the "
+            "official initialisation"
+        )
+    else:
+        log(f"{PROG}: HRNet-W{width} from scratch (official initialisation)")
+    return model
+
+
+def model_meta(config: dict) -> dict:
+    m = config["model"]
+    return {"width": int(m["width"]), "num_joints": int(m["num_joints"]),
+            "input_size": [int(v) for v in m["input_size"]], "sigma": float(m["sigma"]), "arch": "hrnet"}
+
+
+# ----------------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------------
+def build_train_set(config: dict) -> CocoKeypoints:
+    root = Path(str(config["data"]["root"])).expanduser()
+    ann, images = data_path(config, "train_ann"), data_path(config, "train_images")
+    if not root.exists() and not (ann and ann.is_absolute() and ann.exists()):
+        raise DataError(f"Data folder {root} does not exist (set --data-root).")
+    if ann is None or images is None:
+        raise ConfigError("data.train_ann and data.train_images must be set.")
+    return CocoKeypoints(
+        ann, images, tuple(config["model"]["input_size"]), sigma=config["model"]["sigma"],
+        augment=AugmentConfig.from_dict(config["augment"]), seed=int(config["train"]["seed"]),
+        num_joints=int(config["model"]["num_joints"]),
+    )
+
+
+def check_val_data(config: dict) -> tuple[Path, Path, str] | None:
+    """``(ann, images, boxes)`` for validation, checked up front; None when validation is off."""
+    if not int(config["val"]["interval"] or 0):
+        return None
+    from rtpose.evaluation import load_coco
+
+    ann, images = data_path(config, "val_ann"), data_path(config, "val_images")
+    if ann is None or images is None:
+        raise ConfigError("Validation needs data.val_ann and data.val_images (or --val-interval 0 to skip it).")
+    load_coco(ann)
+    if not images.is_dir():
+        raise DataError(f"Validation image folder {images} does not exist.")
+    boxes = str(config["data"].get("val_boxes") or "gt")
+    if boxes != "gt":
+        boxes_path = data_path(config, "val_boxes")
+        if not boxes_path.is_file():
+            raise DataError(f"Validation detections file {boxes_path} does not exist.")
+        boxes = str(boxes_path)
+    return ann, images, boxes
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The shuffled sample order of one epoch (a function of seed and epoch only)."""
+    generator = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+    return torch.randperm(n, generator=generator).tolist()
+
+
+def make_loader(dataset: CocoKeypoints, config: dict, epoch: int, device: torch.device) -> DataLoader:
+    dataset.set_epoch(epoch)
+    batch = int(config["train"]["batch_size"])
+    return DataLoader(
+        dataset,
+        batch_size=batch,
+        sampler=epoch_order(len(dataset), config["train"]["seed"], epoch),
+        num_workers=int(config["train"]["workers"]),
+        pin_memory=device.type == "cuda",
+        drop_last=len(dataset) > batch,  # BatchNorm needs more than one sample per step
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# validation
+# ----------------------------------------------------------------------------------------------------
+def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: torch.device,
+             progress: bool = True) -> dict[str, float]:
+    """COCO keypoint AP of ``model`` on the validation set (the code ``rtpose eval`` uses)."""
+    from rtpose.backends.torch_backend import TorchBackend
+    from rtpose.estimator import TopDownEstimator
+    from rtpose.evaluation import evaluate_coco, predict_coco
+
+    ann, images, boxes = val
+    threads = torch.get_num_threads()
+    backend = TorchBackend(copy.deepcopy(model).eval(), device=str(device),
+                           input_hw=tuple(config["model"]["input_size"]))
+    torch.set_num_threads(threads)
+    estimator = TopDownEstimator(backend, detector=None, flip=bool(config["val"]["flip"]))
+    results = predict_coco(estimator, ann, images, boxes=boxes,
+                           det_score_thr=float(config["data"].get("det_score_thr") or 0.0), progress=progress)
+    if not results:
+        return {"AP": 0.0}
+    return evaluate_coco(ann, results, quiet=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# metrics
+# ----------------------------------------------------------------------------------------------------
+class MetricsLog:
+    """``metrics.csv`` (one row per epoch) and TensorBoard scalars when TensorBoard is installed."""
+
+    def __init__(self, folder: Path, resume_epoch: int | None) -> None:
+        self.path = folder / "metrics.csv"
+        rows = []
+        if resume_epoch is not None and self.path.is_file():
+            with self.path.open(newline="") as handle:
+                rows = [r for r in csv.DictReader(handle) if r.get("epoch", "").isdigit()
+                        and int(r["epoch"]) <= resume_epoch]
+        with self.path.open("w", newline="") as handle:  # drop rows of epochs a killed run did not save
+            writer = csv.DictWriter(handle, CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(folder / "tb"))
+        except Exception:  # TensorBoard is optional
+            self.tb = None
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a", newline="") as handle:
+            csv.DictWriter(handle, CSV_FIELDS, extrasaction="ignore").writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
+        if self.tb is not None:
+            for key, value in row.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self.tb.add_scalar(key if key in ("lr", "loss", "images_per_s", "epoch_s") else f"val/{key}",
+                                       value, row["epoch"])
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+# ----------------------------------------------------------------------------------------------------
+# the training loop
+# ----------------------------------------------------------------------------------------------------
+def train(config: dict | None, resume: str | os.PathLike | None = None, progress: bool = True,
+          log: Callable[[str], None] = print, resume_overrides: dict | None = None) -> dict:
+    """Train with ``config`` (or continue the run saved in ``resume``); returns a summary dict.
+
+    With ``resume``, the checkpoint's config is used, updated by ``resume_overrides`` (dotted keys;
+    e.g. more epochs, another device). Summary: ``epochs`` (completed), ``losses`` (mean loss per epoch
+    run now), ``best_ap``, ``last`` / ``best`` checkpoint paths, ``images_per_s`` (last epoch).
+    """
+    state = None
+    if resume is not None:
+        state = load_training_checkpoint(resume)
+        config = merged(state["config"], resume_overrides or {})
+        log(f"{PROG}: resuming {resume} after epoch {state['epoch']}")
+    output = Path(str(config["output"])).expanduser()
+    device = resolve_torch_device(str(config.get("device") or "auto"))
+    if config["train"].get("threads"):
+        torch.set_num_threads(int(config["train"]["threads"]))
+    torch.manual_seed(int(config["train"]["seed"]))
+
+    dataset = build_train_set(config)
+    val = check_val_data(config)
+    if state is None:
+        model = build_model(config, log)
+    else:
+        model = HRNet(width=int(config["model"]["width"]), num_joints=int(config["model"]["num_joints"]))
+        load_state_dict_strict(model, state["model"], source=str(resume))
+    model.to(device)
+
+    t = config["train"]
+    if str(t.get("optimizer", "adam")).lower() != "adam":
+        raise ConfigError(f"Unsupported optimizer {t['optimizer']!r}; only adam is implemented.")
+    optimizer = torch.optim.Adam(model.parameters(), lr=float(t["lr"]), weight_decay=float(t.get("weight_decay") or 0))
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [int(v) for v in t["lr_steps"]], float(t["lr_factor"]))
+    use_amp = bool(t.get("amp", True)) and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    criterion = JointsMSELoss()
+    start_epoch, best_ap = 0, -1.0
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start_epoch, best_ap = int(state["epoch"]), float(state.get("best_ap", -1.0))
+        if state.get("rng"):
+            set_rng_state(state["rng"])
+
+    output.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(output)
+    (output / "config.yaml").write_text(dump_config(config))
+    metrics = MetricsLog(output, start_epoch if state is not None else None)
+    meta = model_meta(config)
+    epochs = int(t["epochs"])
+    max_steps = t.get("max_steps_per_epoch")
+    log(f"{PROG}: {len(dataset)} training people, HRNet-W{meta['width']} {meta['input_size'][0]}x"
+        f"{meta['input_size'][1]} on {device}{' with AMP' if use_amp else ''}; epochs {start_epoch + 1}..{epochs}; "
+        f"writing to {output}")
+
+    summary = {"epochs": start_epoch, "losses": [], "best_ap": best_ap, "last": output / LAST,
+               "best": output / BEST, "images_per_s": 0.0}
+    try:
+        from tqdm import tqdm
+
+        for epoch in range(start_epoch, epochs):
+            model.train()
+            loader = make_loader(dataset, config, epoch, device)
+            steps = len(loader) if not max_steps else min(len(loader), int(max_steps))
+            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="step", disable=not progress,
+                       dynamic_ncols=True, leave=False)
+            loss_sum, images, started = 0.0, 0, time.perf_counter()
+            for step, batch in enumerate(loader):
+                if step >= steps:
+                    break
+                x = batch["image"].to(device, non_blocking=True)
+                target = batch["target"].to(device, non_blocking=True)
+                weight = batch["target_weight"].to(device, non_blocking=True)
+                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                    output_maps = model(x)
+                loss = criterion(output_maps.float(), target, weight)
+                if not use_amp and not torch.isfinite(loss):
+                    raise RtposeError(f"The loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
+                                      "lower the learning rate.")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                loss_sum += float(loss.item()) * len(x)
+                images += len(x)
+                speed = images / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix(loss=f"{loss_sum / images:.3e}", img_s=f"{speed:.1f}")
+                bar.update(1)
+            bar.close()
+            lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            elapsed = time.perf_counter() - started
+            row = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / max(images, 1),
+                   "images_per_s": images / max(elapsed, 1e-9), "epoch_s": elapsed}
+            interval = int(config["val"]["interval"] or 0)
+            if val is not None and ((epoch + 1) % interval == 0 or epoch + 1 == epochs):
+                scores = validate(model, config, val, device, progress=progress)
+                row.update({k: scores.get(k, float("nan")) for k in CSV_FIELDS[5:]})
+                if scores["AP"] > best_ap:
+                    best_ap = scores["AP"]
+                    save_atomic({"model": model.state_dict(), "meta": meta, "epoch": epoch + 1, "best_ap": best_ap,
+                                 "config": config}, output / BEST)
+            metrics.write(row)
+            save_atomic(
+                {"model": model.state_dict(), "meta": meta, "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch + 1,
+                 "best_ap": best_ap, "config": config, "rng": rng_state()},
+                output / LAST,
+            )
+            ap_text = f", AP {row['AP']:.4f} (best {best_ap:.4f})" if "AP" in row else ""
+            log(f"{PROG}: epoch {epoch + 1}/{epochs}: loss {row['loss']:.4e}, lr {lr:.2e}, "
+                f"{row['images_per_s']:.1f} img/s, {elapsed:.1f} s{ap_text}")
+            summary["epochs"] = epoch + 1
+            summary["losses"].append(row["loss"])
+            summary["images_per_s"] = row["images_per_s"]
+            summary["best_ap"] = best_ap
+    finally:
+        metrics.close()
+    return summary
+
+
+# ----------------------------------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------------------------------
+def _size(text: str) -> list[int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}") from None
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise argparse.ArgumentTypeError(f"HRNet input sizes must be positive multiples of 32, got {text!r}")
+    return [h, w]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n")[0].split(": ", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=DEFAULT_CONFIG,
+                   help=f"YAML file or bundled config name (default: {DEFAULT_CONFIG}; also hrnet_w48_384x288)")
+    p.add_argument("--resume", metavar="LAST.pth", help="continue the run saved in this checkpoint (its config wins)")
+    d = p.add_argument_group("data (paths relative to --data-root unless absolute)")
+    d.add_argument("--data-root", help="dataset folder")
+    d.add_argument("--train-ann", help="training annotations (COCO person keypoints JSON)")
+    d.add_argument("--train-images", help="training image folder")
+    d.add_argument("--val-ann", help="validation annotations")
+    d.add_argument("--val-images", help="validation image folder")
+    d.add_argument("--val-boxes", metavar="gt|DETS.json", help="validation person boxes: gt or a detections file")
+    m = p.add_argument_group("model")
+    m.add_argument("--width", type=int, help="HRNet width (18, 32, 48, ...)")
+    m.add_argument("--input-size", type=_size, metavar="HxW", help="model input, e.g. 256x192")
+    init = m.add_mutually_exclusive_group()
+    init.add_argument("--pretrained", metavar="PATH", help="ImageNet HRNet backbone to start from")
+    init.add_argument("--weights", metavar="PATH", help="fine-tune from any checkpoint rtpose can load")
+    o = p.add_argument_group("training")
+    o.add_argument("--epochs", type=int)
+    o.add_argument("--batch-size", type=int)
+    o.add_argument("--lr", type=float)
+    o.add_argument("--lr-steps", type=lambda s: [int(v) for v in s.split(",") if v], metavar="E1,E2",
+                   help="epochs where the learning rate drops ×lr_factor")
+    o.add_argument("--workers", type=int, help="data loading processes")
+    o.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    o.add_argument("--threads", type=int, help="PyTorch CPU threads (default: all cores)")
+    o.add_argument("--seed", type=int)
+    o.add_argument("--no-amp", action="store_true", help="full precision on CUDA too")
+    o.add_argument("--no-augment", action="store_true", help="plain GT-box crops (debugging, overfitting)")
+    o.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of each epoch (smoke runs)")
+    o.add_argument("--val-interval", type=int, help="validate every N epochs (0 = never)")
+    o.add_argument("--val-flip", choices=("on", "off"), help="flip test during validation")
+    o.add_argument("--output", help="output folder for checkpoints and metrics")
+    o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set augment.rotation_factor=30 (repeatable)")
+    o.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    config = load_config(args.config)
+    overrides = {
+        "data.root": args.data_root, "data.train_ann": args.train_ann, "data.train_images": args.train_images,
+        "data.val_ann": args.val_ann, "data.val_images": args.val_images, "data.val_boxes": args.val_boxes,
+        "model.width": args.width, "model.input_size": args.input_size, "model.pretrained": args.pretrained,
+        "model.weights": args.weights, "train.epochs": args.epochs, "train.batch_size": args.batch_size,
+        "train.lr": args.lr, "train.lr_steps": args.lr_steps, "train.workers": args.workers, "device": args.device,
+        "train.threads": args.threads,
+        "train.seed": args.seed, "train.max_steps_per_epoch": args.max_steps_per_epoch,
+        "val.interval": args.val_interval, "output": args.output,
+        "train.amp": False if args.no_amp else None, "augment.enabled": False if args.no_augment else None,
+        "val.flip": None if args.val_flip is None else args.val_flip == "on",
+    }
+    config = merged(config, overrides)
+    config = merged(config, dict(parse_override(text) for text in args.set))
+    for key in ("train.epochs", "train.batch_size"):
+        section, name = key.split(".")
+        if int(config[section][name]) <= 0:
+            raise ConfigError(f"{key} must be positive, got {config[section][name]}.")
+    if not math.isfinite(float(config["train"]["lr"])) or float(config["train"]["lr"]) <= 0:
+        raise ConfigError(f"train.lr must be positive, got {config['train']['lr']}.")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.resume:
+            allowed = {"train.epochs": args.epochs, "train.workers": args.workers, "device": args.device,
+                       "val.interval": args.val_interval, "train.threads": args.threads}
+            free = ("resume", "epochs", "workers", "device", "val_interval", "threads", "quiet", "config")
+            ignored = [k for k, v in vars(args).items() if v not in (None, False, [], DEFAULT_CONFIG) and k not in free]
+            if ignored:
+                raise ConfigError("With --resume only --epochs, --workers, --threads, --device and --val-interval may "
+                                  f"change (got --{ignored[0].replace('_', '-')}).")
+            summary = train(None, resume=args.resume, progress=not args.quiet, resume_overrides=allowed)
+        else:
+            summary = train(config_from_args(args), progress=not args.quiet)
+    except RtposeError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; continue with --resume OUTPUT/{LAST}", file=sys.stderr)
+        return 130
+    best = f", best AP {summary['best_ap']:.4f} in {summary['best']}" if summary["best_ap"] >= 0 else ""
+    print(f"{PROG}: done after {summary['epochs']} epochs: {summary['last']}{best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
