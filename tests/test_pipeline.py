@@ -81,6 +81,12 @@ class RecordingTracker:
         self.resets += 1
 
 
+def _take(pipeline: Pipeline, n: int) -> list[int]:
+    """Frame indices of the next ``n`` results (generous wait: CI machines are slow and busy)."""
+    stream = pipeline.results(timeout=30)
+    return [next(stream).frame.index for _ in range(n)]
+
+
 def _pipeline_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("rtpose-") and t.is_alive()]
 
@@ -106,7 +112,7 @@ def test_live_source_faster_than_inference_drops_frames_bounded():
     assert pipeline._handoff.max_len <= 1, "live frames must not queue up"
     indices = [r.frame.index for r in results]
     assert indices == sorted(indices)
-    assert max(r.latency_ms for r in results[1:]) < 500  # fresh frames, not stale ones
+    assert results[-1].frame.index == 399  # the newest frame is the one processed, not a stale one
     assert {"capture", "detect", "pose"} <= set(results[-1].timings_ms)
     assert estimator.timer is not pipeline.timer and not estimator.timer.summary()  # restored, unused
     assert pipeline.timer.summary()["pose"]["count"] == len(results)
@@ -139,9 +145,7 @@ def test_max_frames_and_stop_joins_all_threads_quickly():
     for got, _ in enumerate(endless.results(), 1):
         if got == 3:
             break
-    start = time.perf_counter()
-    endless.stop(timeout=1.0)
-    assert time.perf_counter() - start < 1.2
+    endless.stop(timeout=1.0)  # joins with this timeout: threads still alive would show below
     assert not endless.running and not _pipeline_threads()
 
 
@@ -149,9 +153,8 @@ def test_stop_while_the_consumer_is_slow_and_the_queue_is_full():
     pipeline = Pipeline(SyntheticSource(count=1000, live=False, period=0), SlowEstimator(0.0))
     pipeline.start()
     time.sleep(0.3)  # results queue and frame queue fill up; both threads wait
-    start = time.perf_counter()
-    pipeline.stop()
-    assert time.perf_counter() - start < 1.2 and not pipeline.running
+    pipeline.stop(timeout=1.0)
+    assert not pipeline.running
 
 
 def test_pause_resume_and_seek():
@@ -169,8 +172,8 @@ def test_pause_resume_and_seek():
     time.sleep(0.2)
     assert list(pipeline.results(timeout=0.3)) == []  # nothing while paused
     pipeline.seek(150)  # while paused: exactly that frame is processed
-    shown = list(pipeline.results(timeout=1.0))
-    assert [r.frame.index for r in shown] == [150] and tracker.resets == 1
+    assert _take(pipeline, 1) == [150] and tracker.resets == 1
+    assert list(pipeline.results(timeout=0.3)) == []
     pipeline.resume()
     rest = list(pipeline.results())
     pipeline.stop()
@@ -195,7 +198,7 @@ def test_on_result_callback_never_blocks():
     seen = []
     pipeline = Pipeline(SyntheticSource(count=30, live=False, period=0), SlowEstimator(0.0), on_result=seen.append)
     pipeline.start()
-    deadline = time.perf_counter() + 5
+    deadline = time.perf_counter() + 60
     while not pipeline.finished and time.perf_counter() < deadline:
         time.sleep(0.01)
     pipeline.stop()
@@ -206,9 +209,10 @@ def test_on_result_callback_never_blocks():
 def test_hold_at_end_waits_for_a_seek():
     pipeline = Pipeline(SyntheticSource(count=5, live=False, period=0), SlowEstimator(0.0), hold_at_end=True)
     pipeline.start()
-    first = [r.frame.index for r in pipeline.results(timeout=1.0)]
-    assert first == [0, 1, 2, 3, 4] and pipeline.at_end and pipeline.running
+    assert _take(pipeline, 5) == [0, 1, 2, 3, 4]
+    assert list(pipeline.results(timeout=0.3)) == [] and pipeline.running
+    assert pipeline.at_end
     pipeline.seek(2)
-    again = [r.frame.index for r in pipeline.results(timeout=1.0)]
+    assert _take(pipeline, 3) == [2, 3, 4]
     pipeline.stop()
-    assert again == [2, 3, 4] and not pipeline.running
+    assert not pipeline.running
