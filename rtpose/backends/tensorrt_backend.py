@@ -23,8 +23,8 @@ from rtpose.backends.sidecar import check_engine, read_sidecar, rebuild_command
 from rtpose.errors import EngineError
 
 INSTALL_HINT = (
-    'TensorRT is not installed: on a machine with an NVIDIA GPU and driver run pip install "rtpose[trt]" '
-    "(TensorRT and pycuda), or use --backend torch or --backend onnxruntime."
+    'TensorRT is not installed: on a machine with an NVIDIA GPU and its driver, run pip install "rtpose[trt]" '
+    "(TensorRT and pycuda)."
 )
 
 

@@ -1,0 +1,190 @@
+"""Every backend this machine has gives the same heatmaps and keypoints on the real reference crops.
+
+Reference: PyTorch float32 on the CPU with the reference W32 weights (itself checked against the
+official code in test_hrnet.py). Tolerances:
+- FP32 backends: max |Δheatmap| < 1e-4 and identical argmax keypoints (DARK positions within 1e-3 px).
+- FP16 backends: max |Δheatmap| < 1% of the largest |heatmap|; keypoints within 0.5 heatmap px, except
+  where a heatmap has two peaks equal within that tolerance (at most one of the 68 keypoints here).
+CUDA and TensorRT tests skip themselves where there is no GPU or no TensorRT.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from rtpose.backends.onnx_export import FP16_KEYPOINT_TOL, FP16_RTOL, FP32_ATOL, compare_heatmaps
+from rtpose.backends.onnxruntime_backend import available_providers
+from rtpose.backends.select import create_backend  # the public wrapper without engines_dir (see issue note)
+from rtpose.backends.tensorrt_backend import INSTALL_HINT, tensorrt_available
+from rtpose.errors import EngineError, RtposeError
+
+from .backend_helpers import engines_dir, exported, reference_crops
+
+pytestmark = pytest.mark.slow
+
+HAS_CUDA = torch.cuda.is_available()
+HAS_TENSORRT_MODULE = importlib.util.find_spec("tensorrt") is not None
+HAS_TENSORRT = tensorrt_available()
+NO_CUDA = "needs a CUDA GPU (none here)"
+NO_TENSORRT = "needs TensorRT, pycuda and an NVIDIA GPU (pip install 'rtpose[trt]' on a GPU machine)"
+
+
+@pytest.fixture(scope="module")
+def torch_heatmaps(reference_model):
+    with torch.inference_mode():
+        return reference_model(torch.from_numpy(reference_crops())).numpy()
+
+
+def assert_same_as_fp32(expected: np.ndarray, got: np.ndarray) -> None:
+    assert got.shape == expected.shape and got.dtype == np.float32
+    diff = compare_heatmaps(expected, got, (256, 192), keypoint_tol=1e-3)
+    assert diff["max_abs_diff"] < FP32_ATOL, diff
+    assert diff["argmax_mismatches"] == 0 and diff["max_keypoint_diff"] < 1e-3, diff
+
+
+def assert_fp16_close(expected: np.ndarray, got: np.ndarray) -> None:
+    assert got.shape == expected.shape and got.dtype == np.float32
+    limit = FP16_RTOL * np.abs(expected).max()
+    diff = compare_heatmaps(expected, got, (256, 192), keypoint_tol=FP16_KEYPOINT_TOL, tie_tol=limit)
+    assert diff["max_abs_diff"] < limit, diff
+    assert diff["keypoints_off"] == 0 and diff["near_ties"] <= 1, diff
+
+
+def test_torch_cpu(reference_weights, torch_heatmaps):
+    backend = create_backend("torch", weights=str(reference_weights), device="cpu")
+    assert (backend.name, backend.device, backend.input_hw) == ("torch", "cpu fp32", (256, 192))
+    assert backend.reason == "requested with --backend torch"
+    assert_same_as_fp32(torch_heatmaps, backend.infer(reference_crops()))
+
+
+def test_onnxruntime_cpu_fp32(reference_weights, torch_heatmaps):
+    exported(reference_weights, fp16=False)
+    backend = create_backend("onnxruntime", weights=str(reference_weights), device="cpu", engines_dir=engines_dir())
+    assert backend.name == "onnxruntime" and backend.device.startswith("cpu (CPUExecutionProvider")
+    assert backend.device.endswith("fp32") and backend.input_hw == (256, 192)
+    assert_same_as_fp32(torch_heatmaps, backend.infer(reference_crops()))
+
+
+def test_onnxruntime_cpu_fp16_graph(reference_weights, torch_heatmaps):
+    """ONNX Runtime's CPU provider runs the FP16 graph (the one TensorRT builds), so FP16 is checked here too."""
+    exported(reference_weights, fp16=True)
+    backend = create_backend(
+        "onnxruntime", weights=str(reference_weights), device="cpu", fp16=True, engines_dir=engines_dir()
+    )
+    assert backend.device.endswith("fp16")
+    assert_fp16_close(torch_heatmaps, backend.infer(reference_crops()))
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="checks the CPU choice; this machine has a CUDA GPU")
+def test_auto_picks_the_measured_fastest_cpu_backend(reference_weights, torch_heatmaps):
+    exported(reference_weights, fp16=False)
+    backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
+    assert backend.name == "onnxruntime" and backend.device.startswith("cpu")
+    assert backend.reason.startswith("auto: no CUDA GPU; ONNX Runtime measured")
+    assert_same_as_fp32(torch_heatmaps[:2], backend.infer(reference_crops()[:2]))
+
+
+def test_auto_exports_onnx_once_and_says_so(small_weights, tmp_path, capsys):
+    first = create_backend("auto", weights=str(small_weights), device="cpu", input_hw=(128, 96), engines_dir=tmp_path)
+    said = capsys.readouterr().err
+    assert "exporting it once" in said and str(tmp_path) in said
+    again = create_backend("auto", weights=str(small_weights), device="cpu", input_hw=(128, 96), engines_dir=tmp_path)
+    assert capsys.readouterr().err == ""
+    assert again.onnx_path == first.onnx_path and first.input_hw == (128, 96)
+    crops = np.random.default_rng(0).normal(size=(2, 3, 128, 96)).astype(np.float32)
+    expected = create_backend("torch", weights=str(small_weights), device="cpu", input_hw=(128, 96)).infer(crops)
+    assert np.abs(again.infer(crops) - expected).max() < FP32_ATOL
+
+
+def test_weights_may_be_an_onnx_file(reference_weights):
+    onnx_path = exported(reference_weights, fp16=False)
+    backend = create_backend("auto", weights=str(onnx_path))
+    assert backend.name == "onnxruntime" and backend.reason == f"--weights is an ONNX file ({onnx_path.name})"
+    with pytest.raises(RtposeError, match="only --backend onnxruntime runs directly"):
+        create_backend("torch", weights=str(onnx_path))
+
+
+def test_engine_file_needs_the_tensorrt_backend(tmp_path):
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"placeholder")
+    with pytest.raises(RtposeError, match="is a TensorRT engine; run it with --backend tensorrt"):
+        create_backend("onnxruntime", weights=str(engine))
+
+
+@pytest.mark.skipif(HAS_TENSORRT_MODULE, reason="TensorRT is installed here")
+def test_tensorrt_without_tensorrt_says_how_to_install(reference_weights, tmp_path):
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"placeholder")
+    for weights in (engine, reference_weights):
+        with pytest.raises(EngineError) as info:
+            create_backend("tensorrt", weights=str(weights), engines_dir=tmp_path)
+        assert str(info.value) == INSTALL_HINT
+
+
+def test_bad_requests_are_one_sentence(reference_weights, tmp_path):
+    with pytest.raises(RtposeError, match="Unknown backend 'tflite'"):
+        create_backend("tflite", weights=str(reference_weights))
+    with pytest.raises(RtposeError, match="does not exist"):
+        create_backend("auto", weights=str(tmp_path / "missing.pth"))
+    with pytest.raises(RtposeError, match="No HRNet weights given"):
+        create_backend("auto", weights=None)
+
+
+# -- GPU paths: run where a GPU (and TensorRT) is lent ---------------------------------------------
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason=NO_CUDA)
+def test_torch_cuda_fp16(reference_weights, torch_heatmaps):
+    backend = create_backend("torch", weights=str(reference_weights), device="cuda")
+    assert backend.fp16 and backend.device.endswith("fp16")
+    assert_fp16_close(torch_heatmaps, backend.infer(reference_crops()))
+
+
+@pytest.mark.skipif(not HAS_CUDA or HAS_TENSORRT, reason="needs a CUDA GPU without TensorRT")
+def test_auto_on_a_gpu_without_tensorrt_uses_torch_cuda(reference_weights):
+    backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
+    assert backend.name == "torch" and backend.fp16
+    assert backend.reason.startswith("auto: PyTorch on CUDA because no TensorRT engine can be used")
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" not in available_providers(), reason="needs onnxruntime-gpu and a GPU")
+def test_onnxruntime_cuda_fp32(reference_weights, torch_heatmaps):
+    exported(reference_weights, fp16=False)
+    backend = create_backend("onnxruntime", weights=str(reference_weights), device="cuda", engines_dir=engines_dir())
+    got = backend.infer(reference_crops())
+    # cuDNN may use TF32 or other algorithms: FP16-level tolerance, not the bit-near FP32 one.
+    assert_fp16_close(torch_heatmaps, got)
+
+
+@pytest.fixture(scope="module")
+def fp16_engine(reference_weights):
+    from rtpose.backends.engine_build import build_engine
+
+    return build_engine(exported(reference_weights, fp16=True), out_dir=engines_dir(), max_batch=8,
+                        log=lambda message: None)
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
+def test_tensorrt_fp16_engine(fp16_engine, reference_weights, torch_heatmaps):
+    from rtpose.backends.sidecar import file_sha256, read_sidecar
+
+    meta = read_sidecar(fp16_engine)
+    assert meta["precision"] == "fp16" and meta["batch_range"] == [1, 8] and meta["input_size"] == [256, 192]
+    assert meta["weights_sha256"] == file_sha256(reference_weights)
+    backend = create_backend("tensorrt", weights=str(fp16_engine))
+    assert backend.name == "tensorrt" and backend.max_batch == 8
+    assert_fp16_close(torch_heatmaps, backend.infer(reference_crops()))
+    for batch in (1, 3, 8):  # the dynamic batch profile
+        index = np.arange(batch) % 4
+        assert_fp16_close(torch_heatmaps[index], backend.infer(reference_crops()[index]))
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
+def test_auto_picks_a_matching_engine(fp16_engine, reference_weights):
+    backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
+    assert backend.name == "tensorrt" and backend.engine_path == fp16_engine
+    assert backend.reason.startswith("auto: a TensorRT engine built for this GPU and these weights")
