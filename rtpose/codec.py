@@ -92,7 +92,13 @@ class HeatmapCodec:
         out = np.empty_like(maps)
         for start in range(0, len(maps), _CV_MAX_CHANNELS):
             chunk = maps[start : start + _CV_MAX_CHANNELS]
-            blurred = cv2.GaussianBlur(np.ascontiguousarray(chunk.transpose(1, 2, 0)), (self.blur_kernel,) * 2, 0)
+            # Zero padding (as mmpose): reflecting the map at the border would pull DARK towards the edge.
+            blurred = cv2.GaussianBlur(
+                np.ascontiguousarray(chunk.transpose(1, 2, 0)),
+                (self.blur_kernel,) * 2,
+                0,
+                borderType=cv2.BORDER_CONSTANT,
+            )
             out[start : start + len(chunk)] = blurred.reshape(chunk.shape[1], chunk.shape[2], -1).transpose(2, 0, 1)
         peak = maps.reshape(len(maps), -1).max(axis=1)
         blurred_peak = np.maximum(out.reshape(len(out), -1).max(axis=1), 1e-12)

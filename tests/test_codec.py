@@ -33,8 +33,8 @@ def _crop_keypoints():
 def test_round_trip_on_real_annotations():
     """Encode → decode recovers every labelled keypoint ≥ 3 heatmap px inside the heatmap within 0.1 px.
 
-    Nearer the border the Gaussian is truncated and DARK's blur (11×11, edge padding) biases the
-    estimate, so those points are only checked loosely.
+    Nearer the border the Gaussian is truncated (and DARK's 11×11 blur sees the zero padding), so
+    those points are only checked loosely (measured: 0.005 px max inside, 0.5 px max nearer the border).
     """
     errors, near_border = [], []
     people = _crop_keypoints()
@@ -52,7 +52,7 @@ def test_round_trip_on_real_annotations():
     assert len(people) == 52
     assert len(errors) >= 450
     assert max(errors) < 0.1
-    assert max(near_border) < 1.0
+    assert max(near_border) < 0.6
 
 
 def test_target_weights_follow_visibility_and_reach():
