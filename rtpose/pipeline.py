@@ -413,7 +413,7 @@ class Pipeline:
                     break
                 if self.tracker is not None:
                     with frame_timer.stage("track"):
-                        people = self.tracker.update(people, item.frame.timestamp)
+                        people = self.tracker.update(people, item.frame.clock)
                 ready = now()
                 latency = (ready - item.frame.timestamp) * 1e3
                 self.timer.add("latency", latency / 1e3)

@@ -39,11 +39,20 @@ class Frame:
         index: 0-based frame number in the source.
         timestamp: capture time in seconds on the :func:`rtpose.timing.now` clock (``time.perf_counter``).
         image: ``(H, W, 3)`` uint8 BGR.
+        media_time: position in the media in seconds (``index / fps``) for files and folders with a
+            frame rate; None for live sources. Filters over time use it, so that their behaviour
+            does not depend on how fast frames are processed.
     """
 
     index: int
     timestamp: float
     image: np.ndarray
+    media_time: float | None = None
+
+    @property
+    def clock(self) -> float:
+        """The time filters over frames should use: media time for files, capture time for live sources."""
+        return self.timestamp if self.media_time is None else self.media_time
 
 
 class FrameSource:
@@ -188,7 +197,7 @@ class FolderSource(FrameSource):
             if image is None:
                 self.skipped += 1
                 continue
-            return Frame(index, now(), image)
+            return Frame(index, now(), image, index / self.fps if self.fps else None)
         return None
 
     def seek(self, index: int) -> None:
@@ -244,7 +253,7 @@ class VideoSource(FrameSource):
                 if self.frame_count is not None and self._next_index < self.frame_count:
                     self.frame_count = self._next_index  # container over-estimated its length
                 return None
-        frame = Frame(self._next_index, now(), image)
+        frame = Frame(self._next_index, now(), image, self._next_index / self.fps if self.fps else None)
         self._next_index += 1
         return frame
 

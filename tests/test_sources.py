@@ -154,3 +154,15 @@ def test_stream_that_dies_midway_ends_cleanly(mjpeg_url):
     assert [f.index for f in frames] == list(range(len(frames)))
     assert frames[0].image.shape == (120, 160, 3)
     assert time.perf_counter() - start < 60  # a hang guard, not a speed test
+
+
+def test_file_frames_carry_media_time():
+    """Filters over time use media time for files (index / fps), never the processing speed."""
+    from rtpose.sources import open_source
+
+    from .conftest import VIDEO_MULTI
+
+    with open_source(str(VIDEO_MULTI)) as source:
+        frames = [source.read() for _ in range(3)]
+    assert [f.media_time for f in frames] == [0.0, 0.1, 0.2]
+    assert all(f.clock == f.media_time for f in frames)

@@ -48,8 +48,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames")
     out.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, no summary)")
     track = parser.add_argument_group("tracking")
-    track.add_argument("--track", action=argparse.BooleanOptionalAction, default=False,
-                       help="give people identities across frames (default: off)")
+    track.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
+                       help="give people identities across frames (default: on)")
     track.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
                        help="smooth tracked keypoints over time (with --track; default: on)")
     track.add_argument("--track-buffer", type=int, default=30, metavar="N",
@@ -68,7 +68,7 @@ def _make_tracker(args: argparse.Namespace):
         from rtpose.tracking import PoseTracker
     except ImportError:
         raise RtposeError("Tracking is not available in this installation (rtpose.tracking is missing).") from None
-    return PoseTracker(max_lost=args.track_buffer, smooth=args.smooth)
+    return PoseTracker(max_lost=args.track_buffer, smooth=args.smooth, kpt_thr=args.kpt_thr)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -113,7 +113,7 @@ def _run_image(args, source, estimator, window) -> int:
     people = estimator(frame.image)
     tracker = _make_tracker(args)
     if tracker is not None:
-        people = tracker.update(people, frame.timestamp)
+        people = tracker.update(people, frame.clock)
     result = FrameResult(frame=frame, people=people, latency_ms=(now() - frame.timestamp) * 1e3)
     annotated = draw_people(frame.image, people, kpt_thr=args.kpt_thr)
     if args.save:
