@@ -96,12 +96,13 @@ def test_short_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert straight["epochs"] == 3
     assert straight["losses"][-1] < straight["losses"][0]
 
-    first = train(small_config(tmp_path / "b", ann, **{"train.epochs": 2}), progress=False, log=lambda _: None)
-    assert first["epochs"] == 2 and first["last"].is_file() and not first["best"].exists()  # val only at epoch 3
+    first = train(small_config(tmp_path / "b", ann, **{"train.epochs": 2, "val.interval": 0}), progress=False,
+                  log=lambda _: None)
+    assert first["epochs"] == 2 and first["last"].is_file() and not first["best"].exists()
     saved = read_checkpoint(first["last"])
     assert saved["epoch"] == 2 and saved["scheduler"]["last_epoch"] == 2
     resumed = train(None, resume=first["last"], progress=False, log=lambda _: None,
-                    resume_overrides={"train.epochs": 3})
+                    resume_overrides={"train.epochs": 3, "val.interval": 3})
     assert resumed["epochs"] == 3 and resumed["losses"] == [pytest.approx(straight["losses"][-1], rel=1e-6)]
 
     a, b = read_checkpoint(straight["last"]), read_checkpoint(resumed["last"])
@@ -137,11 +138,17 @@ def _env() -> dict:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
 
 
-def _wait_for(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
+def _wait_for_epoch(path: Path, epoch: int, timeout: float) -> None:
+    """Wait until the checkpoint at ``path`` holds at least ``epoch`` (read only when it changes)."""
+    deadline, seen = time.monotonic() + timeout, None
+    while True:
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if stamp is not None and stamp != seen:
+            seen = stamp
+            if read_checkpoint(path)["epoch"] >= epoch:
+                return
         if time.monotonic() > deadline:
-            raise AssertionError("timed out")
+            raise AssertionError(f"{path} did not reach epoch {epoch} in {timeout} s")
         time.sleep(0.02)
 
 
@@ -160,7 +167,7 @@ def test_sigkilled_run_resumes_losing_at_most_one_epoch(tmp_path):
         text = log.read_text() if log.exists() else ""
         return text.count(f"/{epochs}: loss")
 
-    for delay in (0.0, 0.6):  # kill when a new checkpoint shows up, then mid-epoch
+    for delay in (0.0, 0.3):  # kill when a new checkpoint shows up, then a little later (mid-epoch)
         before = read_checkpoint(last)["epoch"] if last.exists() else 0
         command = _fit_command(out, ann, epochs)
         if before:
@@ -168,7 +175,7 @@ def test_sigkilled_run_resumes_losing_at_most_one_epoch(tmp_path):
         with log.open("w") as handle:
             proc = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=handle, stderr=subprocess.STDOUT)
         try:
-            _wait_for(lambda b=before: last.exists() and read_checkpoint(last)["epoch"] >= b + 2, timeout=240)
+            _wait_for_epoch(last, before + 1, timeout=240)
             time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
@@ -179,14 +186,13 @@ def test_sigkilled_run_resumes_losing_at_most_one_epoch(tmp_path):
         saved = read_checkpoint(last)  # never corrupt: loads, and has everything --resume needs
         assert {"model", "optimizer", "scheduler", "epoch", "config", "rng"} <= set(saved)
         assert done_by_log - 1 <= saved["epoch"] <= done_by_log
-        assert not list(out.glob(".*.tmp")) or True  # a temp file may remain; the next run cleans it
 
     result = subprocess.run([sys.executable, "-m", "train.fit", "--resume", str(last), "--epochs",
-                             str(saved["epoch"] + 2), "--quiet"], cwd=ROOT, env=_env(), capture_output=True,
+                             str(saved["epoch"] + 1), "--quiet"], cwd=ROOT, env=_env(), capture_output=True,
                             text=True, timeout=240)
     assert result.returncode == 0, result.stderr
     final = read_checkpoint(last)
-    assert final["epoch"] == saved["epoch"] + 2
+    assert final["epoch"] == saved["epoch"] + 1
     assert not list(out.glob(".*.tmp"))
     rows = [r.split(",")[0] for r in (out / "metrics.csv").read_text().strip().splitlines()[1:]]
     assert rows == [str(e) for e in range(1, final["epoch"] + 1)]
@@ -243,3 +249,57 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"train.fit: error: Data folder {tmp_path / 'missing'} does not exist (set --data-root)."
     ]
+
+
+# -- the model can fit ----------------------------------------------------------------------------------
+OVERFIT_PEOPLE = 4
+OVERFIT_STEPS = 100
+OVERFIT_MIN_AP = 0.4
+
+
+@pytest.mark.slow
+def test_model_fits_a_handful_of_real_people(tmp_path):
+    """HRNet-W8 (128x96, official init, Adam lr 2e-3, no augmentation) trained for 100 full-batch steps
+    on 4 real people (the first 4 single-person images of coco_train_mini with >= 12 labelled joints)
+    reaches COCO AP >= 0.4 on those same people with GT boxes; the untrained model scores < 0.05.
+
+    Why 0.4: the untrained network outputs near-flat heatmaps (AP 0.0 on this set), and AP >= 0.4
+    needs most keypoints of most people inside the OKS tolerance, which takes person-specific
+    heatmaps peaked at the right joints. Measured on the development machine: AP 0.70 after 100
+    steps (0.78 after 125; with 6 people, 0.49 after 100 and 0.63 after 150), so 0.4 leaves room for
+    floating-point differences between machines while staying far above the untrained model.
+    Cost: about 40 s of one core (one thread, ~0.4 s per step) plus two small evaluations.
+    """
+    from train.dataset import CocoKeypoints
+    from train.fit import build_model, validate
+    from train.loss import JointsMSELoss
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    ann = subset_ann(tmp_path / "ann.json", OVERFIT_PEOPLE, single_person=True)
+    config = small_config(tmp_path, ann, **{"val.flip": False})
+    val = (ann, TRAIN_IMAGES, "gt")
+    dataset = CocoKeypoints(ann, TRAIN_IMAGES, (128, 96), sigma=2.0, augment=None)
+    assert len(dataset) == OVERFIT_PEOPLE
+    samples = [dataset[i] for i in range(len(dataset))]
+    x = torch.stack([s["image"] for s in samples])
+    target = torch.stack([s["target"] for s in samples])
+    weight = torch.stack([s["target_weight"] for s in samples])
+
+    model = build_model(config, log=lambda _: None)
+    untrained = validate(model, config, val, torch.device("cpu"), progress=False)["AP"]
+    assert untrained < 0.05
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    criterion = JointsMSELoss()
+    model.train()
+    losses = []
+    for _ in range(OVERFIT_STEPS):
+        loss = criterion(model(x), target, weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    trained = validate(model, config, val, torch.device("cpu"), progress=False)["AP"]
+    assert trained >= OVERFIT_MIN_AP, f"AP {trained:.3f} after {OVERFIT_STEPS} steps (untrained {untrained:.3f})"
