@@ -89,10 +89,8 @@ def half_body_box(
     upper_mask[list(UPPER_BODY)] = True
     upper = keypoints_xy[labelled & upper_mask]
     lower = keypoints_xy[labelled & ~upper_mask]
-    if rng.random() < 0.5 and len(upper) > 2:
-        chosen = upper
-    else:
-        chosen = lower if len(lower) > 2 else upper
+    prefer_upper = rng.random() < 0.5 and len(upper) > 2
+    chosen = upper if prefer_upper or len(lower) <= 2 else lower
     if len(chosen) < 2:
         return None
     box = np.concatenate([chosen.min(axis=0), chosen.max(axis=0)])
