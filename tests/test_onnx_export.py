@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from rtpose.backends.onnx_export import (
-    FP16_KEYPOINT_TOL,
     FP16_RTOL,
     FP32_ATOL,
     check_graph,
     compare_heatmaps,
     ensure_onnx,
     export_onnx,
+    fp16_close,
     graph_info,
     verify_graph,
 )
@@ -104,14 +104,13 @@ def test_fp16_graph_has_float32_io_and_float16_weights(onnx_fp16):
 
 
 def test_fp16_graph_runs_on_onnxruntime_cpu_within_fp16_tolerance(onnx_fp16, torch_heatmaps):
-    """FP16: max |Δheatmap| < 1% of the largest heatmap value; keypoints within half a heatmap pixel
-    except where a heatmap has two peaks equal within that tolerance (at most one of the 68 here)."""
+    """FP16: max |Δheatmap| < 1% of the largest heatmap value; the same argmax keypoints except where two
+    peaks are equal within that tolerance; ≥ 95% of DARK-refined keypoints within 0.1 heatmap px."""
     heatmaps = OnnxRuntimeBackend(onnx_fp16, device="cpu").infer(reference_crops())
     limit = FP16_RTOL * np.abs(torch_heatmaps).max()
-    diff = compare_heatmaps(torch_heatmaps, heatmaps, (256, 192), keypoint_tol=FP16_KEYPOINT_TOL, tie_tol=limit)
-    assert diff["max_abs_diff"] < limit
-    assert diff["keypoints_off"] == 0
-    assert diff["near_ties"] <= 1
+    diff = compare_heatmaps(torch_heatmaps, heatmaps, (256, 192), tie_tol=limit)
+    assert fp16_close(diff, limit), diff
+    assert diff["max_abs_diff"] < limit and diff["argmax_off"] == 0 and diff["near_ties"] <= 2
     assert read_sidecar(onnx_fp16)["verification"]["passed"] is True
 
 

@@ -10,8 +10,10 @@
   fits; ``onnxruntime`` exports the ONNX file once into the engines folder and reuses it.
 
 ``auto`` with a checkpoint: a matching TensorRT engine if TensorRT and a GPU are present; else
-PyTorch on CUDA in FP16 with channels-last; else the fastest CPU backend, which on the machines
-measured is ONNX Runtime (2-5x faster than PyTorch eager, see :data:`CPU_MEASUREMENT`).
+PyTorch on CUDA in FP16 with channels-last; else the fastest CPU backend measured: OpenVINO when
+the optional ``openvino`` package is installed, else ONNX Runtime (see :data:`CPU_MEASUREMENT`).
+ONNX Runtime and OpenVINO need an ONNX file: it is exported once into the engines folder (keyed by
+the weights' sha256 and the input size, said on stderr) and reused afterwards.
 """
 
 from __future__ import annotations
@@ -22,12 +24,23 @@ from pathlib import Path
 from rtpose.backends import BACKEND_NAMES, PoseBackend
 from rtpose.errors import EngineError, RtposeError, WeightsError
 
-#: Why ``auto`` prefers ONNX Runtime on the CPU: HRNet-W32 256x192 fp32, ms per crop, measured with
-#: ``python benchmarks/backends.py`` on the project's 2-core machines (ARCHITECTURE.md and this module's
-#: issue note): PyTorch eager 186 (batch 1) / 110 (batch 8), ONNX Runtime 75 / 75.
-CPU_MEASUREMENT = "ONNX Runtime measured 1.5-2.5x faster than PyTorch eager on CPU for HRNet (benchmarks/backends.py)"
+#: Why ``auto`` prefers ONNX Runtime on the CPU. HRNet-W32 256x192 fp32 on the project's 2-core x86
+#: machines, ms per crop at batch 1 / 8: PyTorch eager 186 / 110, ONNX Runtime 75 / 75 (idle machine,
+#: ARCHITECTURE.md); with backends timed side by side by ``benchmarks/backends.py`` on a busy machine:
+#: PyTorch 2443 / 977, ONNX Runtime 411 / 144, OpenVINO 369 / 76.
+CPU_MEASUREMENT = "ONNX Runtime measured 1.5-6x faster than PyTorch eager on x86 CPUs (benchmarks/backends.py)"
+
+#: Why ``auto`` prefers OpenVINO on the CPU when the optional package is installed (same measurements:
+#: idle 37 / 68 ms per crop at batch 1 / 8 against ONNX Runtime's 75 / 75).
+OPENVINO_MEASUREMENT = "OpenVINO measured 1.1-2x faster than ONNX Runtime on x86 CPUs (benchmarks/backends.py)"
+
+#: Backends that are not CLI choices yet but that create_backend() builds when asked by name.
+OPTIONAL_BACKENDS = ("openvino",)
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+#: ``auto`` on the CPU uses OpenVINO when the optional ``openvino`` package is installed.
+PREFER_OPENVINO_ON_CPU = True
 
 
 def _say(message: str) -> None:
@@ -67,7 +80,7 @@ def create_backend(
     """
     from rtpose.backends.sidecar import default_engines_dir
 
-    if backend not in BACKEND_NAMES:
+    if backend not in (*BACKEND_NAMES, *OPTIONAL_BACKENDS):
         raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}.")
     if weights is None:
         raise WeightsError(
@@ -87,6 +100,10 @@ def create_backend(
         result.reason = f"--weights is a TensorRT engine ({path.name})"
         return result
     if suffix == ".onnx":
+        if backend == "openvino":
+            result = _openvino_from_onnx(path)
+            result.reason = f"requested with --backend openvino; --weights is an ONNX file ({path.name})"
+            return result
         if backend not in ("auto", "onnxruntime"):
             hint = "pass the checkpoint instead"
             if backend == "tensorrt":
@@ -105,6 +122,12 @@ def create_backend(
     if backend == "onnxruntime":
         result = _onnxruntime(path, device, input_hw, fp16, engines)
         result.reason = "requested with --backend onnxruntime"
+        return result
+    if backend == "openvino":
+        from rtpose.backends.onnx_export import ensure_onnx
+
+        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines))
+        result.reason = "requested with --backend openvino"
         return result
     if backend == "tensorrt":
         engine, why_not = _matching_engine(path, device, input_hw, engines)
@@ -133,13 +156,21 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
             result = _torch(path, device, input_hw, True if fp16 is None else fp16)
             result.reason = f"auto: PyTorch on CUDA because no TensorRT engine can be used ({no_engine.rstrip('.')})"
             return result
+    gpu = "CPU requested" if _wants_cpu(device) else "no CUDA GPU"
+    from rtpose.backends.openvino_backend import openvino_available
+
+    if PREFER_OPENVINO_ON_CPU and openvino_available():
+        from rtpose.backends.onnx_export import ensure_onnx
+
+        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines))
+        result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}"
+        return result
     try:
         result = _onnxruntime(path, "cpu", input_hw, False, engines)
     except ImportError:
         result = _torch(path, "cpu", input_hw, False)
         result.reason = "auto: no GPU and onnxruntime is not installed, so PyTorch on the CPU"
         return result
-    gpu = "CPU requested" if _wants_cpu(device) else "no CUDA GPU"
     result.reason = f"auto: {gpu}; {CPU_MEASUREMENT}"
     return result
 
@@ -159,6 +190,12 @@ def _onnxruntime(path: Path, device: str, input_hw: tuple[int, int], fp16: bool 
 
     onnx_path = ensure_onnx(path, input_hw=input_hw, fp16=bool(fp16), out_dir=engines)
     return OnnxRuntimeBackend(onnx_path, device=device)
+
+
+def _openvino_from_onnx(onnx_path: Path) -> PoseBackend:
+    from rtpose.backends.openvino_backend import OpenVinoBackend
+
+    return OpenVinoBackend(onnx_path)
 
 
 def _tensorrt_from_engine(engine: Path, device: str) -> PoseBackend:
