@@ -24,10 +24,14 @@ import json
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from rtpose.errors import RtposeError
 from rtpose.estimator import Person, TopDownEstimator
+
+#: COCO annotations refer to the stored pixel grid, so EXIF orientation is ignored (as officially).
+COCO_IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 #: Keypoint scores at or below this do not count towards the instance score (official: 0.2).
 KEYPOINT_SCORE_THR = 0.2
@@ -157,7 +161,6 @@ def predict_coco(
 
     Each image goes through the pose model in one batched call (``estimator.estimate_boxes``).
     """
-    import cv2
     from tqdm import tqdm
 
     coco = load_coco(ann_file)
@@ -175,7 +178,7 @@ def predict_coco(
         if len(image_boxes) == 0:
             continue
         path = images_dir / coco.imgs[image_id]["file_name"]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(path), COCO_IMREAD_FLAGS)
         if image is None:
             raise DatasetError(f"Image {path} of {Path(ann_file).name} is missing or unreadable.")
         people = estimator.estimate_boxes(image, image_boxes, scores)

@@ -22,11 +22,9 @@ from torch.utils.data import Dataset
 from rtpose.codec import HeatmapCodec
 from rtpose.crops import box_to_center_size, normalize_crops, warp_crop
 from rtpose.errors import RtposeError
+from rtpose.evaluation import COCO_IMREAD_FLAGS
 from rtpose.skeleton import NUM_KEYPOINTS
 from train.augment import AugmentConfig, random_crop, sample_transform, transform_keypoints
-
-#: COCO images are annotated on the stored pixel grid, so EXIF orientation is ignored (as officially).
-IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 
 class DataError(RtposeError):
@@ -146,7 +144,7 @@ class CocoKeypoints(Dataset):
         return len(self.people)
 
     def read_image(self, person: PersonRecord) -> np.ndarray:
-        image = cv2.imread(str(person.image_path), IMREAD_FLAGS)
+        image = cv2.imread(str(person.image_path), COCO_IMREAD_FLAGS)
         if image is None:
             raise DataError(f"Image {person.image_path} cannot be read.")
         return image
