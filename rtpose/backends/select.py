@@ -25,14 +25,16 @@ from rtpose.backends import BACKEND_NAMES, PoseBackend
 from rtpose.errors import EngineError, RtposeError, WeightsError
 
 #: Why ``auto`` prefers ONNX Runtime on the CPU. HRNet-W32 256x192 fp32 on the project's 2-core x86
-#: machines, ms per crop at batch 1 / 8: PyTorch eager 186 / 110, ONNX Runtime 75 / 75 (idle machine,
-#: ARCHITECTURE.md); with backends timed side by side by ``benchmarks/backends.py`` on a busy machine:
-#: PyTorch 2443 / 977, ONNX Runtime 411 / 144, OpenVINO 369 / 76.
-CPU_MEASUREMENT = "ONNX Runtime measured 1.5-6x faster than PyTorch eager on x86 CPUs (benchmarks/backends.py)"
+#: machines, ms per crop at batch 1 / 8 / 32 (``python benchmarks/backends.py``, backends timed side
+#: by side): PyTorch eager 733 / 105 / 143, ONNX Runtime 268 / 74 / 85, OpenVINO 114 / 73 / 77
+#: (ARCHITECTURE.md, idle machine: PyTorch 186 / 110, ONNX Runtime 75 / 75, OpenVINO 37 / 68).
+CPU_MEASUREMENT = "ONNX Runtime measured 1.4-2.7x faster than PyTorch eager on x86 CPUs (benchmarks/backends.py)"
 
-#: Why ``auto`` prefers OpenVINO on the CPU when the optional package is installed (same measurements:
-#: idle 37 / 68 ms per crop at batch 1 / 8 against ONNX Runtime's 75 / 75).
-OPENVINO_MEASUREMENT = "OpenVINO measured 1.1-2x faster than ONNX Runtime on x86 CPUs (benchmarks/backends.py)"
+#: Why ``auto`` prefers OpenVINO on the CPU when the optional package is installed (same measurements).
+OPENVINO_MEASUREMENT = (
+    "OpenVINO measured as fast as ONNX Runtime on batches and 2x faster for one person on x86 CPUs "
+    "(benchmarks/backends.py)"
+)
 
 #: Backends that are not CLI choices yet but that create_backend() builds when asked by name.
 OPTIONAL_BACKENDS = ("openvino",)
