@@ -100,6 +100,26 @@ def test_auto_picks_the_measured_fastest_cpu_backend(reference_weights, torch_he
     assert_same_as_fp32(torch_heatmaps[:2], backend.infer(reference_crops()[:2]))
 
 
+@pytest.mark.skipif(HAS_CUDA, reason="checks the CPU choice; this machine has a CUDA GPU")
+def test_auto_without_openvino_picks_onnxruntime(reference_weights, monkeypatch):
+    import rtpose.backends.select as select
+
+    exported(reference_weights, fp16=False)
+    monkeypatch.setattr(select, "PREFER_OPENVINO_ON_CPU", False)
+    backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
+    assert backend.name == "onnxruntime"
+    assert backend.reason == f"auto: no CUDA GPU; {select.CPU_MEASUREMENT}"
+
+
+def test_public_create_backend_uses_rtpose_engines(reference_weights, monkeypatch):
+    from rtpose.backends import create_backend as public_create_backend
+
+    onnx_path = exported(reference_weights, fp16=False)
+    monkeypatch.setenv("RTPOSE_ENGINES", str(engines_dir()))
+    backend = public_create_backend("onnxruntime", weights=str(reference_weights), device="cpu")
+    assert backend.onnx_path == onnx_path
+
+
 def test_auto_exports_onnx_once_and_says_so(small_weights, tmp_path, capsys):
     first = create_backend("auto", weights=str(small_weights), device="cpu", input_hw=(128, 96), engines_dir=tmp_path)
     said = capsys.readouterr().err
