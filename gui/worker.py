@@ -34,7 +34,7 @@ class ModelConfig:
     detector: str | None = None
     backend: str = "auto"
     device: str = "auto"
-    input_size: tuple[int, int] = (256, 192)
+    input_size: tuple[int, int] | None = None  # None: what the weights were trained for
     flip: bool = False
     conf: float = 0.25
     max_people: int = 32

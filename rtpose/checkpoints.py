@@ -102,3 +102,15 @@ def checkpoint_meta(path: str | os.PathLike) -> dict:
     """The ``meta`` dictionary of an rtpose or mmpose checkpoint (input size etc.), or ``{}``."""
     meta = read_checkpoint(path).get("meta")
     return meta if isinstance(meta, dict) else {}
+
+
+def trained_input_hw(path: str | os.PathLike) -> tuple[int, int] | None:
+    """The input (H, W) a checkpoint was trained for, if known: rtpose's ``meta.input_size``, else the
+    registry entry of a known published file name (e.g. a 384×288 mmpose file), else None."""
+    from rtpose.weights import find_entry
+
+    size = checkpoint_meta(path).get("input_size")
+    if size is not None and len(size) == 2:
+        return int(size[0]), int(size[1])
+    entry = find_entry(Path(path).name)
+    return tuple(entry.input_hw) if entry is not None else None

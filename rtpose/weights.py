@@ -245,6 +245,8 @@ def resolve_weights(spec: str | os.PathLike, cache: str | os.PathLike | None = N
     if path.is_file():
         return path
     entry = find_entry(str(spec))
+    if entry is None and (path.suffix or len(path.parts) > 1):
+        raise WeightsError(f"Weights file {path} does not exist.")
     if entry is None:
         raise WeightsError(
             f"Weights {spec} do not exist and are not a known weights name (see 'rtpose weights list')."

@@ -128,3 +128,39 @@ def test_the_reference_w32_file_loads(reference_weights, reference_model):
     assert model.width == 32
     for (name, a), b in zip(model.state_dict().items(), reference_model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_input_size_comes_from_the_weights(small_weights, reference_weights, tmp_path):
+    """rtpose meta and published file names say what input a checkpoint was trained for; the backend uses it."""
+    import shutil
+
+    from rtpose.backends import create_backend
+    from rtpose.checkpoints import trained_input_hw
+
+    state = torch.load(small_weights, weights_only=True)
+    trained = tmp_path / "best.pth"
+    torch.save({"model": state, "meta": {"width": 18, "num_joints": 17, "input_size": [128, 96]}}, trained)
+    assert trained_input_hw(trained) == (128, 96)
+    assert create_backend("torch", weights=str(trained), device="cpu").input_hw == (128, 96)
+    assert create_backend("torch", weights=str(trained), device="cpu", input_hw=(64, 48)).input_hw == (64, 48)
+
+    published = tmp_path / "hrnet_w32_coco_384x288-d9f0d786_20200708.pth"
+    shutil.copy(reference_weights, published)
+    assert trained_input_hw(published) == (384, 288)
+    assert trained_input_hw(small_weights) is None
+
+
+def test_registry_name_resolves_to_the_cached_file(reference_weights, tmp_path, monkeypatch):
+    import shutil
+
+    from rtpose.backends import create_backend
+    from rtpose.weights import cached_path, get_entry
+
+    monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(WeightsError, match="rtpose weights download hrnet_w32_coco_256x192"):
+        create_backend("torch", weights="hrnet_w32_coco_256x192", device="cpu")
+    target = cached_path(get_entry("hrnet_w32_coco_256x192"))
+    target.parent.mkdir(parents=True)
+    shutil.copy(reference_weights, target)
+    backend = create_backend("torch", weights="hrnet_w32_coco_256x192", device="cpu")
+    assert backend.input_hw == (256, 192) and backend.name == "torch"

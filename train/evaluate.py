@@ -45,14 +45,13 @@ def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size:
              progress: bool = True, quiet: bool = False) -> dict[str, float]:
     """COCO keypoint metrics of a checkpoint (prints pycocotools' table unless ``quiet``)."""
     from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import checkpoint_meta, load_pose_model
+    from rtpose.checkpoints import load_pose_model, trained_input_hw
     from rtpose.estimator import TopDownEstimator
     from rtpose.evaluation import evaluate_coco, load_coco, predict_coco, write_results
 
     load_coco(ann)  # a bad annotation file fails before the model loads
     if input_size is None:
-        meta_size = checkpoint_meta(weights).get("input_size")
-        input_size = tuple(int(v) for v in meta_size) if meta_size else (256, 192)
+        input_size = trained_input_hw(weights) or (256, 192)
     model = load_pose_model(weights)
     estimator = TopDownEstimator(TorchBackend(model, device=device, input_hw=tuple(input_size)), flip=flip)
     results = predict_coco(estimator, ann, images, boxes=boxes, det_score_thr=det_score_thr, progress=progress)

@@ -15,7 +15,7 @@ import numpy as np
 class PoseBackend(Protocol):
     """What the estimator needs from an inference engine."""
 
-    #: "torch", "onnxruntime" or "tensorrt".
+    #: "torch", "onnxruntime", "openvino" or "tensorrt".
     name: str
     #: A short human description of where it runs, e.g. "cpu", "cuda:0 (NVIDIA H100) fp16".
     device: str
@@ -29,17 +29,20 @@ class PoseBackend(Protocol):
         ...
 
 
-BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKEND_NAMES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def create_backend(
     backend: str = "auto",
     weights: str | None = None,
     device: str = "auto",
-    input_hw: tuple[int, int] = (256, 192),
+    input_hw: tuple[int, int] | None = None,
     fp16: bool | None = None,
+    engines_dir: str | None = None,
 ) -> PoseBackend:
-    """Build the requested backend (see :mod:`rtpose.backends.select` for ``auto``)."""
+    """Build the requested backend (see :mod:`rtpose.backends.select` for the rules, ``auto`` included)."""
     from rtpose.backends.select import create_backend as _create
 
-    return _create(backend=backend, weights=weights, device=device, input_hw=input_hw, fp16=fp16)
+    return _create(
+        backend=backend, weights=weights, device=device, input_hw=input_hw, fp16=fp16, engines_dir=engines_dir
+    )

@@ -36,10 +36,10 @@ OPENVINO_MEASUREMENT = (
     "(benchmarks/backends.py)"
 )
 
-#: Backends that are not CLI choices yet but that create_backend() builds when asked by name.
-OPTIONAL_BACKENDS = ("openvino",)
-
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+#: Model input (H, W) when neither the caller nor the checkpoint says otherwise.
+DEFAULT_INPUT_HW = (256, 192)
 
 #: ``auto`` on the CPU uses OpenVINO when the optional ``openvino`` package is installed.
 PREFER_OPENVINO_ON_CPU = True
@@ -63,7 +63,7 @@ def create_backend(
     backend: str = "auto",
     weights: str | None = None,
     device: str = "auto",
-    input_hw: tuple[int, int] = (256, 192),
+    input_hw: tuple[int, int] | None = None,
     fp16: bool | None = None,
     engines_dir: str | None = None,
 ) -> PoseBackend:
@@ -71,9 +71,11 @@ def create_backend(
 
     Args:
         backend: "auto", "torch", "onnxruntime" or "tensorrt".
-        weights: a checkpoint, an ``.onnx`` file or a TensorRT ``.engine`` file.
+        weights: a checkpoint, an ``.onnx`` file, a TensorRT ``.engine`` file, or the name of a
+            downloaded registry checkpoint (``rtpose weights list``).
         device: "auto", "cpu", "cuda" or "cuda:N".
-        input_hw: model input (H, W) (an ``.onnx``/``.engine`` file brings its own).
+        input_hw: model input (H, W); None takes the size the checkpoint was trained for (its
+            meta or registry entry), else 256×192. An ``.onnx``/``.engine`` file brings its own.
         fp16: half precision (default: on for GPUs, off on the CPU).
         engines_dir: where engines and exported ONNX files are looked for and written
             (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
@@ -82,16 +84,17 @@ def create_backend(
     """
     from rtpose.backends.sidecar import default_engines_dir
 
-    if backend not in (*BACKEND_NAMES, *OPTIONAL_BACKENDS):
+    if backend not in BACKEND_NAMES:
         raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}.")
     if weights is None:
         raise WeightsError(
             "No HRNet weights given: download official ones with 'rtpose weights download hrnet_w32_coco_256x192' "
             "and pass --weights PATH (see 'rtpose weights list')."
         )
-    path = Path(weights)
-    if not path.is_file():
-        raise WeightsError(f"Weights file {path} does not exist.")
+    from rtpose.checkpoints import trained_input_hw
+    from rtpose.weights import resolve_weights
+
+    path = resolve_weights(weights)
     engines = Path(engines_dir) if engines_dir is not None else default_engines_dir()
     suffix = path.suffix.lower()
 
@@ -117,6 +120,8 @@ def create_backend(
         result.reason = f"--weights is an ONNX file ({path.name})"
         return result
 
+    if input_hw is None:
+        input_hw = trained_input_hw(path) or DEFAULT_INPUT_HW
     if backend == "torch":
         result = _torch(path, device, input_hw, fp16)
         result.reason = "requested with --backend torch"

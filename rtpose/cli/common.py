@@ -22,12 +22,14 @@ def parse_size(text: str) -> tuple[int, int]:
 def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> None:
     """``--weights --backend --device --input-size --flip`` (and the detector's options)."""
     group = parser.add_argument_group("model")
-    group.add_argument("--weights", metavar="PATH", help="HRNet checkpoint (official, mmpose or rtpose training file)")
+    group.add_argument("--weights", metavar="PATH|NAME",
+                       help="HRNet checkpoint (official, mmpose or rtpose training file), an exported .onnx, "
+                            "a TensorRT .engine, or a downloaded registry name such as hrnet_w32_coco_256x192")
     group.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
                        help="pose inference backend; auto picks the fastest available (default: auto)")
     group.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: auto)")
-    group.add_argument("--input-size", type=parse_size, default=(256, 192), metavar="HxW",
-                       help="model input height x width (default: 256x192)")
+    group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
+                       help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
     if detector:
         group.add_argument("--detector", default=None, metavar="PATH|NAME",
