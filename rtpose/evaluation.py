@@ -96,24 +96,39 @@ def load_coco(ann_file: str | os.PathLike):
     return coco
 
 
+def clean_person_box(bbox_xywh, width: float, height: float) -> np.ndarray | None:
+    """A COCO (x, y, w, h) person box as ``(4,)`` (x1, y1, x2, y2) clipped to the image, or None if empty.
+
+    mmpose 1.x's convention: ``x2 = x + w``, clipped to ``[0, width - 1]`` when the image size is
+    known. (The 2019 HRNet code used ``x + w - 1``; the half-pixel difference in the crop centre is
+    far below what a model resolves.) Training and evaluation both use this one definition.
+    """
+    x, y, w, h = (float(v) for v in bbox_xywh)
+    x1, y1, x2, y2 = x, y, x + max(0.0, w), y + max(0.0, h)
+    if width and height:
+        x1, x2 = (min(max(v, 0.0), float(width) - 1) for v in (x1, x2))
+        y1, y2 = (min(max(v, 0.0), float(height) - 1) for v in (y1, y2))
+    else:
+        x1, y1 = max(0.0, x1), max(0.0, y1)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return np.array([x1, y1, x2, y2], dtype=np.float32)
+
+
 def gt_boxes(coco, image_id: int) -> np.ndarray:
     """Ground-truth person boxes ``(N, 4)`` (x1, y1, x2, y2) of one image, as the official protocol picks them.
 
     Non-crowd annotations of category 1 with ``area > 0`` and ``num_keypoints > 0``, in annotation
-    order, clipped to the image.
+    order, cleaned with :func:`clean_person_box`.
     """
     info = coco.imgs[image_id]
-    width, height = info.get("width"), info.get("height")
     boxes = []
     for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=False)):
         if ann.get("category_id", 1) != 1 or ann.get("area", 1) <= 0 or ann.get("num_keypoints", 0) <= 0:
             continue
-        x, y, w, h = ann["bbox"]
-        x1, y1, x2, y2 = max(0.0, x), max(0.0, y), x + max(0.0, w), y + max(0.0, h)
-        if width and height:
-            x2, y2 = min(float(width), x2), min(float(height), y2)
-        if x2 > x1 and y2 > y1:
-            boxes.append([x1, y1, x2, y2])
+        box = clean_person_box(ann["bbox"], info.get("width"), info.get("height"))
+        if box is not None:
+            boxes.append(box)
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
 
 

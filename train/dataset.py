@@ -9,7 +9,6 @@ codec (:class:`rtpose.codec.HeatmapCodec`).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,12 @@ from torch.utils.data import Dataset
 
 from rtpose.codec import HeatmapCodec
 from rtpose.crops import box_to_center_size, normalize_crops, warp_crop
-from rtpose.errors import RtposeError
-from rtpose.evaluation import COCO_IMREAD_FLAGS
+from rtpose.evaluation import COCO_IMREAD_FLAGS, DatasetError, clean_person_box, load_coco
 from rtpose.skeleton import NUM_KEYPOINTS
 from train.augment import AugmentConfig, random_crop, sample_transform, transform_keypoints
 
-
-class DataError(RtposeError):
-    """A training data folder or annotation file that cannot be used."""
+#: Errors about training data are the evaluation's dataset errors (one sentence each).
+DataError = DatasetError
 
 
 @dataclass(frozen=True)
@@ -42,25 +39,11 @@ class PersonRecord:
     keypoints: np.ndarray
 
 
-def _read_json(ann_file: Path) -> dict:
-    if not ann_file.is_file():
-        raise DataError(f"Annotation file {ann_file} does not exist.")
-    try:
-        data = json.loads(ann_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"Annotation file {ann_file} is not valid JSON ({str(exc)[:120]}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
-        data.get("annotations"), list
-    ):
-        raise DataError(f"{ann_file} is not a COCO annotation file (it needs 'images' and 'annotations' lists).")
-    return data
-
-
 def load_people(ann_file: str | os.PathLike, images_dir: str | os.PathLike,
                 num_joints: int = NUM_KEYPOINTS) -> list[PersonRecord]:
     """The trainable people of a COCO keypoint file, after checking that every image they need exists."""
     ann_file, images_dir = Path(ann_file), Path(images_dir)
-    data = _read_json(ann_file)
+    data = load_coco(ann_file).dataset
     if not images_dir.is_dir():
         raise DataError(f"Image folder {images_dir} does not exist.")
     anns = [a for a in data["annotations"] if isinstance(a, dict)]
@@ -87,17 +70,12 @@ def load_people(ann_file: str | os.PathLike, images_dir: str | os.PathLike,
         if kpts[:, 2].max() <= 0:
             continue
         width, height = float(info.get("width", 0) or 0), float(info.get("height", 0) or 0)
-        x, y, w, h = (float(v) for v in ann.get("bbox", (0, 0, 0, 0)))
-        # The official box cleaning: clip to the image and keep positive areas only.
-        x1, y1 = max(0.0, x), max(0.0, y)
-        x2, y2 = x1 + max(0.0, w - 1), y1 + max(0.0, h - 1)
-        if width and height:
-            x2, y2 = min(width - 1, x2), min(height - 1, y2)
-        if ann.get("area", 1) <= 0 or x2 < x1 or y2 < y1:
+        box = clean_person_box(ann.get("bbox", (0, 0, 0, 0)), width, height)
+        if ann.get("area", 1) <= 0 or box is None:
             continue
         kpts[:, 2] = np.minimum(kpts[:, 2], 1.0)  # labelled (occluded or visible) = 1
         people.append(PersonRecord(images_dir / info["file_name"], int(info["id"]), int(width),
-                                   np.array([x1, y1, x2, y2], np.float32), kpts))
+                                   box, kpts))
     if not people:
         raise DataError(f"{ann_file} has no usable people (non-crowd persons with labelled keypoints).")
     needed = sorted({p.image_path for p in people})

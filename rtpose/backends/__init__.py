@@ -32,17 +32,6 @@ class PoseBackend(Protocol):
 BACKEND_NAMES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 
-def create_backend(
-    backend: str = "auto",
-    weights: str | None = None,
-    device: str = "auto",
-    input_hw: tuple[int, int] | None = None,
-    fp16: bool | None = None,
-    engines_dir: str | None = None,
-) -> PoseBackend:
-    """Build the requested backend (see :mod:`rtpose.backends.select` for the rules, ``auto`` included)."""
-    from rtpose.backends.select import create_backend as _create
+from rtpose.backends.select import create_backend  # noqa: E402  (needs the names above)
 
-    return _create(
-        backend=backend, weights=weights, device=device, input_hw=input_hw, fp16=fp16, engines_dir=engines_dir
-    )
+__all__ = ["BACKEND_NAMES", "PoseBackend", "create_backend"]
