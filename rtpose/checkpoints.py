@@ -10,6 +10,7 @@ Supported layouts (all loaded with ``torch.load(..., weights_only=True)`` and ``
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -32,7 +33,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise WeightsError(f"Weights file {path} does not exist.")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # arbitrary bytes make torch.load raise many types (IndexError, UnpicklingError …)
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({str(exc).strip()[:160]}).") from None
+        raise WeightsError(
+            f"{path} holds pickled Python objects, not just tensors (a whole saved model, such as a YOLO file?); "
+            "rtpose only loads weights-only checkpoints, so pass an HRNet state_dict file."
+        ) from None
+    except Exception as exc:  # arbitrary bytes make torch.load raise many types (IndexError, RuntimeError …)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({first_line[:160]}).") from None
     if not isinstance(data, dict):

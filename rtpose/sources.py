@@ -14,6 +14,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,17 @@ IMAGE_SUFFIXES = frozenset(
 #: URL schemes opened as network streams (live sources).
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own logging for a block (process-wide, so keep the block short)."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 @dataclass
 class Frame:
@@ -306,7 +318,8 @@ class CaptureSource(FrameSource):
         def work() -> None:
             try:
                 if self.is_camera:
-                    cap = cv2.VideoCapture(spec)
+                    with _quiet_opencv():  # a missing camera is our one-sentence error, not OpenCV's log line
+                        cap = cv2.VideoCapture(spec)
                 else:
                     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
                     cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG, params)

@@ -80,13 +80,13 @@ def main(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise RtposeError("--max-frames must be at least 1.")
     show = display_available() if args.show is None else args.show
-    if not show and not (args.save or args.json) and not args.quiet:
-        _log(args, "no window, --save or --json: only the summary will be printed")
     window = WindowSink() if show else None  # DisplayError before anything slow happens
     source = open_source(args.camera if args.camera is not None else args.source, realtime=args.realtime,
                          timeout=args.timeout)
     try:
         estimator = _build(args)
+        if not show and not (args.save or args.json) and not args.quiet:
+            _log(args, "no window, --save or --json: only the summary will be printed")
         if isinstance(source, ImageSource):
             return _run_image(args, source, estimator, window)
         return _run_stream(args, source, estimator, window)
