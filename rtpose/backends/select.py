@@ -24,15 +24,16 @@ from pathlib import Path
 from rtpose.backends import BACKEND_NAMES, PoseBackend
 from rtpose.errors import EngineError, RtposeError, WeightsError
 
-#: Why ``auto`` prefers ONNX Runtime on the CPU. HRNet-W32 256x192 fp32 on the project's 2-core x86
-#: machines, ms per crop at batch 1 / 8 / 32 (``python benchmarks/backends.py``, backends timed side
-#: by side): PyTorch eager 733 / 105 / 143, ONNX Runtime 268 / 74 / 85, OpenVINO 114 / 73 / 77
-#: (ARCHITECTURE.md, idle machine: PyTorch 186 / 110, ONNX Runtime 75 / 75, OpenVINO 37 / 68).
-CPU_MEASUREMENT = "ONNX Runtime measured 1.4-2.7x faster than PyTorch eager on x86 CPUs (benchmarks/backends.py)"
+#: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's
+#: idle 2-core x86 machine, crops/s at batch 1 / 8 / 32 (``python benchmarks/backends.py --iters 3``):
+#: PyTorch eager 5.4 / 9.3 / 8.2, ONNX Runtime 11.0 / 12.8 / 13.7, OpenVINO 11.3 / 13.4 / 14.0.
+CPU_MEASUREMENT = (
+    "ONNX Runtime measured 1.4-2x the crops/s of PyTorch eager on a 2-core x86 CPU (benchmarks/backends.py)"
+)
 
 #: Why ``auto`` prefers OpenVINO on the CPU when the optional package is installed (same measurements).
 OPENVINO_MEASUREMENT = (
-    "OpenVINO measured as fast as ONNX Runtime on batches and 2x faster for one person on x86 CPUs "
+    "OpenVINO measured slightly ahead of ONNX Runtime (3-5% more crops/s) and 1.4-2x PyTorch on a 2-core x86 CPU "
     "(benchmarks/backends.py)"
 )
 
