@@ -27,8 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtpose.crops import box_to_center_size
 from rtpose.errors import RtposeError
 from rtpose.estimator import Person, TopDownEstimator
+from rtpose.skeleton import OKS_SIGMAS
 
 #: COCO annotations refer to the stored pixel grid, so EXIF orientation is ignored (as officially).
 COCO_IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
@@ -49,6 +51,42 @@ def instance_score(keypoints: np.ndarray, box_score: float = 1.0, thr: float = K
     scores = np.asarray(keypoints, dtype=np.float64)[:, 2]
     valid = scores[scores > thr]
     return float(box_score) * (float(valid.mean()) if len(valid) else 0.0)
+
+
+#: Results of one image whose keypoints agree with a better-scored result above this OKS are dropped.
+OKS_NMS_THR = 0.9
+
+
+def oks_nms(
+    people: list[Person], thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75
+) -> list[Person]:
+    """Drop duplicate poses of one image, as the official top-down evaluation does (``oks_nms``).
+
+    People are taken by :func:`instance_score`, best first; a person whose keypoints match a kept one
+    with OKS > ``thr`` is dropped. OKS uses the COCO sigmas, the mean area of the two people's crops
+    (box widened to ``aspect_ratio`` and padded, as the official code), and only the candidate's
+    keypoints scoring above ``kpt_thr`` (which is what the official code ends up doing).
+    """
+    if len(people) < 2:
+        return list(people)
+    kpts = np.stack([np.asarray(p.keypoints, dtype=np.float64) for p in people])
+    _, sizes = box_to_center_size(np.stack([p.box for p in people]), aspect_ratio)
+    areas = sizes.astype(np.float64).prod(axis=1)
+    order = list(np.argsort([-instance_score(p.keypoints, p.score) for p in people], kind="stable"))
+    variances = (2 * OKS_SIGMAS) ** 2
+    keep: list[int] = []
+    while order:
+        best, rest = order[0], np.array(order[1:], dtype=np.int64)
+        keep.append(best)
+        if not len(rest):
+            break
+        d2 = ((kpts[rest, :, :2] - kpts[best, :, :2]) ** 2).sum(-1)
+        e = d2 / variances / ((areas[best] + areas[rest])[:, None] / 2 + np.spacing(1)) / 2
+        visible = kpts[rest, :, 2] > kpt_thr
+        counted = np.maximum(visible.sum(1), 1)
+        oks = np.where(visible.any(1), (np.exp(-e) * visible).sum(1) / counted, 0.0)
+        order = [int(i) for i in rest[oks <= thr]]
+    return [people[i] for i in sorted(keep)]
 
 
 def people_to_coco_results(image_id: int, people: list[Person], category_id: int = 1) -> list[dict]:
@@ -162,6 +200,7 @@ def predict_coco(
     boxes: str = "gt",
     det_score_thr: float = 0.0,
     progress: bool = True,
+    oks_nms_thr: float | None = OKS_NMS_THR,
 ) -> list[dict]:
     """Run the estimator on every image of a COCO annotation file; returns COCO keypoint results.
 
@@ -173,6 +212,8 @@ def predict_coco(
             detection results file.
         det_score_thr: detections below this score are ignored.
         progress: show a progress bar.
+        oks_nms_thr: drop duplicate poses above this OKS (:func:`oks_nms`, as the official protocol);
+            None keeps every pose.
 
     Each image goes through the pose model in one batched call (``estimator.estimate_boxes``).
     """
@@ -182,6 +223,8 @@ def predict_coco(
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise DatasetError(f"Image folder {images_dir} does not exist.")
+    input_h, input_w = estimator.codec.input_hw
+    aspect_ratio = input_w / input_h
     detections = None if boxes == "gt" else load_detections(boxes, det_score_thr)
     results: list[dict] = []
     for image_id in tqdm(sorted(coco.imgs), desc="eval", unit="img", disable=not progress):
@@ -197,6 +240,8 @@ def predict_coco(
         if image is None:
             raise DatasetError(f"Image {path} of {Path(ann_file).name} is missing or unreadable.")
         people = estimator.estimate_boxes(image, image_boxes, scores)
+        if oks_nms_thr is not None:
+            people = oks_nms(people, oks_nms_thr, aspect_ratio=aspect_ratio)
         results.extend(people_to_coco_results(image_id, people))
     return results
 

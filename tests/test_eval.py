@@ -17,6 +17,7 @@ from rtpose.evaluation import (
     instance_score,
     load_coco,
     people_to_coco_results,
+    predict_coco,
     write_results,
 )
 
@@ -135,3 +136,49 @@ def test_cli_eval_errors(small_weights, capsys):
     assert main(["eval", "--ann", str(EXAMPLE_ANN), "--images", "/no/such/dir", "--weights", str(small_weights),
                  "--device", "cpu"]) == 1
     assert "Image folder /no/such/dir does not exist" in capsys.readouterr().err
+
+
+def test_oks_nms_drops_duplicates_and_keeps_distinct_people():
+    """On real annotations: a near-copy of a person is dropped, every distinct person of every image is kept."""
+    from rtpose.estimator import Person
+    from rtpose.evaluation import oks_nms
+
+    coco = load_coco(VAL_DEV_ANN)
+    kept_total = people_total = 0
+    for image_id in coco.imgs:
+        people = []
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=False)):
+            if ann["num_keypoints"] == 0:
+                continue
+            kpts = np.asarray(ann["keypoints"], np.float32).reshape(17, 3)
+            kpts[:, 2] = (kpts[:, 2] > 0).astype(np.float32)
+            x, y, w, h = ann["bbox"]
+            people.append(Person(box=np.array([x, y, x + w, y + h], np.float32), score=1.0, keypoints=kpts))
+        people_total += len(people)
+        kept_total += len(oks_nms(people))
+        if len(people) >= 2:
+            copy = Person(box=people[1].box + 1, score=0.9, keypoints=people[1].keypoints.copy())
+            copy.keypoints[:, :2] += 1.0
+            kept = oks_nms([*people, copy])
+            assert all(p is not copy for p in kept) and len(kept) == len(people)
+    assert people_total == 52 and kept_total == people_total
+
+
+def test_predict_with_a_real_detection_file(small_weights):
+    """Detector boxes from a COCO detection file: thresholded, one batched call per image, OKS-NMS only removes."""
+    from rtpose.backends import create_backend
+    from rtpose.estimator import TopDownEstimator
+
+    dets = [d for d in json.loads(EXAMPLE_DETS.read_text()) if d["score"] > 0.5]
+    estimator = TopDownEstimator(create_backend("torch", weights=str(small_weights), device="cpu"))
+    images = VAL_DEV / "val2017"
+    kept = predict_coco(estimator, EXAMPLE_ANN, images, boxes=str(EXAMPLE_DETS), det_score_thr=0.5, progress=False)
+    every = predict_coco(estimator, EXAMPLE_ANN, images, boxes=str(EXAMPLE_DETS), det_score_thr=0.5,
+                         progress=False, oks_nms_thr=None)
+    assert len(every) == len(dets) == 18
+    assert 0 < len(kept) <= len(every)
+    def rows(items):
+        return np.array(sorted([r["image_id"], *r["bbox"]] for r in items))
+
+    assert np.allclose(rows(every), rows(dets), atol=0.01)  # the poses sit on exactly the given boxes
+    assert all(len(r["keypoints"]) == 51 for r in every)
