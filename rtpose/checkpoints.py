@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -34,11 +35,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" not in str(exc).lower():
-            raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({str(exc).strip()[:160]}).") from None
+        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if refused is None:
+            raise WeightsError(f"{path} is not a readable PyTorch checkpoint (corrupt, or not a .pth file).") from None
         raise WeightsError(
-            f"{path} holds pickled Python objects, not just tensors (a whole saved model, such as a YOLO file?); "
-            "rtpose only loads weights-only checkpoints, so pass an HRNet state_dict file."
+            f"{path} holds pickled Python objects ({refused.group(1)}), not just tensors; rtpose only loads "
+            "weights-only checkpoints, so pass an HRNet state_dict file."
         ) from None
     except Exception as exc:  # arbitrary bytes make torch.load raise many types (IndexError, RuntimeError …)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
