@@ -35,9 +35,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rtpose.models import HRNet  # noqa: E402
+from reference_weights import deterministic_weights  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-FILL = ROOT.parent / "shared" / "reference" / "fill.py"
 GFLOP_W32_256x192 = 15.3
 
 #: Dense (no sparsity) FP16 tensor-core TFLOP/s, matched against the CUDA device name in this order.
@@ -67,19 +66,6 @@ def gpu_peak_tflops(name: str) -> float | None:
             return tflops
     return None
 
-
-def reference_weights(width: int, directory: Path) -> Path:
-    path = directory / f"hrnet_w{width}_reference.pth"
-    if path.is_file():
-        return path
-    model = HRNet(width=width)
-    if FILL.is_file():
-        spec = importlib.util.spec_from_file_location("reference_fill", FILL)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        model.load_state_dict(module.fill_state_dict(model.state_dict()), strict=True)
-    torch.save(model.state_dict(), path)
-    return path
 
 
 def conv_gflops(model: torch.nn.Module, input_hw: tuple[int, int]) -> float:
@@ -203,7 +189,7 @@ def main() -> int:
     iters = args.iters or (20 if cuda else 1)
     engines = args.engines or Path(tempfile.mkdtemp(prefix="rtpose-bench-"))
     engines.mkdir(parents=True, exist_ok=True)
-    weights = args.weights or reference_weights(args.width, engines)
+    weights = args.weights or deterministic_weights(args.width, engines)
 
     from rtpose.backends.onnxruntime_backend import available_providers, cpu_threads
     from rtpose.backends.tensorrt_backend import tensorrt_available

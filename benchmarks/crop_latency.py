@@ -11,31 +11,15 @@ HRNet-W18/W32/W48.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from reference_weights import deterministic_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from rtpose.models import HRNet
-
-FILL = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "fill.py"
-
-
-def deterministic_model(width: int) -> HRNet:
-    model = HRNet(width=width)
-    if FILL.is_file():
-        spec = importlib.util.spec_from_file_location("reference_fill", FILL)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        model.load_state_dict(module.fill_state_dict(model.state_dict()), strict=True)
-    else:
-        torch.manual_seed(0)
-        model = HRNet(width=width)
-    return model.eval()
 
 
 @torch.inference_mode()

@@ -10,7 +10,6 @@ Prints how long the model took to load and how many frames were shown.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -22,23 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("RTPOSE_SHARED", ROOT.parent / "shared"))
 
+from reference_weights import deterministic_weights  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 import gui  # noqa: E402,F401  (clears OpenCV's Qt variables before PyQt5 starts)
-
-
-def reference_weights(width: int = 18) -> str:
-    """An HRNet checkpoint with the reference's deterministic weights (written to a temporary file)."""
-    import torch
-
-    from rtpose.models import HRNet
-
-    spec = importlib.util.spec_from_file_location("reference_fill", SHARED / "reference" / "fill.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = HRNet(width=width)
-    model.load_state_dict(module.fill_state_dict(model.state_dict()), strict=True)
-    path = Path(tempfile.gettempdir()) / f"rtpose_hrnet_w{width}_reference.pth"
-    torch.save(model.state_dict(), path)
-    return str(path)
 
 
 def main() -> int:
@@ -62,7 +47,8 @@ def main() -> int:
 
     app = QApplication([sys.argv[0]])
     apply_theme(app)
-    config = ModelConfig(weights=args.weights or reference_weights(), detector=args.detector, device=args.device)
+    weights = args.weights or str(deterministic_weights(18))
+    config = ModelConfig(weights=weights, detector=args.detector, device=args.device)
     window = MainWindow(config, output_dir=tempfile.gettempdir())
     width, height = (int(v) for v in args.size.lower().split("x"))
     window.resize(width, height)

@@ -13,31 +13,19 @@ the speed is the same as with trained weights, but the keypoints are meaningless
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
 from pathlib import Path
+
+from reference_weights import deterministic_weights  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RTPOSE_SHARED", ROOT.parent / "shared"))
 sys.path.insert(0, str(ROOT))
 
 
-def deterministic_weights(width: int, folder: Path) -> Path:
-    """A checkpoint of HRNet-``width`` with the reference's deterministic weights."""
-    import torch
 
-    from rtpose.models import HRNet
-
-    spec = importlib.util.spec_from_file_location("reference_fill", SHARED / "reference" / "fill.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    model = HRNet(width=width)
-    model.load_state_dict(module.fill_state_dict(model.state_dict()), strict=True)
-    path = folder / f"hrnet_w{width}_deterministic.pth"
-    torch.save(model.state_dict(), path)
-    return path
 
 
 def run_ours(args, weights: Path) -> dict:
