@@ -112,17 +112,23 @@ def write_results(results: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
+def _read_json(path: str | os.PathLike, what: str):
+    """The parsed contents of a JSON file, or one :class:`DatasetError` sentence naming ``what`` it should be."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{what} {path} does not exist.")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{what} {path} is not valid JSON ({exc}).") from None
+
+
 def load_coco(ann_file: str | os.PathLike):
     """A pycocotools ``COCO`` for a keypoint annotation file, with a clear error for bad files."""
     from pycocotools.coco import COCO
 
     ann_file = Path(ann_file)
-    if not ann_file.is_file():
-        raise DatasetError(f"Annotation file {ann_file} does not exist.")
-    try:
-        data = json.loads(ann_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"Annotation file {ann_file} is not valid JSON ({exc}).") from None
+    data = _read_json(ann_file, "Annotation file")
     if not isinstance(data, dict) or not {"images", "annotations", "categories"} <= set(data):
         raise DatasetError(
             f"{ann_file} is not a COCO annotation file (it needs 'images', 'annotations' and 'categories')."
@@ -173,12 +179,7 @@ def gt_boxes(coco, image_id: int) -> np.ndarray:
 def load_detections(path: str | os.PathLike, det_score_thr: float = 0.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Person detections (COCO results, category 1) per image id: ``(boxes xyxy (N, 4), scores (N,))``."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"Detection file {path} does not exist.")
-    try:
-        dets = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"Detection file {path} is not valid JSON ({exc}).") from None
+    dets = _read_json(path, "Detection file")
     if not isinstance(dets, list) or any(not isinstance(d, dict) or not {"image_id", "bbox"} <= set(d) for d in dets):
         raise DatasetError(f"{path} is not a COCO detection results file (a list of {{image_id, bbox, score}}).")
     per_image: dict[int, list] = {}
@@ -249,12 +250,7 @@ def predict_coco(
 def _load_results(results: list[dict] | str | os.PathLike) -> list[dict]:
     if isinstance(results, (str, os.PathLike)):
         path = Path(results)
-        if not path.is_file():
-            raise DatasetError(f"Results file {path} does not exist.")
-        try:
-            results = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"Results file {path} is not valid JSON ({exc}).") from None
+        results = _read_json(path, "Results file")
         source = str(path)
     else:
         source = "the results"
