@@ -74,33 +74,43 @@ class TopDownEstimator:
         self.codec = HeatmapCodec(input_hw=tuple(backend.input_hw))
         self.timer = timer or StageTimer()
 
-    def __call__(self, image_bgr: np.ndarray) -> list[Person]:
-        """Detect the people of a ``(H, W, 3)`` uint8 BGR image and estimate their poses."""
+    def __call__(self, image_bgr: np.ndarray, timer: StageTimer | None = None) -> list[Person]:
+        """Detect the people of a ``(H, W, 3)`` uint8 BGR image and estimate their poses.
+
+        ``timer``: where this call's stage times go (default :attr:`timer`). Callers on several
+        threads pass their own, so that no thread swaps a shared attribute under another.
+        """
         if self.detector is None:
             raise ValueError("This estimator has no detector: call estimate_boxes() with boxes.")
-        with self.timer.stage("detect"):
+        timer = timer or self.timer
+        with timer.stage("detect"):
             detections = self.detector(image_bgr)
-        return self.estimate(image_bgr, detections)
+        return self.estimate(image_bgr, detections, timer=timer)
 
-    def estimate(self, image_bgr: np.ndarray, detections: Detections) -> list[Person]:
+    def estimate(self, image_bgr: np.ndarray, detections: Detections, timer: StageTimer | None = None) -> list[Person]:
         """Poses for given boxes (one batched backend call)."""
-        return self.estimate_boxes(image_bgr, detections.boxes, detections.scores)
+        return self.estimate_boxes(image_bgr, detections.boxes, detections.scores, timer=timer)
 
     def estimate_boxes(
-        self, image_bgr: np.ndarray, boxes_xyxy: np.ndarray, box_scores: np.ndarray | None = None
+        self,
+        image_bgr: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        box_scores: np.ndarray | None = None,
+        timer: StageTimer | None = None,
     ) -> list[Person]:
         """Poses of the people in ``boxes_xyxy`` ``(N, 4)`` (image pixels) of one image."""
+        timer = timer or self.timer
         boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
         scores = np.ones(len(boxes), np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
         if len(boxes) == 0:
             return []
-        with self.timer.stage("crop"):
+        with timer.stage("crop"):
             batch, centers, sizes = make_input_batch(image_bgr, boxes, self.codec.input_hw, self.padding)
             if self.flip:
                 batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])
-        with self.timer.stage("pose"):
+        with timer.stage("pose"):
             heatmaps = self.run_backend(batch)
-        with self.timer.stage("decode"):
+        with timer.stage("decode"):
             if self.flip:
                 heatmaps = self.codec.merge_flipped(heatmaps[: len(boxes)], heatmaps[len(boxes) :])
             keypoints = self.decode(heatmaps, centers, sizes)
@@ -112,6 +122,10 @@ class TopDownEstimator:
         if len(batch) <= step:
             return self.backend.infer(batch)
         return np.concatenate([self.backend.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
+
+    def close(self) -> None:
+        """Release the pose backend's resources (a TensorRT context, an inference session)."""
+        self.backend.close()
 
     def decode(self, heatmaps: np.ndarray, centers: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """Heatmaps ``(N, K, h, w)`` → keypoints ``(N, K, 3)`` as (x, y, score) in image pixels."""

@@ -14,9 +14,18 @@
 - :meth:`Pipeline.stop` (or the end of the stream, or ``max_frames``) joins every thread within about
   a second; memory stays bounded however long it runs.
 
-Stage times go to one :class:`~rtpose.timing.StageTimer`: ``capture``, ``detect``, ``crop``, ``pose``,
-``decode``, ``track`` and ``latency`` (capture time → result ready). The CLI adds ``render``,
-``write`` and ``e2e`` (capture → written/shown).
+Stage times go to one :class:`~rtpose.timing.StageTimer` (all in ms in the summary):
+
+- ``capture``: reading one frame from the source (decoding; for ``realtime`` playback not the wait
+  for the frame's time);
+- ``queue``: how long a frame waited between capture and inference;
+- ``detect``, ``crop``, ``pose``, ``decode``, ``track``: the inference stages;
+- ``latency``: how old a result's information is when it is ready. For live sources (and
+  ``realtime`` playback) it counts from the capture, so it includes the ``queue`` wait; files are
+  read ahead of inference on purpose, so for them it counts from the moment inference takes the frame
+  (a frame waiting in the read-ahead queue is not late, it was read early).
+
+The CLI adds ``render``, ``write`` and ``e2e`` (the same origin as ``latency`` → written or shown).
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from rtpose.sources import Frame, FrameSource
 from rtpose.timing import StageTimer, now
 
 #: Stage order of the summary table.
-STAGE_ORDER = ["capture", "detect", "crop", "pose", "decode", "track", "render", "write", "latency", "e2e"]
+STAGE_ORDER = ["capture", "queue", "detect", "crop", "pose", "decode", "track", "render", "write", "latency", "e2e"]
 _END = object()
 
 
@@ -44,9 +53,12 @@ class FrameResult:
         frame: the source frame (its image is not drawn on by the pipeline).
         people: the people found (with ``track_id`` when a tracker runs).
         timings_ms: this frame's stage times in ms (capture, detect, crop, pose, decode, track).
-        latency_ms: capture timestamp → result ready, in ms.
+        latency_ms: how old the frame's information is when its result is ready, in ms: from
+            :attr:`origin` to then (see :class:`Pipeline`).
         fps: recent processing rate (results per second over the last ~30 frames).
         dropped: frames dropped so far (live sources keep only the newest frame).
+        origin: the :func:`rtpose.timing.now` time latency counts from (the capture time for live
+            sources; for files read ahead, the time inference took the frame).
     """
 
     frame: Frame
@@ -55,6 +67,12 @@ class FrameResult:
     latency_ms: float = 0.0
     fps: float = 0.0
     dropped: int = 0
+    origin: float | None = None
+
+    @property
+    def latency_origin(self) -> float:
+        """:attr:`origin`, or the capture time when none was recorded."""
+        return self.frame.timestamp if self.origin is None else self.origin
 
 
 @dataclass
@@ -63,6 +81,7 @@ class _Item:
     capture_ms: float
     step: bool = False  # processed even while paused (the frame shown after a seek)
     generation: int = 0
+    queued_at: float = 0.0
 
 
 class _Handoff:
@@ -100,10 +119,11 @@ class Pipeline:
     Args:
         source: where frames come from (see :func:`rtpose.sources.open_source`).
         estimator: image → people (a :class:`~rtpose.estimator.TopDownEstimator`; anything callable
-            on a BGR image with a ``timer`` attribute works). While the pipeline runs, its ``timer``
-            is pointed at the pipeline's.
+            as ``estimator(image, timer=…)`` works). Stage times are passed per call, so one estimator
+            may serve several pipelines one after another (or at once).
         tracker: optional object with ``update(people, timestamp) -> people`` and ``reset()``, called in
-            the inference thread after estimation (stage ``track``); reset on :meth:`seek`.
+            the inference thread after estimation (stage ``track``); reset on :meth:`seek`. Replace it
+            while running with :meth:`set_tracker` (it takes effect between two frames).
         on_result: called in the inference thread with each :class:`FrameResult`. Then
             :meth:`results` only yields the newest results the caller has not missed (it never blocks
             inference).
@@ -140,6 +160,7 @@ class Pipeline:
         self.source = source
         self.estimator = estimator
         self.tracker = tracker
+        self._next_tracker: list = []  # [tracker] while a replacement waits for the next frame
         self.on_result = on_result
         self.max_frames = max_frames
         self.timer = timer or StageTimer()
@@ -246,6 +267,19 @@ class Pipeline:
             self._seek_to = int(index)
             self._pause_cond.notify_all()
 
+    def set_tracker(self, tracker) -> None:
+        """Use ``tracker`` (or None) from the next frame on; safe from any thread while running."""
+        with self._handoff.cond:
+            self._next_tracker = [tracker]
+        if not self._started:
+            self._apply_tracker()
+
+    def _apply_tracker(self) -> None:
+        with self._handoff.cond:
+            pending, self._next_tracker = self._next_tracker, []
+        if pending:
+            self.tracker = pending[0]
+
     @property
     def dropped(self) -> int:
         """Frames dropped so far (by the latest-frame slot and by the source itself)."""
@@ -262,13 +296,15 @@ class Pipeline:
     def results(self, timeout: float | None = None) -> Iterator[FrameResult]:
         """Yield results as they come until the stream ends or :meth:`stop` is called.
 
-        Re-raises an error of the capture or inference thread (e.g. a source that failed) at the end.
-        ``timeout``: give up waiting for the next result after this many seconds (None: no limit).
+        After :meth:`request_stop` it still yields the result of the frame that was in the model, so a
+        stopped run loses nothing it computed. Re-raises an error of the capture or inference thread
+        (e.g. a source that failed) at the end. ``timeout``: give up waiting for the next result after
+        this many seconds (None: no limit).
         """
         while True:
             with self._results_cond:
                 deadline = None if timeout is None else now() + timeout
-                while not self._results and not self._stop.is_set():
+                while not self._results and not self._stopped_and_drained():
                     if deadline is not None and now() >= deadline:
                         return
                     self._results_cond.wait(0.1)
@@ -282,6 +318,10 @@ class Pipeline:
         if self.error is not None:
             error, self.error = self.error, None
             raise error
+
+    def _stopped_and_drained(self) -> bool:
+        """A stop was asked for and the inference thread has delivered its last result (or never ran)."""
+        return self._stop.is_set() and (self._finished.is_set() or not self._started)
 
     def summary(self) -> str:
         """The end-of-run table: frames, dropped, FPS, then p50/p95 per stage."""
@@ -350,7 +390,7 @@ class Pipeline:
                     continue  # paused live source: stay current, process nothing
                 self.timer.add("capture", capture_ms / 1e3)
                 self.frames_captured += 1
-                item = _Item(frame, capture_ms, step=step, generation=self._generation)
+                item = _Item(frame, capture_ms, step=step, generation=self._generation, queued_at=now())
                 step = False
                 with handoff.cond:
                     if handoff.latest:
@@ -388,19 +428,20 @@ class Pipeline:
 
     def _inference_loop(self) -> None:
         frame_timer = _FrameTimer(self.timer)
-        saved_timer = getattr(self.estimator, "timer", None)
-        self.estimator.timer = frame_timer
         generation = self._generation
         try:
             while not self._stop.is_set():
                 item = self._next_item()
                 if item is None:
                     break
+                taken = now()
+                self._apply_tracker()
                 if item.generation != generation:
                     generation = item.generation
                     if self.tracker is not None:
                         self.tracker.reset()
                 frame_timer.frame = {"capture": item.capture_ms}
+                frame_timer.add("queue", taken - item.queued_at)
                 people = self._estimate(item.frame.image, frame_timer)
                 if people is None:  # stopped between detection and pose
                     break
@@ -408,7 +449,8 @@ class Pipeline:
                     with frame_timer.stage("track"):
                         people = self.tracker.update(people, item.frame.clock)
                 ready = now()
-                latency = (ready - item.frame.timestamp) * 1e3
+                origin = item.frame.timestamp if self.drop_frames else taken
+                latency = (ready - origin) * 1e3
                 self.timer.add("latency", latency / 1e3)
                 self._recent.append(ready)
                 self.frames_processed += 1
@@ -419,6 +461,7 @@ class Pipeline:
                     latency_ms=latency,
                     fps=self.fps,
                     dropped=self.dropped,
+                    origin=origin,
                 )
                 self._deliver(result)
                 if self.max_frames is not None and self.frames_processed >= self.max_frames:
@@ -426,7 +469,6 @@ class Pipeline:
         except BaseException as exc:
             self.error = exc
         finally:
-            self.estimator.timer = saved_timer
             self._end_time = now()
             self._stop_capture()
             self._deliver(_END)
@@ -437,12 +479,12 @@ class Pipeline:
         estimator = self.estimator
         detector = getattr(estimator, "detector", None)
         if detector is None or not hasattr(estimator, "estimate"):
-            return estimator(image)
+            return estimator(image, timer=frame_timer)
         with frame_timer.stage("detect"):
             detections = detector(image)
         if self._stop.is_set():
             return None
-        return estimator.estimate(image, detections)
+        return estimator.estimate(image, detections, timer=frame_timer)
 
     def _stop_capture(self) -> None:
         """The inference side is done: let the capture thread exit (it may be waiting on a full queue)."""

@@ -32,10 +32,12 @@ IMAGE_SUFFIXES = frozenset(
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
-
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's own logging for a block (process-wide, so keep the block short)."""
+    """Silence OpenCV's own log lines for a block: a failed open is our one-sentence SourceError instead.
+
+    Process-wide, so keep the block short.
+    """
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
@@ -146,12 +148,6 @@ class _Pacer:
             time.sleep(delay)
 
 
-def _quiet_opencv() -> None:
-    """OpenCV prints a warning per failed open; our SourceError says it better."""
-    with contextlib.suppress(AttributeError):  # very old OpenCV
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-
 class ImageSource(FrameSource):
     """One still image: a single frame (``frame_count`` 1)."""
 
@@ -225,8 +221,8 @@ class VideoSource(FrameSource):
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name
-        _quiet_opencv()
-        cap = cv2.VideoCapture(str(self.path))
+        with _quiet_opencv():
+            cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"Could not open {self.path} as a video (unsupported format or corrupt file).")
@@ -303,7 +299,6 @@ class CaptureSource(FrameSource):
         self._lock = threading.Lock()
         self._reading = False
         self._closed = False
-        _quiet_opencv()
         cap = self._open(spec, timeout)
         self._cap = cap
         fps = cap.get(cv2.CAP_PROP_FPS)
@@ -317,12 +312,12 @@ class CaptureSource(FrameSource):
 
         def work() -> None:
             try:
-                if self.is_camera:
-                    with _quiet_opencv():  # a missing camera is our one-sentence error, not OpenCV's log line
+                with _quiet_opencv():
+                    if self.is_camera:
                         cap = cv2.VideoCapture(spec)
-                else:
-                    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-                    cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG, params)
+                    else:
+                        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+                        cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG, params)
                 if box.get("abandoned"):
                     cap.release()
                 else:

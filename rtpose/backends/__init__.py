@@ -28,6 +28,10 @@ class PoseBackend(Protocol):
         """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""
         ...
 
+    def close(self) -> None:
+        """Release what the backend holds (sessions, GPU memory, a TensorRT context); safe to call twice."""
+        ...
+
 
 BACKEND_NAMES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 

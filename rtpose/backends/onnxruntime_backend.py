@@ -91,3 +91,7 @@ class OnnxRuntimeBackend:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         (heatmaps,) = self.session.run([self.output_name], {self.input_name: batch})
         return np.asarray(heatmaps, dtype=np.float32)
+
+    def close(self) -> None:
+        """Release the inference session."""
+        self.session = None

@@ -71,3 +71,7 @@ class OpenVinoBackend:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         self.request.infer({0: batch})
         return np.array(self.request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+
+    def close(self) -> None:
+        """Release the compiled model and its infer request."""
+        self.request = self.compiled = None

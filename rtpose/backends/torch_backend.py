@@ -60,3 +60,9 @@ class TorchBackend:
         if self.fp16:
             x = x.half()
         return self.model(x).float().cpu().numpy()
+
+    def close(self) -> None:
+        """Free the model's memory (cached CUDA blocks are returned to the driver)."""
+        self.model = None
+        if self.torch_device.type == "cuda":
+            torch.cuda.empty_cache()

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from rtpose.cli.common import add_model_args
-from rtpose.errors import RtposeError
+from rtpose.errors import RtposeError, SourceError
 
 HELP = "estimate poses on a camera, video, stream, image or folder (the default command)"
 
@@ -134,6 +133,7 @@ def _run_stream(args, source, estimator, window) -> int:
     """Video, camera, stream or folder through the threaded pipeline."""
     from rtpose.pipeline import Pipeline, warmup
     from rtpose.render import draw_hud, draw_people, hud_lines
+    from rtpose.signals import stop_on_signals
     from rtpose.sinks import JsonLinesSink, VideoSink
     from rtpose.timing import now
 
@@ -141,33 +141,23 @@ def _run_stream(args, source, estimator, window) -> int:
     pipeline = Pipeline(source, estimator, tracker=tracker, max_frames=args.max_frames)
     timer = pipeline.timer
     sinks = []
-    interrupted = False
-    previous_handler = None
-
-    def on_sigint(signum, frame_):  # first Ctrl-C: stop cleanly; a second one interrupts at once
-        nonlocal interrupted
-        interrupted = True
-        pipeline.request_stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    try:
-        if args.json:
-            sinks.append(JsonLinesSink(args.json))
-        if args.save:
-            sinks.append(VideoSink(args.save, fps=source.fps, size=source.size))
-        if window is not None:
-            sinks.append(window)
-        if threading.current_thread() is threading.main_thread():
-            previous_handler = signal.signal(signal.SIGINT, on_sigint)
-        backend = estimator.backend
-        backend_text = (getattr(backend, "name", ""), getattr(backend, "device", ""))
-        total = args.max_frames or source.frame_count
-        _log(args, f"running on {source.name}" + (f" ({total} frames)" if total else "") + "; Ctrl-C stops")
-        render = bool(args.save or window is not None)
-        warmup(estimator, source.size)
-        last_log = now()
-        pipeline.start()
+    with stop_on_signals(lambda _signum: pipeline.request_stop()) as stop:
         try:
+            if args.json:
+                sinks.append(JsonLinesSink(args.json))
+            if args.save:
+                sinks.append(VideoSink(args.save, fps=source.fps, size=source.size))
+            if window is not None:
+                sinks.append(window)
+            backend = estimator.backend
+            backend_text = (getattr(backend, "name", ""), getattr(backend, "device", ""))
+            total = args.max_frames or source.frame_count
+            _log(args, f"running on {source.name}" + (f" ({total} frames)" if total else "") + "; Ctrl-C stops")
+            render = bool(args.save or window is not None)
+            warmup(estimator, source.size)
+            last_log = now()
+            if not stop.requested:
+                pipeline.start()
             for result in pipeline.results():
                 annotated = None
                 if render:
@@ -177,7 +167,7 @@ def _run_stream(args, source, estimator, window) -> int:
                 with timer.stage("write"):
                     for sink in sinks:
                         sink.write(result, annotated)
-                timer.add("e2e", now() - result.frame.timestamp)
+                timer.add("e2e", now() - result.latency_origin)
                 if window is not None and window.stop_requested:
                     break
                 if not args.quiet and window is None and now() - last_log > 2.0:
@@ -185,28 +175,33 @@ def _run_stream(args, source, estimator, window) -> int:
                     done = f"{pipeline.frames_processed}" + (f"/{total}" if total else "")
                     print(f"rtpose: frame {done}  {result.fps:.1f} frames/s  latency {result.latency_ms:.0f} ms  "
                           f"{len(result.people)} people", file=sys.stderr, flush=True)
-        except KeyboardInterrupt:  # second Ctrl-C, or no handler installed
-            interrupted = True
-    finally:
-        pipeline.stop()
-        if pipeline.running:  # a pose call cannot be cut short: let it end rather than abort the process
-            pipeline.stop(timeout=30.0)
-        for sink in sinks:
-            if sink is not window:
-                sink.close()
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
-    if getattr(source, "ended_early", False) and not interrupted:
-        _log(args, f"{source.name} ended (the stream stopped sending frames)")
+        except KeyboardInterrupt:  # a second signal while stopping
+            stop.signum = stop.signum or signal.SIGINT
+        finally:
+            try:
+                pipeline.stop()
+                if pipeline.running:  # a pose call cannot be cut short: let it end rather than abort the process
+                    pipeline.stop(timeout=30.0)
+            finally:
+                for sink in sinks:
+                    if sink is not window:
+                        sink.close()
     if not args.quiet:
         print(pipeline.summary(), file=sys.stderr, flush=True)
         for sink in sinks:
             path = getattr(sink, "path", None)
             if path is not None:
                 print(f"rtpose: wrote {path}", file=sys.stderr)
-    if interrupted:
-        print("rtpose: interrupted", file=sys.stderr)
-        return 130
+    if stop.requested:
+        print(f"rtpose: stopped by {stop.name}", file=sys.stderr)
+        return stop.exit_code
+    if getattr(source, "ended_early", False):
+        if getattr(source, "is_camera", False):
+            raise SourceError(
+                f"{source.name.capitalize()} stopped sending frames after {pipeline.frames_captured} frames "
+                "(unplugged, or taken by another program); everything up to then was written."
+            )
+        _log(args, f"{source.name} ended (the stream stopped sending frames)")
     return 0
 
 
