@@ -7,6 +7,11 @@ Importing this package fixes the Qt environment first: the opencv-python wheel p
 ``highgui`` windows. PyQt5 would then load OpenCV's ``libqxcb.so`` against its own Qt libraries and
 abort with "Could not load the Qt platform plugin xcb". The variables are only read when the
 ``QApplication`` is created, so clearing them here works whether ``cv2`` was imported before or after.
+
+It also keeps Qt's xcb platform from loading OpenGL (``QT_XCB_GL_INTEGRATION=none``, unless the user
+set it): the viewer paints with the CPU and needs no GL, and on Mesa systems (Intel/AMD graphics,
+VMs, remote desktops) Mesa's GL brings its own LLVM into the process; when PyTorch then loads Triton,
+which carries another LLVM, the process crashes with a segmentation fault.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ def prepare_qt_environment() -> None:
         value = os.environ.get(name, "")
         if value and "cv2" in value.replace("\\", "/").split("/"):
             del os.environ[name]
+    os.environ.setdefault("QT_XCB_GL_INTEGRATION", "none")
 
 
 prepare_qt_environment()

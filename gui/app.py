@@ -4,20 +4,91 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+from pathlib import Path
 
-import gui  # noqa: F401  (fixes OpenCV's Qt plugin variables before any QApplication exists)
+import gui  # noqa: F401  (fixes the Qt environment before any QApplication exists)
 from rtpose.errors import DisplayError, RtposeError
+from rtpose.signals import stop_on_signals
+from rtpose.sinks import x11_display_reachable
+
+#: Debian/Ubuntu package of each shared library Qt's xcb platform plugin loads (what ``apt-get install`` needs).
+XCB_PACKAGES = {
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-xinerama.so.0": "libxcb-xinerama0",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb.so.1": "libxcb1",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libGL.so.1": "libgl1",
+    "libEGL.so.1": "libegl1",
+}
+
+
+def xcb_plugin_path() -> Path | None:
+    """PyQt5's xcb platform plugin (``libqxcb.so``), or None when this PyQt5 has none."""
+    from PyQt5.QtCore import QLibraryInfo
+
+    path = Path(QLibraryInfo.location(QLibraryInfo.PluginsPath)) / "platforms" / "libqxcb.so"
+    return path if path.is_file() else None
+
+
+def missing_libraries(binary: Path) -> list[str]:
+    """Shared libraries ``binary`` needs that the dynamic loader cannot find (from ``ldd``; [] if no ldd)."""
+    try:
+        output = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.split("=>")[0].strip() for line in output.splitlines() if "=> not found" in line]
 
 
 def check_display() -> None:
-    """Raise :class:`DisplayError` when Qt would have nothing to draw on (instead of Qt aborting)."""
-    if os.environ.get("QT_QPA_PLATFORM"):
+    """Raise :class:`DisplayError` with one sentence where Qt would abort instead.
+
+    No display, a ``DISPLAY`` no X server answers, and system libraries that Qt's xcb plugin needs but
+    that are not installed (Qt prints a long message and aborts the process).
+    """
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
         return  # e.g. offscreen, vnc, wayland: the user chose
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not sys.platform.startswith("linux"):
+        return
+    display = os.environ.get("DISPLAY")
+    if not display:
+        if os.environ.get("WAYLAND_DISPLAY") and not platform:
+            return  # Qt picks its Wayland plugin
         raise DisplayError(
             "No display found for the viewer: run it in a desktop session (DISPLAY or WAYLAND_DISPLAY set), "
             "or use 'rtpose run --no-show' for headless work."
+        )
+    if not x11_display_reachable(display):
+        raise DisplayError(
+            f"DISPLAY={display} names an X server that does not answer: check DISPLAY (and, over ssh, X "
+            "forwarding), or use 'rtpose run --no-show' for headless work."
+        )
+    plugin = xcb_plugin_path()
+    missing = missing_libraries(plugin) if plugin is not None else []
+    if missing:
+        packages = sorted({XCB_PACKAGES.get(name, name) for name in missing})
+        raise DisplayError(
+            f"The viewer needs system libraries that are not installed ({', '.join(missing)}); on Debian or "
+            f"Ubuntu install them with 'sudo apt-get install {' '.join(packages)}'."
         )
 
 
@@ -35,15 +106,6 @@ def create_window(args: argparse.Namespace):
     from gui.worker import ModelConfig
 
     config = ModelConfig.from_args(args)
-    if config.weights:
-        try:  # a registry name such as hrnet_w32_coco_256x192 → its cached file
-            from rtpose.weights import resolve_weights
-
-            config.weights = str(resolve_weights(config.weights))
-        except RtposeError:
-            pass  # the model loader reports the problem in the window
-        except ImportError:  # pragma: no cover
-            pass
     window = MainWindow(config, kpt_thr=getattr(args, "kpt_thr", 0.3), realtime=getattr(args, "realtime", False))
     first = args.camera if getattr(args, "camera", None) is not None else getattr(args, "source", None)
     if first is not None:
@@ -65,25 +127,25 @@ def run(args: argparse.Namespace) -> int:
     app.setApplicationName("rtpose viewer")
     apply_theme(app)
     window = create_window(args)
-    _close_on_sigint(app, window)
+    _wake_python_regularly(app)
     if getattr(args, "fullscreen", False):
         window.toggle_fullscreen()
     else:
         window.show()
-    code = int(app.exec_())
-    window.wait_for_threads(10.0)  # a frame still inside the model finishes before the process exits
-    return code
+    # Ctrl-C, SIGTERM and SIGHUP close the window cleanly: a recording is finalised, threads end.
+    with stop_on_signals(lambda _signum: window.close(), second_interrupts=False) as stop:
+        code = int(app.exec_())
+        window.wait_for_threads(10.0)  # a frame still inside the model finishes before the process exits
+        window.release_models()
+    return stop.exit_code or code
 
 
-def _close_on_sigint(app, window) -> None:
-    """Ctrl-C in the terminal closes the window cleanly (Qt's loop would otherwise never let Python see it)."""
-    import signal
-
+def _wake_python_regularly(app) -> None:
+    """Let Python's signal handlers run while Qt's event loop waits (they run only between bytecodes)."""
     from PyQt5.QtCore import QTimer
 
-    signal.signal(signal.SIGINT, lambda *_: window.close())
     timer = QTimer(app)
-    timer.timeout.connect(lambda: None)  # wakes the interpreter so the Python signal handler runs
+    timer.timeout.connect(lambda: None)
     timer.start(200)
 
 

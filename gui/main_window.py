@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import time
 from pathlib import Path
 
@@ -43,13 +42,9 @@ VIDEO_FILTER = (
 
 
 def weights_help() -> str:
-    """How to get HRNet weights, in one or two sentences."""
-    return ("No HRNet weights loaded. Download official ones with 'rtpose weights download hrnet_w32_coco_256x192', "
-            "then start with 'rtpose gui --weights PATH' or use Model ▸ Load weights… (Ctrl+W).")
-
-
-def tracking_available() -> bool:
-    return importlib.util.find_spec("rtpose.tracking") is not None
+    """What to do when no model could be loaded, in one sentence."""
+    return ("No HRNet model is loaded: use Model ▸ Load weights… (Ctrl+W) or start with 'rtpose gui --weights PATH' "
+            "(see 'rtpose weights list').")
 
 
 class MainWindow(QMainWindow):
@@ -83,6 +78,7 @@ class MainWindow(QMainWindow):
         self._render_ms = 0.0
         self._last_readout = 0.0
         self._closing = False
+        self._stale_estimators: list = []  # replaced models, closed once no pipeline uses them
 
         self.loader = ModelLoader(self)
         self.loader.loaded.connect(self._model_loaded)
@@ -312,13 +308,11 @@ class MainWindow(QMainWindow):
         self.show_hud = QCheckBox("HUD on video")
         for box in (self.show_boxes, self.show_keypoints, self.show_hud):
             box.setChecked(True)
-        self.tracking = QCheckBox("Tracking (stable IDs, smoothing)")
-        self.tracking.setEnabled(tracking_available())
-        self.tracking.setToolTip("Follow people across frames: stable IDs and smoothed keypoints"
-                                 if tracking_available() else "rtpose.tracking is not available")
+        self.tracking = QCheckBox("Tracking")
+        self.tracking.setToolTip("Follow people across frames: stable IDs and smoothed keypoints "
+                                 "(on by default, as in 'rtpose run')")
         self.tracking.toggled.connect(self._set_tracking)
-        self.show_ids.setChecked(False)
-        self.tracking.setText("Tracking")
+        self.tracking.setChecked(True)
         grid = QHBoxLayout()
         col1, col2 = QVBoxLayout(), QVBoxLayout()
         col1.addWidget(self.show_boxes)
@@ -383,19 +377,33 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------------------------------------- model
     def reload_model(self) -> None:
-        """(Re)build the estimator from :attr:`config` on a background thread."""
+        """(Re)build the estimator from :attr:`config` on a background thread.
+
+        Without weights the default registry checkpoint is used, downloaded on first use.
+        """
+        from rtpose.weights import DEFAULT_WEIGHTS
+
+        if self.estimator is not None:
+            self._stale_estimators.append(self.estimator)
         self.estimator = None
         self.model_error = None
         self.backend_label.setText("loading model…")
         self.model_label.setText("loading…")
-        self.weights_label.set_full_text(Path(self.config.weights).name if self.config.weights else "none",
-                                         str(self.config.weights or "no weights: Ctrl+W loads some"))
-        if not self.config.weights:
-            self._model_failed(weights_help())
-            return
+        weights = self.config.weights
+        self.weights_label.set_full_text(Path(weights).name if weights else f"{DEFAULT_WEIGHTS} (default)",
+                                         str(weights or f"the default checkpoint {DEFAULT_WEIGHTS}, downloaded on "
+                                                         "first use; Ctrl+W loads others"))
         self.loader.load(self.config)
-        self.statusBar().showMessage("Loading the model…")
+        self.statusBar().showMessage("Loading the model…" if weights else
+                                     f"Loading the default model {DEFAULT_WEIGHTS} (downloaded on first use)…")
         self._update_controls()
+
+    def _close_stale_estimators(self, timeout: float = 5.0) -> None:
+        """Release replaced models (a TensorRT context, sessions) once no pipeline thread uses them."""
+        if self._stale_estimators and self.controller.wait_idle(timeout):
+            for estimator in self._stale_estimators:
+                estimator.close()
+            self._stale_estimators.clear()
 
     def set_estimator(self, estimator, config: ModelConfig | None = None) -> None:
         """Use an estimator built elsewhere (tests, embedding); ``config`` says what it was built from."""
@@ -404,12 +412,16 @@ class MainWindow(QMainWindow):
         if config is not None:
             self.config = config
         self.loader.cancel(timeout=0.0)
+        if self.estimator is not None and self.estimator is not estimator:
+            self._restart_after_reload()
+            self._stale_estimators.append(self.estimator)
         self._model_loaded(estimator, describe_estimator(estimator, self.config))
 
     def _model_loaded(self, estimator, info: dict) -> None:
         if self._closing:
             return
         estimator.detector.conf = self.conf_slider.value()
+        self._close_stale_estimators()
         self.estimator, self.model_info, self.model_error = estimator, info, None
         self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
         self.model_label.setToolTip(f"{info['backend']} on {info.get('device_full', info['device'])}"
@@ -472,16 +484,13 @@ class MainWindow(QMainWindow):
             detector.conf = value  # read by the detector on every frame
 
     def _set_tracking(self, on: bool) -> None:
-        if on and tracking_available():
-            from rtpose.tracking import PoseTracker
+        from rtpose.tracking import PoseTracker
 
-            self.controller.tracker_factory = PoseTracker
-            self.show_ids.setChecked(True)
-        else:
-            self.controller.tracker_factory = None
+        self.controller.tracker_factory = PoseTracker if on else None
+        self.show_ids.setChecked(on)
         pipeline = self.controller.pipeline
-        if pipeline is not None and hasattr(pipeline, "tracker"):
-            pipeline.tracker = self.controller.tracker_factory() if self.controller.tracker_factory else None
+        if pipeline is not None:  # applied by the inference thread between two frames
+            pipeline.set_tracker(PoseTracker() if on else None)
 
     # -------------------------------------------------------------------------------- sources
     def open_source(self, spec: str | int, start_index: int = 0) -> None:
@@ -796,7 +805,14 @@ class MainWindow(QMainWindow):
         self.loader.cancel(timeout=0.2)
         self.controller.stop(timeout=1.0)
         self.stop_recording()
+        if self.estimator is not None:
+            self._stale_estimators.append(self.estimator)
+            self.estimator = None
         super().closeEvent(event)
+
+    def release_models(self, timeout: float = 10.0) -> None:
+        """After closing: release every model once the threads using it have ended."""
+        self._close_stale_estimators(timeout)
 
 
 def _clock(seconds: float) -> str:

@@ -39,11 +39,13 @@ class StopRequest:
 
 
 @contextmanager
-def stop_on_signals(on_stop: Callable[[int], None]) -> Iterator[StopRequest]:
+def stop_on_signals(on_stop: Callable[[int], None], second_interrupts: bool = True) -> Iterator[StopRequest]:
     """Within the block, the first stop signal calls ``on_stop(signum)``; a second raises KeyboardInterrupt.
 
-    ``on_stop`` runs in a signal handler: it must only set flags or wake threads (never block). Off
-    the main thread (where Python cannot install handlers) this does nothing but yield.
+    ``on_stop`` runs in a signal handler: it must only set flags or wake threads (never block).
+    ``second_interrupts=False`` calls ``on_stop`` again instead (for Qt's event loop, where an exception
+    raised inside a callback would abort the process). Off the main thread (where Python cannot install
+    handlers) this does nothing but yield.
     """
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
@@ -51,9 +53,9 @@ def stop_on_signals(on_stop: Callable[[int], None]) -> Iterator[StopRequest]:
         return
 
     def handler(signum, _frame) -> None:
-        if request.requested:
+        if request.requested and second_interrupts:
             raise KeyboardInterrupt
-        request.signum = signum
+        request.signum = request.signum or signum
         on_stop(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}

@@ -6,9 +6,10 @@
 - :func:`download` fetches a registry entry into the cache folder with a progress bar. The file is
   written to a temporary name inside the cache, its sha256 is checked, and only then is it moved into
   place; a corrupt download is deleted and rejected.
-- :func:`resolve_weights` turns a ``--weights`` value (a path or a registry name) into a file path. It
-  never downloads: a registry name that is not in the cache yet gives a sentence saying which
-  ``rtpose weights download`` command fetches it. Downloads happen only when the user asks.
+- :func:`resolve_weights` turns a ``--weights`` value (a path, a registry name, or nothing: the default
+  checkpoint) into a file path. Like Ultralytics with its models, a registry checkpoint that is not in
+  the cache yet is downloaded on first use (progress bar, sha256 check); offline, one sentence says
+  which file to fetch from where, and how to pass it with ``--weights``.
 
 Cache folder: ``$RTPOSE_CACHE/weights`` when the ``RTPOSE_CACHE`` environment variable is set, else
 ``~/.cache/rtpose/weights``. Download base URL of the downloadable entries: ``$RTPOSE_WEIGHTS_URL`` when
@@ -26,6 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtpose.errors import WeightsError
+
+
+class DownloadError(WeightsError):
+    """A download that failed; ``reason`` says why in a few words (for sentences that add advice)."""
+
+    def __init__(self, sentence: str, reason: str) -> None:
+        super().__init__(sentence)
+        self.reason = reason
 
 #: Where mmpose publishes its top-down HRNet checkpoints.
 MMPOSE_BASE_URL = "https://download.openmmlab.com/mmpose/top_down/hrnet/"
@@ -158,7 +167,7 @@ def entry_url(entry: WeightsEntry, base_url: str | None = None) -> str:
     return base.rstrip("/") + "/" + entry.filename if base else entry.url
 
 
-def download(
+def download_entry(
     name: str | WeightsEntry,
     cache: str | os.PathLike | None = None,
     base_url: str | None = None,
@@ -192,9 +201,10 @@ def download(
         with os.fdopen(fd, "wb") as out:
             digest = _fetch(url, out, entry.filename, progress, timeout)
         if not entry.matches_digest(digest):
-            raise WeightsError(
+            raise DownloadError(
                 f"The download of {entry.name} from {url} is corrupt (sha256 {digest[:12]}…, expected "
-                f"{entry.sha256}…), so it was deleted."
+                f"{entry.sha256}…), so it was deleted.",
+                f"the file was corrupt (sha256 {digest[:12]}…, expected {entry.sha256}…) and was deleted",
             )
         os.replace(tmp, target)
     finally:
@@ -220,30 +230,50 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float) -> str:
                     received += len(block)
                     bar.update(len(block))
             if total is not None and received != total:
-                raise WeightsError(f"The download from {url} stopped after {received} of {total} bytes; try again.")
+                raise DownloadError(f"The download from {url} stopped after {received} of {total} bytes; try again.",
+                                    f"it stopped after {received} of {total} bytes")
     except urllib.error.HTTPError as exc:
-        raise WeightsError(f"The server answered HTTP {exc.code} ({exc.reason}) for {url}.") from None
+        raise DownloadError(f"The server answered HTTP {exc.code} ({exc.reason}) for {url}.",
+                            f"the server answered HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
-        raise WeightsError(f"Cannot reach {url} ({reason}); check the network connection or download it by hand.") \
-            from None
+        raise DownloadError(f"Cannot reach {url} ({reason}); check the network connection or download it by hand.",
+                            f"cannot reach the server: {reason}") from None
     except TimeoutError:
-        raise WeightsError(f"Downloading {url} timed out after {timeout:g} s; check the network connection.") \
-            from None
+        raise DownloadError(f"Downloading {url} timed out after {timeout:g} s; check the network connection.",
+                            f"no answer within {timeout:g} s") from None
     except (ConnectionError, OSError) as exc:
-        raise WeightsError(f"The download from {url} failed ({exc}); check the network connection.") from None
+        raise DownloadError(f"The download from {url} failed ({exc}); check the network connection.",
+                            str(exc)) from None
     return digest.hexdigest()
 
 
-def resolve_weights(spec: str | os.PathLike, cache: str | os.PathLike | None = None) -> Path:
-    """The file a ``--weights`` value names: an existing path, or a registry name found in the cache.
+def resolve_weights(
+    spec: str | os.PathLike | None,
+    cache: str | os.PathLike | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> Path:
+    """The file a ``--weights`` value names, fetching a registry checkpoint on first use.
 
-    Never downloads: a known name that is not cached yet raises a :class:`WeightsError` that gives the
-    ``rtpose weights download`` command (or the manual download instructions).
+    - None: the default checkpoint (:data:`DEFAULT_WEIGHTS`), as Ultralytics does with its models;
+    - an existing file: that file;
+    - a registry name or published file name: the cached file, downloaded (progress bar, sha256
+      check) when it is not cached yet and ``download`` is true.
+
+    Raises :class:`WeightsError` with one sentence: unknown names, files that must be fetched by hand,
+    and downloads that fail (naming the file, the URL and how to pass a local copy instead).
     """
+    if spec is None:
+        entry = get_entry(DEFAULT_WEIGHTS)
+        if not cached_path(entry, cache).is_file():
+            _say(f"no --weights given: using the default {entry.name} (COCO AP {entry.coco_ap:.3f})")
+        return resolve_weights(entry.name, cache, download, progress)
     path = Path(spec).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise WeightsError(f"--weights {path} is a folder; give a checkpoint file inside it.")
     entry = find_entry(str(spec))
     if entry is None and (path.suffix or len(path.parts) > 1):
         raise WeightsError(f"Weights file {path} does not exist.")
@@ -254,12 +284,28 @@ def resolve_weights(spec: str | os.PathLike, cache: str | os.PathLike | None = N
     target = cached_path(entry, cache)
     if target.is_file():
         return target
-    if entry.downloadable:
+    if not entry.downloadable:
+        raise WeightsError(entry.manual_download_message())
+    if not download:
         raise WeightsError(
             f"Weights {entry.name} are not downloaded yet: run 'rtpose weights download {entry.name}' "
             f"(saves to {target.parent})."
         )
-    raise WeightsError(entry.manual_download_message())
+    url = entry_url(entry)
+    _say(f"downloading {entry.filename} (first use) from {url} to {target.parent}")
+    try:
+        return download_entry(entry, cache, progress=progress)
+    except DownloadError as exc:
+        raise WeightsError(
+            f"Could not download the HRNet weights {entry.filename} from {url} ({exc.reason}); fetch that file "
+            f"another way and pass --weights PATH/{entry.filename}."
+        ) from None
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(f"rtpose: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -295,3 +341,7 @@ def verify_file(path: str | os.PathLike, name: str | None = None) -> Verificatio
     if by_name is not None and by_name.sha256 is not None and by_name not in candidates:
         return Verification(path, digest, None, by_name)
     return Verification(path, digest, candidates[0] if candidates else None, None)
+
+
+#: ``rtpose weights download`` and older callers use this name.
+download = download_entry

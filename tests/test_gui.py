@@ -1,8 +1,9 @@
-"""The PyQt5 viewer, offscreen: frames with overlays, pause/resume/step, stop, close, errors, recording.
+"""The PyQt5 viewer in-process, in a real X server (Xvfb + Mesa, Qt's xcb platform): frames with
+overlays, pause/resume/step, stop, close, errors, recording, tracking, model reloads.
 
-Runs with ``QT_QPA_PLATFORM=offscreen`` (set before PyQt5 is imported) and pytest-qt's ``qtbot``.
-One estimator (HRNet-W18 with deterministic weights + YOLOv8n-person, at most two people per frame to keep
-two CPU cores quick) is shared by the tests.
+pytest-qt's ``qtbot`` drives it; its QApplication is created on the Xvfb display (see ``qapp`` below).
+One estimator (HRNet-W18 with deterministic weights + YOLOv8n-person, at most two people per frame to
+keep two CPU cores quick) is shared by the tests. ``tests/test_gui_x11.py`` runs ``rtpose gui`` itself.
 """
 
 from __future__ import annotations
@@ -12,18 +13,38 @@ import subprocess
 import sys
 import threading
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 pytest.importorskip("PyQt5")
 pytest.importorskip("pytestqt")
 
-import gui  # noqa: E402,F401  (clears OpenCV's Qt variables)
+import gui  # noqa: E402  (prepares the Qt environment)
 from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI  # noqa: E402
+from tests.xserver import xvfb  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="session")
+def qapp():
+    """Overrides pytest-qt's: the QApplication lives on a real X server for the whole session."""
+    from PyQt5.QtWidgets import QApplication
+
+    with xvfb() as display:
+        saved = {k: os.environ.get(k) for k in ("DISPLAY", "QT_QPA_PLATFORM")}
+        os.environ["DISPLAY"], os.environ["QT_QPA_PLATFORM"] = display, "xcb"
+        gui.prepare_qt_environment()
+        app = QApplication.instance() or QApplication(["rtpose-tests"])
+        assert app.platformName() == "xcb"
+        try:
+            yield app
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def _rtpose_threads() -> list[str]:
@@ -179,19 +200,55 @@ def test_keyboard_shortcuts(window):
     assert {"Space", "Ctrl+O", "Ctrl+R", "Ctrl+S", "F", "Ctrl+Q"} <= shortcuts
 
 
-def test_missing_weights_opens_window_with_instructions(qtbot, qapp):
+def test_no_weights_loads_the_default_and_offline_says_what_to_do(qtbot, qapp, tmp_path, monkeypatch):
     from gui.main_window import MainWindow
     from gui.worker import ModelConfig
 
+    monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("RTPOSE_WEIGHTS_URL", "http://127.0.0.1:9/")  # nothing listens there: offline
     win = MainWindow(ModelConfig(weights=None, detector=str(DETECTOR_WEIGHTS)))
     qtbot.addWidget(win)
     win.show()
+    assert win.weights_label.full_text() == "hrnet_w32_coco_256x192 (default)"
+    qtbot.waitUntil(lambda: win.model_error is not None, timeout=30_000)
+    banner = win.view.banner
+    assert "hrnet_w32_coco_256x192-c78dce93_20200708.pth" in banner and "127.0.0.1:9" in banner
+    assert "--weights" in banner
     assert win.estimator is None
-    assert "rtpose weights download" in win.view.banner and "--weights" in win.view.banner
     # Opening a source without a model explains again instead of failing.
     win.open_source(str(VIDEO_MULTI))
-    assert "rtpose weights download" in win.statusBar().currentMessage()
+    assert "hrnet_w32_coco_256x192" in win.statusBar().currentMessage()
     win.close()
+
+
+def test_tracking_is_on_by_default_and_switches_between_frames(qtbot, window):
+    assert window.tracking.isChecked() and window.show_ids.isChecked()  # as in 'rtpose run'
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 2)
+    assert all(p.track_id is not None for p in window.last_result.people)
+    window.tracking.setChecked(False)
+    shown = window.frames_shown
+    _wait_frames(qtbot, window, shown + 3)
+    assert all(p.track_id is None for p in window.last_result.people)
+
+
+def test_reloading_the_model_closes_the_old_backend(qtbot, qapp, config, tmp_path):
+    from gui.main_window import MainWindow
+    from gui.worker import build_estimator
+
+    first, second = build_estimator(config), build_estimator(config)
+    win = MainWindow(config, output_dir=tmp_path, load_model=False)
+    qtbot.addWidget(win)
+    win.set_estimator(first, config)
+    win.show()
+    win.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, win, 1)
+    win.set_estimator(second, config)  # a reload: what ran restarts with the new model
+    assert first.backend.model is None  # released once its pipeline had stopped (a TensorRT context would leak)
+    assert second.backend.model is not None
+    _wait_frames(qtbot, win, win.frames_shown + 1)
+    win.close()
+    assert win.wait_for_threads(30.0)
 
 
 def test_model_load_error_is_shown(qtbot, qapp, tmp_path):

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from rtpose.backends import BACKEND_NAMES, PoseBackend
-from rtpose.errors import EngineError, RtposeError, WeightsError
+from rtpose.errors import EngineError, RtposeError
 
 #: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's
 #: idle 2-core x86 machine, crops/s at batch 1 / 8 / 32 (``python benchmarks/backends.py --iters 3``):
@@ -72,8 +72,8 @@ def create_backend(
 
     Args:
         backend: "auto", "torch", "onnxruntime" or "tensorrt".
-        weights: a checkpoint, an ``.onnx`` file, a TensorRT ``.engine`` file, or the name of a
-            downloaded registry checkpoint (``rtpose weights list``).
+        weights: a checkpoint, an ``.onnx`` file, a TensorRT ``.engine`` file, the name of a registry
+            checkpoint (``rtpose weights list``; downloaded on first use), or None for the default one.
         device: "auto", "cpu", "cuda" or "cuda:N".
         input_hw: model input (H, W); None takes the size the checkpoint was trained for (its
             meta or registry entry), else 256×192. An ``.onnx``/``.engine`` file brings its own.
@@ -87,11 +87,6 @@ def create_backend(
 
     if backend not in BACKEND_NAMES:
         raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}.")
-    if weights is None:
-        raise WeightsError(
-            "No HRNet weights given: download official ones with 'rtpose weights download hrnet_w32_coco_256x192' "
-            "and pass --weights PATH (see 'rtpose weights list')."
-        )
     from rtpose.checkpoints import trained_input_hw
     from rtpose.weights import resolve_weights
 

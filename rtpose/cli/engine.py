@@ -11,7 +11,9 @@ HELP = "compile a TensorRT engine (FP16 by default) from HRNet weights or an exp
 
 def configure(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--weights", metavar="PATH", help="HRNet checkpoint; exported to ONNX first (reused if there)")
+    source.add_argument("--weights", metavar="PATH|NAME",
+                        help="HRNet checkpoint or registry name (downloaded on first use), exported to ONNX first "
+                             "and reused (default: hrnet_w32_coco_256x192)")
     source.add_argument("--onnx", metavar="FILE", help="an ONNX file from 'rtpose export-onnx' (its precision is used)")
     precision = parser.add_mutually_exclusive_group()
     precision.add_argument("--fp16", dest="fp16", action="store_true", default=True,
@@ -48,10 +50,11 @@ def main(args: argparse.Namespace) -> int:
                 f"{onnx_path} is an {have} graph but an {want} engine was asked for; export one with "
                 f"'rtpose export-onnx --weights W{flag}', or pass --{have}."
             )
-    elif args.weights:
-        onnx_path = ensure_onnx(args.weights, input_hw=args.input_size, fp16=args.fp16, out_dir=args.out, verify=True)
     else:
-        raise RtposeError("Give the model: --weights CHECKPOINT (exported to ONNX first) or --onnx FILE.")
+        from rtpose.weights import resolve_weights
+
+        weights = resolve_weights(args.weights)
+        onnx_path = ensure_onnx(weights, input_hw=args.input_size, fp16=args.fp16, out_dir=args.out, verify=True)
     path = build_engine(
         onnx_path,
         out_dir=args.out,

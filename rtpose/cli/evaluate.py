@@ -32,7 +32,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.errors import WeightsError
     from rtpose.evaluation import evaluate_coco, format_metrics, load_coco, predict_coco, write_results
 
     if args.results is not None:
@@ -44,12 +43,7 @@ def main(args: argparse.Namespace) -> int:
     from rtpose.weights import resolve_weights
 
     load_coco(args.ann)  # fail on a bad annotation file before loading the model
-    if args.weights is None:
-        raise WeightsError(
-            "--images needs --weights: download official ones with 'rtpose weights download hrnet_w32_coco_256x192' "
-            "(see 'rtpose weights list')."
-        )
-    args.weights = str(resolve_weights(args.weights))
+    args.weights = str(resolve_weights(args.weights))  # the default checkpoint when none is given
     estimator = build_estimator(args, with_detector=False)
     results = predict_coco(estimator, args.ann, args.images, boxes=args.boxes, det_score_thr=args.det_score_thr,
                            progress=not args.quiet)

@@ -10,7 +10,9 @@ HELP = "export the pose model to ONNX (dynamic batch axis), check it and verify 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, metavar="PATH", help="HRNet checkpoint (official/mmpose/rtpose)")
+    parser.add_argument("--weights", metavar="PATH|NAME",
+                        help="HRNet checkpoint (official/mmpose/rtpose) or a registry name, downloaded on first use "
+                             "(default: hrnet_w32_coco_256x192)")
     parser.add_argument("--fp16", action="store_true",
                         help="FP16 weights and compute with float32 input/output (for 'rtpose build-engine --fp16')")
     parser.add_argument("--input-size", type=parse_size, default=(256, 192), metavar="HxW",
@@ -27,16 +29,18 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rtpose.backends.onnx_export import export_onnx, load_verification_crops
+    from rtpose.weights import resolve_weights
 
     out_dir, out_path = args.out, None
     if args.out and args.out.endswith(".onnx"):
         out_path = Path(args.out)
         out_dir = out_path.parent
+    weights = resolve_weights(args.weights)
     crops, label = (None, "")
     if not args.no_verify:
         crops, label = load_verification_crops(args.verify_on, args.input_size)
     path = export_onnx(
-        args.weights,
+        weights,
         out_dir=out_dir,
         input_hw=args.input_size,
         fp16=args.fp16,
