@@ -157,10 +157,11 @@ def test_registry_name_resolves_to_the_cached_file(reference_weights, tmp_path, 
     from rtpose.weights import cached_path, get_entry
 
     monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(WeightsError, match="rtpose weights download hrnet_w32_coco_256x192"):
+    monkeypatch.setenv("RTPOSE_WEIGHTS_URL", "http://127.0.0.1:9/")  # offline: the first-use download fails
+    with pytest.raises(WeightsError, match="Could not download the HRNet weights hrnet_w32_coco_256x192"):
         create_backend("torch", weights="hrnet_w32_coco_256x192", device="cpu")
     target = cached_path(get_entry("hrnet_w32_coco_256x192"))
-    target.parent.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(reference_weights, target)
     backend = create_backend("torch", weights="hrnet_w32_coco_256x192", device="cpu")
     assert backend.input_hw == (256, 192) and backend.name == "torch"

@@ -64,12 +64,6 @@ def test_single_image_writes_annotated_image_and_json(tmp_path, small_weights, c
     assert "4 people" in capsys.readouterr().err
 
 
-def test_no_weights_says_how_to_get_them(tmp_path, capsys):
-    assert main(["--source", str(BUS), "--no-show", "--detector", str(DETECTOR_WEIGHTS)]) == 1
-    line = _error_line(capsys)
-    assert "rtpose weights download" in line and "--weights" in line
-
-
 def _closed_port() -> int:
     import socket
 

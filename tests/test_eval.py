@@ -128,11 +128,13 @@ def test_cli_runs_a_model_and_writes_results(two_image_ann, small_weights, tmp_p
     assert json.loads(write_results(results, tmp_path / "again" / "r.json").read_text()) == results
 
 
-def test_cli_eval_errors(small_weights, capsys):
+def test_cli_eval_errors(small_weights, capsys, tmp_path, monkeypatch):
     from rtpose.cli import main
 
+    monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RTPOSE_WEIGHTS_URL", "http://127.0.0.1:9/")  # offline
     assert main(["eval", "--ann", str(EXAMPLE_ANN), "--images", str(VAL_DEV / "val2017")]) == 1
-    assert "--images needs --weights" in capsys.readouterr().err
+    assert "Could not download the HRNet weights hrnet_w32_coco_256x192" in capsys.readouterr().err
     assert main(["eval", "--ann", str(EXAMPLE_ANN), "--images", "/no/such/dir", "--weights", str(small_weights),
                  "--device", "cpu"]) == 1
     assert "Image folder /no/such/dir does not exist" in capsys.readouterr().err

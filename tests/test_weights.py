@@ -99,7 +99,10 @@ def test_corrupt_download_is_rejected_and_deleted(server, cache, monkeypatch):
     assert not cached_path(entry).exists()
     assert list(cache.iterdir()) == []
     with pytest.raises(WeightsError, match="not downloaded yet"):
-        resolve_weights(entry.name)
+        resolve_weights(entry.name, download=False)
+    with pytest.raises(WeightsError, match="Could not download the HRNet weights .* corrupt .* --weights PATH/"):
+        resolve_weights(entry.name, progress=False)  # a first use downloads: refused and deleted again
+    assert list(cache.iterdir()) == []
 
 
 def test_missing_file_on_server_is_one_sentence(server, cache):
@@ -132,7 +135,7 @@ def test_resolve_paths_names_and_unknowns(cache, small_weights):
     assert resolve_weights(small_weights) == small_weights
     entry = REGISTRY["hrnet_w48_coco_256x192"]
     with pytest.raises(WeightsError, match="rtpose weights download hrnet_w48_coco_256x192"):
-        resolve_weights(entry.name)
+        resolve_weights(entry.name, download=False)
     cache.mkdir(parents=True)
     cached = cache / entry.filename
     cached.write_bytes(small_weights.read_bytes())
