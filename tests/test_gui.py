@@ -306,3 +306,19 @@ def test_qt_plugin_path_of_opencv_is_cleared():
 
     prepare_qt_environment()
     assert "cv2" not in os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+
+
+def test_camera_open_plays_live_frames_and_unplugging_is_shown(qtbot, window, monkeypatch):
+    """Camera → Open through the OpenCV boundary: a stand-in camera serving real frames at 10 frames/s."""
+    from tests.fake_camera import Device, install
+
+    install({0: Device(str(VIDEO_MULTI), unplug_after=20)}, monkeypatch)
+    window.camera_index.setValue(0)
+    window.btn_camera.click()
+    _wait_frames(qtbot, window, 2)
+    assert window._source_info["is_live"] and window._source_info["name"] == "camera 0"
+    assert not window.position.isEnabled()  # a live source cannot seek
+    assert window.last_result.people
+    qtbot.waitUntil(lambda: window.view.banner is not None, timeout=60_000)
+    assert "camera 0 stopped sending frames" in window.view.banner
+    assert not window.controller.running
