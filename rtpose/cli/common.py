@@ -6,17 +6,88 @@ import argparse
 import sys
 
 from rtpose.backends import BACKEND_NAMES
+from rtpose.errors import RtposeError
+
+#: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for
+#: experiments without letting a typo (4096x4096) build a model that runs for minutes per frame.
+MAX_INPUT_SIDE = 1024
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` → (256, 192) as (H, W)."""
+    """``"256x192"`` → (256, 192) as (H, W): multiples of 32 (HRNet halves the resolution five times)."""
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}") from None
-    if h % 4 or w % 4 or h <= 0 or w <= 0:
-        raise argparse.ArgumentTypeError(f"input size must be positive multiples of 4, got {text!r}")
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise argparse.ArgumentTypeError(f"input size must be positive multiples of 32 such as 256x192, got {text!r}")
+    if max(h, w) > MAX_INPUT_SIDE:
+        raise argparse.ArgumentTypeError(f"input size {text!r} is too large (at most {MAX_INPUT_SIDE} per side; "
+                                         "the official models use 256x192 and 384x288)")
     return h, w
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1 (scores, thresholds)."""
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _number(text: str, kind: type):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") \
+            from None
+    if kind is float and value != value:  # NaN
+        raise argparse.ArgumentTypeError("expected a number, got nan")
+    return value
+
+
+def device_name(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    text = text.strip().lower()
+    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def check_device(device: str) -> None:
+    """One sentence, before any model loads, when ``device`` names a GPU this machine does not have."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise RtposeError(f"--device {device} asks for an NVIDIA GPU, but PyTorch sees none on this machine "
+                          "(use --device cpu, or auto to use a GPU only where there is one).")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= count:
+        raise RtposeError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}.")
 
 
 def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> None:
@@ -27,15 +98,16 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
                             "a TensorRT .engine, or a downloaded registry name such as hrnet_w32_coco_256x192")
     group.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
                        help="pose inference backend; auto picks the fastest available (default: auto)")
-    group.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--device", type=device_name, default="auto", help="cpu, cuda or cuda:N (default: auto)")
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                        help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
     if detector:
         group.add_argument("--detector", default=None, metavar="PATH|NAME",
                            help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
-        group.add_argument("--conf", type=float, default=0.25, help="person detection confidence (default: 0.25)")
-        group.add_argument("--max-people", type=int, default=32, help="most people per frame (default: 32)")
+        group.add_argument("--conf", type=fraction, default=0.25,
+                           help="person detection confidence, 0 to 1 (default: 0.25)")
+        group.add_argument("--max-people", type=positive_int, default=32, help="most people per frame (default: 32)")
 
 
 def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet: bool = False):
@@ -44,6 +116,7 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet:
     from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
     from rtpose.estimator import TopDownEstimator
 
+    check_device(args.device)
     backend = create_backend(args.backend, weights=args.weights, device=args.device, input_hw=args.input_size)
     if not quiet:
         reason = getattr(backend, "reason", "")

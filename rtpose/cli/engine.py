@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rtpose.cli.common import parse_size
+from rtpose.cli.common import parse_size, positive_float, positive_int
 
 HELP = "compile a TensorRT engine (FP16 by default) from HRNet weights or an exported ONNX file"
 
@@ -21,11 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     precision.add_argument("--fp32", dest="fp16", action="store_false", help="FP32 engine instead")
     parser.add_argument("--input-size", type=parse_size, default=(256, 192), metavar="HxW",
                         help="model input height x width with --weights (default: 256x192)")
-    parser.add_argument("--max-batch", type=int, default=32, metavar="N",
+    parser.add_argument("--max-batch", type=positive_int, default=32, metavar="N",
                         help="most people per call; the engine accepts batch 1..N (default: 32)")
-    parser.add_argument("--opt-batch", type=int, default=None, metavar="N",
+    parser.add_argument("--opt-batch", type=positive_int, default=None, metavar="N",
                         help="batch size TensorRT tunes for (default: min(8, max batch))")
-    parser.add_argument("--workspace", type=float, default=4.0, metavar="GB", help="builder workspace (default: 4)")
+    parser.add_argument("--workspace", type=positive_float, default=4.0, metavar="GB",
+                        help="builder workspace (default: 4)")
     parser.add_argument("--device", default="cuda", help="cuda or cuda:N (default: cuda)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output folder, also for timing.cache (default: ./engines or ~/.cache/rtpose/engines)")

@@ -15,7 +15,7 @@ DEFAULT_OUT = "rtpose_keypoint_results.json"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from rtpose.cli.common import add_model_args
+    from rtpose.cli.common import add_model_args, fraction
 
     parser.add_argument("--ann", required=True, metavar="ANN.json", help="COCO person keypoint annotations")
     what = parser.add_mutually_exclusive_group(required=True)
@@ -23,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--images", metavar="DIR", help="image folder: run the model on the images of --ann")
     parser.add_argument("--boxes", default="gt", metavar="gt|DETS.json",
                         help="person boxes: 'gt' (ground truth) or a COCO detection results file (default: gt)")
-    parser.add_argument("--det-score-thr", type=float, default=0.0,
+    parser.add_argument("--det-score-thr", type=fraction, default=0.0,
                         help="ignore detections scoring below this (default: 0.0)")
     parser.add_argument("--out", default=None, metavar="PATH",
                         help=f"where to write the predictions with --images (default: {DEFAULT_OUT})")

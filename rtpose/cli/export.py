@@ -6,6 +6,19 @@ import argparse
 
 from rtpose.cli.common import parse_size
 
+#: Highest opset PyTorch's TorchScript ONNX exporter (the one rtpose uses) writes.
+MAX_OPSET = 20
+
+
+def opset_version(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 17 <= value <= MAX_OPSET:
+        raise argparse.ArgumentTypeError(f"opset must be 17 to {MAX_OPSET}, got {value}")
+    return value
+
 HELP = "export the pose model to ONNX (dynamic batch axis), check it and verify it against PyTorch"
 
 
@@ -19,7 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="model input height x width (default: 256x192)")
     parser.add_argument("--out", metavar="DIR_OR_FILE", default=None,
                         help="output folder (default: ./engines, or ~/.cache/rtpose/engines) or a .onnx file name")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default: 17)")
+    parser.add_argument("--opset", type=opset_version, default=17,
+                        help=f"ONNX opset, 17 to {MAX_OPSET} (default: 17)")
     parser.add_argument("--verify-on", metavar="IMAGE|NPZ", default=None,
                         help="verify on crops of this image or the 'input' array of an .npz (default: synthetic)")
     parser.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs PyTorch comparison")

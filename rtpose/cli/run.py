@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from rtpose.cli.common import add_model_args
+from rtpose.cli.common import add_model_args, fraction, non_negative_int, positive_float, positive_int
 from rtpose.errors import RtposeError, SourceError
 
 HELP = "estimate poses on a camera, video, stream, image or folder (the default command)"
@@ -25,33 +25,34 @@ _IMAGE_OUT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 def configure(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("source (one of)")
     what = src.add_mutually_exclusive_group()
-    what.add_argument("--camera", type=int, metavar="N", help="camera index (0 is the first camera)")
+    what.add_argument("--camera", type=non_negative_int, metavar="N", help="camera index (0 is the first camera)")
     what.add_argument(
         "--source", metavar="SPEC",
         help="video file, image, folder of images (name order), rtsp:// or http(s):// stream, or a camera index",
     )
     src.add_argument("--realtime", action="store_true",
                      help="play files at their frame rate, dropping frames when inference is slower")
-    src.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    src.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
                      help="seconds to wait for a stream to connect (default: 10)")
     add_model_args(parser)
     out = parser.add_argument_group("output")
-    out.add_argument("--kpt-thr", type=float, default=0.3, metavar="T",
-                     help="hide keypoints scoring below this (default: 0.3)")
+    out.add_argument("--kpt-thr", type=fraction, default=0.3, metavar="T",
+                     help="hide keypoints scoring below this, 0 to 1 (default: 0.3)")
     out.add_argument("--save", metavar="PATH",
                      help="write the annotated video (.mp4/.avi), or an image file when the source is one image")
     out.add_argument("--json", metavar="PATH",
                      help="write one JSON line per frame (for one image: a JSON file unless the name ends in .jsonl)")
     out.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                      help="show a window with the overlay (default: when a display exists); q or Esc quits")
-    out.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames")
+    out.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
+                     help="stop after N processed frames")
     out.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, no summary)")
     track = parser.add_argument_group("tracking")
     track.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
                        help="give people identities across frames (default: on)")
     track.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
                        help="smooth tracked keypoints over time (with --track; default: on)")
-    track.add_argument("--track-buffer", type=int, default=30, metavar="N",
+    track.add_argument("--track-buffer", type=non_negative_int, default=30, metavar="N",
                        help="frames a lost track is kept before its id is retired (default: 30)")
 
 
@@ -76,8 +77,6 @@ def main(args: argparse.Namespace) -> int:
 
     if args.camera is None and args.source is None:
         raise RtposeError("Nothing to run on: give --camera N or --source FILE|FOLDER|URL (see rtpose --help).")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise RtposeError("--max-frames must be at least 1.")
     show = display_available() if args.show is None else args.show
     window = WindowSink() if show else None  # DisplayError before anything slow happens
     source = open_source(args.camera if args.camera is not None else args.source, realtime=args.realtime,
