@@ -4,7 +4,9 @@ It prints the environment (torch and its CUDA, GPUs and compute capability, Tens
 providers, OpenVINO, cameras, display, cache folders, which ``[trt]`` extra fits), then runs every
 available backend on real person crops against PyTorch FP32 on the CPU with the same weights, and
 prints one table: backend, precision, device, max heatmap error, keypoints moved > 0.5 px (image
-pixels), crops/s. When TensorRT is present it builds a small FP16 engine (batch ≤ 8) first.
+pixels), crops/s. When TensorRT is present it builds a small FP16 engine (batch ≤ 8) first. The
+device-resident path (:mod:`rtpose.device`: crops, network and DARK on the GPU, or on CPU tensors
+without one) is one row of the table.
 
 Crops: four people in ``bus.jpg``, the image the ``ultralytics`` package ships (a dependency of
 rtpose), with their boxes recorded below; ``--image`` with ``--boxes`` (or ``--detector``) uses another
