@@ -75,7 +75,7 @@ class TopDownEstimator:
         self.timer = timer or StageTimer()
         #: On CUDA, crops, network and DARK stay on the GPU (rtpose.device); flip test takes the host path.
         self.device_path = None
-        if getattr(backend, "torch_device", None) is not None and not flip:
+        if getattr(backend, "torch_device", None) is not None:
             from rtpose.device import DevicePosePath, uses_device_path
 
             self.device_path = DevicePosePath(backend, self.codec) if uses_device_path(backend) else None
@@ -100,7 +100,7 @@ class TopDownEstimator:
         scores = np.ones(len(boxes), np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
         if len(boxes) == 0:
             return []
-        if self.device_path is not None:
+        if self.device_path is not None and not self.flip:
             keypoints = self.device_path(image_bgr, boxes, self.padding, self.timer)
             return [Person(box=b, score=float(s), keypoints=k) for b, s, k in zip(boxes, scores, keypoints)]
         with self.timer.stage("crop"):

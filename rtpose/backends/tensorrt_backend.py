@@ -290,6 +290,8 @@ class TensorRTBackend:
         """
         import torch
 
+        if batch.shape[0] == 0:
+            return torch.zeros((0, *self._item_shape[self.output_name]), device=self.torch_device)
         with self._lock, torch.cuda.device(self.torch_device):
             self._check_open()
             out = self._run(batch.to(self.torch_device))
