@@ -193,7 +193,7 @@ def test_trt_extras_in_pyproject_pin_one_cuda_each():
     import tomllib
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert extras["trt-cu12"] == ["tensorrt-cu12>=10,<11"]
+    assert extras["trt-cu12"] == ["tensorrt-cu12>=10,<12"]
     assert all(req.startswith("tensorrt-cu13") for req in extras["trt-cu13"])
     assert not any("pycuda" in req for name in extras for req in extras[name])
 
