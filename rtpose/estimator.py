@@ -122,6 +122,12 @@ class TopDownEstimator:
             return self.backend.infer(batch)
         return np.concatenate([self.backend.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
 
+    def close(self) -> None:
+        """Release the backend's device memory now (a TensorRT engine; the others are freed when collected)."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+
     def decode(self, heatmaps: np.ndarray, centers: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """Heatmaps ``(N, K, h, w)`` → keypoints ``(N, K, 3)`` as (x, y, score) in image pixels."""
         xy, scores = self.codec.decode(heatmaps)
