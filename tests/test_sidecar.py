@@ -218,3 +218,27 @@ def test_cli_build_engine_without_tensorrt_says_how_to_install(tmp_path):
     extra = trt_extra()
     assert f'"rtpose[{extra}]"' in INSTALL_HINT if extra else "built without CUDA" in INSTALL_HINT
     assert list(tmp_path.iterdir()) == [weights]  # nothing exported before failing
+
+
+def test_cuda_device_names():
+    from rtpose.backends.tensorrt_backend import cuda_index
+
+    assert (cuda_index("auto"), cuda_index("cuda"), cuda_index("cuda:2")) == (0, 0, 2)
+    with pytest.raises(EngineError, match="TensorRT runs on an NVIDIA GPU, not on 'cpu'"):
+        cuda_index("cpu")
+
+
+def test_gpu_info_without_a_gpu_is_one_sentence():
+    import torch
+
+    from rtpose.backends.tensorrt_backend import gpu_info, tensorrt_available
+
+    if torch.cuda.is_available():
+        name, capability = gpu_info(0)
+        assert name == torch.cuda.get_device_name(0) and capability.count(".") == 1
+        with pytest.raises(EngineError, match=f"There is no CUDA device 99 \\(found {torch.cuda.device_count()}\\)"):
+            gpu_info(99)
+    else:
+        with pytest.raises(EngineError, match="TensorRT needs an NVIDIA GPU, and CUDA \\(through torch\\) finds none"):
+            gpu_info(0)
+        assert not tensorrt_available()
