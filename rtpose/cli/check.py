@@ -47,7 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="PATH|NAME", default=None,
                         help="HRNet checkpoint or registry name (default: a downloaded one, else labelled "
                              "untrained seeded W32 weights)")
-    parser.add_argument("--input-size", default=None, metavar="HxW",
+    from rtpose.cli.common import parse_size
+
+    parser.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                         help="model input (default: what the weights were trained for, else 256x192)")
     parser.add_argument("--image", default=None, metavar="FILE",
                         help="image with people (default: bus.jpg bundled with ultralytics)")
@@ -386,8 +388,6 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.cli.common import parse_size
-
     def say(message: str) -> None:
         print(f"rtpose: {message}", file=sys.stderr, flush=True)
 
@@ -408,7 +408,7 @@ def main(args: argparse.Namespace) -> int:
     image, boxes, people = _image_and_boxes(args)
     with tempfile.TemporaryDirectory(prefix="rtpose-check-") as tmp:
         weights, weights_label = _weights(args, Path(tmp))
-        input_hw = parse_size(args.input_size) if args.input_size else (trained_input_hw(weights) or (256, 192))
+        input_hw = args.input_size or trained_input_hw(weights) or (256, 192)
         crops, centers, sizes = real_crops(image, boxes, input_hw)
         reference_backend = TorchBackend(load_pose_model(weights), device="cpu", input_hw=input_hw)
         with torch.inference_mode():
