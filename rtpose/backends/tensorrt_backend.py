@@ -297,8 +297,11 @@ class TensorRTBackend:
             out = self._run(batch.to(self.torch_device))
             caller = torch.cuda.current_stream(self.torch_device)
             caller.wait_stream(self.stream)
-            # The bound output buffer is reused by the next call: hand out a copy made on the caller's stream.
-            return out.float().clone()
+            # The bound output buffer is reused by the next call: hand out a copy made on the caller's stream,
+            # and let the next run (on the backend's stream) wait for that copy.
+            result = out.float().clone()
+            self.stream.wait_stream(caller)
+            return result
 
     def _check_open(self) -> None:
         if getattr(self, "execution", None) is None:
