@@ -65,3 +65,31 @@ def test_check_bad_input_is_one_sentence(tmp_path, args, says):
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1] == says
     assert "Traceback" not in run.stderr
+
+
+def test_check_fails_with_one_sentence_when_a_backend_disagrees(small_weights, tmp_path):
+    """A cached ONNX export whose sidecar claims these weights but holds others (a real way to go wrong)."""
+    import json
+
+    import torch
+
+    from rtpose.backends.onnx_export import export_onnx
+    from rtpose.backends.sidecar import file_sha256, sidecar_path
+    from rtpose.models import HRNet
+
+    torch.manual_seed(1)
+    other = tmp_path / "other_w18.pth"
+    torch.save(HRNet(width=18).state_dict(), other)
+    onnx_path = export_onnx(other, out_dir=tmp_path / "engines", log=lambda message: None)
+    side = sidecar_path(onnx_path)
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps({**meta, "weights_sha256": file_sha256(small_weights)}))
+
+    run = run_check(tmp_path, "--weights", str(small_weights), "--iters", "1")
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    failed = [line for line in run.stdout.splitlines() if "FAIL: outside tolerance" in line]
+    assert failed and failed[0].startswith("onnxruntime ")
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("rtpose: error: ") and "onnxruntime on cpu (CPUExecutionProvider" in last
+    assert "outside tolerance (max |Δheatmap| < 0.0001 and identical argmax keypoints)" in last
