@@ -10,7 +10,9 @@
   fits; ``onnxruntime`` exports the ONNX file once into the engines folder and reuses it.
 
 ``auto`` with a checkpoint: a matching TensorRT engine if TensorRT and a GPU are present; else
-PyTorch on CUDA in FP16 with channels-last; else the fastest CPU backend measured: OpenVINO when
+PyTorch on CUDA in FP16 with channels-last (also when the engine lookup or load raises, e.g. a bad
+``cuda:N`` or a CUDA error: the reason then says what failed, and a failing CUDA device falls through
+to the CPU the same way); else the fastest CPU backend measured: OpenVINO when
 the optional ``openvino`` package is installed, else ONNX Runtime (see :data:`CPU_MEASUREMENT`).
 ONNX Runtime and OpenVINO need an ONNX file: it is exported once into the engines folder (keyed by
 the weights' sha256 and the input size, said on stderr) and reused afterwards.
