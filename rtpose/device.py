@@ -86,10 +86,16 @@ def warp_crops(image: torch.Tensor, crop_to_image: torch.Tensor, output_hw: tupl
     return out.reshape(c, n, out_h, out_w).permute(1, 0, 2, 3)
 
 
+@functools.cache
+def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # Uploaded once per device, not once per frame.
+    mean = torch.as_tensor(MEAN_RGB, device=device).view(1, 3, 1, 1)
+    return mean, torch.as_tensor(STD_RGB, device=device).view(1, 3, 1, 1)
+
+
 def normalize(crops_bgr: torch.Tensor) -> torch.Tensor:
     """float BGR crops ``(N, 3, H, W)`` in 0…255 → model input: RGB, /255, ImageNet-normalised (contiguous)."""
-    mean = torch.as_tensor(MEAN_RGB, device=crops_bgr.device).view(1, 3, 1, 1)
-    std = torch.as_tensor(STD_RGB, device=crops_bgr.device).view(1, 3, 1, 1)
+    mean, std = _mean_std(crops_bgr.device)
     rgb = crops_bgr.flip(1) * (1.0 / 255.0)
     return ((rgb - mean) / std).contiguous()
 
