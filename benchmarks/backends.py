@@ -4,9 +4,10 @@
                                   [--backends torch-cpu onnxruntime-cpu ...] [--engines DIR] [--compile]
 
 Each row times ``backend.infer(numpy batch) → numpy heatmaps`` (host-to-device and back included),
-best of ``--iters`` calls after one warm-up call per batch size. Exception: the "device only" torch
-CUDA rows (``torch-cuda-graph``, ``torch-cuda-compile``) time the network on a batch already on the
-GPU, which is what a pipeline that keeps crops on the GPU would see.
+best of ``--iters`` calls after one warm-up call per batch size. Exception: the "device only" rows
+(``torch-cuda-eager``/``-graph``/``-compile`` and ``tensorrt (device in/out)``, i.e.
+``backend.infer_device`` on a CUDA tensor) time the network on a batch already on the GPU, which is
+what the device-resident path (``rtpose.device``) sees. Default batches: 1–64 on a GPU, 1–32 on the CPU.
 
 On a GPU it also prints the share of the physical limit: crops/s × FLOP per crop / the GPU's dense
 FP16 tensor-core peak (table below, by GPU name). HRNet-W32 256x192 is ≈15.3 GFLOP per crop (the
@@ -176,7 +177,8 @@ def main() -> int:
     parser.add_argument("--weights", type=Path, default=None, help="HRNet checkpoint (default: W32 reference weights)")
     parser.add_argument("--width", type=int, default=32, help="HRNet width without --weights (default: 32)")
     parser.add_argument("--input-size", default="256x192", help="HxW (default: 256x192)")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16, 32])
+    parser.add_argument("--batches", type=int, nargs="+", default=None,
+                        help="batch sizes (default: 1 4 8 16 32 64 on a GPU, 1 4 8 16 32 on the CPU)")
     parser.add_argument("--iters", type=int, default=None, help="timed calls per batch (default: 1 on CPU, 20 on GPU)")
     parser.add_argument("--backends", nargs="+", default=None,
                         help="torch-cpu onnxruntime-cpu onnxruntime-cpu-fp16 openvino-cpu torch-cuda onnxruntime-cuda "
@@ -186,6 +188,7 @@ def main() -> int:
     args = parser.parse_args()
     input_hw = tuple(int(v) for v in args.input_size.lower().split("x"))
     cuda = torch.cuda.is_available()
+    args.batches = args.batches or ([1, 4, 8, 16, 32, 64] if cuda else [1, 4, 8, 16, 32])
     iters = args.iters or (20 if cuda else 1)
     engines = args.engines or Path(tempfile.mkdtemp(prefix="rtpose-bench-"))
     engines.mkdir(parents=True, exist_ok=True)
@@ -226,6 +229,15 @@ def main() -> int:
             row[batch] = time_call(lambda b=backend, c=crops: b.infer(c), iters)
             print(f"  {name:<22} batch {batch:>3}: {batch / row[batch]:10.1f} crops/s  "
                   f"({1000 * row[batch] / batch:.2f} ms/crop)", flush=True)
+    for name, backend in backends.items():
+        if not (cuda and hasattr(backend, "infer_device") and name == "tensorrt"):
+            continue
+        row = results[f"{name} (device in/out) [{backend.device}]"] = {}
+        for batch in args.batches:
+            if batch > backend.max_batch:
+                continue
+            x = torch.randn(batch, 3, *input_hw, device=backend.torch_device)
+            row[batch] = time_call(lambda b=backend, x=x: b.infer_device(x), iters, torch.cuda.synchronize)
     if cuda and (args.backends is None or "torch-cuda" in args.backends):
         results.update(torch_device_variants(weights, input_hw, args.batches, iters, args.compile))
 

@@ -1,10 +1,18 @@
 """End-to-end speed: our threaded pipeline (YOLO person detector + HRNet) vs. the YOLOv8n-pose baseline.
 
 Both run on the same frames of the same video on this machine and print frames per second; ours also
-prints its per-stage breakdown (p50/p95). Not a test: it prints numbers.
+prints its per-stage breakdown and end-to-end latency (p50/p95). Not a test: it prints numbers.
+
+On a GPU ours runs twice in one invocation, side by side: the host-crop path (OpenCV crops on the
+CPU, numpy DARK) and the device-resident path (rtpose.device: one upload per frame, batched crops,
+network and DARK on the GPU, only keypoints come back). ``--paths`` picks them explicitly; on the CPU
+the device path needs ``--backend torch`` (it runs there on CPU tensors).
 
     python benchmarks/pipeline.py                      # vtest, 100 frames, HRNet-W32, auto backend
     python benchmarks/pipeline.py --frames 50 --weights pose_hrnet_w32_256x192.pth --device cuda
+    python benchmarks/pipeline.py --size 1280x720 --frames 300 --device cuda   # the issue's 720p measurement
+
+``--size WxH`` first re-encodes the video at that size (vtest has 5+ people in most frames).
 
 Without ``--weights`` the W32 model gets the reference's deterministic weights (``shared/reference/fill.py``):
 the speed is the same as with trained weights, but the keypoints are meaningless.
@@ -28,7 +36,24 @@ sys.path.insert(0, str(ROOT))
 
 
 
-def run_ours(args, weights: Path) -> dict:
+def resized_video(video: str, size: tuple[int, int], frames: int, folder: Path) -> str:
+    """``video`` re-encoded at ``size`` (W, H), first ``frames`` + 10 frames, into ``folder`` (lossless-ish MJPG)."""
+    import cv2
+
+    cap = cv2.VideoCapture(video)
+    out_path = folder / f"{Path(video).stem}-{size[0]}x{size[1]}.avi"
+    writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"MJPG"), cap.get(cv2.CAP_PROP_FPS) or 10, size)
+    for _ in range(frames + 10):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
+    writer.release()
+    cap.release()
+    return str(out_path)
+
+
+def run_ours(args, weights: Path, path: str = "auto") -> dict:
     import numpy as np
 
     from rtpose.backends import create_backend
@@ -42,8 +67,19 @@ def run_ours(args, weights: Path) -> dict:
     backend = create_backend(args.backend, weights=str(weights), device=args.device)
     detector = PersonDetector(args.detector, device=args.device)
     estimator = TopDownEstimator(backend, detector=detector)
+    if path == "host":
+        estimator.device_path = None
+    elif path == "device" and estimator.device_path is None:
+        from rtpose.device import DevicePosePath
+
+        if not hasattr(backend, "infer_device"):
+            raise SystemExit(f"the device path needs a torch or TensorRT backend, not {backend.name}")
+        estimator.device_path = DevicePosePath(backend, estimator.codec)
     with open_source(args.video) as source:
         warmup(estimator, source.size)
+        if estimator.device_path is not None:  # its kernels' first-call costs stay out of the timings too
+            w, h = source.size or (640, 480)
+            estimator.device_path(np.zeros((h, w, 3), np.uint8), np.array([[0, 0, w / 2, h / 2]], np.float32))
         pipeline = Pipeline(source, estimator, max_frames=args.frames)
         people = []
         start = now()
@@ -62,6 +98,7 @@ def run_ours(args, weights: Path) -> dict:
         "frames": len(people),
         "people": float(np.mean(people)) if people else 0.0,
         "backend": f"{backend.name} on {backend.device} ({getattr(backend, 'reason', '')})",
+        "path": "device-resident" if estimator.device_path is not None else "host crops",
         "detector_device": detector.device,
         "table": pipeline.timer.format_table(STAGE_ORDER),
     }
@@ -118,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--render", action="store_true", help="also draw the overlay in our pipeline")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--size", default=None, metavar="WxH", help="re-encode the video at this size first")
+    parser.add_argument("--paths", nargs="+", choices=["host", "device"], default=None,
+                        help="crop/decode paths to run side by side (default: both on a GPU, host on the CPU)")
     args = parser.parse_args(argv)
 
     import torch
@@ -125,16 +165,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"GPU: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
     print(f"video: {args.video}, {args.frames} frames")
+    paths = args.paths or (["host", "device"] if torch.cuda.is_available() else ["host"])
     with tempfile.TemporaryDirectory() as tmp:
+        if args.size:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+            args.video = resized_video(args.video, size, args.frames, Path(tmp))
+            print(f"re-encoded at {size[0]}x{size[1]}: {args.video}")
         weights = Path(args.weights) if args.weights else deterministic_weights(32, Path(tmp))
-        ours = run_ours(args, weights)
-    print(f"\nours: HRNet {'W32 (deterministic weights)' if not args.weights else weights.name}, "
-          f"pose backend {ours['backend']}, detector on {ours['detector_device']}")
-    print(f"  {ours['frames']} frames, {ours['people']:.1f} people/frame, {ours['fps']:.2f} frames/s")
-    print("  " + ours["table"].replace("\n", "\n  "))
+        runs = {path: run_ours(args, weights, path) for path in paths}
+        if not args.skip_baseline:
+            base = run_baseline(args)
+    model = "W32 (deterministic weights)" if not args.weights else weights.name
+    for ours in runs.values():
+        print(f"\nours, {ours['path']} path: HRNet {model}, pose backend {ours['backend']}, "
+              f"detector on {ours['detector_device']}")
+        print(f"  {ours['frames']} frames, {ours['people']:.1f} people/frame, {ours['fps']:.2f} frames/s")
+        print("  " + ours["table"].replace("\n", "\n  "))
+    if len(runs) == 2:
+        host, device = runs["host"]["fps"], runs["device"]["fps"]
+        print(f"\ndevice-resident / host crops: {device:.2f} / {host:.2f} frames/s = {device / host:.2f}x")
+    ours = runs[paths[-1]]
     if args.skip_baseline:
         return 0
-    base = run_baseline(args)
     print(f"\nbaseline: YOLOv8n-pose ({Path(args.baseline).name}) through Ultralytics on {base['device']}, "
           "one frame at a time")
     print(f"  {base['frames']} frames, {base['people']:.1f} people/frame, {base['fps']:.2f} frames/s")

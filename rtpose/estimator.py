@@ -73,6 +73,12 @@ class TopDownEstimator:
         self.padding = padding
         self.codec = HeatmapCodec(input_hw=tuple(backend.input_hw))
         self.timer = timer or StageTimer()
+        #: On CUDA, crops, network and DARK stay on the GPU (rtpose.device); flip test takes the host path.
+        self.device_path = None
+        if getattr(backend, "torch_device", None) is not None:
+            from rtpose.device import DevicePosePath, uses_device_path
+
+            self.device_path = DevicePosePath(backend, self.codec) if uses_device_path(backend) else None
 
     def __call__(self, image_bgr: np.ndarray, timer: StageTimer | None = None) -> list[Person]:
         """Detect the people of a ``(H, W, 3)`` uint8 BGR image and estimate their poses.
@@ -104,6 +110,9 @@ class TopDownEstimator:
         scores = np.ones(len(boxes), np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
         if len(boxes) == 0:
             return []
+        if self.device_path is not None and not self.flip:
+            keypoints = self.device_path(image_bgr, boxes, self.padding, timer)
+            return [Person(box=b, score=float(s), keypoints=k) for b, s, k in zip(boxes, scores, keypoints)]
         with timer.stage("crop"):
             batch, centers, sizes = make_input_batch(image_bgr, boxes, self.codec.input_hw, self.padding)
             if self.flip:

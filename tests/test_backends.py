@@ -33,7 +33,7 @@ HAS_TENSORRT_MODULE = importlib.util.find_spec("tensorrt") is not None
 HAS_TENSORRT = tensorrt_available()
 HAS_OPENVINO = openvino_available()
 NO_CUDA = "needs a CUDA GPU (none here)"
-NO_TENSORRT = "needs TensorRT, pycuda and an NVIDIA GPU (pip install 'rtpose[trt]' on a GPU machine)"
+NO_TENSORRT = "needs TensorRT and an NVIDIA GPU (pip install 'rtpose[trt-cu12]' or '[trt-cu13]' on a GPU machine)"
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +157,49 @@ def test_tensorrt_without_tensorrt_says_how_to_install(reference_weights, tmp_pa
         assert str(info.value) == INSTALL_HINT
 
 
+@pytest.mark.skipif(HAS_TENSORRT_MODULE, reason="needs a machine where the TensorRT engine lookup fails")
+def test_auto_falls_back_with_the_reason_when_the_engine_lookup_raises(reference_weights, monkeypatch):
+    """auto used to abort when the lookup raised; here the real lookup raises (TensorRT cannot be imported)."""
+    import rtpose.backends.tensorrt_backend as trt_backend
+
+    exported(reference_weights, fp16=False)
+    monkeypatch.setattr(trt_backend, "tensorrt_available", lambda: True)  # as if the module imported and a GPU
+    backend = create_backend("auto", weights=str(reference_weights), device="cuda:3", engines_dir=engines_dir())
+    assert backend.name in ("openvino", "onnxruntime", "torch")
+    assert backend.reason.startswith(f"auto: the TensorRT engine lookup failed: {INSTALL_HINT.rstrip('.')}; ")
+
+
+def test_onnxruntime_cuda_request_that_ends_on_the_cpu_is_refused():
+    from rtpose.backends.onnxruntime_backend import provider_problem
+
+    active = ["CPUExecutionProvider"]
+    problem = provider_problem("cuda:1", True, active)
+    assert problem.startswith("ONNX Runtime was asked for cuda:1 but its CUDA provider did not load (active: "
+                              "CPUExecutionProvider)")
+    assert "\n" not in problem and problem.count(". ") == 0
+    assert provider_problem("cuda", True, ["CUDAExecutionProvider", "CPUExecutionProvider"]) is None
+    assert provider_problem("auto", False, active) is None  # auto may fall back (and says so in its reason)
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in available_providers(), reason="this ONNX Runtime has a CUDA provider")
+def test_onnxruntime_cuda_without_the_provider_is_one_sentence(reference_weights):
+    onnx_path = exported(reference_weights, fp16=False)
+    with pytest.raises(EngineError, match="ONNX Runtime has no CUDA provider here: install onnxruntime-gpu"):
+        create_backend("onnxruntime", weights=str(onnx_path), device="cuda")
+
+
+def test_two_onnxruntime_wheels_are_refused_for_cuda_and_warned_about():
+    from rtpose.backends.onnxruntime_backend import installed_onnxruntime_packages, onnxruntime_conflict
+
+    assert onnxruntime_conflict(["onnxruntime"]) is None
+    both = onnxruntime_conflict(["onnxruntime", "onnxruntime-gpu"])
+    assert both == (
+        "onnxruntime and onnxruntime-gpu are both installed and overwrite each other's files, so the CUDA provider "
+        "may be missing or broken; run pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu."
+    )
+    assert "onnxruntime" in installed_onnxruntime_packages()  # this machine's real wheel is seen
+
+
 def test_bad_requests_are_one_sentence(reference_weights, tmp_path):
     with pytest.raises(RtposeError, match="Unknown backend 'tflite'"):
         create_backend("tflite", weights=str(reference_weights))
@@ -170,8 +213,12 @@ def test_bad_requests_are_one_sentence(reference_weights, tmp_path):
 @pytest.mark.skipif(not HAS_CUDA, reason=NO_CUDA)
 def test_torch_cuda_fp16(reference_weights, torch_heatmaps):
     backend = create_backend("torch", weights=str(reference_weights), device="cuda")
-    assert backend.fp16 and backend.device.endswith("fp16")
-    assert_fp16_close(torch_heatmaps, backend.infer(reference_crops()))
+    assert backend.fp16 and backend.device.endswith("fp16") and backend.channels_last
+    got = backend.infer(reference_crops())
+    assert got.flags["C_CONTIGUOUS"]  # the channels-last network's output comes back as NCHW
+    assert_fp16_close(torch_heatmaps, got)
+    on_device = backend.infer_device(torch.from_numpy(reference_crops()).cuda())
+    assert on_device.is_cuda and on_device.is_contiguous() and on_device.dtype == torch.float32
 
 
 @pytest.mark.skipif(not HAS_CUDA or HAS_TENSORRT, reason="needs a CUDA GPU without TensorRT")
@@ -185,6 +232,8 @@ def test_auto_on_a_gpu_without_tensorrt_uses_torch_cuda(reference_weights):
 def test_onnxruntime_cuda_fp32(reference_weights, torch_heatmaps):
     exported(reference_weights, fp16=False)
     backend = create_backend("onnxruntime", weights=str(reference_weights), device="cuda", engines_dir=engines_dir())
+    assert backend.session.get_providers()[0] == "CUDAExecutionProvider"  # not a silent CPU fallback
+    assert backend.device.startswith("cuda:0 (CUDAExecutionProvider)")
     got = backend.infer(reference_crops())
     # cuDNN may use TF32 or other algorithms: FP16-level tolerance, not the bit-near FP32 one.
     assert_fp16_close(torch_heatmaps, got)
@@ -218,3 +267,69 @@ def test_auto_picks_a_matching_engine(fp16_engine, reference_weights):
     backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
     assert backend.name == "tensorrt" and backend.engine_path == fp16_engine
     assert backend.reason.startswith("auto: a TensorRT engine built for this GPU and these weights")
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
+def test_tensorrt_from_a_worker_thread_and_closed_from_another(fp16_engine, torch_heatmaps):
+    import threading
+
+    from rtpose.backends.tensorrt_backend import TensorRTBackend
+
+    results: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            backend = TensorRTBackend(fp16_engine)
+            results["heatmaps"] = backend.infer(reference_crops())
+            results["device"] = backend.infer_device(torch.from_numpy(reference_crops()).cuda()).cpu().numpy()
+            results["backend"] = backend
+        except Exception as exc:  # reported in the main thread
+            results["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert "error" not in results, results.get("error")
+    assert_fp16_close(torch_heatmaps, results["heatmaps"])
+    assert_fp16_close(torch_heatmaps, results["device"])
+    backend = results["backend"]
+    free_before = torch.cuda.mem_get_info()[0]
+    backend.close()  # from the main thread: TensorRT objects and torch buffers go
+    torch.cuda.empty_cache()
+    assert torch.cuda.mem_get_info()[0] >= free_before
+    with pytest.raises(EngineError, match="is closed"):
+        backend.infer(reference_crops())
+    backend.close()  # idempotent
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
+def test_tensorrt_fp32_engine(reference_weights, torch_heatmaps, tmp_path):
+    from rtpose.backends.engine_build import build_engine
+    from rtpose.backends.sidecar import read_sidecar, rebuild_command
+
+    engine = build_engine(exported(reference_weights, fp16=False), out_dir=tmp_path, max_batch=4,
+                          log=lambda message: None)
+    meta = read_sidecar(engine)
+    assert meta["precision"] == "fp32" and "--fp32" in rebuild_command(meta)
+    backend = create_backend("tensorrt", weights=str(engine))
+    assert backend.device.split(")")[1].strip().startswith("fp32")
+    # TF32 may be used by TensorRT's FP32 kernels: FP16-level rule.
+    assert_fp16_close(torch_heatmaps, backend.infer(reference_crops()))
+    backend.close()
+
+
+@pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
+def test_tensorrt_build_with_a_stale_timing_cache(reference_weights, tmp_path):
+    from rtpose.backends.engine_build import TIMING_CACHE, build_engine
+
+    cache = tmp_path / TIMING_CACHE
+    cache.write_bytes(b"TensorRT 10 timing cache, or garbage" * 100)
+    said: list[str] = []
+    engine = build_engine(exported(reference_weights, fp16=True), out_dir=tmp_path, max_batch=2, log=said.append)
+    assert engine.is_file()
+    assert any("starting an empty timing cache" in line for line in said), said
+    assert cache.read_bytes() != b"TensorRT 10 timing cache, or garbage" * 100  # replaced by a real one
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    said.clear()
+    build_engine(exported(reference_weights, fp16=True), out_dir=tmp_path, max_batch=2, log=said.append)
+    assert any(line.startswith("reusing timing cache") for line in said), said

@@ -111,9 +111,39 @@ def test_several_mismatches_are_listed_in_the_same_sentence():
 
 
 def test_rebuild_command_for_fp32_and_onnx_built_engines():
+    # build-engine builds FP16 by default, so rebuilding an FP32 engine must say --fp32.
     assert rebuild_command({"precision": "fp32", "onnx": "a b.onnx", "input_size": [256, 192]}) == (
-        "rtpose build-engine --onnx 'a b.onnx' --input-size 256x192"
+        "rtpose build-engine --fp32 --onnx 'a b.onnx' --input-size 256x192"
     )
+    with pytest.raises(EngineError) as info:
+        check_engine(engine_meta(precision="fp32", tensorrt_version="10.0"), engine="/engines/m.engine", **MACHINE)
+    assert "'rtpose build-engine --fp32 --weights " in str(info.value) and "--fp16" not in str(info.value)
+
+
+def test_rebuild_command_parses_as_the_build_engine_command_it_names(tmp_path):
+    """The suggested command, fed to build-engine's own parser, asks for the same precision and size."""
+    import shlex
+
+    from rtpose.cli import build_parser
+
+    for precision in ("fp16", "fp32"):
+        command = rebuild_command(engine_meta(precision=precision, input_size=[384, 288]), tmp_path)
+        args = build_parser("build-engine").parse_args(shlex.split(command)[2:])
+        assert args.fp16 == (precision == "fp16") and args.input_size == (384, 288) and args.max_batch == 32
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
+    from rtpose.backends.sidecar import atomic_write_bytes
+
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"old cache from TensorRT 10")
+    atomic_write_bytes(cache, memoryview(b"new" * 1000))
+    assert cache.read_bytes() == b"new" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["timing.cache"]
+    with pytest.raises(TypeError):
+        atomic_write_bytes(cache, "not bytes")  # a failed write keeps the old file and removes its temporary
+    assert cache.read_bytes() == b"new" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["timing.cache"]
 
 
 def test_file_sha256(tmp_path):
@@ -147,6 +177,27 @@ def test_find_onnx_matches_weights_size_and_precision(tmp_path):
     assert find_onnx(SHA, (384, 288), "fp16", tmp_path) is None
 
 
+def test_trt_extra_matches_torchs_cuda():
+    from rtpose.backends.tensorrt_backend import trt_extra, trt_extra_problem
+
+    assert (trt_extra("12"), trt_extra("13")) == ("trt-cu12", "trt-cu13")
+    assert trt_extra_problem(torch_cuda="13", tensorrt_cuda="13") is None
+    problem = trt_extra_problem(torch_cuda="13", tensorrt_cuda="12")
+    assert problem == (
+        "TensorRT is installed for CUDA 12 but torch was built for CUDA 13; uninstall tensorrt-cu12 and run "
+        'pip install "rtpose[trt-cu13]".'
+    )
+
+
+def test_trt_extras_in_pyproject_pin_one_cuda_each():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["trt-cu12"] == ["tensorrt-cu12>=10,<12"]
+    assert all(req.startswith("tensorrt-cu13") for req in extras["trt-cu13"])
+    assert not any("pycuda" in req for name in extras for req in extras[name])
+
+
 def test_gpu_slug():
     assert gpu_slug("NVIDIA H100 80GB HBM3") == "h100-80gb-hbm3"
 
@@ -161,8 +212,33 @@ def test_cli_build_engine_without_tensorrt_says_how_to_install(tmp_path):
     )
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
-    assert run.stderr.strip().splitlines() == [
-        'rtpose: error: TensorRT is not installed: on a machine with an NVIDIA GPU and its driver, run pip install '
-        '"rtpose[trt]" (TensorRT and pycuda).'
-    ]
+    from rtpose.backends.tensorrt_backend import INSTALL_HINT, trt_extra
+
+    assert run.stderr.strip().splitlines() == [f"rtpose: error: {INSTALL_HINT}"]
+    extra = trt_extra()
+    assert f'"rtpose[{extra}]"' in INSTALL_HINT if extra else "built without CUDA" in INSTALL_HINT
     assert list(tmp_path.iterdir()) == [weights]  # nothing exported before failing
+
+
+def test_cuda_device_names():
+    from rtpose.backends.tensorrt_backend import cuda_index
+
+    assert (cuda_index("auto"), cuda_index("cuda"), cuda_index("cuda:2")) == (0, 0, 2)
+    with pytest.raises(EngineError, match="TensorRT runs on an NVIDIA GPU, not on 'cpu'"):
+        cuda_index("cpu")
+
+
+def test_gpu_info_without_a_gpu_is_one_sentence():
+    import torch
+
+    from rtpose.backends.tensorrt_backend import gpu_info, tensorrt_available
+
+    if torch.cuda.is_available():
+        name, capability = gpu_info(0)
+        assert name == torch.cuda.get_device_name(0) and capability.count(".") == 1
+        with pytest.raises(EngineError, match=f"There is no CUDA device 99 \\(found {torch.cuda.device_count()}\\)"):
+            gpu_info(99)
+    else:
+        with pytest.raises(EngineError, match="TensorRT needs an NVIDIA GPU, and CUDA \\(through torch\\) finds none"):
+            gpu_info(0)
+        assert not tensorrt_available()

@@ -18,8 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtpose.backends.sidecar import default_engines_dir, file_sha256, read_sidecar, size_text, write_sidecar
-from rtpose.backends.tensorrt_backend import gpu_info, import_pycuda, import_tensorrt
+from rtpose.backends.sidecar import (
+    atomic_write_bytes,
+    default_engines_dir,
+    file_sha256,
+    read_sidecar,
+    size_text,
+    write_sidecar,
+)
+from rtpose.backends.tensorrt_backend import check_trt, gpu_info, import_tensorrt
 from rtpose.errors import EngineError
 
 TIMING_CACHE = "timing.cache"
@@ -67,6 +74,38 @@ def _progress_monitor(trt: Any, log: Callable[[str], None]) -> Any | None:
     return Monitor()
 
 
+def load_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] = _log_stderr) -> Any:
+    """Give the builder ``config`` the timing cache in ``cache_path``, or an empty one, and say which.
+
+    A stale or corrupt cache (e.g. one TensorRT 10 wrote, met by TensorRT 11) makes
+    ``create_timing_cache`` return None; one from another GPU is refused by ``set_timing_cache``. Both
+    start an empty cache (the file is replaced after the build).
+    """
+    cache_bytes = cache_path.read_bytes() if cache_path.is_file() else b""
+    cache = config.create_timing_cache(cache_bytes) if cache_bytes else None
+    if cache_bytes and cache is None:
+        log(f"{cache_path} is stale or corrupt (made by another TensorRT version?); starting an empty timing cache")
+    elif cache is not None and not config.set_timing_cache(cache, ignore_mismatch=False):
+        log(f"{cache_path} was made on another GPU or TensorRT version; starting an empty timing cache")
+        cache = None
+    elif cache is not None:
+        log(f"reusing timing cache {cache_path}")
+        return cache
+    cache = config.create_timing_cache(b"")
+    if cache is None or not config.set_timing_cache(cache, ignore_mismatch=True):
+        raise EngineError("TensorRT could not create an empty timing cache (see its message above).")
+    return cache
+
+
+def save_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] = _log_stderr) -> None:
+    """Write the builder's timing cache to ``cache_path`` atomically (a crash never leaves half a cache)."""
+    cache = config.get_timing_cache()
+    if cache is None:
+        log(f"TensorRT returned no timing cache; {cache_path} is left as it was")
+        return
+    atomic_write_bytes(cache_path, memoryview(cache.serialize()))
+
+
 def build_engine(
     onnx_path: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
@@ -87,11 +126,12 @@ def build_engine(
         workspace_gb: builder workspace memory limit.
         device: "auto", "cuda" or "cuda:N".
     """
+    import torch
+
     from rtpose.backends.onnx_export import graph_info, onnx_precision
     from rtpose.backends.tensorrt_backend import cuda_index
 
     trt = import_tensorrt()
-    cuda = import_pycuda()
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise EngineError(f"ONNX file {onnx_path} does not exist; create it with 'rtpose export-onnx'.")
@@ -115,35 +155,31 @@ def build_engine(
     engine_name = f"{onnx_path.stem}_b{max_batch}_{gpu_slug(gpu_name)}_trt{ver}.engine"
     engine_path = Path(out_path) if out_path else out_dir / engine_name
 
-    context = cuda.Device(index).retain_primary_context()
-    context.push()
-    try:
+    # TensorRT builds on the current CUDA device, in the primary context torch also uses.
+    with torch.cuda.device(index):
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
+        check_trt(builder, "create a builder")
         strongly_typed = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
         flags = 1 << int(strongly_typed) if strongly_typed is not None else 0
         network = builder.create_network(flags)
+        check_trt(network, "create a network")
         parser = trt.OnnxParser(network, logger)
         log(f"parsing {onnx_path} ({precision}, {size_text(input_hw)}) with TensorRT {ver} for {gpu_name} …")
         if not parser.parse_from_file(str(onnx_path)):
             errors = "; ".join(str(parser.get_error(i).desc()) for i in range(parser.num_errors))
             raise EngineError(f"TensorRT's ONNX parser rejected {onnx_path}: {errors[:300]}.")
         config = builder.create_builder_config()
+        check_trt(config, "create a builder configuration")
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
         profile = builder.create_optimization_profile()
         item = (3, *input_hw)
         profile.set_shape(input_name, (1, *item), (opt_batch, *item), (max_batch, *item))
-        config.add_optimization_profile(profile)
+        if config.add_optimization_profile(profile) < 0:
+            raise EngineError(f"TensorRT refused the batch profile 1…{max_batch} for {onnx_path}.")
 
         cache_path = out_dir / TIMING_CACHE
-        cache_bytes = cache_path.read_bytes() if cache_path.is_file() else b""
-        cache = config.create_timing_cache(cache_bytes)
-        if not config.set_timing_cache(cache, ignore_mismatch=False):
-            log(f"{cache_path} was made on another GPU or TensorRT version; starting a fresh timing cache")
-            cache = config.create_timing_cache(b"")
-            config.set_timing_cache(cache, ignore_mismatch=True)
-        elif cache_bytes:
-            log(f"reusing timing cache {cache_path}")
+        load_timing_cache(config, cache_path, log)
 
         monitor = _progress_monitor(trt, log)
         if monitor is not None:
@@ -161,15 +197,8 @@ def build_engine(
                 f"TensorRT could not build an engine from {onnx_path} (see its messages above); "
                 "try a smaller --max-batch or a larger --workspace."
             )
-        tmp = engine_path.with_name(engine_path.name + ".part")
-        with open(tmp, "wb") as f:
-            f.write(memoryview(serialized))
-        os.replace(tmp, engine_path)
-        with open(cache_path, "wb") as f:
-            f.write(memoryview(config.get_timing_cache().serialize()))
-    finally:
-        context.pop()
-        context.detach()
+        atomic_write_bytes(engine_path, memoryview(serialized))
+        save_timing_cache(config, cache_path, log)
 
     from rtpose import __version__
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from rtpose.errors import EngineError
+
+#: Distributions that install the ``onnxruntime`` module; at most one may be installed.
+ONNXRUNTIME_WHEELS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
 
 
 def available_providers() -> list[str]:
@@ -17,6 +22,45 @@ def available_providers() -> list[str]:
     except ImportError:
         return []
     return list(ort.get_available_providers())
+
+
+def installed_onnxruntime_packages() -> list[str]:
+    """Which of the ONNX Runtime wheels that provide the ``onnxruntime`` module are installed."""
+    found = []
+    for dist in ONNXRUNTIME_WHEELS:
+        try:
+            importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.append(dist)
+    return found
+
+
+def onnxruntime_conflict(packages: list[str] | None = None) -> str | None:
+    """One sentence when more than one ONNX Runtime wheel is installed (they overwrite each other's files)."""
+    packages = installed_onnxruntime_packages() if packages is None else packages
+    if len(packages) < 2:
+        return None
+    keep = "onnxruntime-gpu" if "onnxruntime-gpu" in packages else packages[-1]
+    others = " ".join(p for p in packages if p != keep)
+    return (
+        f"{' and '.join(packages)} are both installed and overwrite each other's files, so the CUDA provider may be "
+        f"missing or broken; run pip uninstall -y {others} {keep} && pip install {keep}."
+    )
+
+
+def provider_problem(device: str, requested_cuda: bool, active: list[str]) -> str | None:
+    """One sentence when CUDA was asked for with ``--device cuda…`` but ONNX Runtime runs on the CPU, else None.
+
+    ONNX Runtime silently falls back to its CPU provider when the CUDA one fails to load (missing
+    cuDNN, a driver too old, …); ``session.get_providers()`` tells the truth.
+    """
+    if not requested_cuda or "CUDAExecutionProvider" in active:
+        return None
+    return (
+        f"ONNX Runtime was asked for {device} but its CUDA provider did not load (active: {', '.join(active)}), "
+        "usually because the CUDA or cuDNN libraries onnxruntime-gpu needs are missing; fix them or use --device cpu."
+    )
 
 
 def cpu_threads() -> int:
@@ -32,8 +76,11 @@ class OnnxRuntimeBackend:
 
     Args:
         onnx_path: the ONNX file (FP32, or FP16 with float32 inputs/outputs).
-        device: "cpu", "cuda", "cuda:N" or "auto" (CUDA provider when it is installed, else CPU).
+        device: "cpu", "cuda", "cuda:N" or "auto" (CUDA provider when it loads, else the CPU, and
+            :attr:`note` says why).
         threads: intra-op threads on the CPU; default: every core this process may use.
+
+    ``--device cuda`` that ends on the CPU provider is an EngineError, never a silent fallback.
     """
 
     name = "onnxruntime"
@@ -46,7 +93,15 @@ class OnnxRuntimeBackend:
         self.onnx_path = Path(onnx_path)
         if not self.onnx_path.is_file():
             raise EngineError(f"ONNX file {self.onnx_path} does not exist; create it with 'rtpose export-onnx'.")
+        #: Why this session runs where it does when that is not what was asked for ("" otherwise).
+        self.note = ""
+        conflict = onnxruntime_conflict()
         providers = ort.get_available_providers()
+        explicit_cuda = device.startswith("cuda")
+        if conflict and explicit_cuda:
+            raise EngineError(conflict)
+        if conflict:
+            print(f"rtpose: warning: {conflict}", file=sys.stderr, flush=True)
         want_cuda = device.startswith("cuda") or (device == "auto" and "CUDAExecutionProvider" in providers)
         if want_cuda and "CUDAExecutionProvider" not in providers:
             raise EngineError(
@@ -70,6 +125,12 @@ class OnnxRuntimeBackend:
         except Exception as exc:  # onnxruntime raises its own exception types
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise EngineError(f"ONNX Runtime cannot load {self.onnx_path} ({first}); re-export it.") from None
+        active = list(self.session.get_providers())
+        problem = provider_problem(device, explicit_cuda, active)
+        if problem:
+            raise EngineError(problem)
+        if want_cuda and "CUDAExecutionProvider" not in active:
+            self.note = "ONNX Runtime's CUDA provider did not load, so it runs on the CPU"
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         self.input_name = inputs[0].name
         self.output_name = "heatmaps" if any(o.name == "heatmaps" for o in outputs) else outputs[0].name

@@ -10,7 +10,9 @@
   fits; ``onnxruntime`` exports the ONNX file once into the engines folder and reuses it.
 
 ``auto`` with a checkpoint: a matching TensorRT engine if TensorRT and a GPU are present; else
-PyTorch on CUDA in FP16 with channels-last; else the fastest CPU backend measured: OpenVINO when
+PyTorch on CUDA in FP16 with channels-last (also when the engine lookup or load raises, e.g. a bad
+``cuda:N`` or a CUDA error: the reason then says what failed, and a failing CUDA device falls through
+to the CPU the same way); else the fastest CPU backend measured: OpenVINO when
 the optional ``openvino`` package is installed, else ONNX Runtime (see :data:`CPU_MEASUREMENT`).
 ONNX Runtime and OpenVINO need an ONNX file: it is exported once into the engines folder (keyed by
 the weights' sha256 and the input size, said on stderr) and reused afterwards.
@@ -113,7 +115,7 @@ def create_backend(
         from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         result = OnnxRuntimeBackend(path, device=device)
-        result.reason = f"--weights is an ONNX file ({path.name})"
+        result.reason = f"--weights is an ONNX file ({path.name})" + (f"; {result.note}" if result.note else "")
         return result
 
     if input_hw is None:
@@ -144,22 +146,36 @@ def create_backend(
 
 def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path) -> PoseBackend:
     no_engine = ""
+    gpu_failed = ""
     if not _wants_cpu(device):
         from rtpose.backends.tensorrt_backend import tensorrt_available
 
         if tensorrt_available():
-            engine, no_engine = _matching_engine(path, device, input_hw, engines)
-            if engine is not None:
-                result = _tensorrt_from_engine(engine, device)
-                result.reason = f"auto: a TensorRT engine built for this GPU and these weights ({engine.name})"
-                return result
+            # A failing lookup or load (bad cuda:N, a CUDA error, an unreadable engine) falls through to the
+            # next backend, and the reason says what happened.
+            try:
+                engine, no_engine = _matching_engine(path, device, input_hw, engines)
+                if engine is not None:
+                    result = _tensorrt_from_engine(engine, device)
+                    result.reason = f"auto: a TensorRT engine built for this GPU and these weights ({engine.name})"
+                    return result
+            except (RtposeError, RuntimeError, OSError) as exc:
+                no_engine = f"the TensorRT engine lookup failed: {_first_line(exc)}"
         else:
             no_engine = "TensorRT is not installed"
         if _cuda_available():
-            result = _torch(path, device, input_hw, True if fp16 is None else fp16)
-            result.reason = f"auto: PyTorch on CUDA because no TensorRT engine can be used ({no_engine.rstrip('.')})"
-            return result
-    gpu = "CPU requested" if _wants_cpu(device) else "no CUDA GPU"
+            try:
+                result = _torch(path, device, input_hw, True if fp16 is None else fp16)
+            except (RuntimeError, ValueError) as exc:  # e.g. an invalid device ordinal
+                gpu_failed = f"PyTorch could not use {device} ({_first_line(exc)}), so "
+            else:
+                result.reason = (
+                    f"auto: PyTorch on CUDA because no TensorRT engine can be used ({no_engine.rstrip('.')})"
+                )
+                return result
+    gpu = "CPU requested" if _wants_cpu(device) else (gpu_failed + "the CPU" if gpu_failed else "no CUDA GPU")
+    if no_engine.startswith("the TensorRT engine lookup failed"):
+        gpu = f"{no_engine}; {gpu}"
     from rtpose.backends.openvino_backend import openvino_available
 
     if PREFER_OPENVINO_ON_CPU and openvino_available():
@@ -176,6 +192,11 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
         return result
     result.reason = f"auto: {gpu}; {CPU_MEASUREMENT}"
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else type(exc).__name__).rstrip(".")
 
 
 def _torch(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None) -> PoseBackend:

@@ -72,6 +72,21 @@ def artifact_stem(width: int | None, weights_sha256: str | None, input_hw: tuple
     return f"{model}_{digest}_{size_text(input_hw)}_{precision}"
 
 
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def write_sidecar(artifact: str | os.PathLike, meta: dict[str, Any]) -> Path:
     """Write ``meta`` (plus the artefact's file name and the sidecar format version) next to ``artifact``."""
     data = {"sidecar_version": SIDECAR_VERSION, "file": Path(artifact).name, **meta}
@@ -102,8 +117,8 @@ def read_sidecar(artifact: str | os.PathLike) -> dict[str, Any]:
 def rebuild_command(meta: dict[str, Any], out_dir: str | os.PathLike | None = None) -> str:
     """The ``rtpose build-engine`` command that rebuilds the engine a sidecar describes, on this machine."""
     parts = ["rtpose", "build-engine"]
-    if meta.get("precision", "fp16") == "fp16":
-        parts.append("--fp16")
+    # build-engine builds FP16 unless told otherwise, so an FP32 engine needs --fp32 said out loud.
+    parts.append("--fp16" if meta.get("precision", "fp16") == "fp16" else "--fp32")
     if meta.get("weights"):
         parts += ["--weights", str(meta["weights"])]
     elif meta.get("onnx"):

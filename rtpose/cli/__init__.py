@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "export-onnx": "rtpose.cli.export",
     "build-engine": "rtpose.cli.engine",
     "gui": "rtpose.cli.gui",
+    "check": "rtpose.cli.check",
 }
 
 _COMMAND_HELP = {
@@ -30,6 +31,7 @@ _COMMAND_HELP = {
     "export-onnx": "export the pose model to ONNX",
     "build-engine": "compile a TensorRT engine from the ONNX model",
     "gui": "open the desktop viewer",
+    "check": "report the GPU/backend setup and check every backend against PyTorch FP32",
 }
 
 

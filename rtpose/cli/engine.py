@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from rtpose.cli.common import parse_size, positive_float, positive_int
 
@@ -35,12 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from rtpose.backends.engine_build import build_engine
     from rtpose.backends.onnx_export import ensure_onnx, onnx_precision
-    from rtpose.backends.tensorrt_backend import import_pycuda, import_tensorrt
+    from rtpose.backends.sidecar import read_sidecar
+    from rtpose.backends.tensorrt_backend import cuda_index, gpu_info, import_tensorrt
     from rtpose.errors import RtposeError
 
     # Fail fast, before a long export, when this machine cannot build engines.
     import_tensorrt()
-    import_pycuda()
+    gpu_info(cuda_index(args.device))
     if args.onnx:
         onnx_path = args.onnx
         have = onnx_precision(onnx_path)
@@ -65,4 +68,30 @@ def main(args: argparse.Namespace) -> int:
         device=args.device,
     )
     print(path)
+    weights = args.weights or read_sidecar(path).get("weights")
+    if not weights or not Path(weights).is_file():
+        print("rtpose: no checkpoint to compare the engine with (give --weights to see its accuracy against PyTorch)",
+              file=sys.stderr)
+        return 0
+    return print_engine_comparison(path, Path(weights), args.device)
+
+
+def print_engine_comparison(engine: Path, weights: Path, device: str = "cuda") -> int:
+    """Run the new engine and PyTorch FP32 (CPU) on real crops of bus.jpg and print ``rtpose check``'s table row."""
+    from ultralytics.utils import ASSETS
+
+    from rtpose.backends.tensorrt_backend import TensorRTBackend
+    from rtpose.backends.torch_backend import TorchBackend
+    from rtpose.checkpoints import load_pose_model
+    from rtpose.cli.check import BUS_BOXES, compare_to_reference, format_table, real_crops
+    from rtpose.errors import EngineError
+
+    with TensorRTBackend(engine, device=device) as backend:
+        crops, centers, sizes = real_crops(Path(ASSETS) / "bus.jpg", BUS_BOXES, backend.input_hw)
+        reference = TorchBackend(load_pose_model(weights), device="cpu", input_hw=backend.input_hw).infer(crops)
+        row = compare_to_reference(backend, crops, reference, centers, sizes)
+    print(f"\n{engine.name} vs PyTorch FP32 ({weights.name}) on {len(crops)} real crops of bus.jpg:")
+    print(format_table([row]))
+    if not row.ok:
+        raise EngineError(f"The engine {engine.name} does not match PyTorch: {row.note}.")
     return 0

@@ -1,0 +1,95 @@
+"""``rtpose check`` for real on this machine: a subprocess, real crops of the bundled bus.jpg, W18 weights."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rtpose.backends.onnxruntime_backend import onnxruntime_conflict
+from rtpose.backends.openvino_backend import openvino_available
+
+from .conftest import BUS, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_check(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RTPOSE_ENGINES": str(tmp_path / "engines"), "RTPOSE_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "rtpose", "check", *args], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=600,
+    )
+
+
+@pytest.mark.skipif(onnxruntime_conflict() is not None, reason="two ONNX Runtime wheels are installed here")
+def test_check_runs_every_backend_against_torch_fp32(small_weights, tmp_path):
+    run = run_check(tmp_path, "--weights", str(small_weights), "--iters", "1")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    out = run.stdout
+    for label in ("torch", "TensorRT", "[trt] extra", "ONNX Runtime", "OpenVINO", "cameras", "display",
+                  "weights cache", "engines folder"):
+        assert f"\n  {label} " in out, label
+    assert f"weights {small_weights.name}" in out and "4 crops (4 people in bus.jpg" in out
+    rows = {line.split("  ")[0]: line for line in out.splitlines() if line.endswith("  ok")}
+    expected = {"torch (reference)", "device path (torch crops+DARK)", "onnxruntime"}
+    if openvino_available():
+        expected.add("openvino")
+    assert expected <= set(rows), out
+    assert "0/68" in rows["onnxruntime"]  # 4 crops × 17 keypoints, none moved by half a pixel
+    assert out.rstrip().endswith("everything available works and agrees with PyTorch FP32")
+    assert any(p.suffix == ".onnx" for p in (tmp_path / "engines").iterdir())
+
+
+def test_check_environment_only(tmp_path):
+    run = run_check(tmp_path, "--no-backends")
+    assert run.returncode == 0, run.stderr
+    assert "max heatmap err" not in run.stdout and "\n  GPU" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--image", "missing.jpg"], "rtpose: error: --image missing.jpg does not exist."),
+        (["--image", str(BUS)], "rtpose: error: --image needs the people's boxes: --boxes X1,Y1,X2,Y2;… or "
+                                "--detector MODEL."),
+        (["--image", str(BUS), "--boxes", "1,2,3"], "rtpose: error: --boxes must be X1,Y1,X2,Y2 boxes separated "
+                                                    "by ';', got '1,2,3'."),
+    ],
+)
+def test_check_bad_input_is_one_sentence(tmp_path, args, says):
+    run = run_check(tmp_path, *args)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == says
+    assert "Traceback" not in run.stderr
+
+
+def test_check_fails_with_one_sentence_when_a_backend_disagrees(small_weights, tmp_path):
+    """A cached ONNX export whose sidecar claims these weights but holds others (a real way to go wrong)."""
+    import json
+
+    import torch
+
+    from rtpose.backends.onnx_export import export_onnx
+    from rtpose.backends.sidecar import file_sha256, sidecar_path
+    from rtpose.models import HRNet
+
+    torch.manual_seed(1)
+    other = tmp_path / "other_w18.pth"
+    torch.save(HRNet(width=18).state_dict(), other)
+    onnx_path = export_onnx(other, out_dir=tmp_path / "engines", log=lambda message: None)
+    side = sidecar_path(onnx_path)
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps({**meta, "weights_sha256": file_sha256(small_weights)}))
+
+    run = run_check(tmp_path, "--weights", str(small_weights), "--iters", "1")
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    failed = [line for line in run.stdout.splitlines() if "FAIL: outside tolerance" in line]
+    assert failed and failed[0].startswith("onnxruntime ")
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("rtpose: error: ") and "onnxruntime on cpu (CPUExecutionProvider" in last
+    assert "outside tolerance (max |Δheatmap| < 0.0001 and identical argmax keypoints)" in last
