@@ -26,6 +26,13 @@ class Detections:
         return len(self.boxes)
 
 
+def _first_words(exc: BaseException) -> str:
+    """The gist of a library's exception: its first line, without decorations, at most 160 characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.replace("ERROR ❌️", "").replace("❌", "").strip().rstrip(".")
+    return text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + " …"
+
+
 class PersonDetector:
     """Finds people (COCO class 0) in BGR images with an Ultralytics YOLO model.
 
@@ -59,16 +66,24 @@ class PersonDetector:
         looks_like_path = os.sep in weights or Path(weights).suffix not in (".pt", "") or Path(weights).exists()
         if looks_like_path and not Path(weights).exists():
             raise WeightsError(f"Detector weights {weights} do not exist.")
-        try:
-            self.model = YOLO(weights, task="detect")
-        except Exception as exc:  # ultralytics raises many types for bad or unreachable files
-            raise WeightsError(f"Could not load the detector {weights} ({str(exc).splitlines()[0][:160]}).") from None
-        if getattr(self.model, "task", "detect") != "detect":
-            raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")
+        if looks_like_path and Path(weights).is_file() and Path(weights).stat().st_size == 0:
+            raise WeightsError(f"Detector weights {weights} are an empty file.")
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.half = bool(half) and self.device.startswith("cuda")
         self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
         self.weights = weights
+        try:
+            self.model = YOLO(weights, task="detect")
+            # Ultralytics loads lazily: one tiny prediction now, so that a file that is not a YOLO model
+            # (an HRNet .pth, a truncated file) fails here, with our sentence, not on the first frame.
+            self(np.zeros((32, 32, 3), np.uint8))
+        except Exception as exc:  # ultralytics raises many types (AssertionError for a .pth) for bad files
+            raise WeightsError(
+                f"Could not load {weights} as an Ultralytics YOLO detector ({_first_words(exc)}); --detector takes "
+                "a YOLO detection model such as yolov8n.pt."
+            ) from None
+        if getattr(self.model, "task", "detect") != "detect":
+            raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""

@@ -37,15 +37,13 @@ class Person:
         return float(self.keypoints[:, 2].mean())
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × 17], ``track_id``."""
-        out = {
+        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × K], ``track_id``|None."""
+        return {
             "box": [round(float(v), 2) for v in self.box],
             "score": round(float(self.score), 4),
             "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in self.keypoints],
+            "track_id": None if self.track_id is None else int(self.track_id),
         }
-        if self.track_id is not None:
-            out["track_id"] = int(self.track_id)
-        return out
 
 
 class TopDownEstimator:

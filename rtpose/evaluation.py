@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -105,10 +106,19 @@ def people_to_coco_results(image_id: int, people: list[Person], category_id: int
 
 
 def write_results(results: list[dict], path: str | os.PathLike) -> Path:
-    """Write COCO results as JSON (creating the folder); returns the path."""
+    """Write COCO results as JSON atomically (a temporary file renamed into place); returns the path.
+
+    The folder is created when missing; check the path with :func:`rtpose.paths.output_file` before a
+    long evaluation.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results))
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(json.dumps(results))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -283,6 +293,14 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     n_kpt = len(coco.loadCats(1)[0].get("keypoints", [])) if 1 in coco.cats else 17
     if any(len(r["keypoints"]) != 3 * n_kpt for r in results):
         raise DatasetError(f"Every result needs {3 * n_kpt} keypoint numbers (x, y, score) × {n_kpt}.")
+    _check_finite(results)
+    others = [r for r in results if r.get("category_id", 1) != 1]
+    if others:
+        print(f"rtpose: warning: {len(others)} of {len(results)} results have a category_id other than 1 (person); "
+              "they are left out of the keypoint AP", file=sys.stderr)
+        results = [r for r in results if r.get("category_id", 1) == 1]
+        if not results:
+            raise DatasetError("None of the results is a person (category_id 1), so there is nothing to evaluate.")
     for r in results:
         r.setdefault("category_id", 1)
         r.pop("bbox", None)  # loadRes derives boxes and areas from the keypoints
@@ -298,6 +316,20 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     if not quiet:
         print(table.getvalue(), end="")
     return {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}
+
+
+def _check_finite(results: list[dict]) -> None:
+    """pycocotools scores NaN keypoints as perfect matches (AP 1.0): refuse them, naming the first one."""
+    for index, r in enumerate(results):
+        try:
+            values = np.asarray(r["keypoints"], dtype=np.float64)
+            score = float(r["score"])
+        except (TypeError, ValueError):
+            raise DatasetError(f"Result {index} (image {r.get('image_id')}) has keypoints or a score that are not "
+                               "numbers.") from None
+        if not (np.isfinite(values).all() and np.isfinite(score)):
+            raise DatasetError(f"Result {index} (image {r.get('image_id')}) has NaN or infinite keypoints or score; "
+                               "pycocotools would count them as perfect, so they are refused.")
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

@@ -328,9 +328,11 @@ class Pipeline:
         end = self._end_time or now()
         elapsed = max(end - (self._start_time or end), 1e-9)
         fps = self.frames_processed / elapsed if self.frames_processed else 0.0
+        skipped = int(getattr(self.source, "skipped", 0))
         head = (
             f"source {self.source.name}: {self.frames_processed} frames processed, {self.dropped} dropped, "
-            f"{fps:.1f} frames/s over {elapsed:.1f} s"
+            + (f"{skipped} skipped (unreadable), " if skipped else "")
+            + f"{fps:.1f} frames/s over {elapsed:.1f} s"
         )
         return head + "\n" + self.timer.format_table(STAGE_ORDER)
 
@@ -380,7 +382,7 @@ class Pipeline:
                     break
                 start = now()
                 frame = self.source.read()
-                capture_ms = (now() - start) * 1e3
+                capture_ms = max(0.0, now() - start - self.source.paced_s) * 1e3
                 if frame is None:
                     if self.hold_at_end and not self.source.is_live and self._wait_for_seek():
                         continue

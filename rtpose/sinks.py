@@ -2,7 +2,21 @@
 
 Every sink has ``write(result, annotated)`` and ``close()`` and is a context manager. They are written
 so that an interrupted run leaves valid files: JSON lines are flushed one by one and the video is
-finalised by ``close()`` (which the CLI calls on Ctrl-C too).
+finalised by ``close()`` (which the CLI calls on Ctrl-C, SIGTERM and SIGHUP too).
+
+JSON output, schema ``rtpose.poses`` version 1 (:data:`SCHEMA`, :data:`SCHEMA_VERSION`):
+
+- JSON Lines (``--json out.jsonl``, any multi-frame source): the first line is a header
+  ``{"schema", "version", "source", "kind", "fps", "width", "height", "timestamp", "keypoints"}``; every
+  further line is one processed frame ``{"frame", "timestamp", "file", "people"}``.
+- A JSON document (``--json out.json`` for a single image): the header's fields and the frame's.
+- ``timestamp``: seconds of media time for files (``frame / fps``), Unix time (seconds since 1970,
+  UTC) of the capture for cameras and streams, null for folders of unrelated photos. The header's
+  ``timestamp`` says which: ``"media"``, ``"unix"`` or null.
+- ``file``: the image's file name for folders and single images, else null.
+- ``people``: ``{"box": [x1, y1, x2, y2], "score", "keypoints": [[x, y, score] × K], "track_id"}`` in
+  image pixels; ``track_id`` is null when tracking is off (or for folders of photos).
+- ``keypoints`` in the header: ``{"set", "names"}``, the order of every person's keypoint rows.
 """
 
 from __future__ import annotations
@@ -16,25 +30,85 @@ import cv2
 import numpy as np
 
 from rtpose.errors import DisplayError, RtposeError
+from rtpose.paths import output_file
+from rtpose.skeleton import KEYPOINT_NAMES
 
 #: FourCC per video file ending (``mp4v`` is what OpenCV's FFmpeg can always write).
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
+#: Image file endings ``--save`` writes for a single image.
+IMAGE_OUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+SCHEMA = "rtpose.poses"
+SCHEMA_VERSION = 1
+
+
+def stream_header(source, keypoint_names=KEYPOINT_NAMES, keypoint_set: str = "coco") -> dict:
+    """The header of a JSON output for ``source`` (a :class:`~rtpose.sources.FrameSource`)."""
+    kind = source_kind(source)
+    width, height = source.size if source.size else (None, None)
+    return {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "source": source.name,
+        "kind": kind,
+        "fps": source.fps,
+        "width": width,
+        "height": height,
+        "timestamp": {"video": "media", "camera": "unix", "stream": "unix"}.get(kind),
+        "keypoints": {"set": keypoint_set, "names": list(keypoint_names)},
+    }
+
+
+def source_kind(source) -> str:
+    """``"camera"``, ``"stream"``, ``"video"``, ``"folder"`` or ``"image"``."""
+    if source.is_live:
+        return "camera" if getattr(source, "is_camera", False) else "stream"
+    name = type(source).__name__
+    return {"FolderSource": "folder", "ImageSource": "image"}.get(name, "video")
 
 
 def frame_record(result) -> dict:
-    """The JSON object of one frame: ``frame``, ``timestamp``, ``people`` (:meth:`Person.to_dict`)."""
+    """The JSON object of one frame: ``frame``, ``timestamp``, ``file``, ``people`` (see the module doc)."""
+    frame = result.frame
+    if frame.media_time is not None:
+        timestamp = round(float(frame.media_time), 6)
+    elif frame.file is None:
+        timestamp = round(float(frame.wall_time), 6)
+    else:
+        timestamp = None
     return {
-        "frame": int(result.frame.index),
-        "timestamp": round(float(result.frame.timestamp), 6),
+        "frame": int(frame.index),
+        "timestamp": timestamp,
+        "file": frame.file,
         "people": [p.to_dict() for p in result.people],
     }
 
 
+def check_outputs(save: str | None, json_path: str | None, source) -> None:
+    """Refuse, before anything slow starts, outputs that cannot be written or would not be what they say."""
+    single = source_kind(source) == "image"
+    if save:
+        path = output_file(save, "--save file")
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_OUT_SUFFIXES and not single:
+            raise RtposeError(
+                f"--save {path.name}: the source has many frames, so --save writes a video; name it .mp4 or .avi "
+                "(one image per frame is what --json and a folder of stills are for)."
+            )
+        if suffix not in FOURCC and suffix not in IMAGE_OUT_SUFFIXES:
+            images = f"; for one image also {', '.join(IMAGE_OUT_SUFFIXES)}" if single else ""
+            raise RtposeError(f"--save {path.name}: rtpose writes {', '.join(FOURCC)} videos{images}.")
+    if json_path:
+        path = output_file(json_path, "--json file")
+        if path.suffix.lower() == ".json" and not single:
+            raise RtposeError(
+                f"--json {path.name}: a {source_kind(source)} gives one record per frame, written as JSON Lines "
+                f"(one JSON document per line, valid however far the run gets); name it {path.stem}.jsonl."
+            )
+
+
 def _prepare(path: str | os.PathLike) -> Path:
-    path = Path(path).expanduser()
-    if not path.parent.exists():
-        raise RtposeError(f"Cannot write {path}: the folder {path.parent} does not exist.")
-    return path
+    return output_file(path)
 
 
 class Sink:
@@ -54,15 +128,18 @@ class Sink:
 
 
 class JsonLinesSink(Sink):
-    """One JSON object per line and frame, flushed at once (the file stays valid if the run is killed)."""
+    """A header line, then one JSON object per line and frame, flushed at once (valid if the run is killed)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, header: dict | None = None) -> None:
         self.path = _prepare(path)
         try:
             self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise RtposeError(f"Cannot write {self.path} ({exc.strerror}).") from None
         self.count = 0
+        if header is not None:
+            self._file.write(json.dumps(header, separators=(",", ":")) + "\n")
+            self._file.flush()
 
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         if self._file is None:
@@ -78,15 +155,17 @@ class JsonLinesSink(Sink):
 
 
 class JsonSink(Sink):
-    """A single JSON document (for one image): ``{"source", "width", "height", "frame", "people"}``."""
+    """A single JSON document (for one image): the header's fields and the frame's (see the module doc)."""
 
-    def __init__(self, path: str | os.PathLike, source_name: str = "") -> None:
+    def __init__(self, path: str | os.PathLike, header: dict) -> None:
         self.path = _prepare(path)
-        self.source_name = source_name
+        self.header = header
+        self.count = 0
 
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         h, w = result.frame.image.shape[:2]
-        record = {"source": self.source_name, "width": w, "height": h, **frame_record(result)}
+        record = {**self.header, "width": w, "height": h, **frame_record(result)}
+        self.count += 1
         try:
             self.path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
@@ -98,6 +177,7 @@ class ImageSink(Sink):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = _prepare(path)
+        self.count = 0
 
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         image = result.frame.image if annotated is None else annotated
@@ -107,6 +187,7 @@ class ImageSink(Sink):
             ok = False
         if not ok:
             raise RtposeError(f"Cannot write the image {self.path} (unknown image type or unwritable folder).")
+        self.count += 1
 
 
 class VideoSink(Sink):
@@ -114,15 +195,23 @@ class VideoSink(Sink):
 
     The writer opens on the first frame (its size wins when ``size`` is None); frames of another size
     are resized. ``close()`` finalises the file; an mp4 is only playable after it.
+
+    ``real_time``: frames that were dropped to stay current (live sources, ``--realtime``) leave gaps
+    in the frame numbers; the previous frame is repeated over each gap, so that the video lasts as
+    long as what it recorded and plays at the real pace. ``count`` is the frames written (repeats too).
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float | None = None, size: tuple[int, int] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, fps: float | None = None, size: tuple[int, int] | None = None,
+                 real_time: bool = False) -> None:
         self.path = _prepare(path)
         self.fps = float(fps) if fps and fps > 0 else 25.0
         self.size = tuple(size) if size else None
         self.fourcc = FOURCC.get(self.path.suffix.lower(), "mp4v")
+        self.real_time = real_time
         self._writer: cv2.VideoWriter | None = None
+        self._previous: tuple[int, np.ndarray] | None = None
         self.count = 0
+        self.repeated = 0
 
     def _open(self, size: tuple[int, int]) -> None:
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, size)
@@ -136,8 +225,18 @@ class VideoSink(Sink):
             self._open(self.size or (image.shape[1], image.shape[0]))
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(np.ascontiguousarray(image))
+        image = np.ascontiguousarray(image)
+        index = int(result.frame.index)
+        if self.real_time and self._previous is not None:
+            last, previous = self._previous
+            for _ in range(max(0, index - last - 1)):
+                self._writer.write(previous)
+                self.count += 1
+                self.repeated += 1
+        self._writer.write(image)
         self.count += 1
+        if self.real_time:
+            self._previous = (index, image.copy())
 
     def close(self) -> None:
         writer, self._writer = getattr(self, "_writer", None), None
@@ -227,6 +326,10 @@ class WindowSink(Sink):
 
 
 __all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "check_outputs",
+    "stream_header",
     "ImageSink",
     "JsonLinesSink",
     "JsonSink",

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -56,12 +57,16 @@ class Frame:
         media_time: position in the media in seconds (``index / fps``) for files and folders with a
             frame rate; None for live sources. Filters over time use it, so that their behaviour
             does not depend on how fast frames are processed.
+        file: the image's file name, for folders and single images.
+        wall_time: Unix time (``time.time()``, seconds since 1970 UTC) when the frame was captured.
     """
 
     index: int
     timestamp: float
     image: np.ndarray
     media_time: float | None = None
+    file: str | None = None
+    wall_time: float = field(default_factory=time.time)
 
     @property
     def clock(self) -> float:
@@ -80,6 +85,10 @@ class FrameSource:
         frame_count: number of frames of a file/folder, None for live sources.
         dropped: frames this source skipped by itself (see :attr:`realtime` file playback).
         realtime: a file played at its own frame rate; the pipeline then treats it like a live source.
+        paced_s: seconds the last :meth:`read` waited for its frame's time (``realtime`` playback), so
+            that the time spent reading can be told from the time spent waiting.
+        ended_early: the source stopped before its end (a camera unplugged, a stream that died, a file
+            cut short).
     """
 
     name: str = "source"
@@ -91,6 +100,8 @@ class FrameSource:
 
     def __init__(self) -> None:
         self.dropped = 0
+        self.paced_s = 0.0
+        self.ended_early = False
         self._next_index = 0
 
     def read(self) -> Frame | None:
@@ -130,22 +141,32 @@ class FrameSource:
 
 
 class _Pacer:
-    """Real-time playback of a file: waits until each frame's time and skips frames that are late."""
+    """Real-time playback of a file: waits until each frame's time and skips frames that are late.
+
+    The clock starts at the first frame asked for (not when the file was opened: loading a model in
+    between must not make the first seconds of the file "late").
+    """
 
     def __init__(self, fps: float) -> None:
         self.period = 1.0 / fps
-        self.reset(0)
+        self.start: float | None = None
+        self._first = 0
 
     def reset(self, index: int) -> None:
-        self.start = now() - index * self.period
+        self.start, self._first = None, index
 
     def due_index(self) -> int:
+        if self.start is None:
+            self.start = now() - self._first * self.period
         return int((now() - self.start) / self.period)
 
-    def wait_for(self, index: int) -> None:
+    def wait_for(self, index: int) -> float:
+        """Sleep until frame ``index`` is due; returns the seconds slept."""
+        self.due_index()  # starts the clock on first use
         delay = self.start + index * self.period - now()
         if delay > 0:
             time.sleep(delay)
+        return max(delay, 0.0)
 
 
 class ImageSource(FrameSource):
@@ -166,14 +187,39 @@ class ImageSource(FrameSource):
         if self._next_index >= 1:
             return None
         self._next_index = 1
-        return Frame(0, now(), self.image.copy())
+        return Frame(0, now(), self.image.copy(), file=self.path.name)
 
     def seek(self, index: int) -> None:
         self._next_index = self._check_seek(index)
 
 
+def is_frame_sequence(names: list[str]) -> bool:
+    """Whether file names number the frames of one recording: the same stem before a run of consecutive numbers.
+
+    ``frame_0001.png, frame_0002.png, …`` is a sequence; ``IMG_2041.jpg, IMG_2057.jpg`` (a photo album
+    with gaps), ``bus.jpg, zidane.jpg`` or a single file are not.
+    """
+    numbers: list[int] = []
+    stems = set()
+    for name in names:
+        match = _NUMBERED.match(name)
+        if match is None:
+            return False
+        stems.add((match.group(1), match.group(3).lower()))
+        numbers.append(int(match.group(2)))
+    numbers.sort()
+    return len(names) > 1 and len(stems) == 1 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[^.]+)$")
+
+
 class FolderSource(FrameSource):
-    """The images of a folder in name order; unreadable files are skipped (and counted in ``skipped``)."""
+    """The images of a folder in name order; unreadable files are skipped (named in ``skipped_files``).
+
+    ``is_sequence``: the files are the numbered frames of one recording (see :func:`is_frame_sequence`),
+    so tracking across them makes sense; otherwise they are unrelated photos, each on its own.
+    """
 
     def __init__(self, path: str | os.PathLike, realtime: bool = False, fps: float | None = None) -> None:
         super().__init__()
@@ -183,7 +229,8 @@ class FolderSource(FrameSource):
         if not self.files:
             raise SourceError(f"The folder {self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES)[:6])}, …).")
         self.frame_count = len(self.files)
-        self.skipped = 0
+        self.is_sequence = is_frame_sequence([p.name for p in self.files])
+        self.skipped_files: list[str] = []
         self.fps = fps
         first = cv2.imread(str(self.files[0]), cv2.IMREAD_COLOR)
         if first is not None:
@@ -199,14 +246,19 @@ class FolderSource(FrameSource):
                 if due > index:  # late: skip to the frame that is due
                     self.dropped += min(due, len(self.files)) - index
                     index = min(due, len(self.files) - 1)
-                self._pacer.wait_for(index)
+                self.paced_s = self._pacer.wait_for(index)
             self._next_index = index + 1
             image = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
             if image is None:
-                self.skipped += 1
+                self.skipped_files.append(self.files[index].name)
                 continue
-            return Frame(index, now(), image, index / self.fps if self.fps else None)
+            return Frame(index, now(), image, index / self.fps if self.fps else None, file=self.files[index].name)
         return None
+
+    @property
+    def skipped(self) -> int:
+        """Files that could not be read as images."""
+        return len(self.skipped_files)
 
     def seek(self, index: int) -> None:
         self._next_index = self._check_seek(index)
@@ -252,14 +304,17 @@ class VideoSource(FrameSource):
                     break
                 self._next_index += 1
                 self.dropped += 1
-            self._pacer.wait_for(self._next_index)
+            self.paced_s = self._pacer.wait_for(self._next_index)
         if self._pending is not None:
             image, self._pending = self._pending, None
         else:
             ok, image = self._cap.read()
             if not ok or image is None:
                 if self.frame_count is not None and self._next_index < self.frame_count:
-                    self.frame_count = self._next_index  # container over-estimated its length
+                    # Containers over-estimate their length by a frame or so; more is a damaged file.
+                    self.ended_early = self._next_index < self.frame_count - 1
+                    self.expected_frames = self.frame_count
+                    self.frame_count = self._next_index
                 return None
         frame = Frame(self._next_index, now(), image, self._next_index / self.fps if self.fps else None)
         self._next_index += 1
@@ -286,16 +341,18 @@ class CaptureSource(FrameSource):
 
     A stream that dies mid-way simply ends (``read`` returns None and ``ended_early`` is set).
     The open runs in a worker thread so that a server that accepts but never answers cannot hang us.
+
+    A URL that turns out to be a video file (it has a frame count, e.g. ``http://host/clip.mp4``) is
+    not live: every frame is processed, as for a local file, or paced with ``realtime``.
     """
 
     is_live = True
 
-    def __init__(self, spec: str | int, timeout: float = 10.0) -> None:
+    def __init__(self, spec: str | int, timeout: float = 10.0, realtime: bool = False) -> None:
         super().__init__()
         self.spec = spec
         self.is_camera = isinstance(spec, int)
         self.name = f"camera {spec}" if self.is_camera else _redact(str(spec))
-        self.ended_early = False
         self._lock = threading.Lock()
         self._reading = False
         self._closed = False
@@ -305,6 +362,13 @@ class CaptureSource(FrameSource):
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         self.size = (w, h) if w > 0 and h > 0 else None
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self._pacer = None
+        if not self.is_camera and count > 0:  # a file behind a URL
+            self.is_live = False
+            self.frame_count = count
+            self.realtime = bool(realtime and self.fps)
+            self._pacer = _Pacer(self.fps) if self.realtime else None
 
     def _open(self, spec: str | int, timeout: float) -> cv2.VideoCapture:
         ms = int(max(timeout, 0.1) * 1000)
@@ -350,6 +414,11 @@ class CaptureSource(FrameSource):
             self._reading = True
             cap = self._cap
         try:
+            if self._pacer is not None:
+                while self._pacer.due_index() > self._next_index and cap.grab():  # late: skip, do not decode
+                    self._next_index += 1
+                    self.dropped += 1
+                self.paced_s = self._pacer.wait_for(self._next_index)
             ok, image = cap.read()
         finally:
             with self._lock:
@@ -360,13 +429,28 @@ class CaptureSource(FrameSource):
         if release:
             return None
         if not ok or image is None:
-            self.ended_early = not self.is_camera or self._next_index > 0
+            if self.is_live:
+                self.ended_early = not self.is_camera or self._next_index > 0
+            elif self.frame_count is not None and self._next_index < self.frame_count - 1:
+                self.ended_early = True
             return None
         if self.size is None:
             self.size = (image.shape[1], image.shape[0])
-        frame = Frame(self._next_index, now(), image)
+        media_time = None if self.is_live or not self.fps else self._next_index / self.fps
+        frame = Frame(self._next_index, now(), image, media_time)
         self._next_index += 1
         return frame
+
+    def seek(self, index: int) -> None:
+        if self.is_live:
+            super().seek(index)
+        index = self._check_seek(index)
+        with self._lock:
+            if self._cap is not None:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        self._next_index = index
+        if self._pacer is not None:
+            self._pacer.reset(index)
 
     def close(self) -> None:
         """Release the device; if another thread is blocked in :meth:`read`, that thread releases it."""
@@ -411,7 +495,13 @@ def open_source(spec: str | int | os.PathLike, *, realtime: bool = False, timeou
     if not text.strip():
         raise SourceError("The source is empty: give a camera index, a file, a folder or a stream URL.")
     if text.lower().startswith(STREAM_SCHEMES):
-        return CaptureSource(text, timeout=timeout)
+        return CaptureSource(text, timeout=timeout, realtime=realtime)
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.lower() == "file":
+        text = rest
+    elif sep and scheme.isalpha():
+        schemes = ", ".join(s.removesuffix("://") for s in STREAM_SCHEMES)
+        raise SourceError(f"{scheme}:// URLs cannot be read; rtpose opens {schemes} streams and local files.")
     path = Path(text).expanduser()
     if not path.exists():
         raise SourceError(f"{path} does not exist.")

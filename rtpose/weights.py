@@ -191,10 +191,9 @@ def download_entry(
     if target.is_file() and not force:
         return target
     url = entry_url(entry, base_url)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WeightsError(f"Cannot create the weights cache {target.parent} ({exc.strerror}).") from None
+    from rtpose.paths import output_folder
+
+    output_folder(target.parent, "weights cache ($RTPOSE_CACHE/weights)")
     fd, tmp_name = tempfile.mkstemp(prefix=entry.filename + ".", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:

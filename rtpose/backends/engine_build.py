@@ -149,8 +149,10 @@ def build_engine(
     _, _, dims = info["input"]
     input_name = info["input"][0]
     input_hw = (int(dims[2]), int(dims[3]))
-    out_dir = Path(out_dir) if out_dir is not None else default_engines_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from rtpose.paths import output_folder
+
+    out_dir = output_folder(out_dir if out_dir is not None else default_engines_dir(),
+                            "engines folder (--out or $RTPOSE_ENGINES)")
     ver = trt.__version__
     engine_name = f"{onnx_path.stem}_b{max_batch}_{gpu_slug(gpu_name)}_trt{ver}.engine"
     engine_path = Path(out_path) if out_path else out_dir / engine_name

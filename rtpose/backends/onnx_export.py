@@ -331,11 +331,17 @@ def export_onnx(
 
     if opset < 17:
         raise RtposeError(f"opset {opset} is too old; rtpose exports opset 17 or later.")
+    from rtpose.paths import output_file, output_folder
+
+    out_dir = Path(out_dir) if out_dir is not None else default_engines_dir()
+    if out_path:
+        output_file(out_path, "ONNX file")
+    else:
+        output_folder(out_dir, "engines folder (--out or $RTPOSE_ENGINES)")
     weights = Path(weights)
     model = load_pose_model(weights)
     sha = file_sha256(weights)
     precision = "fp16" if fp16 else "fp32"
-    out_dir = Path(out_dir) if out_dir is not None else default_engines_dir()
     path = Path(out_path) if out_path else out_dir / f"{artifact_stem(model.width, sha, input_hw, precision)}.onnx"
     log(f"exporting HRNet-W{model.width} {size_text(input_hw)} {precision} to {path} …")
     start = time.perf_counter()

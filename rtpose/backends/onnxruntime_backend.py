@@ -135,6 +135,13 @@ class OnnxRuntimeBackend:
         self.input_name = inputs[0].name
         self.output_name = "heatmaps" if any(o.name == "heatmaps" for o in outputs) else outputs[0].name
         shape = inputs[0].shape
+        out_shape = next(o.shape for o in outputs if o.name == self.output_name)
+        if len(inputs) != 1 or len(shape) != 4 or shape[1] != 3 or len(out_shape) != 4:
+            raise EngineError(
+                f"{self.onnx_path.name} is not an HRNet pose model: it takes {inputs[0].name} {list(shape)} and gives "
+                f"{self.output_name} {list(out_shape)}, where rtpose needs images (N, 3, H, W) → heatmaps "
+                "(N, K, H/4, W/4); export one with 'rtpose export-onnx'."
+            )
         if not (isinstance(shape[2], int) and isinstance(shape[3], int)):
             raise EngineError(f"{self.onnx_path} has no fixed input height and width; re-export it with rtpose.")
         self.input_hw = (int(shape[2]), int(shape[3]))

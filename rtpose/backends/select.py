@@ -101,12 +101,12 @@ def create_backend(
             raise RtposeError(f"{path.name} is a TensorRT engine; run it with --backend tensorrt (or auto).")
         result = _tensorrt_from_engine(path, device)
         result.reason = f"--weights is a TensorRT engine ({path.name})"
-        return result
+        return _fixed_size(result, input_hw, path)
     if suffix == ".onnx":
         if backend == "openvino":
             result = _openvino_from_onnx(path)
             result.reason = f"requested with --backend openvino; --weights is an ONNX file ({path.name})"
-            return result
+            return _fixed_size(result, input_hw, path)
         if backend not in ("auto", "onnxruntime"):
             hint = "pass the checkpoint instead"
             if backend == "tensorrt":
@@ -116,7 +116,7 @@ def create_backend(
 
         result = OnnxRuntimeBackend(path, device=device)
         result.reason = f"--weights is an ONNX file ({path.name})" + (f"; {result.note}" if result.note else "")
-        return result
+        return _fixed_size(result, input_hw, path)
 
     if input_hw is None:
         input_hw = trained_input_hw(path) or DEFAULT_INPUT_HW
@@ -197,6 +197,18 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0][:200] if text else type(exc).__name__).rstrip(".")
+
+
+def _fixed_size(backend: PoseBackend, input_hw: tuple[int, int] | None, path: Path) -> PoseBackend:
+    """An exported model has the input size it was exported with: refuse a different ``--input-size``."""
+    if input_hw is not None and tuple(input_hw) != tuple(backend.input_hw):
+        backend.close()
+        have, want = "x".join(map(str, backend.input_hw)), "x".join(map(str, input_hw))
+        raise RtposeError(
+            f"{path.name} was exported for {have} inputs, not --input-size {want}; drop --input-size, or export "
+            f"the checkpoint again at {want}."
+        )
+    return backend
 
 
 def _torch(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None) -> PoseBackend:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "build-engine": "rtpose.cli.engine",
     "gui": "rtpose.cli.gui",
     "check": "rtpose.cli.check",
+    "cache": "rtpose.cli.cache",
 }
 
 _COMMAND_HELP = {
@@ -32,7 +33,15 @@ _COMMAND_HELP = {
     "build-engine": "compile a TensorRT engine from the ONNX model",
     "gui": "open the desktop viewer",
     "check": "report the GPU/backend setup and check every backend against PyTorch FP32",
+    "cache": "list and clean downloaded weights and exported ONNX/engine files",
 }
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-sentence errors: ``rtpose: error: …`` and exit 2, without the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog.split()[0]}: error: {message} (see '{self.prog} --help')\n")
 
 
 def _epilog() -> str:
@@ -45,7 +54,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     """The parser of one command (``run`` also serves as the top-level ``rtpose`` parser)."""
     module = importlib.import_module(COMMANDS[command])
     prog = "rtpose" if command == "run" else f"rtpose {command}"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog,
         description=module.HELP,
         epilog=_epilog() if command == "run" else None,
@@ -65,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rtpose {__version__}")
         return 0
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
+    if command == "run" and argv and not argv[0].startswith("-"):
+        print(f"rtpose: error: {_unknown_command(argv[0])}", file=sys.stderr)
+        return 2
     try:
         parser = build_parser(command)
         args = parser.parse_args(argv)
@@ -75,3 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rtpose: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (rtpose cache | head): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _unknown_command(word: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    if close:
+        return f"unknown command {word!r}; did you mean 'rtpose {close[0]}'?"
+    return f"unknown command {word!r} (give a source with --source or --camera; see 'rtpose --help')"

@@ -11,8 +11,6 @@ import sys
 
 HELP = "score COCO keypoint predictions, or run a model on a COCO keypoint set and score it (pycocotools OKS AP)"
 
-DEFAULT_OUT = "rtpose_keypoint_results.json"
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from rtpose.cli.common import add_model_args, fraction
@@ -26,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--det-score-thr", type=fraction, default=0.0,
                         help="ignore detections scoring below this (default: 0.0)")
     parser.add_argument("--out", default=None, metavar="PATH",
-                        help=f"where to write the predictions with --images (default: {DEFAULT_OUT})")
+                        help="also write the predictions with --images as COCO results JSON (default: not written)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_args(parser, detector=False)
 
@@ -42,13 +40,18 @@ def main(args: argparse.Namespace) -> int:
     from rtpose.cli.common import build_estimator
     from rtpose.weights import resolve_weights
 
-    load_coco(args.ann)  # fail on a bad annotation file before loading the model
+    load_coco(args.ann)  # fail on a bad annotation file or an unwritable --out before loading the model
+    if args.out:
+        from rtpose.paths import output_file
+
+        output_file(args.out, "results file (--out)")
     args.weights = str(resolve_weights(args.weights))  # the default checkpoint when none is given
     estimator = build_estimator(args, with_detector=False)
     results = predict_coco(estimator, args.ann, args.images, boxes=args.boxes, det_score_thr=args.det_score_thr,
                            progress=not args.quiet)
-    out = write_results(results, args.out or DEFAULT_OUT)
-    print(f"rtpose: {len(results)} predictions written to {out}", file=sys.stderr)
+    if args.out:
+        out = write_results(results, args.out)
+        print(f"rtpose: {len(results)} predictions written to {out}", file=sys.stderr)
     if not results:
         print("rtpose: no people to evaluate (no boxes for these images).", file=sys.stderr)
         return 1

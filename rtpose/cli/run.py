@@ -19,9 +19,6 @@ from rtpose.errors import RtposeError, SourceError
 
 HELP = "estimate poses on a camera, video, stream, image or folder (the default command)"
 
-_IMAGE_OUT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("source (one of)")
     what = src.add_mutually_exclusive_group()
@@ -39,9 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--kpt-thr", type=fraction, default=0.3, metavar="T",
                      help="hide keypoints scoring below this, 0 to 1 (default: 0.3)")
     out.add_argument("--save", metavar="PATH",
-                     help="write the annotated video (.mp4/.avi), or an image file when the source is one image")
+                     help="write the annotated video (.mp4/.avi), or an image file when the source is one image; "
+                          "where frames are dropped (live sources, --realtime) the previous frame fills the gap, "
+                          "so the video lasts as long as the source did")
     out.add_argument("--json", metavar="PATH",
-                     help="write one JSON line per frame (for one image: a JSON file unless the name ends in .jsonl)")
+                     help="write JSON Lines (.jsonl): a header line, then one line per frame (for one image: a "
+                          "JSON file unless the name ends in .jsonl); schema in the README")
     out.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                      help="show a window with the overlay (default: when a display exists); q or Esc quits")
     out.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
@@ -72,7 +72,7 @@ def _make_tracker(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.sinks import WindowSink, display_available
+    from rtpose.sinks import WindowSink, check_outputs, display_available
     from rtpose.sources import ImageSource, open_source
 
     if args.camera is None and args.source is None:
@@ -82,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
     source = open_source(args.camera if args.camera is not None else args.source, realtime=args.realtime,
                          timeout=args.timeout)
     try:
+        check_outputs(args.save, args.json, source)  # before the model loads
         estimator = _build(args)
         if not show and not (args.save or args.json) and not args.quiet:
             _log(args, "no window, --save or --json: only the summary will be printed")
@@ -101,30 +102,33 @@ def _build(args: argparse.Namespace):
 
 
 def _run_image(args, source, estimator, window) -> int:
-    """One image: no threads, annotate, write the image and a JSON document."""
+    """One image: no threads (and no tracking), annotate, write the image and a JSON document."""
     from rtpose.pipeline import FrameResult
     from rtpose.render import draw_people
-    from rtpose.sinks import ImageSink, JsonLinesSink, JsonSink, VideoSink
+    from rtpose.signals import stop_on_signals
+    from rtpose.sinks import IMAGE_OUT_SUFFIXES, ImageSink, JsonLinesSink, JsonSink, VideoSink, stream_header
     from rtpose.timing import now
 
     frame = source.read()
     people = estimator(frame.image)
-    tracker = _make_tracker(args)
-    if tracker is not None:
-        people = tracker.update(people, frame.clock)
     result = FrameResult(frame=frame, people=people, latency_ms=(now() - frame.timestamp) * 1e3)
     annotated = draw_people(frame.image, people, kpt_thr=args.kpt_thr)
     if args.save:
-        sink = ImageSink(args.save) if Path(args.save).suffix.lower() in _IMAGE_OUT else VideoSink(args.save, 1.0)
-        with sink:
+        save_image = Path(args.save).suffix.lower() in IMAGE_OUT_SUFFIXES
+        with ImageSink(args.save) if save_image else VideoSink(args.save, 1.0) as sink:
             sink.write(result, annotated)
     if args.json:
-        sink = JsonLinesSink(args.json) if args.json.endswith(".jsonl") else JsonSink(args.json, source.name)
-        with sink:
+        header = stream_header(source)
+        with JsonLinesSink(args.json, header) if args.json.endswith(".jsonl") else JsonSink(args.json, header) as sink:
             sink.write(result, annotated)
     _log(args, f"{len(people)} people in {source.name} ({result.latency_ms:.0f} ms)")
     if window is not None:
-        window.show(annotated, wait_ms=0)
+        _log(args, "q, Esc or closing the window quits")
+        with stop_on_signals(lambda _signum: None) as stop:
+            while not window.stop_requested and not stop.requested:
+                window.show(annotated, wait_ms=100)  # short waits, so that Ctrl-C and SIGTERM are seen
+        if stop.requested:
+            return stop.exit_code
     return 0
 
 
@@ -133,19 +137,24 @@ def _run_stream(args, source, estimator, window) -> int:
     from rtpose.pipeline import Pipeline, warmup
     from rtpose.render import draw_hud, draw_people, hud_lines
     from rtpose.signals import stop_on_signals
-    from rtpose.sinks import JsonLinesSink, VideoSink
+    from rtpose.sinks import JsonLinesSink, VideoSink, stream_header
+    from rtpose.sources import FolderSource
     from rtpose.timing import now
 
-    tracker = _make_tracker(args)
+    stills = isinstance(source, FolderSource) and not source.is_sequence
+    if stills:
+        _log(args, f"{source.name} holds unrelated photos (not numbered frames of one recording): each is "
+                   "estimated on its own, without tracking")
+    tracker = None if stills else _make_tracker(args)
     pipeline = Pipeline(source, estimator, tracker=tracker, max_frames=args.max_frames)
     timer = pipeline.timer
     sinks = []
     with stop_on_signals(lambda _signum: pipeline.request_stop()) as stop:
         try:
             if args.json:
-                sinks.append(JsonLinesSink(args.json))
+                sinks.append(JsonLinesSink(args.json, stream_header(source)))
             if args.save:
-                sinks.append(VideoSink(args.save, fps=source.fps, size=source.size))
+                sinks.append(VideoSink(args.save, fps=source.fps, size=source.size, real_time=pipeline.drop_frames))
             if window is not None:
                 sinks.append(window)
             backend = estimator.backend
@@ -188,13 +197,26 @@ def _run_stream(args, source, estimator, window) -> int:
     if not args.quiet:
         print(pipeline.summary(), file=sys.stderr, flush=True)
         for sink in sinks:
-            path = getattr(sink, "path", None)
-            if path is not None:
-                print(f"rtpose: wrote {path}", file=sys.stderr)
+            if sink is window:
+                continue
+            frames = f"{sink.count} frames" + (f", {sink.repeated} of them repeats of dropped frames"
+                                               if getattr(sink, "repeated", 0) else "")
+            if isinstance(sink, VideoSink) and sink.count == 0:
+                print(f"rtpose: no frame was processed, so {sink.path} was not written", file=sys.stderr)
+            else:
+                print(f"rtpose: wrote {sink.path} ({frames})", file=sys.stderr)
+    skipped = getattr(source, "skipped_files", [])
+    if skipped:
+        names = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        print(f"rtpose: warning: skipped {len(skipped)} unreadable image file(s): {names}", file=sys.stderr)
     if stop.requested:
         print(f"rtpose: stopped by {stop.name}", file=sys.stderr)
         return stop.exit_code
-    if getattr(source, "ended_early", False):
+    if source.ended_early and not source.is_live:
+        expected = getattr(source, "expected_frames", None) or source.frame_count
+        print(f"rtpose: warning: {source.name} ended after {pipeline.frames_captured} of {expected} frames "
+              "(the file is truncated or damaged); everything up to there was processed", file=sys.stderr)
+    elif source.ended_early:
         if getattr(source, "is_camera", False):
             raise SourceError(
                 f"{source.name.capitalize()} stopped sending frames after {pipeline.frames_captured} frames "

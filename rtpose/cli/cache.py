@@ -1,0 +1,74 @@
+"""``rtpose cache``: what the weights cache and the engines folder hold, their sizes, and cleaning them.
+
+Exports add up (every checkpoint × input size × precision is one ONNX file of 100–250 MB, engines
+come on top), so the files are listed with their sizes, and ``clean`` removes them by kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "list the downloaded weights and exported ONNX/engine files with their sizes, or clean them"
+
+#: File endings rtpose writes into the engines folder (other files there are left alone).
+EXPORT_SUFFIXES = (".onnx", ".engine", ".plan", ".trt", ".json", ".cache", ".part")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=("list", "clean"), default="list",
+                        help="list (the default) or clean")
+    what = parser.add_argument_group("what to clean (with clean; default: --exports)")
+    what.add_argument("--exports", action="store_true", help="exported ONNX files, engines, sidecars, timing cache")
+    what.add_argument("--weights", action="store_true", help="downloaded checkpoints (downloaded again on next use)")
+    what.add_argument("--all", action="store_true", help="both")
+    parser.add_argument("--dry-run", action="store_true", help="say what clean would remove, remove nothing")
+
+
+def _folders() -> dict[str, Path]:
+    from rtpose.backends.sidecar import default_engines_dir
+    from rtpose.weights import cache_dir
+
+    return {"weights": cache_dir(), "exports": default_engines_dir()}
+
+
+def _files(kind: str, folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    if kind == "exports":
+        return [p for p in files if p.name.endswith(EXPORT_SUFFIXES)]
+    return [p for p in files if p.suffix in (".pth", ".pt", ".part") or p.name.endswith(".part")]
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def main(args: argparse.Namespace) -> int:
+    folders = _folders()
+    if args.action == "list":
+        for kind, folder in folders.items():
+            files = _files(kind, folder)
+            total = sum(p.stat().st_size for p in files)
+            print(f"{kind}: {folder} ({len(files)} files, {_mb(total)})")
+            for path in files:
+                print(f"  {_mb(path.stat().st_size):>12}  {path.name}")
+        return 0
+    kinds = ["exports", "weights"] if args.all else [k for k in ("exports", "weights") if getattr(args, k)]
+    freed, removed = 0, 0
+    for kind in kinds or ["exports"]:
+        for path in _files(kind, folders[kind]):
+            size = path.stat().st_size
+            if not args.dry_run:
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    print(f"rtpose: warning: could not remove {path} ({exc.strerror})", file=sys.stderr)
+                    continue
+            freed += size
+            removed += 1
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"rtpose: {verb} {removed} files, {_mb(freed)}", file=sys.stderr)
+    return 0
