@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
-from rtpose.errors import RtposeError
+from rtpose.errors import RtposeError, exception_gist
 
 #: Most results waiting for the GUI thread; older ones are dropped when the GUI lags behind.
 MAX_PENDING = 8
@@ -102,8 +102,7 @@ def build_estimator(config: ModelConfig):
 def _one_sentence(exc: BaseException) -> str:
     if isinstance(exc, RtposeError):
         return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {exception_gist(exc, 200)}"
 
 
 class ModelLoader(QObject):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from rtpose.errors import WeightsError
+from rtpose.errors import WeightsError, exception_gist
 from rtpose.models import HRNet
 
 _PREFIX_MAP = (
@@ -32,6 +32,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"Weights file {path} does not exist.")
+    with open(path, "rb") as file:
+        magic = file.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # a zip archive or a pickle
+        raise WeightsError(f"{path} is not a PyTorch checkpoint (it is neither a zip archive nor a pickle).")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -43,8 +47,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             "weights-only checkpoints, so pass an HRNet state_dict file."
         ) from None
     except Exception as exc:  # arbitrary bytes make torch.load raise many types (IndexError, RuntimeError …)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({first_line[:160]}).") from None
+        raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({exception_gist(exc)}).") from None
     if not isinstance(data, dict):
         raise WeightsError(f"{path} holds a {type(data).__name__}, not a checkpoint dictionary.")
     return data

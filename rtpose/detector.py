@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtpose.errors import WeightsError
+from rtpose.errors import WeightsError, exception_gist
 
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
 DEFAULT_DETECTOR = "yolov8n.pt"
@@ -24,13 +24,6 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.boxes)
-
-
-def _first_words(exc: BaseException) -> str:
-    """The gist of a library's exception: its first line, without decorations, at most 160 characters."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = text.replace("ERROR ❌️", "").replace("❌", "").strip().rstrip(".")
-    return text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + " …"
 
 
 class PersonDetector:
@@ -79,7 +72,7 @@ class PersonDetector:
             self(np.zeros((32, 32, 3), np.uint8))
         except Exception as exc:  # ultralytics raises many types (AssertionError for a .pth) for bad files
             raise WeightsError(
-                f"Could not load {weights} as an Ultralytics YOLO detector ({_first_words(exc)}); --detector takes "
+                f"Could not load {weights} as an Ultralytics YOLO detector ({exception_gist(exc)}); --detector takes "
                 "a YOLO detection model such as yolov8n.pt."
             ) from None
         if getattr(self.model, "task", "detect") != "detect":

@@ -23,3 +23,18 @@ class EngineError(RtposeError):
 
 class DisplayError(RtposeError):
     """A window was asked for but no display is available."""
+
+
+def exception_gist(exc: BaseException, limit: int = 160) -> str:
+    """A library exception in a few words, for inside one of our sentences.
+
+    Its first line, without emoji decorations or a final period; ``limit`` characters at most, cut at a
+    word with "…"; the exception's type is added when the message alone says nothing (``KeyError: 101``).
+    """
+    text = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
+    text = text.replace("ERROR ❌️", "").replace("❌️", "").replace("❌", "").strip().rstrip(".")
+    if len(text) < 12 or not any(c.isalpha() for c in text):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + " …"
+    return text

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtpose.errors import DisplayError, RtposeError
+from rtpose.errors import DisplayError, RtposeError, exception_gist
 from rtpose.paths import output_file
 from rtpose.skeleton import KEYPOINT_NAMES
 
@@ -279,6 +279,18 @@ def display_available() -> bool:
     return True
 
 
+def _point_opencv_qt_at_system_fonts() -> None:
+    """opencv-python's Qt looks for fonts in a folder the wheel does not ship (``QT_QPA_FONTDIR``) and warns
+    about it on every window; point it at the system's fonts instead (read when the first window opens)."""
+    current = os.environ.get("QT_QPA_FONTDIR")
+    if current is None or Path(current).is_dir():
+        return
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
+        if Path(folder).is_dir():
+            os.environ["QT_QPA_FONTDIR"] = folder
+            return
+
+
 class WindowSink(Sink):
     """Shows the annotated frames with ``cv2.imshow``; ``q``/Esc or closing the window sets ``stop_requested``.
 
@@ -293,6 +305,7 @@ class WindowSink(Sink):
         self.title = title
         self.stop_requested = False
         self._opened = False
+        _point_opencv_qt_at_system_fonts()
 
     def show(self, image: np.ndarray, wait_ms: int = 1) -> int:
         """Show one image and pump window events for ``wait_ms`` (0: until a key); returns the key or -1."""
@@ -307,7 +320,7 @@ class WindowSink(Sink):
             cv2.imshow(self.title, image)
             key = cv2.waitKey(wait_ms)
         except cv2.error as exc:
-            raise DisplayError(f"Could not open a window ({str(exc).strip().splitlines()[-1][:120]}).") from None
+            raise DisplayError(f"Could not open a window ({exception_gist(exc)}).") from None
         if key != -1 and (key & 0xFF) in (ord("q"), ord("Q"), 27):
             self.stop_requested = True
         return key

@@ -25,6 +25,10 @@ import numpy as np
 from rtpose.errors import SourceError
 from rtpose.timing import now
 
+# FFmpeg's own log lines ("[h264 @ 0x…] …", "partial file") would interleave with ours; a damaged file
+# is reported by rtpose in one sentence instead. OPENCV_FFMPEG_LOGLEVEL set by the user wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 #: File name endings read as still images (everything else is tried as a video).
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm", ".sr", ".ras"}

@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from rtpose.errors import RtposeError
+from rtpose.errors import RtposeError, exception_gist
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = "hrnet_w32_256x192"
@@ -42,7 +42,7 @@ def load_config(name_or_path: str | Path = DEFAULT_CONFIG) -> dict:
     try:
         data = _yaml().safe_load(path.read_text())
     except Exception as exc:  # yaml.YAMLError and decoding errors
-        raise ConfigError(f"Config {path} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+        raise ConfigError(f"Config {path} is not valid YAML ({exception_gist(exc)}).") from None
     if not isinstance(data, dict):
         raise ConfigError(f"Config {path} does not hold a mapping of settings.")
     return data

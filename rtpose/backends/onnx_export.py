@@ -37,7 +37,7 @@ from rtpose.backends.sidecar import (
     size_text,
     write_sidecar,
 )
-from rtpose.errors import EngineError, RtposeError
+from rtpose.errors import EngineError, RtposeError, exception_gist
 
 DEFAULT_OPSET = 17
 INPUT_NAME = "input"
@@ -133,7 +133,7 @@ def check_graph(path: str | os.PathLike) -> None:
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = exception_gist(exc, 200)
         raise EngineError(f"{path} fails onnx.checker ({first}); re-export it.") from None
     model = onnx.load(str(path), load_external_data=False)
     inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtpose.errors import EngineError
+from rtpose.errors import EngineError, exception_gist
 
 #: Distributions that install the ``onnxruntime`` module; at most one may be installed.
 ONNXRUNTIME_WHEELS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
@@ -123,7 +123,7 @@ class OnnxRuntimeBackend:
         try:
             self.session = ort.InferenceSession(str(self.onnx_path), options, providers=session_providers)
         except Exception as exc:  # onnxruntime raises its own exception types
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = exception_gist(exc, 200)
             raise EngineError(f"ONNX Runtime cannot load {self.onnx_path} ({first}); re-export it.") from None
         active = list(self.session.get_providers())
         problem = provider_problem(device, explicit_cuda, active)

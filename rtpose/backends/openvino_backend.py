@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rtpose.backends.onnxruntime_backend import cpu_threads
-from rtpose.errors import EngineError
+from rtpose.errors import EngineError, exception_gist
 
 
 def openvino_available() -> bool:
@@ -55,7 +55,7 @@ class OpenVinoBackend:
                 },
             )
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long texts
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = exception_gist(exc, 200)
             raise EngineError(f"OpenVINO cannot load {self.onnx_path} ({first}); re-export it.") from None
         self.request = self.compiled.create_infer_request()
         shape = model.inputs[0].get_partial_shape()

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from rtpose.backends import BACKEND_NAMES, PoseBackend
-from rtpose.errors import EngineError, RtposeError
+from rtpose.errors import EngineError, RtposeError, exception_gist
 
 #: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's
 #: idle 2-core x86 machine, crops/s at batch 1 / 8 / 32 (``python benchmarks/backends.py --iters 3``):
@@ -160,14 +160,14 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
                     result.reason = f"auto: a TensorRT engine built for this GPU and these weights ({engine.name})"
                     return result
             except (RtposeError, RuntimeError, OSError) as exc:
-                no_engine = f"the TensorRT engine lookup failed: {_first_line(exc)}"
+                no_engine = f"the TensorRT engine lookup failed: {exception_gist(exc)}"
         else:
             no_engine = "TensorRT is not installed"
         if _cuda_available():
             try:
                 result = _torch(path, device, input_hw, True if fp16 is None else fp16)
             except (RuntimeError, ValueError) as exc:  # e.g. an invalid device ordinal
-                gpu_failed = f"PyTorch could not use {device} ({_first_line(exc)}), so "
+                gpu_failed = f"PyTorch could not use {device} ({exception_gist(exc)}), so "
             else:
                 result.reason = (
                     f"auto: PyTorch on CUDA because no TensorRT engine can be used ({no_engine.rstrip('.')})"
@@ -192,11 +192,6 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
         return result
     result.reason = f"auto: {gpu}; {CPU_MEASUREMENT}"
     return result
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0][:200] if text else type(exc).__name__).rstrip(".")
 
 
 def _fixed_size(backend: PoseBackend, input_hw: tuple[int, int] | None, path: Path) -> PoseBackend:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rtpose.backends.sidecar import check_engine, read_sidecar, rebuild_command
-from rtpose.errors import EngineError
+from rtpose.errors import EngineError, exception_gist
 
 #: ``[trt]`` extras of rtpose, by the CUDA major version torch was built with.
 TRT_EXTRAS = {"12": "trt-cu12", "13": "trt-cu13"}
@@ -97,7 +97,7 @@ def import_tensorrt() -> Any:
         raise EngineError(INSTALL_HINT) from None
     except OSError as exc:  # a wheel whose CUDA libraries cannot load
         problem = trt_extra_problem()
-        raise EngineError(problem or f"TensorRT is installed but cannot load ({str(exc).strip()[:160]}).") from None
+        raise EngineError(problem or f"TensorRT is installed but cannot load ({exception_gist(exc)}).") from None
     return trt
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rtpose.errors import RtposeError
+from rtpose.errors import RtposeError, exception_gist
 
 HELP = "report this machine's GPU/backend setup and check every backend against PyTorch FP32 on real crops"
 
@@ -69,7 +69,7 @@ def _version(module: str) -> str | None:
     try:
         return str(__import__(module).__version__)
     except Exception as exc:  # a wheel that is installed but cannot load says why
-        return f"installed but fails to load ({str(exc).strip().splitlines()[0][:100]})"
+        return f"installed but fails to load ({exception_gist(exc, 100)})"
 
 
 def find_cameras(indices: range = range(4)) -> list[int]:
@@ -422,15 +422,14 @@ def main(args: argparse.Namespace) -> int:
             try:
                 device_backend = TorchBackend(load_pose_model(weights), device="cuda", input_hw=input_hw)
             except RuntimeError as exc:
-                problems.append(f"PyTorch cannot use the GPU ({str(exc).strip().splitlines()[0][:160]})")
+                problems.append(f"PyTorch cannot use the GPU ({exception_gist(exc)})")
         rows.append(check_device_path(device_backend, image, boxes, reference, centers, sizes, args.iters))
         engines = default_engines_dir()
         for label, factory in _backends(weights, input_hw, engines, say):
             try:
                 backend = factory()
             except (RtposeError, RuntimeError, OSError, ImportError) as exc:
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                rows.append(Row(label, "-", "-", ok=False, note=f"could not start: {text[:160]}"))
+                rows.append(Row(label, "-", "-", ok=False, note=f"could not start: {exception_gist(exc)}"))
                 continue
             try:
                 rows.append(compare_to_reference(backend, crops, reference, centers, sizes, args.iters, label))
