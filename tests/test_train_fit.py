@@ -198,6 +198,43 @@ def test_sigkilled_run_resumes_losing_at_most_one_epoch(tmp_path):
     assert rows == [str(e) for e in range(1, final["epoch"] + 1)]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_stops_training_with_its_loader_workers_and_resumes(tmp_path, sig):
+    """docker stop / a scheduler's SIGTERM (and SIGHUP): exit 128+N at once, no data-loader process left."""
+    import psutil
+
+    ann = subset_ann(tmp_path / "ann.json", 2)
+    out = tmp_path / "run"
+    command = [*_fit_command(out, ann, 50), "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_epoch(out / "last.pth", 1, timeout=240)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert f"stopped by {signal.Signals(sig).name}; continue with --resume" in err and "Traceback" not in err
+    gone, alive = psutil.wait_procs(workers, timeout=5)  # a hang guard: they end with the main process
+    assert not alive, [p.pid for p in alive]
+    saved = read_checkpoint(out / "last.pth")
+    assert saved["epoch"] >= 1
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, capsys):
+    ann = subset_ann(tmp_path / "ann.json", 2)
+    out = tmp_path / "run"
+    assert fit_main(_fit_command(out, ann, 1)[3:]) == 0
+    capsys.readouterr()
+    assert fit_main(["--resume", str(out / "last.pth"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "has finished all 1 epochs already; nothing to train (raise --epochs" in text and "..1" not in text
+
+
 # -- clear errors -------------------------------------------------------------------------------------
 def _fit_error(capsys, *argv: str) -> str:
     code = fit_main(list(argv))

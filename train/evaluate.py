@@ -7,38 +7,16 @@ Examples::
     python -m train.evaluate --weights pose_hrnet_w32_256x192.pth --ann val.json --images val2017 \\
         --boxes COCO_val2017_detections_AP_H_56_person.json --flip --out results.json
 
-The input size defaults to the one recorded in an rtpose training checkpoint (``meta.input_size``),
-else 256x192. Prediction and scoring are :func:`rtpose.evaluation.predict_coco` and
-:func:`rtpose.evaluation.evaluate_coco`, the code behind ``rtpose eval``.
+It is ``rtpose eval`` under the name training users look for: the same options and checks. The input
+size defaults to the one recorded in an rtpose training checkpoint (``meta.input_size``), else 256x192.
+:func:`evaluate` is the same for Python callers (scripts, tests).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from rtpose.errors import RtposeError
-
-PROG = "train.evaluate"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n")[0].split(": ", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", required=True, metavar="PATH", help="any checkpoint rtpose can load")
-    p.add_argument("--ann", required=True, metavar="ANN.json", help="COCO person keypoint annotations")
-    p.add_argument("--images", required=True, metavar="DIR", help="the images of --ann")
-    p.add_argument("--boxes", default="gt", metavar="gt|DETS.json",
-                   help="person boxes: gt or a COCO detection results file (default: gt)")
-    p.add_argument("--det-score-thr", type=float, default=0.0, help="ignore detections scoring below this")
-    p.add_argument("--input-size", default=None, metavar="HxW",
-                   help="model input (default: the checkpoint's meta.input_size, else 256x192)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
-    p.add_argument("--flip", action="store_true", help="flip test")
-    p.add_argument("--out", default=None, metavar="PATH", help="also write the predictions (COCO results JSON)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
 
 def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size: tuple[int, int] | None = None,
              device: str = "auto", flip: bool = False, det_score_thr: float = 0.0, out: str | None = None,
@@ -63,26 +41,13 @@ def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        size = None
-        if args.input_size:
-            from rtpose.cli.common import parse_size
+    """``python -m train.evaluate ARGS`` is ``rtpose eval ARGS``: one evaluation command, one set of checks.
 
-            try:
-                size = parse_size(args.input_size)
-            except argparse.ArgumentTypeError as exc:
-                raise RtposeError(f"--input-size: {exc}.") from None
-        from rtpose.evaluation import format_metrics
+    (Its options are the same; ``--out`` is checked before the evaluation starts.)
+    """
+    from rtpose.cli import main as rtpose_main
 
-        metrics = evaluate(args.weights, args.ann, args.images, boxes=args.boxes, input_size=size,
-                           device=args.device, flip=args.flip, det_score_thr=args.det_score_thr, out=args.out,
-                           progress=not args.quiet)
-    except RtposeError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(format_metrics(metrics))
-    return 0
+    return rtpose_main(["eval", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

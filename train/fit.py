@@ -33,6 +33,7 @@ from rtpose.backends.torch_backend import resolve_torch_device
 from rtpose.checkpoints import extract_state_dict, infer_architecture, load_state_dict_strict, read_checkpoint
 from rtpose.errors import RtposeError
 from rtpose.models import HRNet
+from rtpose.signals import stop_on_signals
 from train.augment import AugmentConfig
 from train.checkpoint import (
     BEST,
@@ -176,8 +177,11 @@ def make_loader(dataset: CocoKeypoints, config: dict, epoch: int, device: torch.
 # validation
 # ----------------------------------------------------------------------------------------------------
 def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: torch.device,
-             progress: bool = True) -> dict[str, float]:
-    """COCO keypoint AP of ``model`` on the validation set (the code ``rtpose eval`` uses)."""
+             progress: bool = True, flip: bool = False) -> dict[str, float]:
+    """COCO keypoint AP of ``model`` on the validation set (the code ``rtpose eval`` uses).
+
+    ``flip``: flip test, which doubles the pose work of a validation (see ``val.flip``).
+    """
     from rtpose.backends.torch_backend import TorchBackend
     from rtpose.estimator import TopDownEstimator
     from rtpose.evaluation import evaluate_coco, predict_coco
@@ -187,7 +191,7 @@ def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: to
     backend = TorchBackend(copy.deepcopy(model).eval(), device=str(device),
                            input_hw=tuple(config["model"]["input_size"]))
     torch.set_num_threads(threads)
-    estimator = TopDownEstimator(backend, detector=None, flip=bool(config["val"]["flip"]))
+    estimator = TopDownEstimator(backend, detector=None, flip=flip)
     results = predict_coco(estimator, ann, images, boxes=boxes,
                            det_score_thr=float(config["data"].get("det_score_thr") or 0.0), progress=progress)
     if not results:
@@ -293,6 +297,16 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
     meta = model_meta(config)
     epochs = int(t["epochs"])
     max_steps = t.get("max_steps_per_epoch")
+    if start_epoch >= epochs:
+        log(f"{PROG}: {output / LAST} has finished all {epochs} epochs already; nothing to train (raise --epochs "
+            "to train further)")
+        metrics.close()
+        return {"epochs": start_epoch, "losses": [], "best_ap": best_ap, "last": output / LAST,
+                "best": output / BEST, "images_per_s": 0.0}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if int(t["workers"]) > cores:
+        log(f"{PROG}: train.workers {t['workers']} > {cores} CPU cores here: loading data with {cores} processes")
+        t["workers"] = cores
     log(f"{PROG}: {len(dataset)} training people, HRNet-W{meta['width']} {meta['input_size'][0]}x"
         f"{meta['input_size'][1]} on {device}{' with AMP' if use_amp else ''}; epochs {start_epoch + 1}..{epochs}; "
         f"writing to {output}")
@@ -338,7 +352,14 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                    "images_per_s": images / max(elapsed, 1e-9), "epoch_s": elapsed}
             interval = int(config["val"]["interval"] or 0)
             if val is not None and ((epoch + 1) % interval == 0 or epoch + 1 == epochs):
-                scores = validate(model, config, val, device, progress=progress)
+                flip_mode = config["val"]["flip"]
+                flip = flip_mode is True or (flip_mode == "last" and epoch + 1 == epochs)
+                val_started = time.perf_counter()
+                scores = validate(model, config, val, device, progress=progress, flip=flip)
+                row["val_s"] = time.perf_counter() - val_started
+                if flip:
+                    log(f"{PROG}: validation with flip test took {row['val_s']:.1f} s (about half of it the flipped "
+                        "crops; --val-flip last flips only the final validation, off never)")
                 row.update({k: scores.get(k, float("nan")) for k in CSV_FIELDS[5:]})
                 if scores["AP"] > best_ap:
                     best_ap = scores["AP"]
@@ -409,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--no-augment", action="store_true", help="plain GT-box crops (debugging, overfitting)")
     o.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of each epoch (smoke runs)")
     o.add_argument("--val-interval", type=int, help="validate every N epochs (0 = never)")
-    o.add_argument("--val-flip", choices=("on", "off"), help="flip test during validation")
+    o.add_argument("--val-flip", choices=("on", "off", "last"),
+                   help="flip test during validation: every time, never, or only the final one (it doubles the "
+                        "pose work of a validation)")
     o.add_argument("--output", help="output folder for checkpoints and metrics")
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set augment.rotation_factor=30 (repeatable)")
@@ -429,7 +452,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "train.seed": args.seed, "train.max_steps_per_epoch": args.max_steps_per_epoch,
         "val.interval": args.val_interval, "output": args.output,
         "train.amp": False if args.no_amp else None, "augment.enabled": False if args.no_augment else None,
-        "val.flip": None if args.val_flip is None else args.val_flip == "on",
+        "val.flip": None if args.val_flip is None else {"on": True, "off": False, "last": "last"}[args.val_flip],
     }
     config = merged(config, overrides)
     config = merged(config, dict(parse_override(text) for text in args.set))
@@ -445,6 +468,17 @@ def config_from_args(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Ctrl-C, SIGTERM (docker stop, a cluster's scheduler) and SIGHUP stop at once: the exception unwinds
+    # through the DataLoader, which shuts its worker processes down instead of leaving them behind.
+    with stop_on_signals(_interrupt) as stop:
+        return _run(args, stop)
+
+
+def _interrupt(_signum: int) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace, stop) -> int:
     try:
         if args.resume:
             allowed = {"train.epochs": args.epochs, "train.workers": args.workers, "device": args.device,
@@ -461,8 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; continue with --resume OUTPUT/{LAST}", file=sys.stderr)
-        return 130
+        name = stop.name or "Ctrl-C"
+        print(f"{PROG}: stopped by {name}; continue with --resume OUTPUT/{LAST}", file=sys.stderr)
+        return stop.exit_code or 130
     best = f", best AP {summary['best_ap']:.4f} in {summary['best']}" if summary["best_ap"] >= 0 else ""
     print(f"{PROG}: done after {summary['epochs']} epochs: {summary['last']}{best}")
     return 0
