@@ -18,6 +18,7 @@ import sys
 
 from rtpose.errors import RtposeError
 
+
 def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size: tuple[int, int] | None = None,
              device: str = "auto", flip: bool = False, det_score_thr: float = 0.0, out: str | None = None,
              progress: bool = True, quiet: bool = False) -> dict[str, float]:
