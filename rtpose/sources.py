@@ -434,7 +434,7 @@ class CaptureSource(FrameSource):
             return None
         if not ok or image is None:
             if self.is_live:
-                self.ended_early = not self.is_camera or self._next_index > 0
+                self.ended_early = True  # cameras and live streams never end on their own
             elif self.frame_count is not None and self._next_index < self.frame_count - 1:
                 self.ended_early = True
             return None

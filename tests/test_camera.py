@@ -148,3 +148,15 @@ def test_stop_signals_finalise_outputs_and_exit_128_plus_n(tmp_path, small_weigh
     assert _count_video_frames(video) == len(records)  # a finalised mp4 holding every processed frame
     processed = int(err.split(" frames processed")[0].rsplit(" ", 1)[-1])
     assert processed == len(records)  # the frame that was in the model when the signal came is not lost
+
+
+def test_camera_that_sends_no_frame_writes_nothing_and_says_so(monkeypatch, tmp_path, small_weights, capsys):
+    from rtpose.cli import main
+
+    install({0: Device(str(VIDEO_MULTI), unplug_after=0)}, monkeypatch)
+    video = tmp_path / "none.mp4"
+    assert main(["--camera", "0", *_model(small_weights), "--no-show", "--save", str(video)]) == 1
+    err = capsys.readouterr().err
+    assert "Camera 0 stopped sending frames after 0 frames" in err and "Traceback" not in err
+    assert f"no frame was processed, so {video} was not written" in err and "wrote" not in err
+    assert not video.exists()

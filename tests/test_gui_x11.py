@@ -150,3 +150,23 @@ def test_missing_xcb_libraries_are_named_with_the_apt_line(display, tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "libxcb-icccm.so.4" in lines[0] and "libxkbcommon-x11.so.0" in lines[0]
     assert "apt-get install libxcb-icccm4 libxkbcommon-x11-0" in lines[0]
+
+
+def test_show_window_of_one_image_closes_on_ctrl_c(display, tmp_path, small_weights):
+    """``rtpose --source photo.jpg --show`` waits for q/Esc in an OpenCV window; Ctrl-C must end it too."""
+    from tests.conftest import BUS
+
+    env = {**_env(display, tmp_path), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "rtpose", "--source", str(BUS), "--show", "--weights",
+                             str(small_weights), "--detector", str(DETECTOR_WEIGHTS), "--backend", "torch"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_window(display, "rtpose", proc=proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "4 people in bus.jpg" in err and "Traceback" not in err and "QFontDatabase" not in err
