@@ -32,9 +32,8 @@ from PyQt5.QtWidgets import (
 from gui import theme
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, VideoView, bgr_to_qimage, make_icon
 from gui.worker import ModelConfig, ModelLoader, PipelineController, available_backends, available_devices
+from rtpose.pipeline import STAGE_ORDER
 
-#: Stage names shown in the readouts, in pipeline order (others follow alphabetically).
-STAGE_ORDER = ("capture", "detect", "crop", "pose", "decode", "track", "render")
 VIDEO_FILTER = (
     "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;"
     "All files (*)"
@@ -669,6 +668,8 @@ class MainWindow(QMainWindow):
 
     def _update_readouts(self, result) -> None:
         stages = dict(result.timings_ms)
+        if not self._source_info.get("is_live"):
+            stages.pop("queue", None)  # a file is read ahead on purpose: its frames' wait is not a cost
         stages["render"] = self._render_ms
         order = [s for s in STAGE_ORDER if s in stages] + sorted(s for s in stages if s not in STAGE_ORDER)
         count = self._source_info.get("frame_count")

@@ -35,7 +35,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     with open(path, "rb") as file:
         magic = file.read(4)
     if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # a zip archive or a pickle
-        raise WeightsError(f"{path} is not a PyTorch checkpoint (it is neither a zip archive nor a pickle).")
+        raise WeightsError(f"{path} is not a readable PyTorch checkpoint (neither a zip archive nor a pickle).")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

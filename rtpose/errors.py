@@ -30,7 +30,10 @@ def exception_gist(exc: BaseException, limit: int = 160) -> str:
 
     Its first line, without emoji decorations or a final period; ``limit`` characters at most, cut at a
     word with "…"; the exception's type is added when the message alone says nothing (``KeyError: 101``).
+    Our own errors are already one sentence: they are kept whole (only the final period goes).
     """
+    if isinstance(exc, RtposeError):
+        return str(exc).strip().rstrip(".")
     text = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
     text = text.replace("ERROR ❌️", "").replace("❌️", "").replace("❌", "").strip().rstrip(".")
     if len(text) < 12 or not any(c.isalpha() for c in text):

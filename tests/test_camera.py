@@ -107,9 +107,10 @@ def test_rtpose_camera_runs_until_unplugged_with_valid_outputs(monkeypatch, tmp_
     assert code == 1 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("rtpose: error:")]
     assert len(errors) == 1 and "Camera 0 stopped sending frames after 15 frames" in errors[0], err
-    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    header, *records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert header["kind"] == "camera" and header["timestamp"] == "unix"
     assert records and all(r["people"] for r in records)  # vtest has people in every frame
-    assert _count_video_frames(video) == len(records)
+    assert _count_video_frames(video) == records[-1]["frame"] - records[0]["frame"] + 1  # real time kept
     processed = int(err.split(" frames processed")[0].rsplit(" ", 1)[-1])
     dropped = int(err.split(" dropped")[0].rsplit(" ", 1)[-1])
     assert processed == len(records) and processed + dropped == 15
@@ -131,7 +132,7 @@ def test_stop_signals_finalise_outputs_and_exit_128_plus_n(tmp_path, small_weigh
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
-            if jsonl.exists() and len(jsonl.read_text().splitlines()) >= 2:
+            if jsonl.exists() and len(jsonl.read_text().splitlines()) >= 3:  # the header and two frames
                 break
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()
@@ -143,9 +144,12 @@ def test_stop_signals_finalise_outputs_and_exit_128_plus_n(tmp_path, small_weigh
             proc.wait()
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and f"stopped by {signal.Signals(sig).name}" in err
-    records = [json.loads(line) for line in jsonl.read_text().splitlines()]  # every line is complete JSON
-    assert len(records) >= 2
-    assert _count_video_frames(video) == len(records)  # a finalised mp4 holding every processed frame
+    header, *records = [json.loads(line) for line in jsonl.read_text().splitlines()]  # every line complete JSON
+    assert header["schema"] == "rtpose.poses" and len(records) >= 2
+    # A finalised mp4 holding every processed frame; for a camera, the frames dropped in between are filled
+    # with the previous one, so that the video keeps the camera's real time.
+    span = records[-1]["frame"] - records[0]["frame"] + 1 if source == "camera" else len(records)
+    assert _count_video_frames(video) == span
     processed = int(err.split(" frames processed")[0].rsplit(" ", 1)[-1])
     assert processed == len(records)  # the frame that was in the model when the signal came is not lost
 

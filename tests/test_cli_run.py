@@ -33,12 +33,13 @@ def test_headless_video_writes_json_lines_and_playable_video(tmp_path, small_wei
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "6 frames processed" in err and "p95 ms" in err and "e2e" in err and "pose" in err and "track" in err
-    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    header, *records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert header["schema"] == "rtpose.poses" and header["kind"] == "video"
     assert [r["frame"] for r in records] == list(range(6))
     assert all(len(r["people"]) >= 1 for r in records)  # vtest has people walking in every frame
     person = records[0]["people"][0]
     assert len(person["box"]) == 4 and len(person["keypoints"]) == 17 and len(person["keypoints"][0]) == 3
-    assert all("track_id" in p for r in records for p in r["people"])  # --track gives identities
+    assert all(p["track_id"] is not None for r in records for p in r["people"])  # --track gives identities
     cap = cv2.VideoCapture(str(video))
     assert cap.isOpened()
     assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (480, 360)
