@@ -9,8 +9,13 @@ The protocol follows the official top-down HRNet / mmpose evaluation:
   category 1 (``bbox`` as x, y, w, h, plus ``score``); those below ``det_score_thr`` are dropped.
 - **Instance score** (the rescoring of the official code): ``box score × mean of the keypoint scores
   above 0.2``; 0 when no keypoint reaches 0.2. COCO AP ranks by this score.
-- **Results** are COCO keypoint results: ``image_id``, ``category_id``, ``keypoints`` as 51 numbers
-  (x, y, keypoint score) × 17, and ``score``.
+- **Results** are COCO keypoint results: ``image_id``, ``category_id``, ``keypoints`` as 3K numbers
+  (x, y, keypoint score) × K (51 for COCO's 17), and ``score``.
+- **Keypoint sets.** Any set of :mod:`rtpose.skeleton` with OKS sigmas is evaluated the COCO way
+  (pycocotools ``COCOeval`` with the set's sigmas as ``kpt_oks_sigmas``; for COCO these are pycocotools'
+  own). The set is the one given, else the one whose keypoint names the annotation category lists, else
+  the one with that many keypoints. This is COCO-style AP over all K keypoints; it is not CrowdPose's
+  easy/medium/hard protocol nor COCO-WholeBody's per-part AP (those need ``xtcocotools``).
 
 The official code additionally runs OKS non-maximum suppression (threshold 0.9) on detector boxes;
 rtpose does not, so AP with detector boxes may differ slightly from published numbers.
@@ -30,7 +35,7 @@ import numpy as np
 from rtpose.crops import box_to_center_size
 from rtpose.errors import RtposeError
 from rtpose.estimator import Person, TopDownEstimator
-from rtpose.skeleton import OKS_SIGMAS
+from rtpose.skeleton import KEYPOINT_SETS, KeypointSet, get_keypoint_set, keypoint_set_for
 
 #: COCO annotations refer to the stored pixel grid, so EXIF orientation is ignored (as officially).
 COCO_IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
@@ -58,14 +63,16 @@ OKS_NMS_THR = 0.9
 
 
 def oks_nms(
-    people: list[Person], thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75
+    people: list[Person], thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75,
+    sigmas: np.ndarray | None = None,
 ) -> list[Person]:
     """Drop duplicate poses of one image, as the official top-down evaluation does (``oks_nms``).
 
     People are taken by :func:`instance_score`, best first; a person whose keypoints match a kept one
     with OKS > ``thr`` is dropped. OKS uses the COCO sigmas, the mean area of the two people's crops
     (box widened to ``aspect_ratio`` and padded, as the official code), and only the candidate's
-    keypoints scoring above ``kpt_thr`` (which is what the official code ends up doing).
+    keypoints scoring above ``kpt_thr`` (which is what the official code ends up doing). ``sigmas``
+    ``(K,)``: the keypoint set's; None takes those of the set with K keypoints.
     """
     if len(people) < 2:
         return list(people)
@@ -73,7 +80,9 @@ def oks_nms(
     _, sizes = box_to_center_size(np.stack([p.box for p in people]), aspect_ratio)
     areas = sizes.astype(np.float64).prod(axis=1)
     order = list(np.argsort([-instance_score(p.keypoints, p.score) for p in people], kind="stable"))
-    variances = (2 * OKS_SIGMAS) ** 2
+    if sigmas is None:
+        sigmas = keypoint_set_for(kpts.shape[1]).oks_sigmas
+    variances = (2 * np.asarray(sigmas, np.float64)) ** 2
     keep: list[int] = []
     while order:
         best, rest = order[0], np.array(order[1:], dtype=np.int64)
@@ -242,7 +251,8 @@ def predict_coco(
             raise DatasetError(f"Image {path} of {Path(ann_file).name} is missing or unreadable.")
         people = estimator.estimate_boxes(image, image_boxes, scores)
         if oks_nms_thr is not None:
-            people = oks_nms(people, oks_nms_thr, aspect_ratio=aspect_ratio)
+            people = oks_nms(people, oks_nms_thr, aspect_ratio=aspect_ratio,
+                             sigmas=estimator.keypoint_set.oks_sigmas)
         results.extend(people_to_coco_results(image_id, people))
     return results
 
@@ -264,10 +274,34 @@ def _load_results(results: list[dict] | str | os.PathLike) -> list[dict]:
     return results
 
 
-def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False
-                  ) -> dict[str, float]:
+def annotation_keypoint_set(coco, keypoint_set: KeypointSet | str | None = None) -> KeypointSet:
+    """The keypoint set of a COCO-format annotation file's category 1: ``keypoint_set`` if given (it must
+    have the category's number of keypoints), else the set with the category's keypoint names, else the
+    set with that many keypoints."""
+    category = coco.cats.get(1, {}) if hasattr(coco, "cats") else {}
+    names = tuple(category.get("keypoints") or ())
+    if keypoint_set is not None:
+        chosen = get_keypoint_set(keypoint_set)
+        if names and len(names) != chosen.num_keypoints:
+            raise DatasetError(
+                f"The annotations have {len(names)} keypoints per person but the keypoint set {chosen.name} has "
+                f"{chosen.num_keypoints}."
+            )
+        return chosen
+    for candidate in KEYPOINT_SETS.values():
+        if names == candidate.keypoint_names:
+            return candidate
+    try:
+        return keypoint_set_for(len(names) or 17)
+    except RtposeError as exc:
+        raise DatasetError(str(exc)) from None
+
+
+def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False,
+                  keypoint_set: KeypointSet | str | None = None) -> dict[str, float]:
     """COCO keypoint AP/AR (pycocotools ``COCOeval``, ``iouType="keypoints"``) of results against annotations.
 
+    The OKS sigmas are those of ``keypoint_set`` (see :func:`annotation_keypoint_set` for the default).
     Prints pycocotools' standard table unless ``quiet``. Returns ``{"AP": …, "AP50": …, …, "ARl": …}``
     (see :data:`METRIC_NAMES`).
     """
@@ -280,7 +314,8 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
         raise DatasetError(
             f"{len(unknown)} image ids of the results are not in {Path(ann_file).name} (e.g. {min(unknown)})."
         )
-    n_kpt = len(coco.loadCats(1)[0].get("keypoints", [])) if 1 in coco.cats else 17
+    kset = annotation_keypoint_set(coco, keypoint_set)
+    n_kpt = kset.num_keypoints
     if any(len(r["keypoints"]) != 3 * n_kpt for r in results):
         raise DatasetError(f"Every result needs {3 * n_kpt} keypoint numbers (x, y, score) × {n_kpt}.")
     for r in results:
@@ -290,6 +325,7 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
         detections = coco.loadRes(results)
         evaluator = COCOeval(coco, detections, iouType="keypoints")
         evaluator.params.useSegm = None
+        evaluator.params.kpt_oks_sigmas = kset.oks_sigmas
         evaluator.evaluate()
         evaluator.accumulate()
     table = io.StringIO()
