@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from rtpose.errors import WeightsError
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
 DEFAULT_DETECTOR = "yolov8n.pt"
 PERSON_CLASS = 0
+#: COCO's animal classes (bird, cat, dog, horse, sheep, cow, elephant, bear, zebra, giraffe): AP-10K's default.
+ANIMAL_CLASSES: tuple[int, ...] = tuple(range(14, 24))
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Detections:
 
 
 class PersonDetector:
-    """Finds people (COCO class 0) in BGR images with an Ultralytics YOLO model.
+    """Finds people (COCO class 0), or the objects of ``classes``, in BGR images with an Ultralytics YOLO model.
 
     Args:
         weights: a ``.pt``/``.onnx``/engine path, or a model name Ultralytics knows (e.g. "yolov8n.pt").
@@ -37,6 +40,8 @@ class PersonDetector:
         device: "cpu", "cuda", "cuda:N" or "auto".
         half: FP16 inference (CUDA only; ignored on the CPU).
         imgsz: inference image size (longest side, pixels).
+        classes: the detector's class ids or names to keep (default: person); e.g. :data:`ANIMAL_CLASSES`
+            for the AP-10K animal models. Each must be one of the model's classes.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class PersonDetector:
         device: str = "auto",
         half: bool = True,
         imgsz: int = 640,
+        classes: Sequence[int | str] = (PERSON_CLASS,),
     ) -> None:
         import torch
 
@@ -68,6 +74,7 @@ class PersonDetector:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.half = bool(half) and self.device.startswith("cuda")
         self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
+        self.classes = resolve_classes(classes, getattr(self.model, "names", None) or {}, weights)
         self.weights = weights
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
@@ -76,7 +83,7 @@ class PersonDetector:
             image_bgr,
             conf=self.conf,
             iou=self.iou,
-            classes=[PERSON_CLASS],
+            classes=list(self.classes),
             max_det=self.max_people,
             device=self.device,
             **({"half": True} if self.half else {}),
@@ -89,3 +96,26 @@ class PersonDetector:
             boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
             scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
         )
+
+
+def resolve_classes(classes: Sequence[int | str], names: dict[int, str], weights: str = "the detector") -> list[int]:
+    """Class ids for ``classes`` (ids or names) of a model with class ``names``; one sentence if one is unknown."""
+    by_name = {str(n).lower(): int(i) for i, n in names.items()}
+    ids = []
+    for c in classes:
+        text = str(c).strip()
+        if text.lstrip("-").isdigit():
+            ids.append(int(text))
+        elif text.lower() in by_name:
+            ids.append(by_name[text.lower()])
+        else:
+            ids.append(None)
+        if ids[-1] is None or (names and ids[-1] not in names):
+            known = ", ".join(f"{i} {n}" for i, n in list(names.items())[:12]) + (" …" if len(names) > 12 else "")
+            raise WeightsError(
+                f"The detector {weights} has no class {text!r} (its classes: {known}); pick others with --classes "
+                "or a detector that knows them (e.g. --detector yolov8n.pt for COCO's 80 classes)."
+            )
+    if not ids:
+        raise WeightsError("No detector classes given; pass --classes with at least one class id or name.")
+    return ids
