@@ -95,7 +95,9 @@ class KeypointSet:
 
     @property
     def oks_sigmas(self) -> np.ndarray:
-        """float64 ``(K,)`` OKS sigmas."""
+        """float64 ``(K,)`` OKS sigmas (for COCO: :data:`OKS_SIGMAS`, pycocotools' own values to the last bit)."""
+        if self.name == "coco":
+            return OKS_SIGMAS.copy()
         return np.asarray(self.sigmas, dtype=np.float64)
 
     def part_of(self, index: int) -> str:
@@ -513,8 +515,12 @@ FLIP_PAIRS: tuple[tuple[int, int], ...] = COCO.flip_pairs
 FLIP_INDEX: np.ndarray = COCO.flip_index
 #: COCO limbs as (from, to) keypoint indices, as drawn by the COCO API (0-based).
 LIMBS: tuple[tuple[int, int], ...] = COCO.links
-#: Per-keypoint OKS sigmas of the COCO evaluation (pycocotools ``COCOeval.kpt_oks_sigmas``).
-OKS_SIGMAS: np.ndarray = COCO.oks_sigmas
+#: Per-keypoint OKS sigmas of the COCO evaluation, computed exactly as pycocotools does
+#: (``COCOeval.Params.kpt_oks_sigmas``, tenths divided by 10), so that AP is bit-identical to its default.
+OKS_SIGMAS: np.ndarray = (
+    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
+    / 10.0
+)
 #: COCO keypoints of the upper body (head, shoulders, arms), used by half-body augmentation.
 UPPER_BODY: tuple[int, ...] = COCO.upper_body
 
