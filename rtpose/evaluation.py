@@ -15,7 +15,15 @@ The protocol follows the official top-down HRNet / mmpose evaluation:
   (pycocotools ``COCOeval`` with the set's sigmas as ``kpt_oks_sigmas``; for COCO these are pycocotools'
   own). The set is the one given, else the one whose keypoint names the annotation category lists, else
   the one with that many keypoints. This is COCO-style AP over all K keypoints; it is not CrowdPose's
-  easy/medium/hard protocol nor COCO-WholeBody's per-part AP (those need ``xtcocotools``).
+  easy/medium/hard protocol (``xtcocotools``' ``keypoints_crowd``).
+- **COCO-WholeBody** files split each person into ``keypoints`` (body), ``foot_kpts``, ``face_kpts``,
+  ``lefthand_kpts`` and ``righthand_kpts``. :func:`evaluate_parts` computes what mmpose's
+  ``CocoWholeBodyMetric`` computes with ``xtcocotools`` (``keypoints_body``, ``_foot``, ``_face``,
+  ``_lefthand``, ``_righthand``, ``_wholebody``; ``use_area=True``) with pycocotools: per part, the
+  ground truth's keypoints are that part's, a person is ignored when none of them is labelled, a
+  result is skipped when none of its part scores is positive, and the sigmas are the part's.
+  ``evaluate_coco`` on such a file gives the whole-body numbers. (``xtcocotools`` itself has no wheel
+  that loads with numpy 2, so rtpose does not depend on it.)
 
 The official code additionally runs OKS non-maximum suppression (threshold 0.9) on detector boxes;
 rtpose does not, so AP with detector boxes may differ slightly from published numbers.
@@ -24,6 +32,7 @@ rtpose does not, so AP with detector boxes may differ slightly from published nu
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -282,12 +291,18 @@ def annotation_keypoint_set(coco, keypoint_set: KeypointSet | str | None = None)
     names = tuple(category.get("keypoints") or ())
     if keypoint_set is not None:
         chosen = get_keypoint_set(keypoint_set)
-        if names and len(names) != chosen.num_keypoints:
+        if names and len(names) != chosen.num_keypoints and len(chosen.annotation_fields) == 1:
             raise DatasetError(
                 f"The annotations have {len(names)} keypoints per person but the keypoint set {chosen.name} has "
                 f"{chosen.num_keypoints}."
             )
         return chosen
+    anns = coco.dataset.get("annotations", []) if isinstance(getattr(coco, "dataset", None), dict) else []
+    for candidate in KEYPOINT_SETS.values():  # files that split keypoints over fields (COCO-WholeBody)
+        if len(candidate.annotation_fields) > 1 and any(
+            isinstance(a, dict) and all(f in a for f in candidate.annotation_fields) for a in anns[:50]
+        ):
+            return candidate
     for candidate in KEYPOINT_SETS.values():
         if names == candidate.keypoint_names:
             return candidate
@@ -302,11 +317,76 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     """COCO keypoint AP/AR (pycocotools ``COCOeval``, ``iouType="keypoints"``) of results against annotations.
 
     The OKS sigmas are those of ``keypoint_set`` (see :func:`annotation_keypoint_set` for the default).
+    For a COCO-WholeBody file these are the whole-body numbers of :func:`evaluate_parts`.
     Prints pycocotools' standard table unless ``quiet``. Returns ``{"AP": …, "AP50": …, …, "ARl": …}``
     (see :data:`METRIC_NAMES`).
     """
-    from pycocotools.cocoeval import COCOeval
+    coco, results, kset = _prepare(ann_file, results, keypoint_set)
+    if len(kset.annotation_fields) > 1:
+        return evaluate_parts(ann_file, results, quiet=quiet, keypoint_set=kset, parts=("whole",))["whole"]
+    metrics, table = _cocoeval(coco, results, kset.oks_sigmas)
+    if not quiet:
+        print(table, end="")
+    return metrics
 
+
+def evaluate_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False,
+                   keypoint_set: KeypointSet | str | None = None, parts: tuple[str, ...] | None = None
+                   ) -> dict[str, dict[str, float]]:
+    """AP/AR per part of the keypoint set and for all keypoints ("whole"), as mmpose's whole-body metric.
+
+    Results hold all K keypoints (e.g. 133 for COCO-WholeBody); see the module docstring for the
+    protocol. ``parts`` picks some of the set's parts and "whole" (default: all of them). Returns
+    ``{"body": {"AP": …, …}, "feet": …, "face": …, "left_hand": …, "right_hand": …, "whole": …}``.
+    """
+    coco, results, kset = _prepare(ann_file, results, keypoint_set)
+    chosen = parts or (*kset.parts, "whole")
+    out = {}
+    for part in chosen:
+        start, stop = (0, kset.num_keypoints) if part == "whole" else kset.parts[part]
+        gt = copy.deepcopy(coco.dataset)
+        for ann in gt["annotations"]:
+            if ann.get("category_id", 1) == 1:
+                kpts = annotation_keypoints(ann, kset)
+                ann["keypoints"] = kpts[3 * start : 3 * stop] if kpts is not None else [0] * (3 * (stop - start))
+                ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann["keypoints"])[2::3] > 0))
+        part_results = []
+        for r in results:
+            kpts = list(r["keypoints"][3 * start : 3 * stop])
+            if np.count_nonzero(np.asarray(kpts)[2::3] > 0):  # xtcocotools skips results without a positive score
+                part_results.append({**r, "keypoints": kpts})
+        if not part_results:
+            raise DatasetError(f"No result has a positive keypoint score for the {part} keypoints.")
+        gt_coco = _coco_from_dataset(gt)
+        out[part], table = _cocoeval(gt_coco, part_results, kset.oks_sigmas[start:stop])
+        if not quiet:
+            print(f"-- {part} ({stop - start} keypoints)\n{table}", end="")
+    return out
+
+
+def annotation_keypoints(ann: dict, keypoint_set: KeypointSet) -> list | None:
+    """The ``3 K`` keypoint numbers of one annotation in the set's order (joined from the set's
+    ``annotation_fields``), or None when a field is missing."""
+    values: list = []
+    for name in keypoint_set.annotation_fields:
+        if not isinstance(ann.get(name), list):
+            return None
+        values += ann[name]
+    return values
+
+
+def _coco_from_dataset(dataset: dict):
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def _prepare(ann_file, results, keypoint_set):
+    """The annotations, the checked results (copies) and the keypoint set of an evaluation."""
     coco = load_coco(ann_file)
     results = [dict(r) for r in _load_results(results)]
     unknown = {r["image_id"] for r in results} - set(coco.imgs)
@@ -321,19 +401,24 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     for r in results:
         r.setdefault("category_id", 1)
         r.pop("bbox", None)  # loadRes derives boxes and areas from the keypoints
+    return coco, results, kset
+
+
+def _cocoeval(coco, results: list[dict], sigmas: np.ndarray) -> tuple[dict[str, float], str]:
+    """pycocotools' keypoint evaluation with ``sigmas``: the metrics and the printed table."""
+    from pycocotools.cocoeval import COCOeval
+
     with contextlib.redirect_stdout(io.StringIO()):
         detections = coco.loadRes(results)
         evaluator = COCOeval(coco, detections, iouType="keypoints")
         evaluator.params.useSegm = None
-        evaluator.params.kpt_oks_sigmas = kset.oks_sigmas
+        evaluator.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
         evaluator.evaluate()
         evaluator.accumulate()
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
         evaluator.summarize()
-    if not quiet:
-        print(table.getvalue(), end="")
-    return {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}
+    return {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}, table.getvalue()
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

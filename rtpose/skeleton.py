@@ -54,6 +54,8 @@ class KeypointSet:
         parts: named index ranges ``[start, stop)`` (body, feet, face, hands); a viewer can toggle them.
         input_hw: the model input (H, W) of the published checkpoints when nothing else says it.
         detector_classes: COCO class ids the detector looks for (0 = person; animals for AP-10K).
+        annotation_fields: the COCO-format annotation fields holding the keypoints, in order (one per part
+            for COCO-WholeBody, whose files split body, feet, face and hands; ``("keypoints",)`` otherwise).
     """
 
     name: str
@@ -71,6 +73,7 @@ class KeypointSet:
     parts: dict[str, tuple[int, int]] = field(default_factory=dict)
     input_hw: tuple[int, int] = (256, 192)
     detector_classes: tuple[int, ...] = (0,)
+    annotation_fields: tuple[str, ...] = ("keypoints",)
 
     def __post_init__(self) -> None:
         k = len(self.keypoint_names)
@@ -255,6 +258,7 @@ COCO_WHOLEBODY = KeypointSet(
     lower_body=(11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22),
     parts={"body": (0, 17), "feet": (17, 23), "face": (23, 91), "left_hand": (91, 112), "right_hand": (112, 133)},
     input_hw=(256, 192),
+    annotation_fields=("keypoints", "foot_kpts", "face_kpts", "lefthand_kpts", "righthand_kpts"),
 )
 
 
