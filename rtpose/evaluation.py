@@ -396,6 +396,10 @@ def _prepare(ann_file, results, keypoint_set):
         )
     kset = annotation_keypoint_set(coco, keypoint_set)
     n_kpt = kset.num_keypoints
+    for r in results:  # mmpose writes COCO-WholeBody results split like the annotations
+        joined = annotation_keypoints(r, kset) if len(kset.annotation_fields) > 1 else None
+        if joined is not None:
+            r["keypoints"] = joined
     if any(len(r["keypoints"]) != 3 * n_kpt for r in results):
         raise DatasetError(f"Every result needs {3 * n_kpt} keypoint numbers (x, y, score) × {n_kpt}.")
     for r in results:
