@@ -10,7 +10,14 @@ from rtpose.backends import PoseBackend
 from rtpose.codec import HeatmapCodec
 from rtpose.crops import BOX_PADDING, heatmap_to_image, make_input_batch
 from rtpose.detector import Detections, PersonDetector
-from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KEYPOINT_NAMES, KeypointSet, get_keypoint_set, keypoint_set_for
+from rtpose.skeleton import (
+    DEFAULT_KEYPOINT_SET,
+    KEYPOINT_NAMES,
+    KeypointSet,
+    KeypointSetError,
+    get_keypoint_set,
+    keypoint_set_for,
+)
 from rtpose.timing import StageTimer
 
 
@@ -95,9 +102,9 @@ class TopDownEstimator:
         if self._keypoint_set is None:
             self._keypoint_set = keypoint_set_for(num_channels)
         elif self._keypoint_set.num_keypoints != num_channels:
-            raise ValueError(
-                f"the model gives {num_channels} heatmaps but the keypoint set {self._keypoint_set.name} has "
-                f"{self._keypoint_set.num_keypoints} keypoints"
+            raise KeypointSetError(
+                f"The model gives {num_channels} heatmaps but the keypoint set {self._keypoint_set.name} has "
+                f"{self._keypoint_set.num_keypoints} keypoints."
             )
         return self._keypoint_set
 
