@@ -246,3 +246,33 @@ def test_tracker_and_smoother_run_on_133_keypoints():
         assert all(p.keypoints.shape == (133, 3) for p in people)
     smoother = OneEuroFilter()
     assert smoother(base[:, :2], 0.0, scale=100.0).shape == (133, 2)
+
+
+class _FixedHeatmaps:
+    """A backend whose heatmaps have K channels, each with its peak at the crop centre."""
+
+    name, device, input_hw, max_batch = "fixed", "cpu", (256, 192), 8
+
+    def __init__(self, channels: int, num_joints: int | None = None) -> None:
+        self.channels = channels
+        if num_joints is not None:
+            self.num_joints = num_joints
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        maps = np.zeros((len(batch), self.channels, 64, 48), np.float32)
+        maps[:, :, 32, 24] = 1.0
+        return maps
+
+
+def test_estimator_knows_its_keypoint_set():
+    from rtpose.estimator import TopDownEstimator
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    box = np.array([[50, 20, 150, 180]], np.float32)
+    assert TopDownEstimator(_FixedHeatmaps(16, num_joints=16)).keypoint_set.name == "mpii"
+    lazy = TopDownEstimator(_FixedHeatmaps(133), flip=True)
+    people = lazy.estimate_boxes(image, box)
+    assert lazy.keypoint_set.name == "coco_wholebody" and people[0].keypoints.shape == (133, 3)
+    assert TopDownEstimator(_FixedHeatmaps(17), keypoint_set="ap10k").keypoint_set.name == "ap10k"
+    with pytest.raises(KeypointSetError, match="gives 16 heatmaps but the keypoint set coco has 17"):
+        TopDownEstimator(_FixedHeatmaps(16), keypoint_set="coco").estimate_boxes(image, box)
