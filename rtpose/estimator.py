@@ -31,6 +31,9 @@ class Person:
         keypoints: float32 ``(K, 3)`` rows of (x, y, score) in the estimator's keypoint set order
             (``(17, 3)`` in COCO order for COCO models), image pixels.
         track_id: identity across frames when tracking is on, else None.
+        extra: more about the person, not written by :meth:`to_dict`: ``"keypoint_set"`` (the name of the
+            :mod:`rtpose.skeleton` set the keypoints follow, set by the estimator), ``"raw_keypoints"``
+            (before smoothing, set by the tracker).
     """
 
     box: np.ndarray
@@ -139,7 +142,9 @@ class TopDownEstimator:
                 flips = self._check_keypoints(heatmaps.shape[1]).flip_index
                 heatmaps = self.codec.merge_flipped(heatmaps[: len(boxes)], heatmaps[len(boxes) :], flip_index=flips)
             keypoints = self.decode(heatmaps, centers, sizes)
-        return [Person(box=b, score=float(s), keypoints=k) for b, s, k in zip(boxes, scores, keypoints)]
+        name = self.keypoint_set.name  # carried by each person, for renderers and trackers that get only people
+        return [Person(box=b, score=float(s), keypoints=k, extra={"keypoint_set": name})
+                for b, s, k in zip(boxes, scores, keypoints)]
 
     def run_backend(self, batch: np.ndarray) -> np.ndarray:
         """Heatmaps for a batch, split only where it exceeds the backend's maximum batch."""

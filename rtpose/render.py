@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
-from rtpose.skeleton import KeypointSet, get_keypoint_set, keypoint_set_for
+from rtpose.skeleton import KeypointSet, get_keypoint_set, person_keypoint_set
 
 #: Box colours for tracked people (BGR), picked by ``track_id``.
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -67,7 +67,8 @@ def draw_people(
         kpt_thr: keypoints scoring below this are hidden, and so are limbs touching them.
         show_boxes / show_keypoints / show_ids: what to draw (ids are drawn with the box).
         copy: draw on a copy (True) or in place (False).
-        keypoint_set: the set the keypoints follow (or its name); None takes the set with ``K`` keypoints
+        keypoint_set: the set the keypoints follow (or its name); None takes each person's own
+            (``person.extra["keypoint_set"]``, set by the estimator), else the set with ``K`` keypoints
             (COCO for 17).
         parts: names of the set's parts to draw (``keypoint_set.parts``, e.g. ``{"body", "face"}``);
             None draws all. A limb is drawn when both its ends are in drawn parts.
@@ -90,7 +91,7 @@ def draw_people(
         if not show_keypoints:
             continue
         kpts = np.asarray(person.keypoints, dtype=np.float32)
-        kset = get_keypoint_set(keypoint_set) if keypoint_set is not None else keypoint_set_for(len(kpts))
+        kset = get_keypoint_set(keypoint_set) if keypoint_set is not None else person_keypoint_set(person)
         if kset.num_keypoints != len(kpts):
             raise ValueError(f"a person has {len(kpts)} keypoints but the keypoint set {kset.name} has "
                              f"{kset.num_keypoints}")

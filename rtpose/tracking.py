@@ -42,7 +42,7 @@ from itertools import count
 import numpy as np
 
 from rtpose.estimator import Person
-from rtpose.skeleton import COCO, KeypointSet, get_keypoint_set, keypoint_set_for
+from rtpose.skeleton import COCO, KeypointSet, get_keypoint_set, keypoint_set_for, person_keypoint_set
 
 try:
     from scipy.optimize import linear_sum_assignment
@@ -138,8 +138,8 @@ class PoseTracker:
         lost_penalty: similarity taken off per frame a track has been lost (recent tracks win ties).
         velocity_momentum: weight of the previous velocity in its exponential average (0 = last step only).
         max_predict_s: longest extrapolation of a lost track's box, seconds.
-        keypoint_set: the set of the keypoints (its OKS sigmas are used); None takes the set with as many
-            keypoints as the people have (COCO for 17).
+        keypoint_set: the set of the keypoints (its OKS sigmas are used); None takes each person's own
+            (``person.extra["keypoint_set"]``, set by the estimator), else the set with as many keypoints.
 
     ``update()`` sets ``person.track_id`` (None for a low-score detection that continues no track) and, when
     smoothing, replaces ``person.keypoints`` by the filtered ones (the raw ones are kept in
@@ -223,16 +223,17 @@ class PoseTracker:
                     if (p_ok & t_ok).sum() < self.min_keypoints:
                         continue
                     area = float(np.prod(np.clip(boxes[j, 2:] - boxes[j, :2], 1, None)))
-                    oks = keypoint_oks(t_xy, t_ok, kp[:, :2], p_ok, area, self._sigmas(len(kp)))
+                    oks = keypoint_oks(t_xy, t_ok, kp[:, :2], p_ok, area, self._sigmas(p))
                     sim[i, j] = (1 - self.oks_weight) * sim[i, j] + self.oks_weight * oks
         lost = np.array([tr.lost for tr in self.tracks], np.float64).reshape(-1, 1)
         return sim - self.lost_penalty * lost
 
-    def _sigmas(self, num_keypoints: int) -> np.ndarray:
-        """OKS sigmas ``(K,)`` for people with ``num_keypoints`` keypoints."""
-        if self.keypoint_set is not None and self.keypoint_set.num_keypoints == num_keypoints:
+    def _sigmas(self, person: Person) -> np.ndarray:
+        """OKS sigmas ``(K,)`` for a person: the tracker's set, else the person's own (see
+        :func:`rtpose.skeleton.person_keypoint_set`)."""
+        if self.keypoint_set is not None and self.keypoint_set.num_keypoints == len(person.keypoints):
             return self.keypoint_set.oks_sigmas
-        return keypoint_set_for(num_keypoints).oks_sigmas
+        return person_keypoint_set(person).oks_sigmas
 
     def _containment(self, people: list[Person], t: float) -> np.ndarray:
         """Containment of each detection with each track's predicted or last box, whichever is higher."""

@@ -276,3 +276,21 @@ def test_estimator_knows_its_keypoint_set():
     assert TopDownEstimator(_FixedHeatmaps(17), keypoint_set="ap10k").keypoint_set.name == "ap10k"
     with pytest.raises(KeypointSetError, match="gives 16 heatmaps but the keypoint set coco has 17"):
         TopDownEstimator(_FixedHeatmaps(16), keypoint_set="coco").estimate_boxes(image, box)
+
+
+def test_people_carry_their_set_to_render_and_tracking():
+    """17 animal keypoints are drawn and tracked as AP-10K when the estimator says so, not as COCO body."""
+    from rtpose.estimator import TopDownEstimator
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    people = TopDownEstimator(_FixedHeatmaps(17), keypoint_set="ap10k").estimate_boxes(
+        image, np.array([[50, 20, 150, 180]], np.float32))
+    assert people[0].extra["keypoint_set"] == "ap10k"
+    animal = _grid_person(17, spacing=22)
+    animal.extra["keypoint_set"] = "ap10k"
+    canvas = np.zeros((320, 320, 3), np.uint8)
+    drawn = draw_people(canvas, [animal], show_boxes=False)
+    np.testing.assert_array_equal(drawn, draw_people(canvas, [animal], show_boxes=False, keypoint_set="ap10k"))
+    assert (drawn != draw_people(canvas, [animal], show_boxes=False, keypoint_set="coco")).any()
+    np.testing.assert_array_equal(PoseTracker()._sigmas(animal), KEYPOINT_SETS["ap10k"].oks_sigmas)
+    np.testing.assert_array_equal(PoseTracker()._sigmas(_grid_person(17)), OKS_SIGMAS)
