@@ -135,6 +135,23 @@ def trained_input_hw(path: str | os.PathLike) -> tuple[int, int] | None:
     return tuple(keypoints.input_hw) if keypoints.input_hw != COCO.input_hw else None
 
 
+_HEADS: dict[tuple[str, int, int], tuple[str | None, int]] = {}
+
+
+def _recorded_set_and_joints(path: Path) -> tuple[str | None, int]:
+    """``(meta.keypoints or None, number of heatmaps)`` of a checkpoint file, read once per file version."""
+    if not path.is_file():
+        raise WeightsError(f"Weights file {path} does not exist.")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HEADS:
+        checkpoint = read_checkpoint(path)
+        meta = checkpoint.get("meta")
+        recorded = meta.get("keypoints") if isinstance(meta, dict) else None
+        _HEADS[key] = (recorded, infer_architecture(extract_state_dict(checkpoint))[1])
+    return _HEADS[key]
+
+
 def checkpoint_keypoint_set(path: str | os.PathLike, name: str | None = None) -> KeypointSet:
     """The keypoint set of a checkpoint, ``.onnx`` or engine file.
 
@@ -164,10 +181,7 @@ def checkpoint_keypoint_set(path: str | os.PathLike, name: str | None = None) ->
         if num_joints is None:
             return get_keypoint_set(name or recorded or COCO.name)
     else:
-        checkpoint = read_checkpoint(path)
-        meta = checkpoint.get("meta")
-        recorded = meta.get("keypoints") if isinstance(meta, dict) else None
-        _, num_joints = infer_architecture(extract_state_dict(checkpoint))
+        recorded, num_joints = _recorded_set_and_joints(path)
     entry = find_entry(path.name)
     if name is None:
         name = recorded or (entry.keypoints if entry is not None else None)
