@@ -84,6 +84,9 @@ class KeypointSet:
         if len(self.link_colours_bgr) != len(self.links):
             raise ValueError(f"{self.name}: {len(self.links)} links but {len(self.link_colours_bgr)} colours")
 
+    def __hash__(self) -> int:  # ``parts`` is a dict, so the generated hash would fail
+        return hash((self.name, self.keypoint_names, self.flip_pairs))
+
     @property
     def num_keypoints(self) -> int:
         return len(self.keypoint_names)
