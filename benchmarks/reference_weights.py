@@ -19,19 +19,19 @@ SHARED = Path(os.environ.get("RTPOSE_SHARED", ROOT.parent / "shared"))
 FILL = SHARED / "reference" / "fill.py"
 
 
-def deterministic_model(width: int = 32):
-    """HRNet-``width`` (eval mode, CPU) with the reference's deterministic weights."""
+def deterministic_model(width: int = 32, num_joints: int = 17):
+    """HRNet-``width`` with ``num_joints`` heatmaps (eval mode, CPU) and the reference's deterministic weights."""
     import torch
 
     from rtpose.models import HRNet
 
     if not FILL.is_file():
         torch.manual_seed(0)
-        return HRNet(width=width).eval()
+        return HRNet(width=width, num_joints=num_joints).eval()
     spec = importlib.util.spec_from_file_location("reference_fill", FILL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    model = HRNet(width=width)
+    model = HRNet(width=width, num_joints=num_joints)
     model.load_state_dict(module.fill_state_dict(model.state_dict()), strict=True)
     return model.eval()
 

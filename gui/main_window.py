@@ -323,6 +323,13 @@ class MainWindow(QMainWindow):
         grid.addLayout(col1)
         grid.addLayout(col2)
         layout.addLayout(grid)
+        # Parts of whole-body keypoint sets (body, feet, face, hands), filled in when such a model loads.
+        self.parts_widget = QWidget()
+        self.parts_layout = QHBoxLayout(self.parts_widget)
+        self.parts_layout.setContentsMargins(0, 0, 0, 0)
+        self.part_boxes: dict[str, QCheckBox] = {}
+        self.parts_widget.hide()
+        layout.addWidget(self.parts_widget)
         for box in (self.show_boxes, self.show_keypoints, self.show_ids, self.show_hud):
             box.toggled.connect(lambda _on: self._rerender())
         return group
@@ -419,8 +426,10 @@ class MainWindow(QMainWindow):
     def _model_loaded(self, estimator, info: dict) -> None:
         if self._closing:
             return
-        estimator.detector.conf = self.conf_slider.value()
+        if estimator.detector is not None:
+            estimator.detector.conf = self.conf_slider.value()
         self._close_stale_estimators()
+        self._show_parts(estimator.keypoint_set)
         self.estimator, self.model_info, self.model_error = estimator, info, None
         self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
         self.model_label.setToolTip(f"{info['backend']} on {info.get('device_full', info['device'])}"
@@ -438,6 +447,22 @@ class MainWindow(QMainWindow):
         elif resume is not None:
             self._open(*resume)
         self._update_controls()
+
+    def _show_parts(self, keypoint_set) -> None:
+        """One check box per part of the model's keypoint set (whole body: body, feet, face, hands)."""
+        for box in self.part_boxes.values():
+            self.parts_layout.removeWidget(box)
+            box.deleteLater()
+        self.part_boxes = {}
+        if len(keypoint_set.parts) > 1:
+            for part in keypoint_set.parts:
+                box = QCheckBox(part.replace("_", " ").capitalize())
+                box.setChecked(True)
+                box.setToolTip(f"Draw the {part.replace('_', ' ')} keypoints of {keypoint_set.title}")
+                box.toggled.connect(lambda _on: self._rerender())
+                self.parts_layout.addWidget(box)
+                self.part_boxes[part] = box
+        self.parts_widget.setVisible(bool(self.part_boxes))
 
     def _model_failed(self, message: str) -> None:
         if self._closing:
@@ -652,9 +677,10 @@ class MainWindow(QMainWindow):
         """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD)."""
         from rtpose.render import draw_hud, draw_people, hud_lines
 
+        parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
         image = draw_people(result.frame.image, result.people, kpt_thr=self.kpt_slider.value(),
                             show_boxes=self.show_boxes.isChecked(), show_keypoints=self.show_keypoints.isChecked(),
-                            show_ids=self.show_ids.isChecked(), copy=True)
+                            show_ids=self.show_ids.isChecked(), copy=True, parts=parts)
         if self.show_hud.isChecked():
             lines = hud_lines(result, self.model_info.get("backend", ""), self.model_info.get("device", ""))
             image = draw_hud(image, lines)

@@ -5,6 +5,10 @@ Supported layouts (all loaded with ``torch.load(..., weights_only=True)`` and ``
 - mmpose 0.x: ``{"state_dict": {"backbone.*", "keypoint_head.final_layer.*"}}``;
 - mmpose 1.x: ``{"state_dict": {"backbone.*", "head.final_layer.*"}}``;
 - rtpose training checkpoints: ``{"model": state_dict, "meta": {...}, ...}``.
+
+Every keypoint set (:mod:`rtpose.skeleton`) has the same layout: the published files of a set differ
+from COCO's only in the head, ``final_layer.weight`` ``(K, C, 1, 1)`` and ``final_layer.bias`` ``(K,)``,
+so ``K`` is read from the final layer's output count and the set follows from :func:`checkpoint_keypoint_set`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 
 from rtpose.errors import WeightsError, exception_gist
 from rtpose.models import HRNet
+from rtpose.skeleton import COCO, KeypointSet, get_keypoint_set, keypoint_set_for
 
 _PREFIX_MAP = (
     ("module.", ""),
@@ -126,4 +131,61 @@ def trained_input_hw(path: str | os.PathLike) -> tuple[int, int] | None:
     if size is not None and len(size) == 2:
         return int(size[0]), int(size[1])
     entry = find_entry(Path(path).name)
-    return tuple(entry.input_hw) if entry is not None else None
+    if entry is not None:
+        return tuple(entry.input_hw)
+    # An unknown file of another keypoint set: the size its published models use (256×256 for MPII/AP-10K).
+    keypoints = checkpoint_keypoint_set(path)
+    return tuple(keypoints.input_hw) if keypoints.input_hw != COCO.input_hw else None
+
+
+_HEADS: dict[tuple[str, int, int], tuple[str | None, int]] = {}
+
+
+def _recorded_set_and_joints(path: Path) -> tuple[str | None, int]:
+    """``(meta.keypoints or None, number of heatmaps)`` of a checkpoint file, read once per file version."""
+    if not path.is_file():
+        raise WeightsError(f"Weights file {path} does not exist.")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HEADS:
+        checkpoint = read_checkpoint(path)
+        meta = checkpoint.get("meta")
+        recorded = meta.get("keypoints") if isinstance(meta, dict) else None
+        _HEADS[key] = (recorded, infer_architecture(extract_state_dict(checkpoint))[1])
+    return _HEADS[key]
+
+
+def checkpoint_keypoint_set(path: str | os.PathLike, name: str | None = None) -> KeypointSet:
+    """The keypoint set of a checkpoint, ``.onnx`` or engine file.
+
+    Order: ``name`` (``--keypoints``; it must have the file's number of keypoints), then the file's own
+    record (an rtpose checkpoint's ``meta.keypoints``, an ONNX/engine sidecar's ``keypoints``), then the
+    registry entry of a published file name, then the only set with the final layer's output count
+    (COCO body for 17; AP-10K's 17 animal keypoints need ``name="ap10k"`` or the registry name).
+    """
+    from rtpose.weights import find_entry
+
+    path = Path(path)
+    recorded = None
+    if path.suffix.lower() in (".onnx", ".engine", ".plan", ".trt"):
+        from rtpose.backends.sidecar import sidecar_path
+
+        side = sidecar_path(path)
+        meta = {}
+        if side.is_file():
+            import json
+
+            try:
+                meta = json.loads(side.read_text())
+            except (OSError, ValueError):
+                meta = {}
+        num_joints = meta.get("num_joints") if isinstance(meta, dict) else None
+        recorded = meta.get("keypoints") if isinstance(meta, dict) else None
+        if num_joints is None:
+            return get_keypoint_set(name or recorded or COCO.name)
+    else:
+        recorded, num_joints = _recorded_set_and_joints(path)
+    entry = find_entry(path.name)
+    if name is None:
+        name = recorded or (entry.keypoints if entry is not None else None)
+    return keypoint_set_for(int(num_joints), name)

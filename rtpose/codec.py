@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rtpose.skeleton import FLIP_INDEX
-
 #: Most channels one cv2.GaussianBlur call takes: 512 in OpenCV 4.x, 128 in OpenCV 5.x.
 _CV_MAX_CHANNELS = 128
 
@@ -132,14 +130,21 @@ class HeatmapCodec:
         return offsets.astype(np.float32)
 
     @staticmethod
-    def merge_flipped(heatmaps: np.ndarray, heatmaps_of_flipped: np.ndarray, shift: bool = True) -> np.ndarray:
+    def merge_flipped(
+        heatmaps: np.ndarray, heatmaps_of_flipped: np.ndarray, shift: bool = True, *, flip_index: np.ndarray
+    ) -> np.ndarray:
         """Average heatmaps ``(N, K, h, w)`` with those of the horizontally flipped crops.
 
-        The flipped output is mirrored back and its left/right channels swapped. With ``shift`` it is
-        moved one heatmap pixel to the right, as the official HRNet flip test does, to undo the
+        The flipped output is mirrored back and its left/right channels swapped by ``flip_index``
+        (``(K,)``, the keypoint set's :attr:`~rtpose.skeleton.KeypointSet.flip_index`). With ``shift`` it
+        is moved one heatmap pixel to the right, as the official HRNet flip test does, to undo the
         misalignment a pixel-index mirror introduces.
         """
-        back = heatmaps_of_flipped[:, FLIP_INDEX, :, ::-1]
+        flip_index = np.asarray(flip_index)
+        if flip_index.shape != (heatmaps_of_flipped.shape[1],):
+            k = heatmaps_of_flipped.shape[1]
+            raise ValueError(f"flip_index has {flip_index.size} entries but the heatmaps have {k} channels")
+        back = heatmaps_of_flipped[:, flip_index, :, ::-1]
         if shift:
             back = np.concatenate([back[..., :1], back[..., :-1]], axis=-1)
         return (heatmaps + back) * 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from rtpose.errors import WeightsError, exception_gist
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
 DEFAULT_DETECTOR = "yolov8n.pt"
 PERSON_CLASS = 0
+#: COCO's animal classes (bird, cat, dog, horse, sheep, cow, elephant, bear, zebra, giraffe): AP-10K's default.
+ANIMAL_CLASSES: tuple[int, ...] = tuple(range(14, 24))
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Detections:
 
 
 class PersonDetector:
-    """Finds people (COCO class 0) in BGR images with an Ultralytics YOLO model.
+    """Finds people (COCO class 0), or the objects of ``classes``, in BGR images with an Ultralytics YOLO model.
 
     Args:
         weights: a ``.pt``/``.onnx``/engine path, or a model name Ultralytics knows (e.g. "yolov8n.pt").
@@ -37,6 +40,8 @@ class PersonDetector:
         device: "cpu", "cuda", "cuda:N" or "auto".
         half: FP16 inference (CUDA only; ignored on the CPU).
         imgsz: inference image size (longest side, pixels).
+        classes: the detector's class ids or names to keep (default: person); e.g. :data:`ANIMAL_CLASSES`
+            for the AP-10K animal models. Each must be one of the model's classes.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class PersonDetector:
         device: str = "auto",
         half: bool = True,
         imgsz: int = 640,
+        classes: Sequence[int | str] = (PERSON_CLASS,),
     ) -> None:
         import torch
 
@@ -69,7 +75,7 @@ class PersonDetector:
             self.model = YOLO(weights, task="detect")
             # Ultralytics loads lazily: one tiny prediction now, so that a file that is not a YOLO model
             # (an HRNet .pth, a truncated file) fails here, with our sentence, not on the first frame.
-            self(np.zeros((32, 32, 3), np.uint8))
+            self.model.predict(np.zeros((32, 32, 3), np.uint8), device=self.device, imgsz=32, verbose=False)
         except Exception as exc:  # ultralytics raises many types (AssertionError for a .pth) for bad files
             raise WeightsError(
                 f"Could not load {weights} as an Ultralytics YOLO detector ({exception_gist(exc)}); --detector takes "
@@ -77,6 +83,7 @@ class PersonDetector:
             ) from None
         if getattr(self.model, "task", "detect") != "detect":
             raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")
+        self.classes = resolve_classes(classes, getattr(self.model, "names", None) or {}, weights)
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""
@@ -84,7 +91,7 @@ class PersonDetector:
             image_bgr,
             conf=self.conf,
             iou=self.iou,
-            classes=[PERSON_CLASS],
+            classes=list(self.classes),
             max_det=self.max_people,
             device=self.device,
             **({"half": True} if self.half else {}),
@@ -97,3 +104,26 @@ class PersonDetector:
             boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
             scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
         )
+
+
+def resolve_classes(classes: Sequence[int | str], names: dict[int, str], weights: str = "the detector") -> list[int]:
+    """Class ids for ``classes`` (ids or names) of a model with class ``names``; one sentence if one is unknown."""
+    by_name = {str(n).lower(): int(i) for i, n in names.items()}
+    ids = []
+    for c in classes:
+        text = str(c).strip()
+        if text.lstrip("-").isdigit():
+            ids.append(int(text))
+        elif text.lower() in by_name:
+            ids.append(by_name[text.lower()])
+        else:
+            ids.append(None)
+        if ids[-1] is None or (names and ids[-1] not in names):
+            known = ", ".join(f"{i} {n}" for i, n in list(names.items())[:12]) + (" …" if len(names) > 12 else "")
+            raise WeightsError(
+                f"The detector {weights} has no class {text!r} (its classes: {known}); pick others with --classes "
+                "or a detector that knows them (e.g. --detector yolov8n.pt for COCO's 80 classes)."
+            )
+    if not ids:
+        raise WeightsError("No detector classes given; pass --classes with at least one class id or name.")
+    return ids

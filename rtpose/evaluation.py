@@ -9,8 +9,21 @@ The protocol follows the official top-down HRNet / mmpose evaluation:
   category 1 (``bbox`` as x, y, w, h, plus ``score``); those below ``det_score_thr`` are dropped.
 - **Instance score** (the rescoring of the official code): ``box score × mean of the keypoint scores
   above 0.2``; 0 when no keypoint reaches 0.2. COCO AP ranks by this score.
-- **Results** are COCO keypoint results: ``image_id``, ``category_id``, ``keypoints`` as 51 numbers
-  (x, y, keypoint score) × 17, and ``score``.
+- **Results** are COCO keypoint results: ``image_id``, ``category_id``, ``keypoints`` as 3K numbers
+  (x, y, keypoint score) × K (51 for COCO's 17), and ``score``.
+- **Keypoint sets.** Any set of :mod:`rtpose.skeleton` with OKS sigmas is evaluated the COCO way
+  (pycocotools ``COCOeval`` with the set's sigmas as ``kpt_oks_sigmas``; for COCO these are pycocotools'
+  own). The set is the one given, else the one whose keypoint names the annotation category lists, else
+  the one with that many keypoints. This is COCO-style AP over all K keypoints; it is not CrowdPose's
+  easy/medium/hard protocol (``xtcocotools``' ``keypoints_crowd``).
+- **COCO-WholeBody** files split each person into ``keypoints`` (body), ``foot_kpts``, ``face_kpts``,
+  ``lefthand_kpts`` and ``righthand_kpts``. :func:`evaluate_parts` computes what mmpose's
+  ``CocoWholeBodyMetric`` computes with ``xtcocotools`` (``keypoints_body``, ``_foot``, ``_face``,
+  ``_lefthand``, ``_righthand``, ``_wholebody``; ``use_area=True``) with pycocotools: per part, the
+  ground truth's keypoints are that part's, a person is ignored when none of them is labelled, a
+  result is skipped when none of its part scores is positive, and the sigmas are the part's.
+  ``evaluate_coco`` on such a file gives the whole-body numbers. (``xtcocotools`` itself has no wheel
+  that loads with numpy 2, so rtpose does not depend on it.)
 
 The official code additionally runs OKS non-maximum suppression (threshold 0.9) on detector boxes;
 rtpose does not, so AP with detector boxes may differ slightly from published numbers.
@@ -19,6 +32,7 @@ rtpose does not, so AP with detector boxes may differ slightly from published nu
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -31,7 +45,7 @@ import numpy as np
 from rtpose.crops import box_to_center_size
 from rtpose.errors import RtposeError
 from rtpose.estimator import Person, TopDownEstimator
-from rtpose.skeleton import OKS_SIGMAS
+from rtpose.skeleton import KEYPOINT_SETS, KeypointSet, get_keypoint_set, keypoint_set_for
 
 #: COCO annotations refer to the stored pixel grid, so EXIF orientation is ignored (as officially).
 COCO_IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
@@ -59,14 +73,16 @@ OKS_NMS_THR = 0.9
 
 
 def oks_nms(
-    people: list[Person], thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75
+    people: list[Person], thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75,
+    sigmas: np.ndarray | None = None,
 ) -> list[Person]:
     """Drop duplicate poses of one image, as the official top-down evaluation does (``oks_nms``).
 
     People are taken by :func:`instance_score`, best first; a person whose keypoints match a kept one
     with OKS > ``thr`` is dropped. OKS uses the COCO sigmas, the mean area of the two people's crops
     (box widened to ``aspect_ratio`` and padded, as the official code), and only the candidate's
-    keypoints scoring above ``kpt_thr`` (which is what the official code ends up doing).
+    keypoints scoring above ``kpt_thr`` (which is what the official code ends up doing). ``sigmas``
+    ``(K,)``: the keypoint set's; None takes those of the set with K keypoints.
     """
     if len(people) < 2:
         return list(people)
@@ -74,7 +90,9 @@ def oks_nms(
     _, sizes = box_to_center_size(np.stack([p.box for p in people]), aspect_ratio)
     areas = sizes.astype(np.float64).prod(axis=1)
     order = list(np.argsort([-instance_score(p.keypoints, p.score) for p in people], kind="stable"))
-    variances = (2 * OKS_SIGMAS) ** 2
+    if sigmas is None:
+        sigmas = keypoint_set_for(kpts.shape[1]).oks_sigmas
+    variances = (2 * np.asarray(sigmas, np.float64)) ** 2
     keep: list[int] = []
     while order:
         best, rest = order[0], np.array(order[1:], dtype=np.int64)
@@ -252,7 +270,8 @@ def predict_coco(
             raise DatasetError(f"Image {path} of {Path(ann_file).name} is missing or unreadable.")
         people = estimator.estimate_boxes(image, image_boxes, scores)
         if oks_nms_thr is not None:
-            people = oks_nms(people, oks_nms_thr, aspect_ratio=aspect_ratio)
+            people = oks_nms(people, oks_nms_thr, aspect_ratio=aspect_ratio,
+                             sigmas=estimator.keypoint_set.oks_sigmas)
         results.extend(people_to_coco_results(image_id, people))
     return results
 
@@ -274,15 +293,110 @@ def _load_results(results: list[dict] | str | os.PathLike) -> list[dict]:
     return results
 
 
-def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False
-                  ) -> dict[str, float]:
+def annotation_keypoint_set(coco, keypoint_set: KeypointSet | str | None = None) -> KeypointSet:
+    """The keypoint set of a COCO-format annotation file's category 1: ``keypoint_set`` if given (it must
+    have the category's number of keypoints), else the set with the category's keypoint names, else the
+    set with that many keypoints."""
+    category = coco.cats.get(1, {}) if hasattr(coco, "cats") else {}
+    names = tuple(category.get("keypoints") or ())
+    if keypoint_set is not None:
+        chosen = get_keypoint_set(keypoint_set)
+        if names and len(names) != chosen.num_keypoints and len(chosen.annotation_fields) == 1:
+            raise DatasetError(
+                f"The annotations have {len(names)} keypoints per person but the keypoint set {chosen.name} has "
+                f"{chosen.num_keypoints}."
+            )
+        return chosen
+    anns = coco.dataset.get("annotations", []) if isinstance(getattr(coco, "dataset", None), dict) else []
+    for candidate in KEYPOINT_SETS.values():  # files that split keypoints over fields (COCO-WholeBody)
+        if len(candidate.annotation_fields) > 1 and any(
+            isinstance(a, dict) and all(f in a for f in candidate.annotation_fields) for a in anns[:50]
+        ):
+            return candidate
+    for candidate in KEYPOINT_SETS.values():
+        if names == candidate.keypoint_names:
+            return candidate
+    try:
+        return keypoint_set_for(len(names) or 17)
+    except RtposeError as exc:
+        raise DatasetError(str(exc)) from None
+
+
+def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False,
+                  keypoint_set: KeypointSet | str | None = None) -> dict[str, float]:
     """COCO keypoint AP/AR (pycocotools ``COCOeval``, ``iouType="keypoints"``) of results against annotations.
 
+    The OKS sigmas are those of ``keypoint_set`` (see :func:`annotation_keypoint_set` for the default).
+    For a COCO-WholeBody file these are the whole-body numbers of :func:`evaluate_parts`.
     Prints pycocotools' standard table unless ``quiet``. Returns ``{"AP": …, "AP50": …, …, "ARl": …}``
     (see :data:`METRIC_NAMES`).
     """
-    from pycocotools.cocoeval import COCOeval
+    coco, results, kset = _prepare(ann_file, results, keypoint_set)
+    if len(kset.annotation_fields) > 1:
+        return evaluate_parts(ann_file, results, quiet=quiet, keypoint_set=kset, parts=("whole",))["whole"]
+    metrics, table = _cocoeval(coco, results, kset.oks_sigmas)
+    if not quiet:
+        print(table, end="")
+    return metrics
 
+
+def evaluate_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False,
+                   keypoint_set: KeypointSet | str | None = None, parts: tuple[str, ...] | None = None
+                   ) -> dict[str, dict[str, float]]:
+    """AP/AR per part of the keypoint set and for all keypoints ("whole"), as mmpose's whole-body metric.
+
+    Results hold all K keypoints (e.g. 133 for COCO-WholeBody); see the module docstring for the
+    protocol. ``parts`` picks some of the set's parts and "whole" (default: all of them). Returns
+    ``{"body": {"AP": …, …}, "feet": …, "face": …, "left_hand": …, "right_hand": …, "whole": …}``.
+    """
+    coco, results, kset = _prepare(ann_file, results, keypoint_set)
+    chosen = parts or (*kset.parts, "whole")
+    out = {}
+    for part in chosen:
+        start, stop = (0, kset.num_keypoints) if part == "whole" else kset.parts[part]
+        gt = copy.deepcopy(coco.dataset)
+        for ann in gt["annotations"]:
+            if ann.get("category_id", 1) == 1:
+                kpts = annotation_keypoints(ann, kset)
+                ann["keypoints"] = kpts[3 * start : 3 * stop] if kpts is not None else [0] * (3 * (stop - start))
+                ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann["keypoints"])[2::3] > 0))
+        part_results = []
+        for r in results:
+            kpts = list(r["keypoints"][3 * start : 3 * stop])
+            if np.count_nonzero(np.asarray(kpts)[2::3] > 0):  # xtcocotools skips results without a positive score
+                part_results.append({**r, "keypoints": kpts})
+        if not part_results:
+            raise DatasetError(f"No result has a positive keypoint score for the {part} keypoints.")
+        gt_coco = _coco_from_dataset(gt)
+        out[part], table = _cocoeval(gt_coco, part_results, kset.oks_sigmas[start:stop])
+        if not quiet:
+            print(f"-- {part} ({stop - start} keypoints)\n{table}", end="")
+    return out
+
+
+def annotation_keypoints(ann: dict, keypoint_set: KeypointSet) -> list | None:
+    """The ``3 K`` keypoint numbers of one annotation in the set's order (joined from the set's
+    ``annotation_fields``), or None when a field is missing."""
+    values: list = []
+    for name in keypoint_set.annotation_fields:
+        if not isinstance(ann.get(name), list):
+            return None
+        values += ann[name]
+    return values
+
+
+def _coco_from_dataset(dataset: dict):
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def _prepare(ann_file, results, keypoint_set):
+    """The annotations, the checked results (copies) and the keypoint set of an evaluation."""
     coco = load_coco(ann_file)
     results = [dict(r) for r in _load_results(results)]
     unknown = {r["image_id"] for r in results} - set(coco.imgs)
@@ -290,7 +404,12 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
         raise DatasetError(
             f"{len(unknown)} image ids of the results are not in {Path(ann_file).name} (e.g. {min(unknown)})."
         )
-    n_kpt = len(coco.loadCats(1)[0].get("keypoints", [])) if 1 in coco.cats else 17
+    kset = annotation_keypoint_set(coco, keypoint_set)
+    n_kpt = kset.num_keypoints
+    for r in results:  # mmpose writes COCO-WholeBody results split like the annotations
+        joined = annotation_keypoints(r, kset) if len(kset.annotation_fields) > 1 else None
+        if joined is not None:
+            r["keypoints"] = joined
     if any(len(r["keypoints"]) != 3 * n_kpt for r in results):
         raise DatasetError(f"Every result needs {3 * n_kpt} keypoint numbers (x, y, score) × {n_kpt}.")
     _check_finite(results)
@@ -304,18 +423,24 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     for r in results:
         r.setdefault("category_id", 1)
         r.pop("bbox", None)  # loadRes derives boxes and areas from the keypoints
+    return coco, results, kset
+
+
+def _cocoeval(coco, results: list[dict], sigmas: np.ndarray) -> tuple[dict[str, float], str]:
+    """pycocotools' keypoint evaluation with ``sigmas``: the metrics and the printed table."""
+    from pycocotools.cocoeval import COCOeval
+
     with contextlib.redirect_stdout(io.StringIO()):
         detections = coco.loadRes(results)
         evaluator = COCOeval(coco, detections, iouType="keypoints")
         evaluator.params.useSegm = None
+        evaluator.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
         evaluator.evaluate()
         evaluator.accumulate()
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
         evaluator.summarize()
-    if not quiet:
-        print(table.getvalue(), end="")
-    return {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}
+    return {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}, table.getvalue()
 
 
 def _check_finite(results: list[dict]) -> None:

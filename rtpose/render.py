@@ -1,18 +1,20 @@
 """Drawing people and a heads-up display on BGR frames: the one implementation shared by the CLI and GUI.
 
-Limbs take the colour of their body side (:mod:`rtpose.skeleton`); keypoints are filled with a colour
-that goes from red (score at the threshold) through yellow to green (score 1), so unsure joints stand
-out. Keypoints and limbs below ``kpt_thr`` are not drawn.
+Works for every keypoint set (:mod:`rtpose.skeleton`): limbs take the set's official link colour;
+keypoints are filled with a colour that goes from red (score at the threshold) through yellow to green
+(score 1), so unsure joints stand out. Keypoints and limbs below ``kpt_thr`` are not drawn. The small
+parts of whole-body sets (face, hands) are drawn finer than the body: thinner links, smaller dots
+without a rim. ``parts`` picks which named parts are drawn (a viewer's part toggles).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
 
-from rtpose.skeleton import LIMBS, limb_colour_bgr
+from rtpose.skeleton import KeypointSet, get_keypoint_set, person_keypoint_set
 
 #: Box colours for tracked people (BGR), picked by ``track_id``.
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -20,6 +22,8 @@ TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
     (255, 178, 29), (207, 210, 49), (72, 249, 10), (146, 204, 23), (61, 219, 134), (26, 147, 52),
     (0, 212, 187), (44, 153, 168), (52, 69, 147), (100, 115, 255), (142, 0, 236), (203, 56, 255),
 )
+#: Parts drawn finer than the body (thin links, small dots): they are dense and small on the image.
+FINE_PARTS: frozenset[str] = frozenset({"face", "left_hand", "right_hand"})
 #: Box colour when there is no track id (BGR).
 BOX_COLOUR: tuple[int, int, int] = (60, 220, 255)
 
@@ -52,15 +56,22 @@ def draw_people(
     show_keypoints: bool = True,
     show_ids: bool = True,
     copy: bool = True,
+    keypoint_set: KeypointSet | str | None = None,
+    parts: Iterable[str] | None = None,
 ) -> np.ndarray:
     """Draw boxes, skeletons and keypoints of ``people`` (:class:`~rtpose.estimator.Person`) on a BGR image.
 
     Args:
         image: ``(H, W, 3)`` uint8 BGR.
-        people: objects with ``box`` (x1, y1, x2, y2), ``score``, ``keypoints`` ``(17, 3)`` and ``track_id``.
+        people: objects with ``box`` (x1, y1, x2, y2), ``score``, ``keypoints`` ``(K, 3)`` and ``track_id``.
         kpt_thr: keypoints scoring below this are hidden, and so are limbs touching them.
         show_boxes / show_keypoints / show_ids: what to draw (ids are drawn with the box).
         copy: draw on a copy (True) or in place (False).
+        keypoint_set: the set the keypoints follow (or its name); None takes each person's own
+            (``person.extra["keypoint_set"]``, set by the estimator), else the set with ``K`` keypoints
+            (COCO for 17).
+        parts: names of the set's parts to draw (``keypoint_set.parts``, e.g. ``{"body", "face"}``);
+            None draws all. A limb is drawn when both its ends are in drawn parts.
 
     Returns:
         The drawn image (``image`` itself when ``copy`` is False).
@@ -80,17 +91,35 @@ def draw_people(
         if not show_keypoints:
             continue
         kpts = np.asarray(person.keypoints, dtype=np.float32)
+        kset = get_keypoint_set(keypoint_set) if keypoint_set is not None else person_keypoint_set(person)
+        if kset.num_keypoints != len(kpts):
+            raise ValueError(f"a person has {len(kpts)} keypoints but the keypoint set {kset.name} has "
+                             f"{kset.num_keypoints}")
+        fine = _fine_mask(kset)
         visible = kpts[:, 2] >= kpt_thr
-        for a, b in LIMBS:
+        if parts is not None:
+            visible &= kset.part_mask(parts)
+        for (a, b), colour in zip(kset.links, kset.link_colours_bgr):
             if visible[a] and visible[b]:
                 pa = (int(round(kpts[a, 0])), int(round(kpts[a, 1])))
                 pb = (int(round(kpts[b, 0])), int(round(kpts[b, 1])))
-                cv2.line(out, pa, pb, limb_colour_bgr((a, b)), thickness + 1, cv2.LINE_AA)
-        for x, y, s in kpts[visible]:
+                width = 1 if fine[a] and fine[b] else thickness + 1
+                cv2.line(out, pa, pb, colour, width, cv2.LINE_AA)
+        for i in np.flatnonzero(visible):
+            x, y, s = kpts[i]
             centre = (int(round(x)), int(round(y)))
+            if fine[i]:
+                cv2.circle(out, centre, max(1, radius // 2), confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
+                continue
             cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
             cv2.circle(out, centre, radius, confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
     return out
+
+
+def _fine_mask(keypoint_set: KeypointSet) -> np.ndarray:
+    """bool ``(K,)``: the keypoints of :data:`FINE_PARTS` in ``keypoint_set``."""
+    fine = [p for p in keypoint_set.parts if p in FINE_PARTS]
+    return keypoint_set.part_mask(fine) if fine else np.zeros(keypoint_set.num_keypoints, dtype=bool)
 
 
 def _label(image: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int]) -> None:
@@ -130,4 +159,4 @@ def hud_lines(result, backend_name: str = "", device: str = "") -> list[str]:
     return lines
 
 
-__all__ = ["confidence_colour", "draw_hud", "draw_people", "hud_lines", "track_colour"]
+__all__ = ["FINE_PARTS", "confidence_colour", "draw_hud", "draw_people", "hud_lines", "track_colour"]

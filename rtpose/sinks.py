@@ -31,7 +31,7 @@ import numpy as np
 
 from rtpose.errors import DisplayError, RtposeError, exception_gist
 from rtpose.paths import output_file
-from rtpose.skeleton import KEYPOINT_NAMES
+from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set
 
 #: FourCC per video file ending (``mp4v`` is what OpenCV's FFmpeg can always write).
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
@@ -42,8 +42,12 @@ SCHEMA = "rtpose.poses"
 SCHEMA_VERSION = 1
 
 
-def stream_header(source, keypoint_names=KEYPOINT_NAMES, keypoint_set: str = "coco") -> dict:
-    """The header of a JSON output for ``source`` (a :class:`~rtpose.sources.FrameSource`)."""
+def stream_header(source, keypoint_set: KeypointSet | str | None = None) -> dict:
+    """The header of a JSON output for ``source`` (a :class:`~rtpose.sources.FrameSource`).
+
+    ``keypoint_set``: the estimator's :class:`~rtpose.skeleton.KeypointSet` (default: COCO-17).
+    """
+    kset = get_keypoint_set(keypoint_set or DEFAULT_KEYPOINT_SET)
     kind = source_kind(source)
     width, height = source.size if source.size else (None, None)
     return {
@@ -55,7 +59,7 @@ def stream_header(source, keypoint_names=KEYPOINT_NAMES, keypoint_set: str = "co
         "width": width,
         "height": height,
         "timestamp": {"video": "media", "camera": "unix", "stream": "unix"}.get(kind),
-        "keypoints": {"set": keypoint_set, "names": list(keypoint_names)},
+        "keypoints": {"set": kset.name, "names": list(kset.keypoint_names)},
     }
 
 

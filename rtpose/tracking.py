@@ -28,7 +28,7 @@ detections with a score of at least ``new_track_score`` start a new track with a
 increasing and never reused); lower-scoring unmatched detections get ``track_id = None``. A track that is not
 matched for more than ``max_lost`` consecutive frames ends.
 
-Smoothing: each track owns a :class:`~rtpose.smoothing.OneEuroFilter` over its 17 keypoints (speeds in box
+Smoothing: each track owns a :class:`~rtpose.smoothing.OneEuroFilter` over its K keypoints (speeds in box
 heights per second). Keypoints below ``kpt_thr`` do not update it. The filter is new when a track starts,
 is dropped when it ends, and restarts when a lost track is matched again (the detection may be someone
 else's, and a stale state would drag the keypoints across the image).
@@ -42,6 +42,7 @@ from itertools import count
 import numpy as np
 
 from rtpose.estimator import Person
+from rtpose.skeleton import COCO, KeypointSet, get_keypoint_set, keypoint_set_for, person_keypoint_set
 
 try:
     from scipy.optimize import linear_sum_assignment
@@ -49,12 +50,8 @@ except ImportError:  # pragma: no cover - scipy comes with ultralytics
     linear_sum_assignment = None
 from rtpose.smoothing import OneEuroFilter, OneEuroParams
 
-#: COCO keypoint sigmas (OKS), COCO order.
-COCO_SIGMAS = np.array(
-    [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087,
-     0.089, 0.089],
-    dtype=np.float64,
-)
+#: COCO keypoint sigmas (OKS), COCO order (other sets: :attr:`rtpose.skeleton.KeypointSet.oks_sigmas`).
+COCO_SIGMAS = COCO.oks_sigmas
 
 
 def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,13 +78,21 @@ def box_containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(smaller > 0, inter / np.maximum(smaller, 1e-12), 0.0)
 
 
-def keypoint_oks(a_xy: np.ndarray, a_ok: np.ndarray, b_xy: np.ndarray, b_ok: np.ndarray, area: float) -> float:
-    """OKS of two ``(K, 2)`` keypoint sets over the keypoints valid in both; ``area`` in pixels² sets the scale."""
+def keypoint_oks(
+    a_xy: np.ndarray, a_ok: np.ndarray, b_xy: np.ndarray, b_ok: np.ndarray, area: float,
+    sigmas: np.ndarray | None = None,
+) -> float:
+    """OKS of two ``(K, 2)`` keypoint sets over the keypoints valid in both; ``area`` in pixels² sets the scale.
+
+    ``sigmas`` ``(K,)`` are the keypoint set's OKS sigmas; None takes those of the set with K keypoints.
+    """
+    if sigmas is None:
+        sigmas = keypoint_set_for(len(a_xy)).oks_sigmas
     both = a_ok & b_ok
     if not both.any():
         return 0.0
     d2 = ((a_xy[both] - b_xy[both]) ** 2).sum(-1)
-    var = (2 * COCO_SIGMAS[: len(a_xy)][both]) ** 2
+    var = (2 * np.asarray(sigmas, np.float64)[both]) ** 2
     return float(np.exp(-d2 / (2 * max(area, 1.0) * var)).mean())
 
 
@@ -133,6 +138,8 @@ class PoseTracker:
         lost_penalty: similarity taken off per frame a track has been lost (recent tracks win ties).
         velocity_momentum: weight of the previous velocity in its exponential average (0 = last step only).
         max_predict_s: longest extrapolation of a lost track's box, seconds.
+        keypoint_set: the set of the keypoints (its OKS sigmas are used); None takes each person's own
+            (``person.extra["keypoint_set"]``, set by the estimator), else the set with as many keypoints.
 
     ``update()`` sets ``person.track_id`` (None for a low-score detection that continues no track) and, when
     smoothing, replaces ``person.keypoints`` by the filtered ones (the raw ones are kept in
@@ -153,6 +160,7 @@ class PoseTracker:
         lost_penalty: float = 0.01,
         velocity_momentum: float = 0.7,
         max_predict_s: float = 1.0,
+        keypoint_set: KeypointSet | str | None = None,
     ) -> None:
         if max_lost < 0:
             raise ValueError(f"max_lost must be >= 0, got {max_lost}")
@@ -168,6 +176,7 @@ class PoseTracker:
         self.lost_penalty = float(lost_penalty)
         self.velocity_momentum = float(velocity_momentum)
         self.max_predict_s = float(max_predict_s)
+        self.keypoint_set = get_keypoint_set(keypoint_set) if keypoint_set is not None else None
         self._ids = count(1)
         self.tracks: list[Track] = []
         self._last_t: float | None = None
@@ -214,10 +223,17 @@ class PoseTracker:
                     if (p_ok & t_ok).sum() < self.min_keypoints:
                         continue
                     area = float(np.prod(np.clip(boxes[j, 2:] - boxes[j, :2], 1, None)))
-                    oks = keypoint_oks(t_xy, t_ok, kp[:, :2], p_ok, area)
+                    oks = keypoint_oks(t_xy, t_ok, kp[:, :2], p_ok, area, self._sigmas(p))
                     sim[i, j] = (1 - self.oks_weight) * sim[i, j] + self.oks_weight * oks
         lost = np.array([tr.lost for tr in self.tracks], np.float64).reshape(-1, 1)
         return sim - self.lost_penalty * lost
+
+    def _sigmas(self, person: Person) -> np.ndarray:
+        """OKS sigmas ``(K,)`` for a person: the tracker's set, else the person's own (see
+        :func:`rtpose.skeleton.person_keypoint_set`)."""
+        if self.keypoint_set is not None and self.keypoint_set.num_keypoints == len(person.keypoints):
+            return self.keypoint_set.oks_sigmas
+        return person_keypoint_set(person).oks_sigmas
 
     def _containment(self, people: list[Person], t: float) -> np.ndarray:
         """Containment of each detection with each track's predicted or last box, whichever is higher."""

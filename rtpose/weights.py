@@ -23,7 +23,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rtpose.errors import WeightsError
@@ -58,6 +58,9 @@ class WeightsEntry:
         url: where to download it; None for files that must be downloaded by hand.
         coco_ap: published COCO val2017 AP (detector boxes, flip test), for orientation.
         source: "mmpose" or "official".
+        keypoints: the :data:`~rtpose.skeleton.KEYPOINT_SETS` name of its heatmaps ("coco", "mpii", …).
+        metric: the published accuracy of a non-COCO model, as the mmpose model zoo states it (e.g.
+            "whole AP 0.661"); None for COCO entries, whose number is ``coco_ap``.
     """
 
     name: str
@@ -68,6 +71,8 @@ class WeightsEntry:
     url: str | None
     coco_ap: float | None
     source: str
+    keypoints: str = "coco"
+    metric: str | None = None
 
     @property
     def downloadable(self) -> bool:
@@ -109,6 +114,43 @@ REGISTRY: dict[str, WeightsEntry] = {
                0.764),
         _entry("hrnet_w48_coco_384x288_dark", "hrnet_w48_coco_384x288_dark-e881a4b6_20210203.pth", 48, (384, 288),
                0.772),
+        # Other keypoint sets. File names, sha256 prefixes and metrics from the mmpose model zoo (mmpose 1.3.2
+        # configs/{wholebody_2d_keypoint/topdown_heatmap/coco-wholebody/hrnet{,_dark}_coco-wholebody.yml,
+        # body_2d_keypoint/topdown_heatmap/{mpii/hrnet{,_dark}_mpii,crowdpose/hrnet_crowdpose}.yml,
+        # animal_2d_keypoint/topdown_heatmap/ap10k/hrnet_ap10k.yml}; Halpe: mmpose 0.x
+        # configs/wholebody/2d_kpt_sview_rgb_img/topdown_heatmap/halpe/hrnet_dark_halpe.md).
+        replace(_entry("hrnet_w32_coco_wholebody_256x192", "hrnet_w32_coco_wholebody_256x192-853765cd_20200918.pth",
+                       32, (256, 192), None), keypoints="coco_wholebody", metric="whole AP 0.536"),
+        replace(_entry("hrnet_w32_coco_wholebody_384x288", "hrnet_w32_coco_wholebody_384x288-78cacac3_20200922.pth",
+                       32, (384, 288), None), keypoints="coco_wholebody", metric="whole AP 0.586"),
+        replace(_entry("hrnet_w48_coco_wholebody_256x192", "hrnet_w48_coco_wholebody_256x192-643e18cb_20200922.pth",
+                       48, (256, 192), None), keypoints="coco_wholebody", metric="whole AP 0.579"),
+        replace(_entry("hrnet_w48_coco_wholebody_384x288", "hrnet_w48_coco_wholebody_384x288-6e061c6a_20200922.pth",
+                       48, (384, 288), None), keypoints="coco_wholebody", metric="whole AP 0.632"),
+        replace(_entry("hrnet_w32_coco_wholebody_256x192_dark",
+                       "hrnet_w32_coco_wholebody_256x192_dark-469327ef_20200922.pth", 32, (256, 192), None),
+                keypoints="coco_wholebody", metric="whole AP 0.582"),
+        replace(_entry("hrnet_w48_coco_wholebody_384x288_dark",
+                       "hrnet_w48_coco_wholebody_384x288_dark-f5726563_20200918.pth", 48, (384, 288), None),
+                keypoints="coco_wholebody", metric="whole AP 0.661"),
+        replace(_entry("hrnet_w48_halpe_384x288_dark_plus", "hrnet_w48_halpe_384x288_dark_plus-d13c2588_20211021.pth",
+                       48, (384, 288), None), keypoints="halpe", metric="whole AP 0.527"),
+        replace(_entry("hrnet_w32_mpii_256x256", "hrnet_w32_mpii_256x256-6c4f923f_20200812.pth", 32, (256, 256),
+                       None), keypoints="mpii", metric="PCKh 0.900"),
+        replace(_entry("hrnet_w48_mpii_256x256", "hrnet_w48_mpii_256x256-92cab7bd_20200812.pth", 48, (256, 256),
+                       None), keypoints="mpii", metric="PCKh 0.901"),
+        replace(_entry("hrnet_w32_mpii_256x256_dark", "hrnet_w32_mpii_256x256_dark-f1601c5b_20200927.pth", 32,
+                       (256, 256), None), keypoints="mpii", metric="PCKh 0.904"),
+        replace(_entry("hrnet_w48_mpii_256x256_dark", "hrnet_w48_mpii_256x256_dark-0decd39f_20200927.pth", 48,
+                       (256, 256), None), keypoints="mpii", metric="PCKh 0.905"),
+        replace(_entry("hrnet_w32_crowdpose_256x192", "hrnet_w32_crowdpose_256x192-960be101_20201227.pth", 32,
+                       (256, 192), None), keypoints="crowdpose", metric="CrowdPose AP 0.675"),
+        replace(_entry("hrnet_w32_ap10k_256x256", "hrnet_w32_ap10k_256x256-18aac840_20211029.pth", 32, (256, 256),
+                       None), keypoints="ap10k", metric="AP-10K AP 0.722",
+                url="https://download.openmmlab.com/mmpose/animal/hrnet/hrnet_w32_ap10k_256x256-18aac840_20211029.pth"),
+        replace(_entry("hrnet_w48_ap10k_256x256", "hrnet_w48_ap10k_256x256-d95ab412_20211029.pth", 48, (256, 256),
+                       None), keypoints="ap10k", metric="AP-10K AP 0.728",
+                url="https://download.openmmlab.com/mmpose/animal/hrnet/hrnet_w48_ap10k_256x256-d95ab412_20211029.pth"),
         _official("pose_hrnet_w32_256x192", 32, (256, 192), 0.744),
         _official("pose_hrnet_w32_384x288", 32, (384, 288), 0.758),
         _official("pose_hrnet_w48_256x192", 48, (256, 192), 0.751),

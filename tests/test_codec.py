@@ -77,15 +77,16 @@ def test_flip_merge_swaps_left_and_right():
     mirrored = mu.copy()
     mirrored[:, 0] = W - 1 - mirrored[:, 0]
     flipped, _ = CODEC.encode(mirrored[FLIP_INDEX] * CODEC.stride, kpts[FLIP_INDEX, 2])
-    merged = CODEC.merge_flipped(heatmaps[None], flipped[None], shift=False)
+    merged = CODEC.merge_flipped(heatmaps[None], flipped[None], shift=False, flip_index=FLIP_INDEX)
     np.testing.assert_allclose(merged[0], heatmaps, atol=1e-6)
     # shift=True moves the mirrored half one heatmap pixel to the right
-    shifted = CODEC.merge_flipped(np.zeros_like(heatmaps[None]), flipped[None], shift=True)[0] * 2
+    shifted = CODEC.merge_flipped(np.zeros_like(heatmaps[None]), flipped[None], shift=True, flip_index=FLIP_INDEX)
+    shifted = shifted[0] * 2
     np.testing.assert_allclose(shifted[..., 1:], heatmaps[..., :-1], atol=1e-6)
     # a left-only peak in the flipped output ends up in the right channel
     one = np.zeros((1, NUM_KEYPOINTS, H, W), np.float32)
     one[0, 5, 10, 7] = 1.0  # "left shoulder" at x=7 of the flipped heatmap
-    back = CODEC.merge_flipped(np.zeros_like(one), one, shift=False)[0]
+    back = CODEC.merge_flipped(np.zeros_like(one), one, shift=False, flip_index=FLIP_INDEX)[0]
     assert back[6, 10, W - 1 - 7] == 0.5 and back[5].max() == 0
 
 

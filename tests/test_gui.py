@@ -31,7 +31,7 @@ def qapp():
     """Overrides pytest-qt's: the QApplication lives on a real X server for the whole session."""
     from PyQt5.QtWidgets import QApplication
 
-    with xvfb() as display:
+    with xvfb(outlive_clients=True) as display:
         saved = {k: os.environ.get(k) for k in ("DISPLAY", "QT_QPA_PLATFORM")}
         os.environ["DISPLAY"], os.environ["QT_QPA_PLATFORM"] = display, "xcb"
         gui.prepare_qt_environment()
@@ -322,3 +322,37 @@ def test_camera_open_plays_live_frames_and_unplugging_is_shown(qtbot, window, mo
     qtbot.waitUntil(lambda: window.view.banner is not None, timeout=60_000)
     assert "camera 0 stopped sending frames" in window.view.banner
     assert not window.controller.running
+
+
+def test_whole_body_model_offers_part_toggles(qtbot, qapp, tmp_path, fill_state_dict):
+    """A 133-keypoint model (COCO-WholeBody layout): body, feet, face and hands can be shown or hidden."""
+    import torch
+
+    from gui.main_window import MainWindow
+    from gui.worker import ModelConfig, build_estimator
+    from rtpose.models import HRNet
+
+    path = tmp_path / "hrnet_w18_wholebody_reference.pth"
+    torch.save(fill_state_dict(HRNet(width=18, num_joints=133).state_dict()), path)
+    config = ModelConfig(weights=str(path), detector=str(DETECTOR_WEIGHTS), backend="torch", device="cpu",
+                         max_people=2)
+    win = MainWindow(config, output_dir=tmp_path, load_model=False)
+    qtbot.addWidget(win)
+    win.set_estimator(build_estimator(config), config)
+    win.show()
+    assert list(win.part_boxes) == ["body", "feet", "face", "left_hand", "right_hand"]
+    assert win.parts_widget.isVisible()
+    win.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, win, 1)
+    win.toggle_pause()
+    assert len(win.last_result.people[0].keypoints) == 133
+    win.show_hud.setChecked(False)
+    everything = win.last_annotated.copy()
+    win.part_boxes["face"].setChecked(False)
+    win.part_boxes["left_hand"].setChecked(False)
+    assert not np.array_equal(everything, win.last_annotated)  # face and hand points are no longer drawn
+    win.part_boxes["face"].setChecked(True)
+    win.part_boxes["left_hand"].setChecked(True)
+    np.testing.assert_array_equal(everything, win.last_annotated)
+    win.close()
+    assert win.wait_for_threads(30.0)

@@ -116,8 +116,8 @@ def test_short_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     # best.pth is a plain rtpose checkpoint: it loads as rtpose --weights loads a file
     model = load_pose_model(resumed["best"])
     assert (model.width, model.num_joints) == (8, 17)
-    assert checkpoint_meta(resumed["best"]) == {"width": 8, "num_joints": 17, "input_size": [128, 96],
-                                                "sigma": 2.0, "arch": "hrnet"}
+    assert checkpoint_meta(resumed["best"]) == {"width": 8, "num_joints": 17, "keypoints": "coco",
+                                                "input_size": [128, 96], "sigma": 2.0, "arch": "hrnet"}
     rows = (tmp_path / "b" / "run" / "metrics.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows] == ["epoch", "1", "2", "3"]
 

@@ -60,7 +60,7 @@ def test_joints_mse_loss_matches_the_official_formula():
 
 
 def test_meta_is_what_rtpose_checkpoints_understand():
-    assert model_meta(_config()) == {"width": 8, "num_joints": 17, "input_size": [256, 192], "sigma": 2.0,
-                                     "arch": "hrnet"}
+    assert model_meta(_config()) == {"width": 8, "num_joints": 17, "keypoints": "coco", "input_size": [256, 192],
+                                     "sigma": 2.0, "arch": "hrnet"}
     w48 = load_config("hrnet_w48_384x288")
     assert (w48["model"]["width"], w48["model"]["input_size"]) == (48, [384, 288])

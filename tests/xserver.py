@@ -30,13 +30,19 @@ def require(program: str) -> str:
 
 
 @contextmanager
-def xvfb(width: int = 1600, height: int = 1000) -> Iterator[str]:
-    """Start Xvfb on a free display number; yields ``":N"``."""
+def xvfb(width: int = 1600, height: int = 1000, outlive_clients: bool = False) -> Iterator[str]:
+    """Start Xvfb on a free display number; yields ``":N"``.
+
+    ``outlive_clients=True`` is for an X client that lives until the process exits (pytest-qt's
+    QApplication): the server is not stopped at the end of the block (Qt would exit the process when
+    its display goes away) but ends by itself once its last client has disconnected.
+    """
     binary = require("Xvfb")
     read_fd, write_fd = os.pipe()
+    lifetime = ["-terminate"] if outlive_clients else ["-noreset"]
     proc = subprocess.Popen(
         [binary, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "+extension", "GLX",
-         "-nolisten", "tcp", "-noreset"],
+         "-nolisten", "tcp", *lifetime],
         pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     os.close(write_fd)
@@ -51,12 +57,13 @@ def xvfb(width: int = 1600, height: int = 1000) -> Iterator[str]:
             time.sleep(0.05)
         yield display
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if not (outlive_clients and proc.poll() is None):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def xdotool(display: str, *args: str, timeout: float = 30) -> str:

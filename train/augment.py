@@ -70,25 +70,34 @@ def sample_transform(crop: Crop, image_width: int, input_hw: tuple[int, int]) ->
     return matrix.astype(np.float32)
 
 
-def flip_keypoint_order(keypoints: np.ndarray) -> np.ndarray:
-    """Reorder ``(K, …)`` keypoints of a mirrored image so that "left" means left again."""
-    return np.asarray(keypoints)[FLIP_INDEX]
+def flip_keypoint_order(keypoints: np.ndarray, flip_index: np.ndarray = FLIP_INDEX) -> np.ndarray:
+    """Reorder ``(K, …)`` keypoints of a mirrored image so that "left" means left again (``flip_index``: the
+    keypoint set's, COCO's by default)."""
+    return np.asarray(keypoints)[flip_index]
 
 
 def half_body_box(
-    keypoints_xy: np.ndarray, labelled: np.ndarray, aspect_ratio: float, rng: np.random.Generator
+    keypoints_xy: np.ndarray, labelled: np.ndarray, aspect_ratio: float, rng: np.random.Generator,
+    upper_body: tuple[int, ...] = UPPER_BODY, lower_body: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Centre and size of a crop around the upper or the lower body's labelled joints, or None.
 
     As the official ``half_body_transform``: the upper body when a coin says so and it has more than
     two labelled joints, else the lower body if it has more than two, else the upper body; at least
     two joints are needed. The centre is the joints' mean; the size is their box, widened to
-    ``aspect_ratio`` and enlarged by :data:`HALF_BODY_PADDING`.
+    ``aspect_ratio`` and enlarged by :data:`HALF_BODY_PADDING`. ``upper_body``/``lower_body`` are the
+    keypoint set's halves (COCO's by default; ``lower_body`` None means every keypoint not in the upper
+    half; whole-body sets leave face and hands out of both, as mmpose does).
     """
     upper_mask = np.zeros(len(labelled), dtype=bool)
-    upper_mask[list(UPPER_BODY)] = True
+    upper_mask[list(upper_body)] = True
+    if lower_body is None:
+        lower_mask = ~upper_mask
+    else:
+        lower_mask = np.zeros(len(labelled), dtype=bool)
+        lower_mask[list(lower_body)] = True
     upper = keypoints_xy[labelled & upper_mask]
-    lower = keypoints_xy[labelled & ~upper_mask]
+    lower = keypoints_xy[labelled & lower_mask]
     prefer_upper = rng.random() < 0.5 and len(upper) > 2
     chosen = upper if prefer_upper or len(lower) <= 2 else lower
     if len(chosen) < 2:
@@ -106,10 +115,12 @@ def random_crop(
     aspect_ratio: float,
     config: AugmentConfig,
     rng: np.random.Generator,
+    halves: tuple[tuple[int, ...], tuple[int, ...] | None] = (UPPER_BODY, None),
 ) -> Crop:
     """Draw one augmented crop for a person whose GT-box crop is ``center``/``size``.
 
-    ``keypoints`` is ``(K, 3)`` (x, y, visibility) in image pixels (before any flip).
+    ``keypoints`` is ``(K, 3)`` (x, y, visibility) in image pixels (before any flip); ``halves`` the keypoint
+    set's (upper, lower) body indices for half-body crops (see :func:`half_body_box`).
     """
     center = np.asarray(center, dtype=np.float32)
     size = np.asarray(size, dtype=np.float32)
@@ -117,7 +128,7 @@ def random_crop(
         return Crop(center, size)
     labelled = keypoints[:, 2] > 0
     if labelled.sum() > config.half_body_min_joints and rng.random() < config.half_body_prob:
-        half = half_body_box(keypoints[:, :2], labelled, aspect_ratio, rng)
+        half = half_body_box(keypoints[:, :2], labelled, aspect_ratio, rng, *halves)
         if half is not None:
             center, size = half
     sf, rf = config.scale_factor, config.rotation_factor
@@ -131,8 +142,11 @@ def random_crop(
     return Crop(center, size, rotation, flip)
 
 
-def transform_keypoints(keypoints: np.ndarray, matrix: np.ndarray, flip: bool) -> np.ndarray:
-    """``(K, 3)`` image keypoints → model-input keypoints (visibility kept), left/right swapped on a flip."""
+def transform_keypoints(
+    keypoints: np.ndarray, matrix: np.ndarray, flip: bool, flip_index: np.ndarray = FLIP_INDEX
+) -> np.ndarray:
+    """``(K, 3)`` image keypoints → model-input keypoints (visibility kept), left/right swapped on a flip
+    with the keypoint set's ``flip_index`` (COCO's by default)."""
     out = np.asarray(keypoints, dtype=np.float32).copy()
     out[:, :2] = apply_transform(out[:, :2], matrix)
-    return flip_keypoint_order(out) if flip else out
+    return flip_keypoint_order(out, flip_index) if flip else out

@@ -20,8 +20,8 @@ from torch.utils.data import Dataset
 
 from rtpose.codec import HeatmapCodec
 from rtpose.crops import box_to_center_size, normalize_crops, warp_crop
-from rtpose.evaluation import COCO_IMREAD_FLAGS, DatasetError, clean_person_box, load_coco
-from rtpose.skeleton import NUM_KEYPOINTS
+from rtpose.evaluation import COCO_IMREAD_FLAGS, DatasetError, annotation_keypoints, clean_person_box, load_coco
+from rtpose.skeleton import NUM_KEYPOINTS, KeypointSet, get_keypoint_set, keypoint_set_for
 from train.augment import AugmentConfig, random_crop, sample_transform, transform_keypoints
 
 #: Errors about training data are the evaluation's dataset errors (one sentence each).
@@ -39,14 +39,26 @@ class PersonRecord:
     keypoints: np.ndarray
 
 
-def load_people(ann_file: str | os.PathLike, images_dir: str | os.PathLike,
-                num_joints: int = NUM_KEYPOINTS) -> list[PersonRecord]:
-    """The trainable people of a COCO keypoint file, after checking that every image they need exists."""
+def load_people(ann_file: str | os.PathLike, images_dir: str | os.PathLike, num_joints: int = NUM_KEYPOINTS,
+                keypoint_set: KeypointSet | str | None = None) -> list[PersonRecord]:
+    """The trainable people of a COCO-format keypoint file, after checking that every image they need exists.
+
+    The keypoints are read in ``keypoint_set``'s layout (default: the set with ``num_joints`` keypoints),
+    joined from its ``annotation_fields`` (COCO-WholeBody splits body, feet, face and hands). Sets whose
+    objects are not people (AP-10K's animals) take every category; the others only "person".
+    """
+    kset = get_keypoint_set(keypoint_set) if keypoint_set is not None else keypoint_set_for(num_joints)
+    num_joints = kset.num_keypoints
     ann_file, images_dir = Path(ann_file), Path(images_dir)
     data = load_coco(ann_file).dataset
     if not images_dir.is_dir():
         raise DataError(f"Image folder {images_dir} does not exist.")
     anns = [a for a in data["annotations"] if isinstance(a, dict)]
+    if len(kset.annotation_fields) > 1:
+        for a in anns:
+            joined = annotation_keypoints(a, kset)
+            if joined is not None:
+                a["keypoints"] = joined
     with_kpts = [a for a in anns if isinstance(a.get("keypoints"), list) and len(a["keypoints"]) == 3 * num_joints]
     if not with_kpts:
         raise DataError(
@@ -55,6 +67,8 @@ def load_people(ann_file: str | os.PathLike, images_dir: str | os.PathLike,
         )
     person_ids = {c.get("id") for c in data.get("categories", []) if isinstance(c, dict) and c.get("name") == "person"}
     person_ids = person_ids or {1}
+    if kset.detector_classes != (0,):  # animals: every category
+        person_ids = {a.get("category_id", 1) for a in anns}
     images = {}
     for info in data["images"]:
         if isinstance(info, dict) and "id" in info and "file_name" in info:
@@ -77,7 +91,7 @@ def load_people(ann_file: str | os.PathLike, images_dir: str | os.PathLike,
         people.append(PersonRecord(images_dir / info["file_name"], int(info["id"]), int(width),
                                    box, kpts))
     if not people:
-        raise DataError(f"{ann_file} has no usable people (non-crowd persons with labelled keypoints).")
+        raise DataError(f"{ann_file} has no usable people (non-crowd, labelled {kset.name} keypoints).")
     needed = sorted({p.image_path for p in people})
     missing = [p for p in needed if not p.is_file()]
     if missing:
@@ -106,8 +120,10 @@ class CocoKeypoints(Dataset):
         augment: AugmentConfig | None = None,
         seed: int = 0,
         num_joints: int = NUM_KEYPOINTS,
+        keypoint_set: KeypointSet | str | None = None,
     ) -> None:
-        self.people = load_people(ann_file, images_dir, num_joints)
+        self.keypoint_set = get_keypoint_set(keypoint_set) if keypoint_set is not None else keypoint_set_for(num_joints)
+        self.people = load_people(ann_file, images_dir, keypoint_set=self.keypoint_set)
         self.input_hw = tuple(int(v) for v in input_hw)
         self.aspect_ratio = self.input_hw[1] / self.input_hw[0]
         self.codec = HeatmapCodec(input_hw=self.input_hw, sigma=float(sigma))
@@ -134,10 +150,12 @@ class CocoKeypoints(Dataset):
             rng = np.random.default_rng([self.seed, self.epoch, index])
         image = self.read_image(person)
         center, size = box_to_center_size(person.box, self.aspect_ratio)
-        crop = random_crop(center, size, person.keypoints, image.shape[1], self.aspect_ratio, self.augment, rng)
+        kset = self.keypoint_set
+        crop = random_crop(center, size, person.keypoints, image.shape[1], self.aspect_ratio, self.augment, rng,
+                           (kset.upper_body, kset.lower_body))
         matrix = sample_transform(crop, image.shape[1], self.input_hw)
         pixels = warp_crop(image, matrix, self.input_hw)
-        keypoints = transform_keypoints(person.keypoints, matrix, crop.flip)
+        keypoints = transform_keypoints(person.keypoints, matrix, crop.flip, kset.flip_index)
         target, weight = self.codec.encode(keypoints[:, :2], keypoints[:, 2])
         return {"crop_bgr": pixels, "keypoints": keypoints, "target": target, "weight": weight,
                 "crop": crop, "matrix": matrix}

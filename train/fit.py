@@ -112,8 +112,18 @@ def build_model(config: dict, log: Callable[[str], None] = print) -> HRNet:
 
 def model_meta(config: dict) -> dict:
     m = config["model"]
-    return {"width": int(m["width"]), "num_joints": int(m["num_joints"]),
+    return {"width": int(m["width"]), "num_joints": int(m["num_joints"]), "keypoints": config_keypoint_set(config).name,
             "input_size": [int(v) for v in m["input_size"]], "sigma": float(m["sigma"]), "arch": "hrnet"}
+
+
+def config_keypoint_set(config: dict):
+    """The keypoint set of a config: ``model.keypoints`` (default coco), which must have ``model.num_joints``."""
+    from rtpose.skeleton import KeypointSetError, keypoint_set_for
+
+    try:
+        return keypoint_set_for(int(config["model"]["num_joints"]), config["model"].get("keypoints") or "coco")
+    except KeypointSetError as exc:
+        raise ConfigError(f"Config model.keypoints / model.num_joints do not agree: {exc}") from None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -129,7 +139,7 @@ def build_train_set(config: dict) -> CocoKeypoints:
     return CocoKeypoints(
         ann, images, tuple(config["model"]["input_size"]), sigma=config["model"]["sigma"],
         augment=AugmentConfig.from_dict(config["augment"]), seed=int(config["train"]["seed"]),
-        num_joints=int(config["model"]["num_joints"]),
+        keypoint_set=config_keypoint_set(config),
     )
 
 
@@ -191,12 +201,13 @@ def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: to
     backend = TorchBackend(copy.deepcopy(model).eval(), device=str(device),
                            input_hw=tuple(config["model"]["input_size"]))
     torch.set_num_threads(threads)
-    estimator = TopDownEstimator(backend, detector=None, flip=flip)
+    kset = config_keypoint_set(config)
+    estimator = TopDownEstimator(backend, detector=None, flip=flip, keypoint_set=kset)
     results = predict_coco(estimator, ann, images, boxes=boxes,
                            det_score_thr=float(config["data"].get("det_score_thr") or 0.0), progress=progress)
     if not results:
         return {"AP": 0.0}
-    return evaluate_coco(ann, results, quiet=True)
+    return evaluate_coco(ann, results, quiet=True, keypoint_set=kset)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -102,7 +102,17 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                        help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
+    # keypoint sets (rtpose.skeleton): which set the heatmaps are, and what the detector looks for
+    from rtpose.skeleton import KEYPOINT_SETS
+
+    group.add_argument("--keypoints", choices=list(KEYPOINT_SETS), default=None, metavar="NAME",
+                       help="keypoint set of the weights when the file cannot say (e.g. ap10k for 17 animal "
+                            "keypoints): " + ", ".join(KEYPOINT_SETS) + " (default: from the registry entry or "
+                            "the number of heatmaps)")
     if detector:
+        group.add_argument("--classes", default=None, metavar="IDS|NAMES",
+                           help="comma-separated detector classes to pose, ids or names (default: person; "
+                                "COCO's animal classes 14-23 for AP-10K models)")
         group.add_argument("--detector", default=None, metavar="PATH|NAME",
                            help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
         group.add_argument("--conf", type=fraction, default=0.25,
@@ -111,20 +121,32 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
 
 
 def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet: bool = False):
-    """A :class:`~rtpose.estimator.TopDownEstimator` from the options of :func:`add_model_args`."""
+    """A :class:`~rtpose.estimator.TopDownEstimator` from the options of :func:`add_model_args`.
+
+    The weights are resolved first (the default checkpoint, downloaded on first use, when none are
+    given); their keypoint set decides the detector's classes unless ``--classes`` names others.
+    """
     from rtpose.backends import create_backend
+    from rtpose.checkpoints import checkpoint_keypoint_set
     from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
     from rtpose.estimator import TopDownEstimator
+    from rtpose.weights import resolve_weights
 
     check_device(args.device)
-    backend = create_backend(args.backend, weights=args.weights, device=args.device, input_hw=args.input_size)
+    weights = resolve_weights(args.weights)
+    keypoint_set = checkpoint_keypoint_set(weights, getattr(args, "keypoints", None))
+    backend = create_backend(args.backend, weights=str(weights), device=args.device, input_hw=args.input_size)
     if not quiet:
         reason = getattr(backend, "reason", "")
         print(f"rtpose: pose backend {backend.name} on {backend.device}" + (f" ({reason})" if reason else ""),
               file=sys.stderr)
     detector = None
     if with_detector:
+        classes = keypoint_set.detector_classes
+        if getattr(args, "classes", None):
+            classes = [c for c in args.classes.split(",") if c.strip()]
         detector = PersonDetector(
-            args.detector or DEFAULT_DETECTOR, conf=args.conf, max_people=args.max_people, device=args.device
+            args.detector or DEFAULT_DETECTOR, conf=args.conf, max_people=args.max_people, device=args.device,
+            classes=classes,
         )
-    return TopDownEstimator(backend, detector=detector, flip=args.flip)
+    return TopDownEstimator(backend, detector=detector, flip=args.flip, keypoint_set=keypoint_set)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "score COCO keypoint predictions, or run a model on a COCO keypoint set and score it (pycocotools OKS AP)"
+HELP = "score COCO-format keypoint predictions (any keypoint set), or run a model on a set and score it (OKS AP)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,23 +30,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.evaluation import evaluate_coco, format_metrics, load_coco, predict_coco, write_results
+    from rtpose.evaluation import load_coco, predict_coco, write_results
 
     if args.results is not None:
-        metrics = evaluate_coco(args.ann, args.results)
-        print(format_metrics(metrics))
+        _report(args.ann, args.results, args.keypoints)
         return 0
 
     from rtpose.cli.common import build_estimator
-    from rtpose.weights import resolve_weights
 
     load_coco(args.ann)  # fail on a bad annotation file or an unwritable --out before loading the model
     if args.out:
         from rtpose.paths import output_file
 
         output_file(args.out, "results file (--out)")
-    args.weights = str(resolve_weights(args.weights))  # the default checkpoint when none is given
-    estimator = build_estimator(args, with_detector=False)
+    estimator = build_estimator(args, with_detector=False)  # the default checkpoint when none is given
     results = predict_coco(estimator, args.ann, args.images, boxes=args.boxes, det_score_thr=args.det_score_thr,
                            progress=not args.quiet)
     if args.out:
@@ -55,6 +52,17 @@ def main(args: argparse.Namespace) -> int:
     if not results:
         print("rtpose: no people to evaluate (no boxes for these images).", file=sys.stderr)
         return 1
-    metrics = evaluate_coco(args.ann, results)
-    print(format_metrics(metrics))
+    _report(args.ann, results, estimator.keypoint_set)
     return 0
+
+
+def _report(ann, results, keypoint_set) -> None:
+    """Print the AP table and line; for sets with parts in their annotations (COCO-WholeBody), one per part."""
+    from rtpose.evaluation import annotation_keypoint_set, evaluate_coco, evaluate_parts, format_metrics, load_coco
+
+    kset = annotation_keypoint_set(load_coco(ann), keypoint_set)
+    if len(kset.annotation_fields) > 1:
+        for part, metrics in evaluate_parts(ann, results, keypoint_set=kset).items():
+            print(f"{part:<11} {format_metrics(metrics)}")
+        return
+    print(format_metrics(evaluate_coco(ann, results, keypoint_set=kset)))

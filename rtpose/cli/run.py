@@ -118,7 +118,7 @@ def _run_image(args, source, estimator, window) -> int:
         with ImageSink(args.save) if save_image else VideoSink(args.save, 1.0) as sink:
             sink.write(result, annotated)
     if args.json:
-        header = stream_header(source)
+        header = stream_header(source, estimator.keypoint_set)
         with JsonLinesSink(args.json, header) if args.json.endswith(".jsonl") else JsonSink(args.json, header) as sink:
             sink.write(result, annotated)
     _log(args, f"{len(people)} people in {source.name} ({result.latency_ms:.0f} ms)")
@@ -152,7 +152,7 @@ def _run_stream(args, source, estimator, window) -> int:
     with stop_on_signals(lambda _signum: pipeline.request_stop()) as stop:
         try:
             if args.json:
-                sinks.append(JsonLinesSink(args.json, stream_header(source)))
+                sinks.append(JsonLinesSink(args.json, stream_header(source, estimator.keypoint_set)))
             if args.save:
                 sinks.append(VideoSink(args.save, fps=source.fps, size=source.size, real_time=pipeline.drop_frames))
             if window is not None:

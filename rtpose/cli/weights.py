@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from rtpose.weights import REGISTRY, cache_dir, cached_path
 
-    print(f"{'name':<30}{'width':>6}{'input':>9}{'COCO AP':>9}  {'source':<9}status")
+    print(f"{'name':<40}{'width':>6}{'input':>9}  {'keypoints':<15}{'published':<20}{'source':<9}status")
     for entry in REGISTRY.values():
         h, w = entry.input_hw
         if cached_path(entry).is_file():
@@ -36,8 +36,9 @@ def _list(args: argparse.Namespace) -> int:
             status = "rtpose weights download " + entry.name
         else:
             status = "manual download (official HRNet model zoo)"
-        ap = f"{entry.coco_ap:.3f}" if entry.coco_ap else "-"
-        print(f"{entry.name:<30}{'W' + str(entry.width):>6}{f'{h}x{w}':>9}{ap:>9}  {entry.source:<9}{status}")
+        metric = entry.metric or (f"COCO AP {entry.coco_ap:.3f}" if entry.coco_ap else "-")
+        print(f"{entry.name:<40}{'W' + str(entry.width):>6}{f'{h}x{w}':>9}  {entry.keypoints:<15}{metric:<20}"
+              f"{entry.source:<9}{status}")
     print(f"\ncache: {cache_dir()}")
     return 0
 
