@@ -93,7 +93,7 @@ def check_display() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rtpose.cli.gui import HELP, configure
+    from gui.command import HELP, configure
 
     parser = argparse.ArgumentParser(prog="rtpose-gui", description=HELP)
     configure(parser)

@@ -48,7 +48,7 @@ class ModelConfig:
 def available_backends() -> list[str]:
     """Pose backends whose Python packages are installed (``auto`` first)."""
     needs = {"torch": "torch", "onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "openvino": "openvino"}
-    from rtpose.backends import BACKEND_NAMES
+    from rtpose.backends.base import BACKEND_NAMES
 
     return [b for b in BACKEND_NAMES if b == "auto" or importlib.util.find_spec(needs.get(b, b)) is not None]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtpose.backends import PoseBackend
+from rtpose.backends.base import PoseBackend
 from rtpose.codec import HeatmapCodec
 from rtpose.crops import BOX_PADDING, heatmap_to_image, make_input_batch
 from rtpose.detector import Detections, PersonDetector

@@ -5,7 +5,7 @@ official code in test_hrnet.py). Tolerances:
 - FP32 backends: max |Δheatmap| < 1e-4 and identical argmax keypoints (DARK positions within 1e-3 px).
 - FP16 backends: max |Δheatmap| < 1% of the largest |heatmap|; the same argmax keypoints except where a
   heatmap has two peaks equal within that tolerance; ≥ 95% of DARK-refined keypoints within 0.1 heatmap
-  px (rtpose.backends.onnx_export.fp16_close).
+  px (rtpose.backends.onnx_verify.fp16_close).
 CUDA and TensorRT tests skip themselves where there is no GPU or no TensorRT.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtpose.backends.onnx_export import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
+from rtpose.backends.onnx_verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
 from rtpose.backends.onnxruntime_backend import available_providers
 from rtpose.backends.openvino_backend import openvino_available
 from rtpose.backends.select import create_backend  # the public wrapper without engines_dir (see issue note)

@@ -11,17 +11,9 @@ import onnx
 import pytest
 import torch
 
-from rtpose.backends.onnx_export import (
-    FP16_RTOL,
-    FP32_ATOL,
-    check_graph,
-    compare_heatmaps,
-    ensure_onnx,
-    export_onnx,
-    fp16_close,
-    graph_info,
-    verify_graph,
-)
+from rtpose.backends.onnx_export import ensure_onnx, export_onnx
+from rtpose.backends.onnx_graph import check_graph, graph_info
+from rtpose.backends.onnx_verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close, verify_graph
 from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rtpose.backends.sidecar import file_sha256, read_sidecar
 from rtpose.errors import RtposeError

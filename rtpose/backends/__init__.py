@@ -1,41 +1,20 @@
-"""Pose inference backends: one interface, several engines.
+"""Pose inference backends: one interface (:mod:`rtpose.backends.base`), several engines.
 
-A backend turns a float32 batch ``(N, 3, H, W)`` of normalised crops into float32 heatmaps
-``(N, K, H/4, W/4)``. :func:`create_backend` picks and builds one.
+:func:`create_backend` (from :mod:`rtpose.backends.select`) picks and builds one; it is imported on
+first use, so that importing the interface loads no engine.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-import numpy as np
+from rtpose.backends.base import BACKEND_NAMES, PoseBackend
 
 
-@runtime_checkable
-class PoseBackend(Protocol):
-    """What the estimator needs from an inference engine."""
+def __getattr__(name: str):
+    if name == "create_backend":
+        from rtpose.backends.select import create_backend
 
-    #: "torch", "onnxruntime", "openvino" or "tensorrt".
-    name: str
-    #: A short human description of where it runs, e.g. "cpu", "cuda:0 (NVIDIA H100) fp16".
-    device: str
-    #: Model input (H, W).
-    input_hw: tuple[int, int]
-    #: Largest batch one call accepts (larger batches are split by the caller).
-    max_batch: int
+        return create_backend
+    raise AttributeError(f"module 'rtpose.backends' has no attribute {name!r}")
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""
-        ...
-
-    def close(self) -> None:
-        """Release what the backend holds (sessions, GPU memory, a TensorRT context); safe to call twice."""
-        ...
-
-
-BACKEND_NAMES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
-
-
-from rtpose.backends.select import create_backend  # noqa: E402  (needs the names above)
 
 __all__ = ["BACKEND_NAMES", "PoseBackend", "create_backend"]

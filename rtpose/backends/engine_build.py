@@ -128,7 +128,7 @@ def build_engine(
     """
     import torch
 
-    from rtpose.backends.onnx_export import graph_info, onnx_precision
+    from rtpose.backends.onnx_graph import graph_info, onnx_precision
     from rtpose.backends.tensorrt_backend import cuda_index
 
     trt = import_tensorrt()

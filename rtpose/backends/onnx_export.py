@@ -1,7 +1,7 @@
-"""Export HRNet to ONNX (dynamic batch), check it, and verify it numerically against PyTorch.
+"""Export HRNet to ONNX (dynamic batch), check it, verify it against PyTorch, and cache the file.
 
-The graph has one input ``"input"`` float32 ``(batch, 3, H, W)`` and one output ``"heatmaps"``
-float32 ``(batch, K, H/4, W/4)``; only the batch axis is dynamic. The FP16 variant keeps that float32
+The graph's interface is described in :mod:`rtpose.backends.onnx_graph`; the numerical check is
+:mod:`rtpose.backends.onnx_verify`. The FP16 variant keeps that float32
 interface: a Cast to float16 follows the input and a Cast to float32 precedes the output, and every
 weight and activation in between is float16. Built as a strongly typed TensorRT network, that graph
 gives an FP16 engine on TensorRT 10 and 11 (which no longer has the FP16 builder flag).
@@ -12,7 +12,6 @@ opset, exporter versions and the verification result.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as _dt
 import inspect
@@ -28,29 +27,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from rtpose.backends.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_graph
+from rtpose.backends.onnx_verify import load_verification_crops, verify_graph
 from rtpose.backends.sidecar import (
     artifact_stem,
     default_engines_dir,
     file_sha256,
     find_artifacts,
-    read_sidecar,
     size_text,
     write_sidecar,
 )
-from rtpose.errors import EngineError, RtposeError, exception_gist
+from rtpose.errors import RtposeError
 
 DEFAULT_OPSET = 17
-INPUT_NAME = "input"
-OUTPUT_NAME = "heatmaps"
-#: FP32: ONNX Runtime vs PyTorch, largest absolute heatmap difference allowed.
-FP32_ATOL = 1e-4
-#: FP16: largest absolute heatmap difference allowed, as a fraction of the largest |heatmap| value.
-FP16_RTOL = 1e-2
-#: FP16: share of keypoints whose DARK-refined positions must agree within 0.1 heatmap pixel.
-FP16_SHARE_WITHIN = 0.95
-#: FP16: largest shift of a keypoint whose integer maximum is the same (DARK's step is at most 1 px
-#: per axis and is dropped on a flat or border peak, so rounding can switch it on or off).
-FP16_SAME_ARGMAX_TOL = 1.5
 
 
 class _Float16Graph(nn.Module):
@@ -123,185 +112,6 @@ def _set_spatial_size(path: Path, input_hw: tuple[int, int], stride: int = 4) ->
         dims[2].dim_value, dims[3].dim_value = h, w
     del model.graph.value_info[:]  # intermediate shapes of the trace size
     onnx.save(model, str(path))
-
-
-def check_graph(path: str | os.PathLike) -> None:
-    """``onnx.checker`` plus the interface rtpose relies on; EngineError when it does not hold."""
-    import onnx
-
-    path = Path(path)
-    try:
-        onnx.checker.check_model(str(path), full_check=True)
-    except Exception as exc:
-        first = exception_gist(exc, 200)
-        raise EngineError(f"{path} fails onnx.checker ({first}); re-export it.") from None
-    model = onnx.load(str(path), load_external_data=False)
-    inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input]
-    outputs = [(o.name, o.type.tensor_type.elem_type) for o in model.graph.output]
-    if inputs[:1] != [(INPUT_NAME, onnx.TensorProto.FLOAT)] or outputs[:1] != [(OUTPUT_NAME, onnx.TensorProto.FLOAT)]:
-        raise EngineError(
-            f"{path} does not have float32 '{INPUT_NAME}' → '{OUTPUT_NAME}' I/O; re-export it with rtpose."
-        )
-
-
-def graph_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Input shape (batch symbolic), I/O dtypes, opset and weight dtype counts of an ONNX file."""
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-
-    def describe(value) -> tuple[str, str, list]:
-        tensor = value.type.tensor_type
-        dims = [d.dim_param or d.dim_value for d in tensor.shape.dim]
-        return value.name, onnx.TensorProto.DataType.Name(tensor.elem_type), dims
-
-    weights: dict[str, int] = {}
-    for init in model.graph.initializer:
-        name = onnx.TensorProto.DataType.Name(init.data_type).lower()
-        weights[name] = weights.get(name, 0) + 1
-    return {
-        "input": describe(model.graph.input[0]),
-        "output": describe(model.graph.output[0]),
-        "opset": max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
-        "weight_dtypes": weights,
-    }
-
-
-def compare_heatmaps(
-    reference: np.ndarray, other: np.ndarray, input_hw: tuple[int, int], tie_tol: float = 0.0
-) -> dict[str, float]:
-    """Heatmap and decoded-keypoint differences between two backends' outputs for the same crops.
-
-    Returns ``max_abs_diff`` and ``max_abs_ref`` (heatmaps); ``argmax_mismatches`` (keypoints whose
-    integer maximum differs), split into ``near_ties`` (``other`` picked a pixel whose ``reference``
-    value is within ``tie_tol`` of the reference peak: two almost equal peaks) and ``argmax_off``
-    (the rest); after DARK refinement, in heatmap pixels: ``max_keypoint_diff`` (all keypoints),
-    ``max_keypoint_diff_same_argmax`` (keypoints with the same integer maximum) and
-    ``share_within_0.1px``.
-    """
-    from rtpose.codec import HeatmapCodec
-
-    if reference.size == 0:
-        return dict.fromkeys(
-            ("max_abs_diff", "max_abs_ref", "argmax_mismatches", "near_ties", "argmax_off", "max_keypoint_diff",
-             "max_keypoint_diff_same_argmax"), 0
-        ) | {"share_within_0.1px": 1.0}
-    codec = HeatmapCodec(input_hw=tuple(input_hw))
-    n, k, _, _ = reference.shape
-    xy_ref, _ = codec.decode(reference)
-    xy_other, _ = codec.decode(other)
-    flat_ref = reference.reshape(n, k, -1)
-    arg_ref = flat_ref.argmax(axis=2)
-    arg_other = other.reshape(n, k, -1).argmax(axis=2)
-    ref_peak = np.take_along_axis(flat_ref, arg_ref[..., None], axis=2)[..., 0]
-    ref_at_other = np.take_along_axis(flat_ref, arg_other[..., None], axis=2)[..., 0]
-    moved = arg_ref != arg_other
-    tie = ref_peak - ref_at_other <= tie_tol
-    shift = np.abs(xy_ref - xy_other).max(axis=-1)
-    return {
-        "max_abs_diff": float(np.abs(reference - other).max()),
-        "max_abs_ref": float(np.abs(reference).max()),
-        "argmax_mismatches": int(moved.sum()),
-        "near_ties": int((moved & tie).sum()),
-        "argmax_off": int((moved & ~tie).sum()),
-        "max_keypoint_diff": float(shift.max()),
-        "max_keypoint_diff_same_argmax": float(shift[~moved].max()) if (~moved).any() else 0.0,
-        "share_within_0.1px": float((shift <= 0.1).mean()),
-    }
-
-
-def fp16_close(diff: dict[str, float], limit: float) -> bool:
-    """The FP16 rule on a :func:`compare_heatmaps` result (``tie_tol=limit``); see :func:`verify_graph`."""
-    return (
-        diff["max_abs_diff"] < limit
-        and diff["argmax_off"] == 0
-        and diff["max_keypoint_diff_same_argmax"] <= FP16_SAME_ARGMAX_TOL
-        and diff["share_within_0.1px"] >= FP16_SHARE_WITHIN
-    )
-
-
-def verify_graph(
-    onnx_path: str | os.PathLike, model: nn.Module, crops: np.ndarray, fp16: bool = False
-) -> dict[str, Any]:
-    """Run ``crops`` through ONNX Runtime (CPU) and PyTorch (float32, CPU) and compare.
-
-    FP32 passes with max |Δheatmap| < ``FP32_ATOL`` and identical argmax keypoints (DARK-refined
-    positions then agree to float rounding). FP16 passes with max |Δheatmap| < ``FP16_RTOL`` × max
-    |heatmap|; the same integer maxima except where a heatmap has two peaks equal within that
-    tolerance (FP16 rounding may then pick the other one); at least ``FP16_SHARE_WITHIN`` of the
-    DARK-refined keypoints within 0.1 heatmap pixel and none with the same maximum further than
-    ``FP16_SAME_ARGMAX_TOL``. Raises EngineError on failure.
-    """
-    from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
-
-    crops = np.ascontiguousarray(crops, dtype=np.float32)
-    input_hw = (crops.shape[2], crops.shape[3])
-    with torch.inference_mode():
-        expected = copy.deepcopy(model).eval().cpu().float()(torch.from_numpy(crops)).numpy()
-    got = OnnxRuntimeBackend(onnx_path, device="cpu").infer(crops)
-    if got.shape != expected.shape:
-        raise EngineError(f"{onnx_path} gives heatmaps of shape {got.shape}, PyTorch {expected.shape}; re-export it.")
-    limit = FP16_RTOL * max(float(np.abs(expected).max()), 1e-6)
-    result: dict[str, Any] = compare_heatmaps(expected, got, input_hw, tie_tol=limit)
-    result["crops"] = len(crops)
-    if fp16:
-        ok = fp16_close(result, limit)
-        rule = (
-            f"max |Δheatmap| < {FP16_RTOL:g} × max |heatmap| ({limit:.3g}); same argmax unless two peaks are equal "
-            f"within that; {FP16_SHARE_WITHIN:.0%} of keypoints within 0.1 px"
-        )
-    else:
-        ok = result["max_abs_diff"] < FP32_ATOL and result["argmax_mismatches"] == 0
-        rule = f"max |Δheatmap| < {FP32_ATOL:g}, identical argmax keypoints"
-    result.update(passed=bool(ok), rule=rule)
-    if not ok:
-        raise EngineError(
-            f"{onnx_path} does not match PyTorch: max |Δheatmap| {result['max_abs_diff']:.3g}, "
-            f"{result['argmax_off']} keypoints moved (needs {rule})."
-        )
-    return result
-
-
-def synthetic_crops(input_hw: tuple[int, int], count: int = 4, seed: int = 0) -> np.ndarray:
-    """Deterministic smooth random crops (normalised like real ones) when no real crops are given."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    h, w = input_hw
-    crops = []
-    for _ in range(count):
-        small = rng.uniform(0, 255, size=(h // 16, w // 16, 3)).astype(np.float32)
-        crops.append(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC))
-    from rtpose.crops import normalize_crops
-
-    return normalize_crops(np.clip(np.stack(crops), 0, 255).astype(np.uint8))
-
-
-def load_verification_crops(source: str | os.PathLike | None, input_hw: tuple[int, int]) -> tuple[np.ndarray, str]:
-    """Crops to verify an export on: ``.npz`` with ``input``, an image (whole + 3 strips) or synthetic."""
-    if source is None:
-        return synthetic_crops(input_hw), "4 synthetic crops (pass --verify-on IMAGE for real ones)"
-    source = Path(source)
-    if not source.is_file():
-        raise RtposeError(f"Verification input {source} does not exist.")
-    if source.suffix == ".npz":
-        crops = np.load(source)["input"].astype(np.float32)
-        if tuple(crops.shape[2:]) != tuple(input_hw):
-            raise RtposeError(f"{source} holds {crops.shape[2]}x{crops.shape[3]} crops, not {size_text(input_hw)}.")
-        return crops, f"{len(crops)} crops from {source.name}"
-    import cv2
-
-    from rtpose.crops import make_input_batch
-
-    image = cv2.imread(str(source))
-    if image is None:
-        raise RtposeError(f"{source} is not a readable image.")
-    ih, iw = image.shape[:2]
-    boxes = np.array(
-        [[0, 0, iw, ih], [0, 0, iw / 2, ih], [iw / 2, 0, iw, ih], [iw / 4, 0, 3 * iw / 4, ih]], np.float32
-    )
-    batch, _, _ = make_input_batch(image, boxes, tuple(input_hw))
-    return batch, f"{len(batch)} crops of {source.name}"
 
 
 def export_onnx(
@@ -421,11 +231,3 @@ def ensure_onnx(
     return export_onnx(weights, out_dir=out_dir, input_hw=input_hw, fp16=fp16, verify=verify, log=log)
 
 
-def onnx_precision(path: str | os.PathLike) -> str:
-    """"fp16" or "fp32": the sidecar's word, else what most of the graph's weights are."""
-    with contextlib.suppress(EngineError):
-        meta = read_sidecar(path)
-        if meta.get("precision") in ("fp16", "fp32"):
-            return meta["precision"]
-    dtypes = graph_info(path)["weight_dtypes"]
-    return "fp16" if dtypes.get("float16", 0) > dtypes.get("float", 0) else "fp32"

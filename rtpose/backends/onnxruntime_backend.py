@@ -146,7 +146,7 @@ class OnnxRuntimeBackend:
             raise EngineError(f"{self.onnx_path} has no fixed input height and width; re-export it with rtpose.")
         self.input_hw = (int(shape[2]), int(shape[3]))
         self.max_batch = int(shape[0]) if isinstance(shape[0], int) else 1024
-        from rtpose.backends.onnx_export import onnx_precision
+        from rtpose.backends.onnx_graph import onnx_precision
 
         self.precision = onnx_precision(self.onnx_path)
         used = self.session.get_providers()[0]

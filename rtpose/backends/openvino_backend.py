@@ -61,7 +61,7 @@ class OpenVinoBackend:
         shape = model.inputs[0].get_partial_shape()
         self.input_hw = (shape[2].get_length(), shape[3].get_length())
         self.max_batch = 1024
-        from rtpose.backends.onnx_export import onnx_precision
+        from rtpose.backends.onnx_graph import onnx_precision
 
         self.precision = onnx_precision(self.onnx_path)
         self.device = f"cpu (OpenVINO {ov.__version__.split('-')[0]}, {self.threads} threads) {self.precision}"

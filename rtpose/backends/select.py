@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rtpose.backends import BACKEND_NAMES, PoseBackend
+from rtpose.backends.base import BACKEND_NAMES, PoseBackend
 from rtpose.errors import EngineError, RtposeError, exception_gist
 
 #: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module exposing ``HELP`` (one line), ``configure(parser)`` and
 ``main(args) -> int``; modules are imported only when their command runs, so ``--help`` is quick.
-User errors (:class:`rtpose.errors.RtposeError`) print one sentence and exit non-zero.
+Applications add commands through the ``rtpose.commands`` entry point group (the viewer adds ``gui``),
+so the library never imports them. User errors (:class:`rtpose.errors.RtposeError`) print one sentence
+and exit non-zero.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ COMMANDS: dict[str, str] = {
     "weights": "rtpose.cli.weights",
     "export-onnx": "rtpose.cli.export",
     "build-engine": "rtpose.cli.engine",
-    "gui": "rtpose.cli.gui",
     "check": "rtpose.cli.check",
     "cache": "rtpose.cli.cache",
 }
@@ -31,7 +32,6 @@ _COMMAND_HELP = {
     "weights": "list, download and verify HRNet checkpoints",
     "export-onnx": "export the pose model to ONNX",
     "build-engine": "compile a TensorRT engine from the ONNX model",
-    "gui": "open the desktop viewer",
     "check": "report the GPU/backend setup and check every backend against PyTorch FP32",
     "cache": "list and clean downloaded weights and exported ONNX/engine files",
 }
@@ -44,15 +44,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog.split()[0]}: error: {message} (see '{self.prog} --help')\n")
 
 
+#: Entry point group through which installed applications add commands (``gui = "gui.command"``).
+PLUGIN_GROUP = "rtpose.commands"
+
+
+def commands() -> dict[str, str]:
+    """Every command → its module: the built-in ones, then those installed applications add."""
+    from importlib.metadata import entry_points
+
+    plugins = {ep.name: ep.value for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in COMMANDS}
+    return {**COMMANDS, **plugins}
+
+
 def _epilog() -> str:
     lines = ["commands (rtpose COMMAND --help for details):"]
     lines += [f"  {name:<14}{text}" for name, text in _COMMAND_HELP.items()]
+    for name, module in commands().items():
+        if name not in _COMMAND_HELP:
+            lines.append(f"  {name:<14}{importlib.import_module(module).HELP}")
     return "\n".join(lines)
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
     """The parser of one command (``run`` also serves as the top-level ``rtpose`` parser)."""
-    module = importlib.import_module(COMMANDS[command])
+    module = importlib.import_module(commands()[command])
     prog = "rtpose" if command == "run" else f"rtpose {command}"
     parser = _Parser(
         prog=prog,
@@ -73,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"rtpose {__version__}")
         return 0
-    command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
+    known = commands()
+    command = argv.pop(0) if argv and argv[0] in known else "run"
     if command == "run" and argv and not argv[0].startswith("-"):
-        print(f"rtpose: error: {_unknown_command(argv[0])}", file=sys.stderr)
+        print(f"rtpose: error: {_unknown_command(argv[0], known)}", file=sys.stderr)
         return 2
     try:
         parser = build_parser(command)
@@ -94,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-def _unknown_command(word: str) -> str:
+def _unknown_command(word: str, known) -> str:
     import difflib
 
-    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    close = difflib.get_close_matches(word, known, n=1)
     if close:
         return f"unknown command {word!r}; did you mean 'rtpose {close[0]}'?"
     return f"unknown command {word!r} (give a source with --source or --camera; see 'rtpose --help')"

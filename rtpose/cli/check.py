@@ -187,7 +187,7 @@ def compare_to_reference(
     Pass rule (:mod:`rtpose.backends.onnx_export`): FP32 on the CPU max |Δheatmap| < ``FP32_ATOL`` and the
     same argmax keypoints; FP16, and FP32 on a GPU (TF32 convolutions), the FP16 rule.
     """
-    from rtpose.backends.onnx_export import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
+    from rtpose.backends.onnx_verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
     from rtpose.codec import HeatmapCodec
     from rtpose.crops import heatmap_to_image
 
@@ -240,7 +240,7 @@ def check_device_path(
     import cv2
     import torch
 
-    from rtpose.backends.onnx_export import FP16_RTOL
+    from rtpose.backends.onnx_verify import FP16_RTOL
     from rtpose.codec import HeatmapCodec
     from rtpose.crops import heatmap_to_image
     from rtpose.device import DevicePosePath, crop_matrices, crops_from_boxes, upload_image

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rtpose.backends import BACKEND_NAMES
+from rtpose.backends.base import BACKEND_NAMES
 from rtpose.errors import RtposeError
 
 #: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for

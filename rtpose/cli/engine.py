@@ -36,7 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rtpose.backends.engine_build import build_engine
-    from rtpose.backends.onnx_export import ensure_onnx, onnx_precision
+    from rtpose.backends.onnx_export import ensure_onnx
+    from rtpose.backends.onnx_graph import onnx_precision
     from rtpose.backends.sidecar import read_sidecar
     from rtpose.backends.tensorrt_backend import cuda_index, gpu_info, import_tensorrt
     from rtpose.errors import RtposeError

@@ -42,7 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rtpose.backends.onnx_export import export_onnx, load_verification_crops
+    from rtpose.backends.onnx_export import export_onnx
+    from rtpose.backends.onnx_verify import load_verification_crops
     from rtpose.weights import resolve_weights
 
     out_dir, out_path = args.out, None

@@ -1,4 +1,9 @@
-"""``rtpose gui``: open the desktop viewer (needs the ``gui`` extra: ``pip install 'rtpose[gui]'``)."""
+"""``rtpose gui``: open the desktop viewer (needs the ``gui`` extra: ``pip install 'rtpose[gui]'``).
+
+The viewer is an application on top of the rtpose library, so the library does not import it: this
+module adds the ``gui`` command to ``rtpose`` through the ``rtpose.commands`` entry point (see
+pyproject.toml), and imports nothing of Qt until the command runs.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the viewer until its window closes; returns the exit code."""
-    # The one bridge from rtpose to gui: imported lazily, only when this command runs.
     from gui.app import run
 
     return run(args)

@@ -1,0 +1,75 @@
+"""How the parts depend on each other, read from the source: one direction, no cycles.
+
+- the library (``rtpose``) never imports the applications (``gui``, ``train``);
+- the runtimes never import the exporter (which imports PyTorch): ONNX graph facts live in a leaf;
+- no import cycle between rtpose's modules at import time.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "rtpose"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, top_level_only: bool) -> set[str]:
+    """Modules ``path`` imports (``from a.b import c`` gives a.b and a.b.c: c may be a module)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def test_the_library_never_imports_the_applications():
+    offenders = {
+        name: sorted(m for m in _imports(path, top_level_only=False) if m.split(".")[0] in ("gui", "train"))
+        for name, path in _modules().items()
+    }
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_runtimes_do_not_import_the_exporter():
+    for runtime in ("onnxruntime_backend", "openvino_backend", "tensorrt_backend"):
+        imported = _imports(PACKAGE / "backends" / f"{runtime}.py", top_level_only=False)
+        assert "rtpose.backends.onnx_export" not in imported, runtime
+
+
+def test_no_import_cycles_between_modules():
+    modules = _modules()
+    graph = {
+        name: {m for m in _imports(path, top_level_only=True) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for nxt in sorted(graph[name]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                raise AssertionError("import cycle: " + " → ".join(cycle))
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
