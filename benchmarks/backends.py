@@ -126,8 +126,8 @@ def make_backends(names: list[str], weights: Path, engines: Path, input_hw, max_
             elif name == "tensorrt":
                 from rtpose.backends.engine_build import build_engine, find_engine
                 from rtpose.backends.onnx_export import ensure_onnx
-                from rtpose.backends.sidecar import file_sha256
                 from rtpose.backends.tensorrt_backend import TensorRTBackend, gpu_info, import_tensorrt
+                from rtpose.hashing import file_sha256
 
                 gpu, cc = gpu_info(0)
                 engine = find_engine(engines, file_sha256(weights), input_hw, import_tensorrt().__version__, gpu, cc)

@@ -29,6 +29,21 @@ class Detections:
         return len(self.boxes)
 
 
+def import_ultralytics():
+    """Import Ultralytics without letting it change PyTorch's CPU thread count.
+
+    Importing it sets ``torch.set_num_threads(cpu_count - 1)``, which would slow every PyTorch model of
+    the process; every import of Ultralytics in rtpose goes through here.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    import ultralytics
+
+    torch.set_num_threads(threads)
+    return ultralytics
+
+
 class PersonDetector:
     """Finds people (COCO class 0), or the objects of ``classes``, in BGR images with an Ultralytics YOLO model.
 
@@ -57,10 +72,7 @@ class PersonDetector:
     ) -> None:
         import torch
 
-        threads = torch.get_num_threads()
-        from ultralytics import YOLO  # sets torch's CPU threads to cpu_count - 1 on import
-
-        torch.set_num_threads(threads)
+        YOLO = import_ultralytics().YOLO  # noqa: N806 (Ultralytics' class name)
         weights = str(weights)
         looks_like_path = os.sep in weights or Path(weights).suffix not in (".pt", "") or Path(weights).exists()
         if looks_like_path and not Path(weights).exists():

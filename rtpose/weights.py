@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rtpose.errors import WeightsError
+from rtpose.hashing import file_sha256
 
 
 class DownloadError(WeightsError):
@@ -190,15 +191,6 @@ def get_entry(name: str) -> WeightsEntry:
 def cached_path(entry: WeightsEntry, cache: str | os.PathLike | None = None) -> Path:
     """Where ``entry`` lives in the cache (whether or not it is there)."""
     return Path(cache or cache_dir()) / entry.filename
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """The sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def entry_url(entry: WeightsEntry, base_url: str | None = None) -> str:
@@ -373,7 +365,7 @@ def verify_file(path: str | os.PathLike, name: str | None = None) -> Verificatio
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"Weights file {path} does not exist.")
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     wanted = get_entry(name) if name else None
     if wanted is not None:
         return Verification(path, digest, wanted if wanted.matches_digest(digest) else None, wanted)

@@ -44,7 +44,7 @@ def reference_heatmaps() -> np.ndarray:
 def exported(weights: Path, fp16: bool) -> Path:
     """The W32 256x192 ONNX export of ``weights`` (verified on the real reference crops), made once."""
     from rtpose.backends.onnx_export import export_onnx, find_onnx
-    from rtpose.backends.sidecar import file_sha256
+    from rtpose.hashing import file_sha256
 
     found = find_onnx(file_sha256(weights), (256, 192), "fp16" if fp16 else "fp32", engines_dir())
     if found is not None:

@@ -249,7 +249,8 @@ def fp16_engine(reference_weights):
 
 @pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
 def test_tensorrt_fp16_engine(fp16_engine, reference_weights, torch_heatmaps):
-    from rtpose.backends.sidecar import file_sha256, read_sidecar
+    from rtpose.backends.sidecar import read_sidecar
+    from rtpose.hashing import file_sha256
 
     meta = read_sidecar(fp16_engine)
     assert meta["precision"] == "fp16" and meta["batch_range"] == [1, 8] and meta["input_size"] == [256, 192]

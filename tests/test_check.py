@@ -74,7 +74,8 @@ def test_check_fails_with_one_sentence_when_a_backend_disagrees(small_weights, t
     import torch
 
     from rtpose.backends.onnx_export import export_onnx
-    from rtpose.backends.sidecar import file_sha256, sidecar_path
+    from rtpose.backends.sidecar import sidecar_path
+    from rtpose.hashing import file_sha256
     from rtpose.models import HRNet
 
     torch.manual_seed(1)

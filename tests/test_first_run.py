@@ -16,7 +16,8 @@ from dataclasses import replace
 import pytest
 
 from rtpose.cli import main
-from rtpose.weights import DEFAULT_WEIGHTS, REGISTRY, sha256_file
+from rtpose.hashing import file_sha256
+from rtpose.weights import DEFAULT_WEIGHTS, REGISTRY
 from tests.conftest import BUS, DETECTOR_WEIGHTS
 
 ENTRY = REGISTRY[DEFAULT_WEIGHTS]
@@ -39,7 +40,7 @@ def mirror(tmp_path, monkeypatch, small_weights):
     root = tmp_path / "served"
     root.mkdir()
     (root / ENTRY.filename).write_bytes(small_weights.read_bytes())
-    monkeypatch.setitem(REGISTRY, DEFAULT_WEIGHTS, replace(ENTRY, sha256=sha256_file(small_weights)))
+    monkeypatch.setitem(REGISTRY, DEFAULT_WEIGHTS, replace(ENTRY, sha256=file_sha256(small_weights)))
     handler = type("Handler", (_CountingHandler,), {"requests": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -70,7 +71,7 @@ def test_first_run_downloads_the_default_then_uses_the_cache(mirror, tmp_path, c
     assert f"downloading {ENTRY.filename} (first use)" in err
     assert requests == [f"/{ENTRY.filename}"]
     cached = tmp_path / "cache" / "weights" / ENTRY.filename
-    assert cached.is_file() and sha256_file(cached) == REGISTRY[DEFAULT_WEIGHTS].sha256
+    assert cached.is_file() and file_sha256(cached) == REGISTRY[DEFAULT_WEIGHTS].sha256
     assert not list(cached.parent.glob("*.part"))
     assert len(json.loads((tmp_path / "bus.json").read_text())["people"]) == 4
 

@@ -15,8 +15,9 @@ from rtpose.backends.onnx_export import ensure_onnx, export_onnx
 from rtpose.backends.onnx_graph import check_graph, graph_info
 from rtpose.backends.onnx_verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close, verify_graph
 from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
-from rtpose.backends.sidecar import file_sha256, read_sidecar
+from rtpose.backends.sidecar import read_sidecar
 from rtpose.errors import RtposeError
+from rtpose.hashing import file_sha256
 
 from .backend_helpers import engines_dir, exported, reference_crops, reference_heatmaps
 

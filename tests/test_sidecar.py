@@ -14,13 +14,13 @@ from rtpose.backends.engine_build import find_engine, gpu_slug
 from rtpose.backends.onnx_export import find_onnx
 from rtpose.backends.sidecar import (
     check_engine,
-    file_sha256,
     read_sidecar,
     rebuild_command,
     sidecar_path,
     write_sidecar,
 )
 from rtpose.errors import EngineError
+from rtpose.hashing import file_sha256
 
 from .conftest import ROOT
 

@@ -18,10 +18,10 @@ from rtpose.weights import (
     cache_dir,
     cached_path,
     download,
+    file_sha256,
     find_entry,
     get_entry,
     resolve_weights,
-    sha256_file,
     verify_file,
 )
 
@@ -74,7 +74,7 @@ def test_download_verifies_and_caches(server, cache, small_weights):
     root, url = server
     data = small_weights.read_bytes()
     entry = replace(REGISTRY["hrnet_w32_coco_256x192"], name="test_w18", filename="test_w18-0000_1.pth",
-                    sha256=sha256_file(small_weights), url="https://unused.invalid/test_w18-0000_1.pth")
+                    sha256=file_sha256(small_weights), url="https://unused.invalid/test_w18-0000_1.pth")
     (root / entry.filename).write_bytes(data)
     path = download(entry, base_url=url, progress=False)
     assert path == cache / entry.filename and path.read_bytes() == data
@@ -147,7 +147,7 @@ def test_resolve_paths_names_and_unknowns(cache, small_weights):
 
 def test_verify_file(tmp_path, small_weights):
     result = verify_file(small_weights)
-    assert result.entry is None and result.sha256 == sha256_file(small_weights)
+    assert result.entry is None and result.sha256 == file_sha256(small_weights)
     with_name = verify_file(small_weights, name="hrnet_w32_coco_256x192")
     assert not with_name.ok and with_name.checked_against.name == "hrnet_w32_coco_256x192"
     # a file carrying a registry file name but other bytes is reported as a mismatch
@@ -171,7 +171,7 @@ def test_cli_verify_and_errors(small_weights, cache, capsys):
 
     assert main(["weights", "verify", str(small_weights)]) == 0
     out = capsys.readouterr().out
-    assert "HRNet-W18, 17 joints" in out and sha256_file(small_weights) in out
+    assert "HRNet-W18, 17 joints" in out and file_sha256(small_weights) in out
     assert main(["weights", "verify", str(small_weights), "--name", "hrnet_w32_coco_256x192"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
     assert main(["weights", "download", "nope"]) == 1

@@ -197,10 +197,8 @@ def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: to
     from rtpose.evaluation import evaluate_coco, predict_coco
 
     ann, images, boxes = val
-    threads = torch.get_num_threads()
     backend = TorchBackend(copy.deepcopy(model).eval(), device=str(device),
                            input_hw=tuple(config["model"]["input_size"]))
-    torch.set_num_threads(threads)
     kset = config_keypoint_set(config)
     estimator = TopDownEstimator(backend, detector=None, flip=flip, keypoint_set=kset)
     results = predict_coco(estimator, ann, images, boxes=boxes,

@@ -21,13 +21,13 @@ from typing import Any
 from rtpose.backends.sidecar import (
     atomic_write_bytes,
     default_engines_dir,
-    file_sha256,
     read_sidecar,
     size_text,
     write_sidecar,
 )
 from rtpose.backends.tensorrt_backend import check_trt, gpu_info, import_tensorrt
 from rtpose.errors import EngineError
+from rtpose.hashing import file_sha256
 
 TIMING_CACHE = "timing.cache"
 DEFAULT_MAX_BATCH = 32

@@ -32,12 +32,12 @@ from rtpose.backends.onnx_verify import load_verification_crops, verify_graph
 from rtpose.backends.sidecar import (
     artifact_stem,
     default_engines_dir,
-    file_sha256,
     find_artifacts,
     size_text,
     write_sidecar,
 )
 from rtpose.errors import RtposeError
+from rtpose.hashing import file_sha256
 
 DEFAULT_OPSET = 17
 

@@ -238,8 +238,9 @@ def _tensorrt_from_engine(engine: Path, device: str) -> PoseBackend:
 def _matching_engine(path: Path, device: str, input_hw: tuple[int, int], engines: Path) -> tuple[Path | None, str]:
     """``(engine, "")`` for a fitting engine in ``engines``, else ``(None, one sentence saying what to do)``."""
     from rtpose.backends.engine_build import find_engine
-    from rtpose.backends.sidecar import file_sha256, size_text
+    from rtpose.backends.sidecar import size_text
     from rtpose.backends.tensorrt_backend import cuda_index, gpu_info, import_tensorrt
+    from rtpose.hashing import file_sha256
 
     trt = import_tensorrt()
     gpu_name, capability = gpu_info(cuda_index(device))

@@ -12,7 +12,6 @@ Plain Python: nothing here imports TensorRT, so all of it is tested on any machi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
@@ -22,23 +21,6 @@ from typing import Any
 from rtpose.errors import EngineError
 
 SIDECAR_VERSION = 1
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file (cached per path, size and modification time)."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _HASH_CACHE[key] = digest.hexdigest()
-    return _HASH_CACHE[key]
-
-
 def default_engines_dir() -> Path:
     """Where exported ONNX files and engines go when no ``--out`` is given.
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
@@ -44,9 +42,6 @@ class TorchBackend:
         self.fp16 = cuda if fp16 is None else fp16
         if self.fp16 and not cuda:
             raise ValueError("FP16 inference with PyTorch needs a CUDA device.")
-        if not cuda:
-            # Importing ultralytics lowers torch's thread count to cpu_count - 1; use every core.
-            torch.set_num_threads(os.cpu_count() or 1)
         self.input_hw = tuple(input_hw)
         self.max_batch = 1024
         self.num_joints = model.num_joints

@@ -304,6 +304,9 @@ def _parse_boxes(text: str) -> np.ndarray:
 
 def _image_and_boxes(args: argparse.Namespace) -> tuple[Path, np.ndarray, str]:
     if args.image is None:
+        from rtpose.detector import import_ultralytics
+
+        import_ultralytics()
         from ultralytics.utils import ASSETS
 
         return Path(ASSETS) / "bus.jpg", BUS_BOXES, "4 people in bus.jpg (bundled with ultralytics)"
@@ -372,8 +375,8 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
         def engine():
             from rtpose.backends.engine_build import build_engine, find_engine
             from rtpose.backends.onnx_export import ensure_onnx
-            from rtpose.backends.sidecar import file_sha256
             from rtpose.backends.tensorrt_backend import TensorRTBackend, gpu_info, import_tensorrt
+            from rtpose.hashing import file_sha256
 
             gpu, cc = gpu_info(0)
             path = find_engine(engines, file_sha256(weights), input_hw, import_tensorrt().__version__, gpu, cc)

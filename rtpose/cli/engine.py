@@ -79,6 +79,9 @@ def main(args: argparse.Namespace) -> int:
 
 def print_engine_comparison(engine: Path, weights: Path, device: str = "cuda") -> int:
     """Run the new engine and PyTorch FP32 (CPU) on real crops of bus.jpg and print ``rtpose check``'s table row."""
+    from rtpose.detector import import_ultralytics
+
+    import_ultralytics()
     from ultralytics.utils import ASSETS
 
     from rtpose.backends.tensorrt_backend import TensorRTBackend
