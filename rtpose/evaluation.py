@@ -36,7 +36,6 @@ import copy
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import cv2
@@ -45,6 +44,7 @@ import numpy as np
 from rtpose.crops import box_to_center_size
 from rtpose.errors import RtposeError
 from rtpose.estimator import Person, TopDownEstimator
+from rtpose.log import warn
 from rtpose.skeleton import KEYPOINT_SETS, KeypointSet, get_keypoint_set, keypoint_set_for
 
 #: COCO annotations refer to the stored pixel grid, so EXIF orientation is ignored (as officially).
@@ -415,8 +415,8 @@ def _prepare(ann_file, results, keypoint_set):
     _check_finite(results)
     others = [r for r in results if r.get("category_id", 1) != 1]
     if others:
-        print(f"rtpose: warning: {len(others)} of {len(results)} results have a category_id other than 1 (person); "
-              "they are left out of the keypoint AP", file=sys.stderr)
+        warn(f"{len(others)} of {len(results)} results have a category_id other than 1 (person); they are left "
+             "out of the keypoint AP")
         results = [r for r in results if r.get("category_id", 1) == 1]
         if not results:
             raise DatasetError("None of the results is a person (category_id 1), so there is nothing to evaluate.")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rtpose.errors import WeightsError
 from rtpose.hashing import file_sha256
+from rtpose.log import say
 
 
 class DownloadError(WeightsError):
@@ -300,7 +301,7 @@ def resolve_weights(
     if spec is None:
         entry = get_entry(DEFAULT_WEIGHTS)
         if not cached_path(entry, cache).is_file():
-            _say(f"no --weights given: using the default {entry.name} (COCO AP {entry.coco_ap:.3f})")
+            say(f"no --weights given: using the default {entry.name} (COCO AP {entry.coco_ap:.3f})")
         return resolve_weights(entry.name, cache, download, progress)
     path = Path(spec).expanduser()
     if path.is_file():
@@ -325,7 +326,7 @@ def resolve_weights(
             f"(saves to {target.parent})."
         )
     url = entry_url(entry)
-    _say(f"downloading {entry.filename} (first use) from {url} to {target.parent}")
+    say(f"downloading {entry.filename} (first use) from {url} to {target.parent}")
     try:
         return download_entry(entry, cache, progress=progress)
     except DownloadError as exc:
@@ -333,12 +334,6 @@ def resolve_weights(
             f"Could not download the HRNet weights {entry.filename} from {url} ({exc.reason}); fetch that file "
             f"another way and pass --weights PATH/{entry.filename}."
         ) from None
-
-
-def _say(message: str) -> None:
-    import sys
-
-    print(f"rtpose: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,15 +27,12 @@ from rtpose.backends.sidecar import (
 from rtpose.backends.tensorrt_backend import check_trt, gpu_info, import_tensorrt
 from rtpose.errors import EngineError
 from rtpose.hashing import file_sha256
+from rtpose.log import say
 
 TIMING_CACHE = "timing.cache"
 DEFAULT_MAX_BATCH = 32
 DEFAULT_OPT_BATCH = 8
 DEFAULT_WORKSPACE_GB = 4.0
-
-
-def _log_stderr(message: str) -> None:
-    print(f"rtpose: {message}", file=sys.stderr, flush=True)
 
 
 def gpu_slug(name: str) -> str:
@@ -74,7 +70,7 @@ def _progress_monitor(trt: Any, log: Callable[[str], None]) -> Any | None:
     return Monitor()
 
 
-def load_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] = _log_stderr) -> Any:
+def load_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] = say) -> Any:
     """Give the builder ``config`` the timing cache in ``cache_path``, or an empty one, and say which.
 
     A stale or corrupt cache (e.g. one TensorRT 10 wrote, met by TensorRT 11) makes
@@ -97,7 +93,7 @@ def load_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] 
     return cache
 
 
-def save_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] = _log_stderr) -> None:
+def save_timing_cache(config: Any, cache_path: Path, log: Callable[[str], None] = say) -> None:
     """Write the builder's timing cache to ``cache_path`` atomically (a crash never leaves half a cache)."""
     cache = config.get_timing_cache()
     if cache is None:
@@ -114,7 +110,7 @@ def build_engine(
     workspace_gb: float = DEFAULT_WORKSPACE_GB,
     device: str = "auto",
     out_path: str | os.PathLike | None = None,
-    log: Callable[[str], None] = _log_stderr,
+    log: Callable[[str], None] = say,
 ) -> Path:
     """Build a TensorRT engine from an rtpose ONNX file; returns the engine path (sidecar written next to it).
 

@@ -16,7 +16,6 @@ import copy
 import datetime as _dt
 import inspect
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from rtpose.backends.sidecar import (
 )
 from rtpose.errors import RtposeError
 from rtpose.hashing import file_sha256
+from rtpose.log import say
 
 DEFAULT_OPSET = 17
 
@@ -51,10 +51,6 @@ class _Float16Graph(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x.half()).float()
-
-
-def _log_stderr(message: str) -> None:
-    print(f"rtpose: {message}", file=sys.stderr, flush=True)
 
 
 def export_graph(
@@ -124,7 +120,7 @@ def export_onnx(
     crops: np.ndarray | None = None,
     crops_label: str = "",
     out_path: str | os.PathLike | None = None,
-    log: Callable[[str], None] = _log_stderr,
+    log: Callable[[str], None] = say,
 ) -> Path:
     """Export, check, verify and describe (sidecar) the ONNX model of a checkpoint; returns its path.
 
@@ -220,7 +216,7 @@ def ensure_onnx(
     fp16: bool = False,
     out_dir: str | os.PathLike | None = None,
     verify: bool = False,
-    log: Callable[[str], None] = _log_stderr,
+    log: Callable[[str], None] = say,
 ) -> Path:
     """The ONNX file of ``weights`` at ``input_hw``: reused from ``out_dir`` when its sidecar matches, else exported."""
     out_dir = Path(out_dir) if out_dir is not None else default_engines_dir()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from rtpose.errors import EngineError, exception_gist
+from rtpose.log import warn
 
 #: Distributions that install the ``onnxruntime`` module; at most one may be installed.
 ONNXRUNTIME_WHEELS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
@@ -101,7 +101,7 @@ class OnnxRuntimeBackend:
         if conflict and explicit_cuda:
             raise EngineError(conflict)
         if conflict:
-            print(f"rtpose: warning: {conflict}", file=sys.stderr, flush=True)
+            warn(conflict)
         want_cuda = device.startswith("cuda") or (device == "auto" and "CUDAExecutionProvider" in providers)
         if want_cuda and "CUDAExecutionProvider" not in providers:
             raise EngineError(

@@ -20,7 +20,6 @@ the weights' sha256 and the input size, said on stderr) and reused afterwards.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from rtpose.backends.base import BACKEND_NAMES, PoseBackend
@@ -46,10 +45,6 @@ DEFAULT_INPUT_HW = (256, 192)
 
 #: ``auto`` on the CPU uses OpenVINO when the optional ``openvino`` package is installed.
 PREFER_OPENVINO_ON_CPU = True
-
-
-def _say(message: str) -> None:
-    print(f"rtpose: {message}", file=sys.stderr, flush=True)
 
 
 def _cuda_available() -> bool:

@@ -14,6 +14,7 @@ import importlib
 import sys
 
 from rtpose.errors import RtposeError
+from rtpose.log import set_verbosity
 
 #: command → module. ``run`` is the default when the first argument is not a command.
 COMMANDS: dict[str, str] = {
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(command)
         args = parser.parse_args(argv)
+        set_verbosity(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
         return int(args._main(args) or 0)
     except RtposeError as exc:
         print(f"rtpose: error: {exc}", file=sys.stderr)

@@ -7,7 +7,6 @@ come on top), so the files are listed with their sizes, and ``clean`` removes th
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HELP = "list the downloaded weights and exported ONNX/engine files with their sizes, or clean them"
@@ -47,6 +46,8 @@ def _mb(size: int) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.log import say, warn
+
     folders = _folders()
     if args.action == "list":
         for kind, folder in folders.items():
@@ -65,10 +66,10 @@ def main(args: argparse.Namespace) -> int:
                 try:
                     path.unlink()
                 except OSError as exc:
-                    print(f"rtpose: warning: could not remove {path} ({exc.strerror})", file=sys.stderr)
+                    warn(f"could not remove {path} ({exc.strerror})")
                     continue
             freed += size
             removed += 1
     verb = "would remove" if args.dry_run else "removed"
-    print(f"rtpose: {verb} {removed} files, {_mb(freed)}", file=sys.stderr)
+    say(f"{verb} {removed} files, {_mb(freed)}")
     return 0

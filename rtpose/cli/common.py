@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from rtpose.backends.base import BACKEND_NAMES
 from rtpose.errors import RtposeError
+from rtpose.log import say
 
 #: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for
 #: experiments without letting a typo (4096x4096) build a model that runs for minutes per frame.
@@ -120,7 +120,7 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
         group.add_argument("--max-people", type=positive_int, default=32, help="most people per frame (default: 32)")
 
 
-def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet: bool = False):
+def build_estimator(args: argparse.Namespace, with_detector: bool = True):
     """A :class:`~rtpose.estimator.TopDownEstimator` from the options of :func:`add_model_args`.
 
     The weights are resolved first (the default checkpoint, downloaded on first use, when none are
@@ -136,10 +136,7 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet:
     weights = resolve_weights(args.weights)
     keypoint_set = checkpoint_keypoint_set(weights, getattr(args, "keypoints", None))
     backend = create_backend(args.backend, weights=str(weights), device=args.device, input_hw=args.input_size)
-    if not quiet:
-        reason = getattr(backend, "reason", "")
-        print(f"rtpose: pose backend {backend.name} on {backend.device}" + (f" ({reason})" if reason else ""),
-              file=sys.stderr)
+    say(f"pose backend {backend.name} on {backend.device}" + (f" ({backend.reason})" if backend.reason else ""))
     detector = None
     if with_detector:
         classes = keypoint_set.detector_classes

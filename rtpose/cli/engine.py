@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rtpose.cli.common import parse_size, positive_float, positive_int
@@ -71,8 +70,9 @@ def main(args: argparse.Namespace) -> int:
     print(path)
     weights = args.weights or read_sidecar(path).get("weights")
     if not weights or not Path(weights).is_file():
-        print("rtpose: no checkpoint to compare the engine with (give --weights to see its accuracy against PyTorch)",
-              file=sys.stderr)
+        from rtpose.log import say
+
+        say("no checkpoint to compare the engine with (give --weights to see its accuracy against PyTorch)")
         return 0
     return print_engine_comparison(path, Path(weights), args.device)
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "score COCO-format keypoint predictions (any keypoint set), or run a model on a set and score it (OKS AP)"
 
@@ -31,6 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rtpose.evaluation import load_coco, predict_coco, write_results
+    from rtpose.log import say, warn
 
     if args.results is not None:
         _report(args.ann, args.results, args.keypoints)
@@ -48,9 +48,9 @@ def main(args: argparse.Namespace) -> int:
                            progress=not args.quiet)
     if args.out:
         out = write_results(results, args.out)
-        print(f"rtpose: {len(results)} predictions written to {out}", file=sys.stderr)
+        say(f"{len(results)} predictions written to {out}")
     if not results:
-        print("rtpose: no people to evaluate (no boxes for these images).", file=sys.stderr)
+        warn("no people to evaluate (no boxes for these images)")
         return 1
     _report(args.ann, results, estimator.keypoint_set)
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rtpose.cli.common import add_model_args, fraction, non_negative_int, positive_float, positive_int
 from rtpose.errors import RtposeError, SourceError
+from rtpose.log import say, warn
 
 HELP = "estimate poses on a camera, video, stream, image or folder (the default command)"
 
@@ -46,7 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="show a window with the overlay (default: when a display exists); q or Esc quits")
     out.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                      help="stop after N processed frames")
-    out.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress, no summary)")
+    out.add_argument("--quiet", action="store_true",
+                     help="print nothing but warnings and errors (no progress, no summary)")
+    out.add_argument("--verbose", action="store_true", help="also print debugging details")
     track = parser.add_argument_group("tracking")
     track.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
                        help="give people identities across frames (default: on)")
@@ -54,11 +57,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="smooth tracked keypoints over time (with --track; default: on)")
     track.add_argument("--track-buffer", type=non_negative_int, default=30, metavar="N",
                        help="frames a lost track is kept before its id is retired (default: 30)")
-
-
-def _log(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
-        print(f"rtpose: {text}", file=sys.stderr, flush=True)
 
 
 def _make_tracker(args: argparse.Namespace):
@@ -85,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         check_outputs(args.save, args.json, source)  # before the model loads
         estimator = _build(args)
         if not show and not (args.save or args.json) and not args.quiet:
-            _log(args, "no window, --save or --json: only the summary will be printed")
+            say("no window, --save or --json: only the summary will be printed")
         if isinstance(source, ImageSource):
             return _run_image(args, source, estimator, window)
         return _run_stream(args, source, estimator, window)
@@ -98,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace):
     from rtpose.cli.common import build_estimator
 
-    return build_estimator(args, quiet=args.quiet)
+    return build_estimator(args)
 
 
 def _run_image(args, source, estimator, window) -> int:
@@ -121,9 +119,9 @@ def _run_image(args, source, estimator, window) -> int:
         header = stream_header(source, estimator.keypoint_set)
         with JsonLinesSink(args.json, header) if args.json.endswith(".jsonl") else JsonSink(args.json, header) as sink:
             sink.write(result, annotated)
-    _log(args, f"{len(people)} people in {source.name} ({result.latency_ms:.0f} ms)")
+    say(f"{len(people)} people in {source.name} ({result.latency_ms:.0f} ms)")
     if window is not None:
-        _log(args, "q, Esc or closing the window quits")
+        say("q, Esc or closing the window quits")
         with stop_on_signals(lambda _signum: None) as stop:
             while not window.stop_requested and not stop.requested:
                 window.show(annotated, wait_ms=100)  # short waits, so that Ctrl-C and SIGTERM are seen
@@ -143,7 +141,7 @@ def _run_stream(args, source, estimator, window) -> int:
 
     stills = isinstance(source, FolderSource) and not source.is_sequence
     if stills:
-        _log(args, f"{source.name} holds unrelated photos (not numbered frames of one recording): each is "
+        say(f"{source.name} holds unrelated photos (not numbered frames of one recording): each is "
                    "estimated on its own, without tracking")
     tracker = None if stills else _make_tracker(args)
     pipeline = Pipeline(source, estimator, tracker=tracker, max_frames=args.max_frames)
@@ -160,7 +158,7 @@ def _run_stream(args, source, estimator, window) -> int:
             backend = estimator.backend
             backend_text = (getattr(backend, "name", ""), getattr(backend, "device", ""))
             total = args.max_frames or source.frame_count
-            _log(args, f"running on {source.name}" + (f" ({total} frames)" if total else "") + "; Ctrl-C stops")
+            say(f"running on {source.name}" + (f" ({total} frames)" if total else "") + "; Ctrl-C stops")
             render = bool(args.save or window is not None)
             warmup(estimator, source.size)
             last_log = now()
@@ -178,11 +176,11 @@ def _run_stream(args, source, estimator, window) -> int:
                 timer.add("e2e", now() - result.latency_origin)
                 if window is not None and window.stop_requested:
                     break
-                if not args.quiet and window is None and now() - last_log > 2.0:
+                if window is None and now() - last_log > 2.0:
                     last_log = now()
                     done = f"{pipeline.frames_processed}" + (f"/{total}" if total else "")
-                    print(f"rtpose: frame {done}  {result.fps:.1f} frames/s  latency {result.latency_ms:.0f} ms  "
-                          f"{len(result.people)} people", file=sys.stderr, flush=True)
+                    say(f"frame {done}  {result.fps:.1f} frames/s  latency {result.latency_ms:.0f} ms  "
+                        f"{len(result.people)} people")
         except KeyboardInterrupt:  # a second signal while stopping
             stop.signum = stop.signum or signal.SIGINT
         finally:
@@ -196,33 +194,33 @@ def _run_stream(args, source, estimator, window) -> int:
                         sink.close()
     if not args.quiet:
         print(pipeline.summary(), file=sys.stderr, flush=True)
-        for sink in sinks:
-            if sink is window:
-                continue
-            frames = f"{sink.count} frames" + (f", {sink.repeated} of them repeats of dropped frames"
-                                               if getattr(sink, "repeated", 0) else "")
-            if isinstance(sink, VideoSink) and sink.count == 0:
-                print(f"rtpose: no frame was processed, so {sink.path} was not written", file=sys.stderr)
-            else:
-                print(f"rtpose: wrote {sink.path} ({frames})", file=sys.stderr)
+    for sink in sinks:
+        if sink is window:
+            continue
+        frames = f"{sink.count} frames" + (f", {sink.repeated} of them repeats of dropped frames"
+                                           if getattr(sink, "repeated", 0) else "")
+        if isinstance(sink, VideoSink) and sink.count == 0:
+            warn(f"no frame was processed, so {sink.path} was not written")
+        else:
+            say(f"wrote {sink.path} ({frames})")
     skipped = getattr(source, "skipped_files", [])
     if skipped:
         names = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        print(f"rtpose: warning: skipped {len(skipped)} unreadable image file(s): {names}", file=sys.stderr)
+        warn(f"skipped {len(skipped)} unreadable image file(s): {names}")
     if stop.requested:
-        print(f"rtpose: stopped by {stop.name}", file=sys.stderr)
+        say(f"stopped by {stop.name}")
         return stop.exit_code
     if source.ended_early and not source.is_live:
         expected = getattr(source, "expected_frames", None) or source.frame_count
-        print(f"rtpose: warning: {source.name} ended after {pipeline.frames_captured} of {expected} frames "
-              "(the file is truncated or damaged); everything up to there was processed", file=sys.stderr)
+        warn(f"{source.name} ended after {pipeline.frames_captured} of {expected} frames (the file is truncated or "
+             "damaged); everything up to there was processed")
     elif source.ended_early:
         if getattr(source, "is_camera", False):
             raise SourceError(
                 f"{source.name.capitalize()} stopped sending frames after {pipeline.frames_captured} frames "
                 "(unplugged, or taken by another program); everything up to then was written."
             )
-        _log(args, f"{source.name} ended (the stream stopped sending frames)")
+        say(f"{source.name} ended (the stream stopped sending frames)")
     return 0
 
 
