@@ -21,28 +21,14 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
 from rtpose.errors import RtposeError, exception_gist
+from rtpose.factory import ModelOptions, build_estimator
 
 #: Most results waiting for the GUI thread; older ones are dropped when the GUI lags behind.
 MAX_PENDING = 8
 
 
-@dataclasses.dataclass
-class ModelConfig:
-    """What the estimator is built from (the same options as ``rtpose run``)."""
-
-    weights: str | None = None
-    detector: str | None = None
-    backend: str = "auto"
-    device: str = "auto"
-    input_size: tuple[int, int] | None = None  # None: what the weights were trained for
-    flip: bool = False
-    conf: float = 0.25
-    max_people: int = 32
-
-    @classmethod
-    def from_args(cls, args) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+#: What the viewer builds its estimator from: the model options of ``rtpose run`` (one definition).
+ModelConfig = ModelOptions
 
 
 def available_backends() -> list[str]:
@@ -85,18 +71,6 @@ def describe_estimator(estimator, config: ModelConfig) -> dict:
         "weights": str(config.weights),
         "detector": Path(str(getattr(detector, "weights", config.detector or "-"))).name,
     }
-
-
-def build_estimator(config: ModelConfig):
-    """A :class:`~rtpose.estimator.TopDownEstimator` (what ``rtpose.cli.common.build_estimator`` builds)."""
-    from rtpose.backends import create_backend
-    from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
-    from rtpose.estimator import TopDownEstimator
-
-    backend = create_backend(config.backend, weights=config.weights, device=config.device, input_hw=config.input_size)
-    detector = PersonDetector(config.detector or DEFAULT_DETECTOR, conf=config.conf, max_people=config.max_people,
-                              device=config.device)
-    return TopDownEstimator(backend, detector=detector, flip=config.flip)
 
 
 def _one_sentence(exc: BaseException) -> str:

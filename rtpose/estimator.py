@@ -70,6 +70,10 @@ class TopDownEstimator:
             backend's ``keypoint_set``, else the set its ``num_joints`` implies, else COCO until the first
             heatmaps say how many keypoints there are. Consumers (JSON writers, renderers) read
             :attr:`keypoint_set`.
+        codec: how heatmaps become keypoints (:class:`~rtpose.codec.HeatmapCodec`: DARK decoding, the
+            flip merge); None builds the standard one for the backend's input size. A codec is the
+            contract between training targets and decoding, as in mmpose: pass the one the model was
+            trained with.
     """
 
     def __init__(
@@ -80,12 +84,15 @@ class TopDownEstimator:
         padding: float = BOX_PADDING,
         timer: StageTimer | None = None,
         keypoint_set: KeypointSet | str | None = None,
+        codec: HeatmapCodec | None = None,
     ) -> None:
         self.backend = backend
         self.detector = detector
         self.flip = flip
         self.padding = padding
-        self.codec = HeatmapCodec(input_hw=tuple(backend.input_hw))
+        self.codec = codec or HeatmapCodec(input_hw=tuple(backend.input_hw))
+        if tuple(self.codec.input_hw) != tuple(backend.input_hw):
+            raise ValueError(f"The codec is for {self.codec.input_hw} inputs, the backend for {backend.input_hw}.")
         self.timer = timer or StageTimer()
         self._keypoint_set = get_keypoint_set(keypoint_set) if keypoint_set is not None else None
         if self._keypoint_set is None and getattr(backend, "keypoint_set", None) is not None:

@@ -23,16 +23,12 @@ def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size:
              device: str = "auto", flip: bool = False, det_score_thr: float = 0.0, out: str | None = None,
              progress: bool = True, quiet: bool = False) -> dict[str, float]:
     """COCO keypoint metrics of a checkpoint (prints pycocotools' table unless ``quiet``)."""
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import load_pose_model, trained_input_hw
-    from rtpose.estimator import TopDownEstimator
     from rtpose.evaluation import evaluate_coco, load_coco, predict_coco, write_results
+    from rtpose.factory import ModelOptions, build_estimator
 
     load_coco(ann)  # a bad annotation file fails before the model loads
-    if input_size is None:
-        input_size = trained_input_hw(weights) or (256, 192)
-    model = load_pose_model(weights)
-    estimator = TopDownEstimator(TorchBackend(model, device=device, input_hw=tuple(input_size)), flip=flip)
+    estimator = build_estimator(ModelOptions(weights=weights, backend="torch", device=device, input_size=input_size,
+                                             flip=flip, with_detector=False))
     results = predict_coco(estimator, ann, images, boxes=boxes, det_score_thr=det_score_thr, progress=progress)
     if out:
         write_results(results, out)

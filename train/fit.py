@@ -17,7 +17,6 @@ TensorBoard under ``OUTPUT/tb`` when it is installed).
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import math
 import os
@@ -192,15 +191,13 @@ def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: to
 
     ``flip``: flip test, which doubles the pose work of a validation (see ``val.flip``).
     """
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.estimator import TopDownEstimator
     from rtpose.evaluation import evaluate_coco, predict_coco
+    from rtpose.factory import estimator_for_model
 
     ann, images, boxes = val
-    backend = TorchBackend(copy.deepcopy(model).eval(), device=str(device),
-                           input_hw=tuple(config["model"]["input_size"]))
     kset = config_keypoint_set(config)
-    estimator = TopDownEstimator(backend, detector=None, flip=flip, keypoint_set=kset)
+    estimator = estimator_for_model(model, device=str(device), input_hw=tuple(config["model"]["input_size"]),
+                                    flip=flip, keypoint_set=kset)
     results = predict_coco(estimator, ann, images, boxes=boxes,
                            det_score_thr=float(config["data"].get("det_score_thr") or 0.0), progress=progress)
     if not results:
@@ -254,12 +251,17 @@ class MetricsLog:
 # the training loop
 # ----------------------------------------------------------------------------------------------------
 def train(config: dict | None, resume: str | os.PathLike | None = None, progress: bool = True,
-          log: Callable[[str], None] = print, resume_overrides: dict | None = None) -> dict:
+          log: Callable[[str], None] = print, resume_overrides: dict | None = None,
+          stop_requested: Callable[[], bool] = lambda: False) -> dict:
     """Train with ``config`` (or continue the run saved in ``resume``); returns a summary dict.
 
     With ``resume``, the checkpoint's config is used, updated by ``resume_overrides`` (dotted keys;
     e.g. more epochs, another device). Summary: ``epochs`` (completed), ``losses`` (mean loss per epoch
     run now), ``best_ap``, ``last`` / ``best`` checkpoint paths, ``images_per_s`` (last epoch).
+
+    ``stop_requested`` is asked after every step: when it says yes, the step's data loader is closed
+    (its worker processes end) and :class:`KeyboardInterrupt` is raised; ``last.pth`` holds the last
+    finished epoch.
     """
     state = None
     if resume is not None:
@@ -326,6 +328,8 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
         from tqdm import tqdm
 
         for epoch in range(start_epoch, epochs):
+            if stop_requested():
+                raise KeyboardInterrupt
             model.train()
             loader = make_loader(dataset, config, epoch, device)
             steps = len(loader) if not max_steps else min(len(loader), int(max_steps))
@@ -333,6 +337,8 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                        dynamic_ncols=True, leave=False)
             loss_sum, images, started = 0.0, 0, time.perf_counter()
             for step, batch in enumerate(loader):
+                if stop_requested():
+                    break
                 if step >= steps:
                     break
                 x = batch["image"].to(device, non_blocking=True)
@@ -354,6 +360,8 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                 bar.set_postfix(loss=f"{loss_sum / images:.3e}", img_s=f"{speed:.1f}")
                 bar.update(1)
             bar.close()
+            if stop_requested():  # the loop's iterator is gone, and its worker processes with it
+                raise KeyboardInterrupt
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
             elapsed = time.perf_counter() - started
@@ -477,14 +485,11 @@ def config_from_args(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Ctrl-C, SIGTERM (docker stop, a cluster's scheduler) and SIGHUP stop at once: the exception unwinds
-    # through the DataLoader, which shuts its worker processes down instead of leaving them behind.
-    with stop_on_signals(_interrupt) as stop:
+    # Ctrl-C, SIGTERM (docker stop, a cluster's scheduler) and SIGHUP stop after the step in progress:
+    # the data loader is closed (its worker processes end with it) and the run exits with 128 + N. A
+    # second signal interrupts at once.
+    with stop_on_signals(lambda _signum: None) as stop:
         return _run(args, stop)
-
-
-def _interrupt(_signum: int) -> None:
-    raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace, stop) -> int:
@@ -497,9 +502,10 @@ def _run(args: argparse.Namespace, stop) -> int:
             if ignored:
                 raise ConfigError("With --resume only --epochs, --workers, --threads, --device and --val-interval may "
                                   f"change (got --{ignored[0].replace('_', '-')}).")
-            summary = train(None, resume=args.resume, progress=not args.quiet, resume_overrides=allowed)
+            summary = train(None, resume=args.resume, progress=not args.quiet, resume_overrides=allowed,
+                            stop_requested=lambda: stop.requested)
         else:
-            summary = train(config_from_args(args), progress=not args.quiet)
+            summary = train(config_from_args(args), progress=not args.quiet, stop_requested=lambda: stop.requested)
     except RtposeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from rtpose.backends.base import BACKEND_NAMES
-from rtpose.errors import RtposeError
-from rtpose.log import say
 
 #: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for
 #: experiments without letting a typo (4096x4096) build a model that runs for minutes per frame.
@@ -75,21 +73,6 @@ def device_name(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
 
 
-def check_device(device: str) -> None:
-    """One sentence, before any model loads, when ``device`` names a GPU this machine does not have."""
-    if not device.startswith("cuda"):
-        return
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise RtposeError(f"--device {device} asks for an NVIDIA GPU, but PyTorch sees none on this machine "
-                          "(use --device cpu, or auto to use a GPU only where there is one).")
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if index >= count:
-        raise RtposeError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}.")
-
-
 def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> None:
     """``--weights --backend --device --input-size --flip`` (and the detector's options)."""
     group = parser.add_argument_group("model")
@@ -121,29 +104,7 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
 
 
 def build_estimator(args: argparse.Namespace, with_detector: bool = True):
-    """A :class:`~rtpose.estimator.TopDownEstimator` from the options of :func:`add_model_args`.
+    """The estimator of parsed :func:`add_model_args` options (see :func:`rtpose.factory.build_estimator`)."""
+    from rtpose.factory import ModelOptions, build_estimator
 
-    The weights are resolved first (the default checkpoint, downloaded on first use, when none are
-    given); their keypoint set decides the detector's classes unless ``--classes`` names others.
-    """
-    from rtpose.backends import create_backend
-    from rtpose.checkpoints import checkpoint_keypoint_set
-    from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
-    from rtpose.estimator import TopDownEstimator
-    from rtpose.weights import resolve_weights
-
-    check_device(args.device)
-    weights = resolve_weights(args.weights)
-    keypoint_set = checkpoint_keypoint_set(weights, getattr(args, "keypoints", None))
-    backend = create_backend(args.backend, weights=str(weights), device=args.device, input_hw=args.input_size)
-    say(f"pose backend {backend.name} on {backend.device}" + (f" ({backend.reason})" if backend.reason else ""))
-    detector = None
-    if with_detector:
-        classes = keypoint_set.detector_classes
-        if getattr(args, "classes", None):
-            classes = [c for c in args.classes.split(",") if c.strip()]
-        detector = PersonDetector(
-            args.detector or DEFAULT_DETECTOR, conf=args.conf, max_people=args.max_people, device=args.device,
-            classes=classes,
-        )
-    return TopDownEstimator(backend, detector=detector, flip=args.flip, keypoint_set=keypoint_set)
+    return build_estimator(ModelOptions.from_args(args, with_detector=with_detector))
