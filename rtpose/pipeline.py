@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from rtpose.errors import SourceError
 from rtpose.estimator import Person, TopDownEstimator
+from rtpose.handoff import Handoff, Item, Playback
 from rtpose.sources import Frame, FrameSource
 from rtpose.timing import StageTimer, now
 
@@ -73,27 +74,6 @@ class FrameResult:
     def latency_origin(self) -> float:
         """:attr:`origin`, or the capture time when none was recorded."""
         return self.frame.timestamp if self.origin is None else self.origin
-
-
-@dataclass
-class _Item:
-    frame: Frame
-    capture_ms: float
-    step: bool = False  # processed even while paused (the frame shown after a seek)
-    generation: int = 0
-    queued_at: float = 0.0
-
-
-class _Handoff:
-    """Capture → inference: a latest-frame slot (``latest=True``) or a bounded FIFO."""
-
-    def __init__(self, latest: bool, capacity: int) -> None:
-        self.latest = latest
-        self.capacity = 1 if latest else max(1, capacity)
-        self.items: collections.deque = collections.deque()
-        self.cond = threading.Condition()
-        self.dropped = 0
-        self.max_len = 0
 
 
 class _FrameTimer:
@@ -161,6 +141,7 @@ class Pipeline:
         self.estimator = estimator
         self.tracker = tracker
         self._next_tracker: list = []  # [tracker] while a replacement waits for the next frame
+        self._tracker_lock = threading.Lock()
         self.on_result = on_result
         self.max_frames = max_frames
         self.timer = timer or StageTimer()
@@ -169,20 +150,16 @@ class Pipeline:
         self.drop_frames = drop_frames
         self.hold_at_end = hold_at_end
         self.at_end = False
-        self._handoff = _Handoff(latest=drop_frames, capacity=queue_size)
+        self._handoff = Handoff(latest=drop_frames, capacity=queue_size)
+        self._playback = Playback()
         self._results: collections.deque = collections.deque()
         self._results_cap = max(1, queue_size)
         self._results_cond = threading.Condition()
         self._stop = threading.Event()
         self._capture_stop = threading.Event()
-        self._paused = False
-        self._pause_cond = threading.Condition()
-        self._seek_to: int | None = None
-        self._generation = 0
         self._threads: list[threading.Thread] = []
         self._started = False
         self._finished = threading.Event()
-        self._capture_done = False
         self.error: BaseException | None = None
         self.frames_processed = 0
         self.frames_captured = 0
@@ -207,19 +184,21 @@ class Pipeline:
     def request_stop(self) -> None:
         """Ask the threads to stop without waiting (safe from signal handlers and callbacks)."""
         self._stop.set()
-        for cond in (self._handoff.cond, self._results_cond, self._pause_cond):
-            if cond.acquire(blocking=False):  # never block a signal handler
-                try:
-                    cond.notify_all()
-                finally:
-                    cond.release()
+        self._wake(blocking=False)  # never block a signal handler
+
+    def _wake(self, blocking: bool = True) -> None:
+        self._handoff.wake(blocking)
+        self._playback.wake(blocking)
+        if self._results_cond.acquire(blocking=blocking):
+            try:
+                self._results_cond.notify_all()
+            finally:
+                self._results_cond.release()
 
     def stop(self, timeout: float = 1.0) -> None:
         """Stop and join every thread (within about ``timeout`` seconds in all)."""
         self._stop.set()
-        for cond in (self._handoff.cond, self._results_cond, self._pause_cond):
-            with cond:
-                cond.notify_all()
+        self._wake()
         deadline = now() + timeout
         for thread in self._threads:
             if thread is not threading.current_thread():
@@ -239,19 +218,15 @@ class Pipeline:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self._playback.paused
 
     def pause(self) -> None:
         """Hold processing (a live source keeps being read so that it does not lag behind)."""
-        with self._pause_cond:
-            self._paused = True
+        self._playback.pause()
 
     def resume(self) -> None:
-        with self._pause_cond:
-            self._paused = False
-            self._pause_cond.notify_all()
-        with self._handoff.cond:
-            self._handoff.cond.notify_all()
+        self._playback.resume()
+        self._handoff.wake()
 
     def seek(self, index: int) -> None:
         """Jump to frame ``index`` of a file or folder (also while paused: that frame is processed).
@@ -263,19 +238,17 @@ class Pipeline:
         count = self.source.frame_count
         if count is not None and not 0 <= index < count:
             raise SourceError(f"Frame {index} is outside {self.source.name} (frames 0 to {count - 1}).")
-        with self._pause_cond:
-            self._seek_to = int(index)
-            self._pause_cond.notify_all()
+        self._playback.seek(index)
 
     def set_tracker(self, tracker) -> None:
         """Use ``tracker`` (or None) from the next frame on; safe from any thread while running."""
-        with self._handoff.cond:
+        with self._tracker_lock:
             self._next_tracker = [tracker]
         if not self._started:
             self._apply_tracker()
 
     def _apply_tracker(self) -> None:
-        with self._handoff.cond:
+        with self._tracker_lock:
             pending, self._next_tracker = self._next_tracker, []
         if pending:
             self.tracker = pending[0]
@@ -337,42 +310,22 @@ class Pipeline:
         return head + "\n" + self.timer.format_table(STAGE_ORDER)
 
     # ------------------------------------------------------------------ threads
-    def _wait_while_paused(self) -> int | None:
-        """Capture side: block while paused (unless a seek asks for one frame); returns a pending seek."""
-        with self._pause_cond:
-            while self._paused and self._seek_to is None and not self._halted():
-                if self.source.is_live:
-                    return None  # keep reading live sources; frames are discarded below
-                self._pause_cond.wait(0.1)
-            seek, self._seek_to = self._seek_to, None
-            return seek
-
-    def _wait_for_seek(self) -> bool:
-        """At the end of a file with ``hold_at_end``: wait for a seek (True) or a stop (False)."""
-        self.at_end = True
-        with self._pause_cond:
-            while self._seek_to is None and not self._halted():
-                self._pause_cond.wait(0.1)
-            return self._seek_to is not None
-
     def _halted(self) -> bool:
         return self._stop.is_set() or self._capture_stop.is_set()
 
     def _capture_loop(self) -> None:
-        handoff = self._handoff
+        handoff, playback = self._handoff, self._playback
+        live = self.source.is_live
         step = False
         try:
             while not self._halted():
-                seek = self._wait_while_paused()
+                seek = playback.wait_while_paused(live, self._halted)
                 if self._halted():
                     break
                 if seek is not None:
                     self.source.seek(seek)
-                    with handoff.cond:
-                        self._generation += 1
-                        handoff.items.clear()
-                        handoff.cond.notify_all()
-                    step = self._paused
+                    handoff.restart()
+                    step = playback.paused
                 if (
                     not self.drop_frames
                     and self.max_frames is not None
@@ -384,56 +337,30 @@ class Pipeline:
                 frame = self.source.read()
                 capture_ms = max(0.0, now() - start - self.source.paced_s) * 1e3
                 if frame is None:
-                    if self.hold_at_end and not self.source.is_live and self._wait_for_seek():
-                        continue
+                    if self.hold_at_end and not live:
+                        self.at_end = True
+                        if playback.wait_for_seek(self._halted):
+                            continue
                     break
                 self.at_end = False
-                if self._paused and not step and self.source.is_live:
+                if playback.paused and not step and live:
                     continue  # paused live source: stay current, process nothing
                 self.timer.add("capture", capture_ms / 1e3)
                 self.frames_captured += 1
-                item = _Item(frame, capture_ms, step=step, generation=self._generation, queued_at=now())
+                item = Item(frame, capture_ms, step=step, generation=handoff.generation, queued_at=now())
                 step = False
-                with handoff.cond:
-                    if handoff.latest:
-                        if handoff.items:
-                            handoff.dropped += len(handoff.items)
-                            handoff.items.clear()
-                    else:
-                        while len(handoff.items) >= handoff.capacity and not self._halted():
-                            handoff.cond.wait(0.1)
-                            if self._seek_to is not None:
-                                break
-                    if item.generation == self._generation:
-                        handoff.items.append(item)
-                    handoff.max_len = max(handoff.max_len, len(handoff.items))
-                    handoff.cond.notify_all()
+                handoff.put(item, give_up=lambda: self._halted() or playback.seek_pending)
         except BaseException as exc:  # a source failing mid-way ends the run with its error
             self.error = exc if isinstance(exc, Exception) else SourceError(f"{self.source.name} failed: {exc}.")
         finally:
-            with handoff.cond:
-                self._capture_done = True
-                handoff.cond.notify_all()
-
-    def _next_item(self) -> _Item | None:
-        handoff = self._handoff
-        with handoff.cond:
-            while not self._stop.is_set():
-                if handoff.items and (not self._paused or handoff.items[0].step):
-                    item = handoff.items.popleft()
-                    handoff.cond.notify_all()
-                    return item
-                if self._capture_done and not handoff.items:
-                    return None
-                handoff.cond.wait(0.1)
-        return None
+            handoff.close()
 
     def _inference_loop(self) -> None:
         frame_timer = _FrameTimer(self.timer)
-        generation = self._generation
+        generation = self._handoff.generation
         try:
             while not self._stop.is_set():
-                item = self._next_item()
+                item = self._handoff.get(stopped=self._stop.is_set, paused=lambda: self._playback.paused)
                 if item is None:
                     break
                 taken = now()
@@ -491,9 +418,7 @@ class Pipeline:
     def _stop_capture(self) -> None:
         """The inference side is done: let the capture thread exit (it may be waiting on a full queue)."""
         self._capture_stop.set()
-        with self._handoff.cond:
-            self._handoff.items.clear()
-            self._handoff.cond.notify_all()
+        self._handoff.close(discard=True)
 
     def _deliver(self, result) -> None:
         if self.on_result is not None and result is not _END:
