@@ -23,7 +23,7 @@ SHARED = Path(os.environ.get("RTPOSE_SHARED", ROOT.parent / "shared"))
 
 from reference_weights import deterministic_weights  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-import gui  # noqa: E402,F401  (clears OpenCV's Qt variables before PyQt5 starts)
+from gui import prepare_qt_environment  # noqa: E402
 
 
 def main() -> int:
@@ -40,6 +40,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from PyQt5.QtWidgets import QApplication
+
+    prepare_qt_environment()
 
     from gui.main_window import MainWindow
     from gui.theme import apply_theme

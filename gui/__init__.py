@@ -2,11 +2,13 @@
 
 Start it with ``rtpose gui``, the ``rtpose-gui`` script or ``python -m gui``.
 
-Importing this package fixes the Qt environment first: the opencv-python wheel points
+Before its QApplication exists, the viewer calls :func:`prepare_qt_environment` (importing the package
+changes nothing, so that ``rtpose --help`` and OpenCV's own windows are unaffected): the opencv-python
+wheel points
 ``QT_QPA_PLATFORM_PLUGIN_PATH`` (and ``QT_QPA_FONTDIR``) at the Qt plugins it bundles for its own
 ``highgui`` windows. PyQt5 would then load OpenCV's ``libqxcb.so`` against its own Qt libraries and
 abort with "Could not load the Qt platform plugin xcb". The variables are only read when the
-``QApplication`` is created, so clearing them here works whether ``cv2`` was imported before or after.
+``QApplication`` is created, so clearing them works whether ``cv2`` was imported before or after.
 
 It also keeps Qt's xcb platform from loading OpenGL (``QT_XCB_GL_INTEGRATION=none``, unless the user
 set it): the viewer paints with the CPU and needs no GL, and on Mesa systems (Intel/AMD graphics,
@@ -29,6 +31,3 @@ def prepare_qt_environment() -> None:
         if value and "cv2" in value.replace("\\", "/").split("/"):
             del os.environ[name]
     os.environ.setdefault("QT_XCB_GL_INTEGRATION", "none")
-
-
-prepare_qt_environment()

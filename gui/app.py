@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gui  # noqa: F401  (fixes the Qt environment before any QApplication exists)
+from gui import prepare_qt_environment
 from rtpose.errors import DisplayError, RtposeError
 from rtpose.signals import stop_on_signals
 from rtpose.sinks import x11_display_reachable
@@ -115,6 +115,7 @@ def create_window(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Open the viewer for parsed options and run until it closes; returns the exit code."""
+    prepare_qt_environment()  # before the QApplication exists
     check_display()
     from PyQt5.QtCore import Qt
     from PyQt5.QtWidgets import QApplication

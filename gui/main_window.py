@@ -30,8 +30,10 @@ from PyQt5.QtWidgets import (
 )
 
 from gui import theme
+from gui.recording import Recording, save_snapshot, timestamped_path
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, VideoView, bgr_to_qimage, make_icon
 from gui.worker import ModelConfig, ModelLoader, PipelineController, available_backends, available_devices
+from rtpose.errors import RtposeError
 from rtpose.pipeline import STAGE_ORDER
 
 VIDEO_FILTER = (
@@ -68,8 +70,7 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.last_annotated: np.ndarray | None = None
         self.frames_shown = 0
-        self.recorder = None
-        self.record_path: Path | None = None
+        self.recorder: Recording | None = None
         self.last_snapshot: Path | None = None
         self._pending_open: tuple | None = None
         self._resume_after_load: tuple | None = None
@@ -549,7 +550,7 @@ class MainWindow(QMainWindow):
         url = self.url_edit.text().strip()
         if not url:
             self.url_edit.setFocus()
-            self.show_error("Type a stream URL first (rtsp://…, http://…).", dialog=False)
+            self.show_error("Type a stream URL first (rtsp://…, http://…).")
             return
         self.open_source(url)
 
@@ -721,24 +722,20 @@ class MainWindow(QMainWindow):
         """Record the annotated stream to ``path`` (default: a time-stamped .mp4 in :attr:`output_dir`)."""
         if self.controller.pipeline is None or not self._source_info:
             self.act_record.setChecked(False)
-            self.show_error("Start a source first, then record.", dialog=False)
+            self.show_error("Start a source first, then record.")
             return False
-        from rtpose.sinks import VideoSink
-
-        path = Path(path) if path else self.output_dir / time.strftime("rtpose-%Y%m%d-%H%M%S.mp4")
+        path = Path(path) if path else timestamped_path(self.output_dir, ".mp4")
         size = self._source_info.get("size")
         if self.last_annotated is not None:
             size = (self.last_annotated.shape[1], self.last_annotated.shape[0])
         fps = self._source_info.get("fps") or (self.last_result.fps if self.last_result else 0) or 25.0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.recorder = VideoSink(str(path), fps, tuple(size))
-        except Exception as exc:  # noqa: BLE001 - shown, never raised
+            self.recorder = Recording(path, fps, tuple(size), real_time=bool(self._source_info.get("is_live")))
+        except (RtposeError, OSError) as exc:
             self.recorder = None
             self.act_record.setChecked(False)
             self.show_error(f"Could not record to {path}: {exc}")
             return False
-        self.record_path = path
         self.act_record.setChecked(True)
         self.rec_label.setText("● REC")
         self.statusBar().showMessage(f"Recording to {path}", 4000)
@@ -759,25 +756,23 @@ class MainWindow(QMainWindow):
         if recorder is None:
             return None
         try:
-            recorder.close()
+            path = recorder.close()
         except Exception as exc:  # noqa: BLE001
-            self.show_error(f"Could not finish the recording {self.record_path}: {exc}")
+            self.show_error(f"Could not finish the recording {recorder.path}: {exc}")
             return None
-        self.statusBar().showMessage(f"Saved recording {self.record_path}", 8000)
-        return self.record_path
+        self.statusBar().showMessage(f"Saved recording {path} ({recorder.frames} frames)", 8000)
+        return path
 
     def snapshot(self, path: str | Path | None = None) -> Path | None:
         """Save the current view (the annotated frame, full resolution) as a PNG; returns its path."""
         if self.last_annotated is None:
-            self.show_error("Nothing to snapshot yet: open a source first.", dialog=False)
+            self.show_error("Nothing to snapshot yet: open a source first.")
             return None
-        import cv2
-
-        path = Path(path) if path else self.output_dir / time.strftime("rtpose-%Y%m%d-%H%M%S.png")
-        if path.exists() and path.parent == self.output_dir and path.name.startswith("rtpose-"):
-            path = path.with_name(f"{path.stem}-{int(time.time() * 1000) % 1000:03d}{path.suffix}")
-        if not cv2.imwrite(str(path), self.last_annotated):
-            self.show_error(f"Could not write the snapshot {path}.")
+        path = Path(path) if path else timestamped_path(self.output_dir, ".png")
+        try:
+            save_snapshot(self.last_annotated, path)
+        except RtposeError as exc:
+            self.show_error(str(exc))
             return None
         self.last_snapshot = path
         self.statusBar().showMessage(f"Saved snapshot {path}", 6000)
@@ -800,7 +795,7 @@ class MainWindow(QMainWindow):
         self.menuBar().show()
         self.act_fullscreen.setChecked(False)
 
-    def show_error(self, message: str, dialog: bool = False) -> None:
+    def show_error(self, message: str) -> None:
         """Tell the user: in the status bar and over the video (never a blocking dialog)."""
         self.statusBar().showMessage(message, 15000)
         self.view.set_banner(message, "error" if not message.startswith("No HRNet") else "warning")

@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("PyQt5")
 pytest.importorskip("pytestqt")
 
-import gui  # noqa: E402  (prepares the Qt environment)
+import gui  # noqa: E402  (qapp below prepares the Qt environment)
 from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI  # noqa: E402
 from tests.xserver import xvfb  # noqa: E402
 
