@@ -32,7 +32,8 @@ from PyQt5.QtWidgets import (
 from gui import theme
 from gui.recording import Recording, save_snapshot, timestamped_path
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, VideoView, bgr_to_qimage, make_icon
-from gui.worker import ModelConfig, ModelLoader, PipelineController, available_backends, available_devices
+from gui.worker import ModelConfig, ModelLoader, PipelineController, available_devices
+from rtpose.backends.select import available_backends
 from rtpose.errors import RtposeError
 from rtpose.pipeline import STAGE_ORDER
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import re
 import threading
 import time
@@ -29,14 +28,6 @@ MAX_PENDING = 8
 
 #: What the viewer builds its estimator from: the model options of ``rtpose run`` (one definition).
 ModelConfig = ModelOptions
-
-
-def available_backends() -> list[str]:
-    """Pose backends whose Python packages are installed (``auto`` first)."""
-    needs = {"torch": "torch", "onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "openvino": "openvino"}
-    from rtpose.backends.base import BACKEND_NAMES
-
-    return [b for b in BACKEND_NAMES if b == "auto" or importlib.util.find_spec(needs.get(b, b)) is not None]
 
 
 def available_devices() -> list[str]:

@@ -136,14 +136,14 @@ def test_weights_may_be_an_onnx_file(reference_weights):
     onnx_path = exported(reference_weights, fp16=False)
     backend = create_backend("auto", weights=str(onnx_path))
     assert backend.name == "onnxruntime" and backend.reason == f"--weights is an ONNX file ({onnx_path.name})"
-    with pytest.raises(RtposeError, match="only --backend onnxruntime runs directly"):
+    with pytest.raises(RtposeError, match="only --backend onnxruntime or --backend openvino runs directly"):
         create_backend("torch", weights=str(onnx_path))
 
 
 def test_engine_file_needs_the_tensorrt_backend(tmp_path):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"placeholder")
-    with pytest.raises(RtposeError, match="is a TensorRT engine; run it with --backend tensorrt"):
+    with pytest.raises(RtposeError, match="is a TensorRT engine, which only --backend tensorrt runs directly"):
         create_backend("onnxruntime", weights=str(engine))
 
 
@@ -334,3 +334,30 @@ def test_tensorrt_build_with_a_stale_timing_cache(reference_weights, tmp_path):
     said.clear()
     build_engine(exported(reference_weights, fp16=True), out_dir=tmp_path, max_batch=2, log=said.append)
     assert any(line.startswith("reusing timing cache") for line in said), said
+
+
+def test_a_new_backend_is_one_table_entry(monkeypatch, small_weights, tmp_path, capsys):
+    """One BackendSpec in BACKENDS: --backend accepts it, create_backend builds it, the viewer offers it."""
+    import json
+
+    from rtpose.backends import select
+    from rtpose.backends.torch_backend import TorchBackend
+    from rtpose.checkpoints import load_pose_model
+    from rtpose.cli import main
+    from tests.conftest import BUS, DETECTOR_WEIGHTS
+
+    class ThreadedTorch(TorchBackend):  # a backend of its own name (here: PyTorch underneath)
+        name = "threaded-torch"
+
+    def build(request):
+        return ThreadedTorch(load_pose_model(request.path), device="cpu", input_hw=request.input_hw)
+
+    monkeypatch.setitem(select.BACKENDS, "threaded-torch", select.BackendSpec("threaded-torch", "torch", build))
+    backend = create_backend("threaded-torch", weights=str(small_weights))
+    assert backend.name == "threaded-torch" and backend.reason == "requested with --backend threaded-torch"
+    assert "threaded-torch" in select.available_backends() and "threaded-torch" in select.backend_names()
+    out = tmp_path / "bus.json"
+    assert main(["--source", str(BUS), "--weights", str(small_weights), "--backend", "threaded-torch",
+                 "--detector", str(DETECTOR_WEIGHTS), "--no-show", "--json", str(out)]) == 0
+    assert "pose backend threaded-torch" in capsys.readouterr().err
+    assert len(json.loads(out.read_text())["people"]) == 4  # (the viewer's list: tests/test_gui.py)

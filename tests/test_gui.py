@@ -357,3 +357,17 @@ def test_whole_body_model_offers_part_toggles(qtbot, qapp, tmp_path, fill_state_
     np.testing.assert_array_equal(everything, win.last_annotated)
     win.close()
     assert win.wait_for_threads(30.0)
+
+
+def test_the_backend_list_comes_from_the_backend_table(qtbot, qapp, monkeypatch):
+    from gui.main_window import MainWindow
+    from gui.worker import ModelConfig
+    from rtpose.backends import select
+
+    spec = select.BackendSpec("threaded-torch", "torch", select.BACKENDS["torch"].from_checkpoint)
+    monkeypatch.setitem(select.BACKENDS, "threaded-torch", spec)
+    win = MainWindow(ModelConfig(detector=str(DETECTOR_WEIGHTS)), load_model=False)
+    qtbot.addWidget(win)
+    items = [win.backend_combo.itemText(i) for i in range(win.backend_combo.count())]
+    assert items[0] == "auto" and "threaded-torch" in items and "torch" in items
+    win.close()

@@ -6,7 +6,7 @@ first use, so that importing the interface loads no engine.
 
 from __future__ import annotations
 
-from rtpose.backends.base import BACKEND_NAMES, PoseBackend
+from rtpose.backends.base import PoseBackend
 
 
 def __getattr__(name: str):
@@ -17,4 +17,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'rtpose.backends' has no attribute {name!r}")
 
 
-__all__ = ["BACKEND_NAMES", "PoseBackend", "create_backend"]
+__all__ = ["PoseBackend", "create_backend"]

@@ -1,13 +1,13 @@
-"""The backend interface and the backend names: a leaf module (imports no engine, no exporter)."""
+"""The backend interface: a leaf module (it imports no engine and no exporter).
+
+The backends themselves are listed once, in :data:`rtpose.backends.select.BACKENDS`.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-
-#: What ``--backend`` accepts: ``auto`` chooses (see :mod:`rtpose.backends.select`), the others force one.
-BACKEND_NAMES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 
 @runtime_checkable
@@ -38,4 +38,4 @@ class PoseBackend(Protocol):
         ...
 
 
-__all__ = ["BACKEND_NAMES", "PoseBackend"]
+__all__ = ["PoseBackend"]

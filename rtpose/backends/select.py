@@ -20,9 +20,12 @@ the weights' sha256 and the input size, said on stderr) and reused afterwards.
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from rtpose.backends.base import BACKEND_NAMES, PoseBackend
+from rtpose.backends.base import PoseBackend
 from rtpose.errors import EngineError, RtposeError, exception_gist
 
 #: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's
@@ -57,6 +60,87 @@ def _wants_cpu(device: str) -> bool:
     return device == "cpu"
 
 
+@dataclass(frozen=True)
+class Request:
+    """What a backend is built for: a checkpoint ``path`` (or an exported file), where, at what size."""
+
+    path: Path
+    device: str
+    input_hw: tuple[int, int]
+    fp16: bool | None
+    engines: Path
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One backend in :data:`BACKENDS`.
+
+    Attributes:
+        name: what ``--backend`` takes.
+        package: the Python package it needs (the viewer offers only backends whose package is there).
+        from_checkpoint: builds it for a checkpoint (exporting what it needs, or finding an engine).
+        file_suffixes: exported files it runs directly (``.onnx``, ``.engine``); the first backend of the
+            table that runs a file is ``auto``'s choice for it.
+        from_file: builds it for such a file and a device.
+        file_kind: what such a file is called in messages ("an ONNX file").
+    """
+
+    name: str
+    package: str
+    from_checkpoint: Callable[[Request], PoseBackend]
+    file_suffixes: tuple[str, ...] = ()
+    from_file: Callable[[Path, str], PoseBackend] | None = None
+    file_kind: str = ""
+
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
+
+
+def _tensorrt_for_checkpoint(request: Request) -> PoseBackend:
+    engine, why_not = _matching_engine(request.path, request.device, request.input_hw, request.engines)
+    if engine is None:
+        raise EngineError(why_not)
+    return _tensorrt_from_engine(engine, request.device)
+
+
+def _onnxruntime_from_file(path: Path, device: str) -> PoseBackend:
+    from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend(path, device=device)
+
+
+def _openvino_for_checkpoint(request: Request) -> PoseBackend:
+    from rtpose.backends.onnx_export import ensure_onnx
+
+    return _openvino_from_onnx(ensure_onnx(request.path, input_hw=request.input_hw, out_dir=request.engines))
+
+
+#: Every backend: adding one is one entry here (``auto``'s order of preference is in :func:`_auto`).
+BACKENDS: dict[str, BackendSpec] = {
+    spec.name: spec
+    for spec in (
+        BackendSpec("torch", "torch", lambda r: _torch(r.path, r.device, r.input_hw, r.fp16)),
+        BackendSpec("onnxruntime", "onnxruntime",
+                    lambda r: _onnxruntime(r.path, r.device, r.input_hw, r.fp16, r.engines),
+                    (".onnx",), _onnxruntime_from_file, "an ONNX file"),
+        BackendSpec("openvino", "openvino", _openvino_for_checkpoint,
+                    (".onnx",), lambda path, _device: _openvino_from_onnx(path), "an ONNX file"),
+        BackendSpec("tensorrt", "tensorrt", _tensorrt_for_checkpoint,
+                    ENGINE_SUFFIXES, lambda path, device: _tensorrt_from_engine(path, device), "a TensorRT engine"),
+    )
+}
+
+
+def backend_names() -> list[str]:
+    """What ``--backend`` accepts: ``auto``, then every entry of :data:`BACKENDS`."""
+    return ["auto", *BACKENDS]
+
+
+def available_backends() -> list[str]:
+    """``auto`` and the backends whose Python package is installed (the viewer's choices)."""
+    return ["auto", *(name for name, spec in BACKENDS.items() if spec.available())]
+
+
 def create_backend(
     backend: str = "auto",
     weights: str | None = None,
@@ -68,7 +152,7 @@ def create_backend(
     """Build the backend ``backend`` for ``weights`` on ``device``.
 
     Args:
-        backend: "auto", "torch", "onnxruntime" or "tensorrt".
+        backend: "auto" or a name of :data:`BACKENDS` ("torch", "onnxruntime", "openvino", "tensorrt").
         weights: a checkpoint, an ``.onnx`` file, a TensorRT ``.engine`` file, the name of a registry
             checkpoint (``rtpose weights list``; downloaded on first use), or None for the default one.
         device: "auto", "cpu", "cuda" or "cuda:N".
@@ -78,12 +162,12 @@ def create_backend(
         engines_dir: where engines and exported ONNX files are looked for and written
             (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
 
-    The returned object has a ``reason`` attribute saying why it was chosen.
+    The returned backend's ``reason`` says why it was chosen.
     """
     from rtpose.backends.sidecar import default_engines_dir
 
-    if backend not in BACKEND_NAMES:
-        raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}.")
+    if backend not in backend_names():
+        raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.")
     from rtpose.checkpoints import trained_input_hw
     from rtpose.weights import resolve_weights
 
@@ -91,50 +175,29 @@ def create_backend(
     engines = Path(engines_dir) if engines_dir is not None else default_engines_dir()
     suffix = path.suffix.lower()
 
-    if suffix in ENGINE_SUFFIXES:
-        if backend not in ("auto", "tensorrt"):
-            raise RtposeError(f"{path.name} is a TensorRT engine; run it with --backend tensorrt (or auto).")
-        result = _tensorrt_from_engine(path, device)
-        result.reason = f"--weights is a TensorRT engine ({path.name})"
-        return _fixed_size(result, input_hw, path)
-    if suffix == ".onnx":
-        if backend == "openvino":
-            result = _openvino_from_onnx(path)
-            result.reason = f"requested with --backend openvino; --weights is an ONNX file ({path.name})"
-            return _fixed_size(result, input_hw, path)
-        if backend not in ("auto", "onnxruntime"):
+    runners = [spec for spec in BACKENDS.values() if suffix in spec.file_suffixes]
+    if runners:  # an exported file: only the backends that run it directly
+        kind = runners[0].file_kind
+        if backend == "auto":
+            spec, reason = runners[0], f"--weights is {kind} ({path.name})"
+        elif backend in (r.name for r in runners):
+            spec, reason = BACKENDS[backend], f"requested with --backend {backend}; --weights is {kind} ({path.name})"
+        else:
+            which = " or ".join(f"--backend {r.name}" for r in runners)
             hint = "pass the checkpoint instead"
             if backend == "tensorrt":
                 hint = "build an engine with 'rtpose build-engine --onnx FILE'"
-            raise RtposeError(f"{path.name} is an ONNX file, which only --backend onnxruntime runs directly; {hint}.")
-        from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
-
-        result = OnnxRuntimeBackend(path, device=device)
-        result.reason = f"--weights is an ONNX file ({path.name})" + (f"; {result.note}" if result.note else "")
+            raise RtposeError(f"{path.name} is {kind}, which only {which} runs directly (or auto); {hint}.")
+        result = spec.from_file(path, device)
+        note = getattr(result, "note", "")
+        result.reason = reason + (f"; {note}" if note else "")
         return _fixed_size(result, input_hw, path)
 
     if input_hw is None:
         input_hw = trained_input_hw(path) or DEFAULT_INPUT_HW
-    if backend == "torch":
-        result = _torch(path, device, input_hw, fp16)
-        result.reason = "requested with --backend torch"
-        return result
-    if backend == "onnxruntime":
-        result = _onnxruntime(path, device, input_hw, fp16, engines)
-        result.reason = "requested with --backend onnxruntime"
-        return result
-    if backend == "openvino":
-        from rtpose.backends.onnx_export import ensure_onnx
-
-        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines))
-        result.reason = "requested with --backend openvino"
-        return result
-    if backend == "tensorrt":
-        engine, why_not = _matching_engine(path, device, input_hw, engines)
-        if engine is None:
-            raise EngineError(why_not)
-        result = _tensorrt_from_engine(engine, device)
-        result.reason = f"requested with --backend tensorrt; engine {engine}"
+    if backend != "auto":
+        result = BACKENDS[backend].from_checkpoint(Request(path, device, input_hw, fp16, engines))
+        result.reason = f"requested with --backend {backend}"
         return result
     return _auto(path, device, input_hw, fp16, engines)
 
@@ -249,4 +312,5 @@ def _matching_engine(path: Path, device: str, input_hw: tuple[int, int], engines
     )
 
 
-__all__ = ["create_backend", "CPU_MEASUREMENT", "EngineError"]
+__all__ = ["BACKENDS", "BackendSpec", "CPU_MEASUREMENT", "Request", "available_backends", "backend_names",
+           "create_backend"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rtpose.backends.base import BACKEND_NAMES
+from rtpose.backends.select import backend_names
 
 #: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for
 #: experiments without letting a typo (4096x4096) build a model that runs for minutes per frame.
@@ -79,7 +79,7 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
     group.add_argument("--weights", metavar="PATH|NAME",
                        help="HRNet checkpoint (official, mmpose or rtpose training file), an exported .onnx, "
                             "a TensorRT .engine, or a downloaded registry name such as hrnet_w32_coco_256x192")
-    group.add_argument("--backend", choices=BACKEND_NAMES, default="auto",
+    group.add_argument("--backend", choices=backend_names(), default="auto",
                        help="pose inference backend; auto picks the fastest available (default: auto)")
     group.add_argument("--device", type=device_name, default="auto", help="cpu, cuda or cuda:N (default: auto)")
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
