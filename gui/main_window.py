@@ -1,4 +1,7 @@
-"""The viewer's main window: what it does with models, sources, frames, recordings and snapshots (its widgets: gui/layout.py)."""
+"""The viewer's main window: what it does with models, sources, frames, recordings and snapshots.
+
+Its widgets are built in :mod:`gui.layout`.
+"""
 
 from __future__ import annotations
 
