@@ -16,6 +16,22 @@ import numpy as np
 _CV_MAX_CHANNELS = 128
 
 
+def dark_newton_step(at):
+    """DARK's Newton step from the log-heatmap around each integer maximum (numpy or torch alike).
+
+    ``at(dy, dx)`` gives the log values at that offset from every maximum (``(M,)`` arrays). Returns
+    ``(num_x, num_y, det)``: the step is ``(num_x / det, num_y / det)`` where the Hessian's
+    determinant ``det`` is not ~0 (a flat or saddle-shaped neighbourhood has no reliable maximum).
+    """
+    centre = at(0, 0)
+    dx = 0.5 * (at(0, 1) - at(0, -1))
+    dy = 0.5 * (at(1, 0) - at(-1, 0))
+    dxx = 0.25 * (at(0, 2) - 2 * centre + at(0, -2))
+    dyy = 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
+    dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+    return -(dyy * dx - dxy * dy), -(dxx * dy - dxy * dx), dxx * dyy - dxy**2
+
+
 @dataclass(frozen=True)
 class HeatmapCodec:
     """Gaussian heatmap targets and argmax + DARK decoding.
@@ -110,21 +126,10 @@ class HeatmapCodec:
         x = xy[:, 0].astype(np.int64) + 2
         y = xy[:, 1].astype(np.int64) + 2
 
-        def at(dy: int, dx: int) -> np.ndarray:
-            return logs[m, y + dy, x + dx]
-
-        centre = at(0, 0)
-        dx = 0.5 * (at(0, 1) - at(0, -1))
-        dy = 0.5 * (at(1, 0) - at(-1, 0))
-        dxx = 0.25 * (at(0, 2) - 2 * centre + at(0, -2))
-        dyy = 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
-        dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
-        det = dxx * dyy - dxy**2
+        num_x, num_y, det = dark_newton_step(lambda dy, dx: logs[m, y + dy, x + dx])
         ok = np.abs(det) > 1e-12
         safe = np.where(ok, det, 1.0)
-        off_x = -(dyy * dx - dxy * dy) / safe
-        off_y = -(dxx * dy - dxy * dx) / safe
-        offsets = np.stack([off_x, off_y], axis=-1)
+        offsets = np.stack([num_x / safe, num_y / safe], axis=-1)
         # A flat or saddle-shaped neighbourhood has no reliable maximum: keep the integer argmax.
         offsets[~ok | (np.abs(offsets).max(axis=1) > 1.0)] = 0.0
         return offsets.astype(np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812  (the usual torch spelling)
 
-from rtpose.codec import HeatmapCodec
+from rtpose.codec import HeatmapCodec, dark_newton_step
 from rtpose.crops import BOX_PADDING, MEAN_RGB, STD_RGB, box_to_center_size, crop_transform
 from rtpose.timing import StageTimer
 
@@ -149,19 +149,10 @@ def dark_decode(heatmaps: torch.Tensor, blur_kernel: int = 11) -> tuple[torch.Te
     m = torch.arange(n * k, device=heatmaps.device)
     xi, yi = x + 2, y + 2
 
-    def at(dy: int, dx: int) -> torch.Tensor:
-        return logs[m, yi + dy, xi + dx]
-
-    centre = at(0, 0)
-    dx = 0.5 * (at(0, 1) - at(0, -1))
-    dy = 0.5 * (at(1, 0) - at(-1, 0))
-    dxx = 0.25 * (at(0, 2) - 2 * centre + at(0, -2))
-    dyy = 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
-    dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
-    det = dxx * dyy - dxy**2
+    num_x, num_y, det = dark_newton_step(lambda dy, dx: logs[m, yi + dy, xi + dx])
     ok = det.abs() > 1e-12
     safe = torch.where(ok, det, torch.ones_like(det))
-    offsets = torch.stack([-(dyy * dx - dxy * dy) / safe, -(dxx * dy - dxy * dx) / safe], dim=-1)
+    offsets = torch.stack([num_x / safe, num_y / safe], dim=-1)
     # A flat or saddle-shaped neighbourhood has no reliable maximum: keep the integer argmax.
     bad = ~ok | (offsets.abs().amax(dim=1) > 1.0)
     offsets = torch.where(bad[:, None], torch.zeros_like(offsets), offsets)
