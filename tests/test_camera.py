@@ -20,6 +20,7 @@ import pytest
 from rtpose.errors import SourceError
 from rtpose.pipeline import Pipeline
 from rtpose.sources import CaptureSource, open_source
+from tests.cli_helpers import count_video_frames
 from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 from tests.fake_camera import Device, install
 from tests.test_pipeline import SlowEstimator
@@ -30,15 +31,6 @@ def _video_frames(n: int) -> list[np.ndarray]:
     frames = [cap.read()[1] for _ in range(n)]
     cap.release()
     return frames
-
-
-def _count_video_frames(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    count = 0
-    while cap.read()[0]:
-        count += 1
-    cap.release()
-    return count
 
 
 def test_camera_index_opens_and_delivers_the_real_frames(monkeypatch):
@@ -110,7 +102,7 @@ def test_rtpose_camera_runs_until_unplugged_with_valid_outputs(monkeypatch, tmp_
     header, *records = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert header["kind"] == "camera" and header["timestamp"] == "unix"
     assert records and all(r["people"] for r in records)  # vtest has people in every frame
-    assert _count_video_frames(video) == records[-1]["frame"] - records[0]["frame"] + 1  # real time kept
+    assert count_video_frames(video) == records[-1]["frame"] - records[0]["frame"] + 1  # real time kept
     processed = int(err.split(" frames processed")[0].rsplit(" ", 1)[-1])
     dropped = int(err.split(" dropped")[0].rsplit(" ", 1)[-1])
     assert processed == len(records) and processed + dropped == 15
@@ -149,7 +141,7 @@ def test_stop_signals_finalise_outputs_and_exit_128_plus_n(tmp_path, small_weigh
     # A finalised mp4 holding every processed frame; for a camera, the frames dropped in between are filled
     # with the previous one, so that the video keeps the camera's real time.
     span = records[-1]["frame"] - records[0]["frame"] + 1 if source == "camera" else len(records)
-    assert _count_video_frames(video) == span
+    assert count_video_frames(video) == span
     processed = int(err.split(" frames processed")[0].rsplit(" ", 1)[-1])
     assert processed == len(records)  # the frame that was in the model when the signal came is not lost
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from rtpose.cli import main
+from tests.cli_helpers import one_error_line
 from tests.conftest import BUS, DATA, DETECTOR_WEIGHTS, VIDEO_MULTI
 
 EXAMPLE_ANN = DATA / "eval" / "example_coco_val.json"
@@ -30,14 +31,6 @@ def offline(tmp_path, monkeypatch):
     """No cached weights, and the first-use download goes to a port where nothing listens."""
     monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RTPOSE_WEIGHTS_URL", "http://127.0.0.1:9/")
-
-
-def _one_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("rtpose: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -62,12 +55,12 @@ def test_bad_option_values_are_one_sentence_exit_2(capsys, args, words):
     with pytest.raises(SystemExit) as info:
         main(["--source", str(BUS), "--no-show", *args])
     assert info.value.code == 2
-    assert words in _one_error(capsys)
+    assert words in one_error_line(capsys)
 
 
 def test_unknown_command_suggests_the_close_one(capsys):
     assert main(["evl"]) == 2
-    assert "did you mean 'rtpose eval'?" in _one_error(capsys)
+    assert "did you mean 'rtpose eval'?" in one_error_line(capsys)
 
 
 def test_cuda_on_a_machine_without_a_gpu_is_one_sentence(capsys):
@@ -76,7 +69,7 @@ def test_cuda_on_a_machine_without_a_gpu_is_one_sentence(capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
     assert main(["--source", str(BUS), "--no-show", "--device", "cuda", "--detector", str(DETECTOR_WEIGHTS)]) == 1
-    assert "--device cuda asks for an NVIDIA GPU, but PyTorch sees none" in _one_error(capsys)
+    assert "--device cuda asks for an NVIDIA GPU, but PyTorch sees none" in one_error_line(capsys)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +91,7 @@ def test_outputs_are_checked_before_the_model_loads(tmp_path, capsys, source, ou
     outputs = [o.replace("OUT", str(tmp_path)) for o in outputs]
     # No --weights: reaching the model would fail on the offline download, not on the output.
     assert main(["--source", str(source), "--no-show", *outputs]) == 1
-    line = _one_error(capsys)
+    line = one_error_line(capsys)
     assert words in line and "download" not in line
     if "out.mp4" not in outputs[-1]:
         assert ".mp4 or .avi" not in line or "many frames" in line  # no video advice for a non-video mistake
@@ -113,7 +106,7 @@ def test_outputs_are_checked_before_the_model_loads(tmp_path, capsys, source, ou
 )
 def test_unsupported_sources_are_one_sentence(capsys, source, words):
     assert main(["--source", source, "--no-show"]) == 1
-    assert words in _one_error(capsys)
+    assert words in one_error_line(capsys)
 
 
 def test_wrong_kinds_of_model_files_are_one_sentence(tmp_path, capsys, small_weights):
@@ -126,19 +119,19 @@ def test_wrong_kinds_of_model_files_are_one_sentence(tmp_path, capsys, small_wei
     other = tmp_path / "classifier.onnx"
     torch.onnx.export(NotPose(), (torch.zeros(1, 3, 64, 64),), str(other), dynamo=False)
     assert main(["--source", str(BUS), "--no-show", "--weights", str(other), "--detector", str(DETECTOR_WEIGHTS)]) == 1
-    assert "classifier.onnx is not an HRNet pose model" in _one_error(capsys)
+    assert "classifier.onnx is not an HRNet pose model" in one_error_line(capsys)
 
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     for detector, words in ((small_weights, "as an Ultralytics YOLO detector"), (empty, "are an empty file")):
         assert main(["--source", str(BUS), "--no-show", "--weights", str(small_weights), "--detector", str(detector),
                      "--backend", "torch"]) == 1
-        assert words in _one_error(capsys)
+        assert words in one_error_line(capsys)
 
     text = tmp_path / "notes.txt"
     text.write_text("hello\n")
     assert main(["--source", str(BUS), "--no-show", "--weights", str(text), "--backend", "torch"]) == 1
-    assert "not a readable PyTorch checkpoint" in _one_error(capsys)
+    assert "not a readable PyTorch checkpoint" in one_error_line(capsys)
 
 
 def test_input_size_that_contradicts_an_exported_model_is_refused(tmp_path, capsys, small_weights):
@@ -147,20 +140,20 @@ def test_input_size_that_contradicts_an_exported_model_is_refused(tmp_path, caps
     capsys.readouterr()
     assert main(["--source", str(BUS), "--no-show", "--weights", str(out), "--input-size", "384x288",
                  "--detector", str(DETECTOR_WEIGHTS)]) == 1
-    assert "w18.onnx was exported for 256x192 inputs, not --input-size 384x288" in _one_error(capsys)
+    assert "w18.onnx was exported for 256x192 inputs, not --input-size 384x288" in one_error_line(capsys)
 
 
 def test_export_checks_its_output_before_exporting(tmp_path, capsys, small_weights, monkeypatch):
     assert main(["export-onnx", "--weights", str(small_weights), "--out", "/proc/x.onnx"]) == 1
-    assert "Cannot write the ONNX file /proc/x.onnx" in _one_error(capsys)
+    assert "Cannot write the ONNX file /proc/x.onnx" in one_error_line(capsys)
     with pytest.raises(SystemExit) as info:
         main(["export-onnx", "--weights", str(small_weights), "--opset", "99"])
-    assert info.value.code == 2 and "opset must be 17 to 20" in _one_error(capsys)
+    assert info.value.code == 2 and "opset must be 17 to 20" in one_error_line(capsys)
     blocker = tmp_path / "engines-is-a-file"
     blocker.write_text("")
     monkeypatch.setenv("RTPOSE_ENGINES", str(blocker))
     assert main(["export-onnx", "--weights", str(small_weights)]) == 1
-    assert "engines folder" in (line := _one_error(capsys)) and "is a file, not a folder" in line
+    assert "engines folder" in (line := one_error_line(capsys)) and "is a file, not a folder" in line
 
 
 def test_eval_refuses_nan_results_and_warns_about_other_categories(tmp_path, capsys):
@@ -170,7 +163,7 @@ def test_eval_refuses_nan_results_and_warns_about_other_categories(tmp_path, cap
     path = tmp_path / "nan.json"
     path.write_text(json.dumps(with_nan))
     assert main(["eval", "--ann", str(EXAMPLE_ANN), "--results", str(path)]) == 1
-    assert "Result 3" in (line := _one_error(capsys)) and "NaN" in line
+    assert "Result 3" in (line := one_error_line(capsys)) and "NaN" in line
 
     other = [dict(r) for r in results]
     other[0]["category_id"] = 18  # a dog
@@ -184,7 +177,7 @@ def test_eval_refuses_nan_results_and_warns_about_other_categories(tmp_path, cap
 def test_eval_checks_out_before_the_evaluation_and_writes_nothing_unasked(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["eval", "--ann", str(EXAMPLE_ANN), "--images", str(tmp_path), "--out", "/proc/r.json"]) == 1
-    assert "Cannot write the results file (--out) /proc/r.json" in _one_error(capsys)
+    assert "Cannot write the results file (--out) /proc/r.json" in one_error_line(capsys)
     assert not list(tmp_path.iterdir())  # no rtpose_keypoint_results.json in the current folder
 
 

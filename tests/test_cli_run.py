@@ -10,19 +10,12 @@ import cv2
 import pytest
 
 from rtpose.cli import main
+from tests.cli_helpers import one_error_line
 from tests.conftest import BUS, DETECTOR_WEIGHTS, VIDEO_MULTI
 
 
 def _model(small_weights) -> list[str]:
     return ["--weights", str(small_weights), "--detector", str(DETECTOR_WEIGHTS), "--device", "cpu"]
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("rtpose: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.slow
@@ -90,7 +83,7 @@ def test_bad_sources_exit_1_with_one_sentence(tmp_path, capsys, source, words):
     start = time.perf_counter()
     # weights are checked after the source: a bad source fails fast, before any model loads
     assert main([*source, "--no-show", "--timeout", "2"]) == 1
-    assert words in _error_line(capsys)
+    assert words in one_error_line(capsys)
     assert time.perf_counter() - start < 30  # a hang guard, not a speed test
 
 
@@ -102,12 +95,12 @@ def test_show_without_display_is_a_sentence(monkeypatch, capsys, display):
     else:  # set, but no X server answers (a window would abort the process)
         monkeypatch.setenv("DISPLAY", display)
     assert main(["--source", str(BUS), "--show"]) == 1
-    assert "display" in _error_line(capsys)
+    assert "display" in one_error_line(capsys)
 
 
 def test_no_source_and_help(capsys):
     assert main([]) == 1
-    assert "--camera" in _error_line(capsys)
+    assert "--camera" in one_error_line(capsys)
     with pytest.raises(SystemExit) as info:
         main(["--help"])
     assert info.value.code == 0

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from tests.cli_helpers import count_video_frames
 from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 from tests.xserver import require, wait_for_window, xdotool, xvfb
 
@@ -36,15 +37,6 @@ def _env(display: str, tmp_path: Path) -> dict:
     env.update(DISPLAY=display, RTPOSE_CACHE=str(tmp_path / "cache"), RTPOSE_ENGINES=str(tmp_path / "engines"),
                PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     return env
-
-
-def _frames(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    count = 0
-    while cap.read()[0]:
-        count += 1
-    cap.release()
-    return count
 
 
 def _wait_for_file(pattern: str, folder: Path, timeout: float = 60) -> list[Path]:
@@ -96,7 +88,7 @@ def test_viewer_plays_records_snapshots_and_stops_on_sigterm(display, tmp_path, 
     assert image is not None and image.shape == (360, 480, 3)
     recordings = sorted(work.glob("rtpose-*.mp4"))
     assert len(recordings) == 2, recordings
-    assert all(_frames(path) >= 1 for path in recordings)  # both finalised, the second by SIGTERM
+    assert all(count_video_frames(path) >= 1 for path in recordings)  # both finalised, the second by SIGTERM
 
 
 def test_display_that_does_not_answer_is_one_sentence(tmp_path):

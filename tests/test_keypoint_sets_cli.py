@@ -14,6 +14,7 @@ from rtpose.detector import ANIMAL_CLASSES, PersonDetector
 from rtpose.errors import WeightsError
 from rtpose.models import HRNet
 from rtpose.skeleton import KEYPOINT_SETS
+from tests.cli_helpers import one_error_line
 from tests.conftest import BUS, DETECTOR_WEIGHTS, VIDEO_MULTI
 
 
@@ -25,14 +26,6 @@ def wholebody_weights(tmp_path_factory, fill_state_dict):
     path = tmp_path_factory.mktemp("weights") / "hrnet_w18_wholebody_reference.pth"
     torch.save({"meta": {"mmpose_version": "0.8.0"}, "state_dict": mmpose}, path)
     return path
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("rtpose: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.slow
@@ -72,7 +65,7 @@ def test_keypoints_option_that_does_not_fit_is_one_sentence(wholebody_weights, c
     argv = ["--source", str(BUS), "--weights", str(wholebody_weights), "--detector", str(DETECTOR_WEIGHTS),
             "--device", "cpu", "--no-show", "--keypoints", "mpii"]
     assert main(argv) != 0
-    assert "133 keypoints but the keypoint set mpii has 16" in _error_line(capsys)
+    assert "133 keypoints but the keypoint set mpii has 16" in one_error_line(capsys)
 
 
 def test_unknown_keypoint_set_is_refused(capsys):
