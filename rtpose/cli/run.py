@@ -62,14 +62,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _make_tracker(args: argparse.Namespace):
     if not args.track:
         return None
-    try:
-        from rtpose.tracking import PoseTracker
-    except ImportError:
-        raise RtposeError("Tracking is not available in this installation (rtpose.tracking is missing).") from None
+    from rtpose.tracking import PoseTracker
+
     return PoseTracker(max_lost=args.track_buffer, smooth=args.smooth, kpt_thr=args.kpt_thr)
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.cli.common import build_estimator
     from rtpose.sinks import WindowSink, check_outputs, display_available
     from rtpose.sources import ImageSource, open_source
 
@@ -81,8 +80,8 @@ def main(args: argparse.Namespace) -> int:
                          timeout=args.timeout)
     try:
         check_outputs(args.save, args.json, source)  # before the model loads
-        estimator = _build(args)
-        if not show and not (args.save or args.json) and not args.quiet:
+        estimator = build_estimator(args)
+        if not show and not (args.save or args.json):
             say("no window, --save or --json: only the summary will be printed")
         if isinstance(source, ImageSource):
             return _run_image(args, source, estimator, window)
@@ -91,12 +90,6 @@ def main(args: argparse.Namespace) -> int:
         source.close()
         if window is not None:
             window.close()
-
-
-def _build(args: argparse.Namespace):
-    from rtpose.cli.common import build_estimator
-
-    return build_estimator(args)
 
 
 def _run_image(args, source, estimator, window) -> int:
