@@ -169,11 +169,11 @@ class JsonSink(Sink):
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         h, w = result.frame.image.shape[:2]
         record = {**self.header, "width": w, "height": h, **frame_record(result)}
-        self.count += 1
         try:
             self.path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
             raise RtposeError(f"Cannot write {self.path} ({exc.strerror}).") from None
+        self.count += 1
 
 
 class ImageSink(Sink):
