@@ -16,6 +16,10 @@ to the CPU the same way); else the fastest CPU backend measured: OpenVINO when
 the optional ``openvino`` package is installed, else ONNX Runtime (see :data:`CPU_MEASUREMENT`).
 ONNX Runtime and OpenVINO need an ONNX file: it is exported once into the engines folder (keyed by
 the weights' sha256 and the input size, said on stderr) and reused afterwards.
+
+``precision`` (``--precision``): ``auto`` runs OpenVINO in bf16 where the CPU has native BF16 (and
+says so in the reason), ``fp32`` keeps every backend in float32 (also no FP16 on a GPU), ``bf16``
+needs OpenVINO on a CPU with BF16.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ def create_backend(
     input_hw: tuple[int, int] | None = None,
     fp16: bool | None = None,
     engines_dir: str | None = None,
+    precision: str = "auto",
 ) -> PoseBackend:
     """Build the backend ``backend`` for ``weights`` on ``device``.
 
@@ -82,6 +87,7 @@ def create_backend(
         fp16: half precision (default: on for GPUs, off on the CPU).
         engines_dir: where engines and exported ONNX files are looked for and written
             (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
+        precision: "auto", "fp32" or "bf16" (OpenVINO's CPU inference precision; see the module docstring).
 
     The returned object has a ``reason`` attribute saying why it was chosen.
     """
@@ -89,6 +95,14 @@ def create_backend(
 
     if backend not in BACKEND_NAMES:
         raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}.")
+    from rtpose.backends.openvino_backend import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise RtposeError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    if precision == "bf16" and backend not in ("auto", "openvino"):
+        raise RtposeError(f"--precision bf16 runs on OpenVINO only; use --backend openvino (or auto), not {backend}.")
+    if precision == "fp32" and fp16 is None:
+        fp16 = False
     from rtpose.checkpoints import trained_input_hw
     from rtpose.weights import resolve_weights
 
@@ -97,15 +111,18 @@ def create_backend(
     suffix = path.suffix.lower()
 
     if suffix in ENGINE_SUFFIXES:
+        if precision == "bf16":
+            raise RtposeError(f"{path.name} is a TensorRT engine; --precision bf16 runs on OpenVINO only.")
         if backend not in ("auto", "tensorrt"):
             raise RtposeError(f"{path.name} is a TensorRT engine; run it with --backend tensorrt (or auto).")
         result = _tensorrt_from_engine(path, device)
         result.reason = f"--weights is a TensorRT engine ({path.name})"
         return result
     if suffix == ".onnx":
-        if backend == "openvino":
-            result = _openvino_from_onnx(path)
-            result.reason = f"requested with --backend openvino; --weights is an ONNX file ({path.name})"
+        if backend == "openvino" or precision == "bf16":
+            result = _openvino_from_onnx(path, precision)
+            result.reason = f"requested with --backend openvino; --weights is an ONNX file ({path.name}); " \
+                            f"{result.precision_note}"
             return result
         if backend not in ("auto", "onnxruntime"):
             hint = "pass the checkpoint instead"
@@ -131,8 +148,8 @@ def create_backend(
     if backend == "openvino":
         from rtpose.backends.onnx_export import ensure_onnx
 
-        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines))
-        result.reason = "requested with --backend openvino"
+        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines), precision)
+        result.reason = f"requested with --backend openvino; {result.precision_note}"
         return result
     if backend == "tensorrt":
         engine, why_not = _matching_engine(path, device, input_hw, engines)
@@ -141,12 +158,16 @@ def create_backend(
         result = _tensorrt_from_engine(engine, device)
         result.reason = f"requested with --backend tensorrt; engine {engine}"
         return result
-    return _auto(path, device, input_hw, fp16, engines)
+    return _auto(path, device, input_hw, fp16, engines, precision)
 
 
-def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path) -> PoseBackend:
+def _auto(
+    path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path, precision: str = "auto"
+) -> PoseBackend:
     no_engine = ""
     gpu_failed = ""
+    if precision == "bf16":  # an OpenVINO CPU precision: straight to the CPU
+        device = "cpu"
     if not _wants_cpu(device):
         from rtpose.backends.tensorrt_backend import tensorrt_available
 
@@ -174,6 +195,8 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
                 )
                 return result
     gpu = "CPU requested" if _wants_cpu(device) else (gpu_failed + "the CPU" if gpu_failed else "no CUDA GPU")
+    if precision == "bf16":
+        gpu = "--precision bf16"
     if no_engine.startswith("the TensorRT engine lookup failed"):
         gpu = f"{no_engine}; {gpu}"
     from rtpose.backends.openvino_backend import openvino_available
@@ -181,9 +204,11 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
     if PREFER_OPENVINO_ON_CPU and openvino_available():
         from rtpose.backends.onnx_export import ensure_onnx
 
-        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines))
-        result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}"
+        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines), precision)
+        result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}; {result.precision_note}"
         return result
+    if precision == "bf16":
+        raise RtposeError("--precision bf16 needs OpenVINO (pip install \"rtpose[openvino]\"), which is not installed.")
     try:
         result = _onnxruntime(path, "cpu", input_hw, False, engines)
     except ImportError:
@@ -216,10 +241,10 @@ def _onnxruntime(path: Path, device: str, input_hw: tuple[int, int], fp16: bool 
     return OnnxRuntimeBackend(onnx_path, device=device)
 
 
-def _openvino_from_onnx(onnx_path: Path) -> PoseBackend:
+def _openvino_from_onnx(onnx_path: Path, precision: str = "auto") -> PoseBackend:
     from rtpose.backends.openvino_backend import OpenVinoBackend
 
-    return OpenVinoBackend(onnx_path)
+    return OpenVinoBackend(onnx_path, precision=precision)
 
 
 def _tensorrt_from_engine(engine: Path, device: str) -> PoseBackend:

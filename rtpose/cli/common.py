@@ -102,6 +102,10 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                        help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
+    group.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                       help="inference precision: auto runs OpenVINO in bf16 where the CPU has native BF16 "
+                            "(AVX-512 BF16/AMX; keypoints checked against FP32), fp32 keeps every backend in "
+                            "float32 (default: auto)")
     if detector:
         group.add_argument("--detector", default=None, metavar="PATH|NAME",
                            help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
@@ -117,7 +121,8 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet:
     from rtpose.estimator import TopDownEstimator
 
     check_device(args.device)
-    backend = create_backend(args.backend, weights=args.weights, device=args.device, input_hw=args.input_size)
+    backend = create_backend(args.backend, weights=args.weights, device=args.device, input_hw=args.input_size,
+                             precision=getattr(args, "precision", "auto"))
     if not quiet:
         reason = getattr(backend, "reason", "")
         print(f"rtpose: pose backend {backend.name} on {backend.device}" + (f" ({reason})" if reason else ""),
