@@ -13,6 +13,8 @@ from rtpose.errors import WeightsError
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
 DEFAULT_DETECTOR = "yolov8n.pt"
 PERSON_CLASS = 0
+#: How the detector runs: ``auto`` picks Ultralytics' OpenVINO export on the CPU when it measured faster.
+RUNTIMES = ("auto", "torch", "openvino")
 
 
 @dataclass
@@ -37,6 +39,10 @@ class PersonDetector:
         device: "cpu", "cuda", "cuda:N" or "auto".
         half: FP16 inference (CUDA only; ignored on the CPU).
         imgsz: inference image size (longest side, pixels).
+        runtime: "auto" (on the CPU, Ultralytics' own OpenVINO export of a ``.pt`` detector when OpenVINO is
+            installed and the export measured faster, see :mod:`rtpose.detector_export`), "torch" or "openvino"
+            (the export whatever it measured). The export is made once into ``engines_dir`` (default:
+            :func:`rtpose.backends.sidecar.default_engines_dir`), keyed by the detector file's sha256.
     """
 
     def __init__(
@@ -48,6 +54,8 @@ class PersonDetector:
         device: str = "auto",
         half: bool = True,
         imgsz: int = 640,
+        runtime: str = "auto",
+        engines_dir: str | os.PathLike | None = None,
     ) -> None:
         import torch
 
@@ -69,6 +77,52 @@ class PersonDetector:
         self.half = bool(half) and self.device.startswith("cuda")
         self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
         self.weights = weights
+        #: "torch" or "openvino", and why (for the start-up line).
+        self.runtime, self.note = "torch", "PyTorch"
+        if runtime not in RUNTIMES:
+            raise WeightsError(f"Unknown detector runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+        if runtime != "torch":
+            self._use_openvino_export(runtime == "openvino", engines_dir)
+
+    def _use_openvino_export(self, forced: bool, engines_dir) -> None:
+        """Switch to Ultralytics' OpenVINO export (cached) where it applies and measured faster (or ``forced``)."""
+        import importlib.util
+
+        ckpt = Path(str(getattr(self.model, "ckpt_path", None) or self.weights))
+        why_not = ""
+        if self.device != "cpu":
+            why_not = "the OpenVINO export is for the CPU"
+        elif ckpt.suffix != ".pt" or not ckpt.is_file():
+            why_not = f"{ckpt.name} is not a PyTorch .pt file"
+        elif importlib.util.find_spec("openvino") is None:
+            why_not = "OpenVINO is not installed"
+        if why_not:
+            if forced:
+                raise WeightsError(f"The detector cannot run on OpenVINO: {why_not}.")
+            return
+        from rtpose.backends.sidecar import default_engines_dir, file_sha256
+        from rtpose.detector_export import ensure_openvino_export
+
+        engines = Path(engines_dir) if engines_dir is not None else default_engines_dir()
+        try:
+            meta = ensure_openvino_export(ckpt, file_sha256(ckpt), self.imgsz, engines, torch_model=self.model)
+            measured = meta["measured_ms"]
+            if meta["faster"] != "openvino" and not forced:
+                self.note = (f"PyTorch (its OpenVINO export measured slower: {measured['openvino']:.0f} vs "
+                             f"{measured['torch']:.0f} ms per frame)")
+                return
+            from ultralytics import YOLO
+
+            self.model = YOLO(meta["path"], task="detect")
+        except Exception as exc:  # an export failing must not stop a run that PyTorch can do
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            if forced:
+                raise WeightsError(f"Could not export or load the detector for OpenVINO ({first}).") from None
+            self.note = f"PyTorch (the OpenVINO export failed: {first})"
+            return
+        self.runtime = "openvino"
+        self.note = (f"OpenVINO, Ultralytics' export {Path(meta['path']).name} (measured {measured['openvino']:.0f} vs "
+                     f"{measured['torch']:.0f} ms per frame with PyTorch)")
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""

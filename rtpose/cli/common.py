@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rtpose.backends import BACKEND_NAMES
 from rtpose.errors import RtposeError
@@ -132,4 +133,7 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True, quiet:
         detector = PersonDetector(
             args.detector or DEFAULT_DETECTOR, conf=args.conf, max_people=args.max_people, device=args.device
         )
+        if not quiet:
+            print(f"rtpose: detector {Path(detector.weights).name} on {detector.device}: {detector.note}",
+                  file=sys.stderr)
     return TopDownEstimator(backend, detector=detector, flip=args.flip)
