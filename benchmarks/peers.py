@@ -9,14 +9,19 @@ same deterministic HRNet-W32 256x192 weights (``reference_weights.py``), in one 
   measured faster; one batched pose call per frame.
 - **ours --det-every N** (``--det-every``, default 3): the same with detection on one frame in N.
 - **ours fp32** (``--precision fp32``): the default path with OpenVINO kept in float32, to show the bf16 lever.
-- **rtmlib-style loop**: ONNX Runtime (CPU, all cores) on rtpose's FP32 ONNX export, one crop per call,
+- **rtmlib-style loop**: ONNX Runtime (CPU, its default threads) on rtpose's FP32 ONNX export, one crop per call,
   one person after the other, the detector before, all in one thread (as rtmlib's ``Body`` runs).
-- **official-demo-style loop**: PyTorch eager (all cores), all people of a frame in one batch, the
+- **official-demo-style loop**: PyTorch eager, all people of a frame in one batch, the
   detector before, one thread (as the official HRNet demo runs).
+- **rtmlib-style loop, openvino detector** (``--peer-openvino-detector``, default on): the rtmlib-style
+  loop with rtpose's OpenVINO detector export, so that the pose side's gain can be read on its own.
 
-The two peer loops run the detector as Ultralytics loads the ``.pt`` (PyTorch eager), as their users
-would. Printed per row: frames/s, people per frame, per-stage mean ms (``detect``, and ``pose`` = crop
-+ network + decode), pipeline efficiency (frames/s ÷ the slowest stage's rate, 1.0 = the stages overlap
+The two peer loops run the detector as their users would: ``YOLO("yolov8n-person.pt").predict``
+(PyTorch eager), which leaves torch with ``cpu_count - 1`` threads (``--peer-torch-threads``
+overrides), and each runtime with its own default threads (ONNX Runtime: all cores, spinning).
+
+Printed per row: frames/s, people per frame, per-stage mean ms (``detect``, and ``pose`` = crop +
+network + decode), pipeline efficiency (frames/s ÷ the slowest stage's rate, 1.0 = the stages overlap
 perfectly) and the ratios ours / rtmlib-style and ours / official-demo-style. With ``--overlap-probe``
 (default on) it also measures whether running the detector network of frame t+1 while the pose network
 runs on frame t could help on this machine, for several thread splits.
@@ -145,19 +150,45 @@ def run_ours(frames: list[np.ndarray], weights: Path, detector_path: Path, engin
 
 
 # ------------------------------------------------------------------ peers
-def _torch_detector(detector_path: Path):
-    from rtpose.detector import PersonDetector
+class PeerDetector:
+    """The person detector as a peer loop's user runs it: ``YOLO(...).predict``, Ultralytics' own thread setting.
 
-    return PersonDetector(detector_path, device="cpu", runtime="torch")
+    Same model file and settings as rtpose's (conf 0.25, NMS IoU 0.6, at most 32 people, 640 px). Ultralytics
+    sets torch to ``cpu_count - 1`` threads on its first predict (1 on 2 cores) for everything torch runs
+    afterwards; ``torch_threads`` overrides that after the first call.
+    """
+
+    def __init__(self, detector_path: Path, runtime: str = "torch", engines: Path | None = None,
+                 torch_threads: int | None = None) -> None:
+        from ultralytics import YOLO
+
+        weights = detector_path
+        if runtime == "openvino":
+            from rtpose.backends.sidecar import file_sha256
+            from rtpose.detector_export import ensure_openvino_export
+
+            meta = ensure_openvino_export(detector_path, file_sha256(detector_path), 640, engines, log=lambda m: None)
+            weights = Path(meta["path"])
+        self.model, self.runtime, self.torch_threads = YOLO(str(weights), task="detect"), runtime, torch_threads
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        result = self.model.predict(image, conf=0.25, iou=0.6, classes=[0], max_det=32, imgsz=640, device="cpu",
+                                    verbose=False)[0]
+        if self.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
+        return result.boxes.xyxy.cpu().numpy().astype(np.float32).reshape(-1, 4)
 
 
-def run_rtmlib_style(frames: list[np.ndarray], onnx_path: Path, detector_path: Path) -> dict:
+def run_rtmlib_style(frames: list[np.ndarray], onnx_path: Path, detector_path: Path, detector_runtime: str = "torch",
+                     engines: Path | None = None, torch_threads: int | None = None) -> dict:
     from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
     from rtpose.codec import HeatmapCodec
     from rtpose.crops import heatmap_to_image, make_input_batch
     from rtpose.timing import now
 
-    detector = _torch_detector(detector_path)
+    detector = PeerDetector(detector_path, detector_runtime, engines, torch_threads)
     session = OnnxRuntimeBackend(onnx_path, device="cpu")
     codec = HeatmapCodec(input_hw=session.input_hw)
     detector(frames[0])
@@ -166,7 +197,7 @@ def run_rtmlib_style(frames: list[np.ndarray], onnx_path: Path, detector_path: P
     start = now()
     for image in frames:
         t0 = now()
-        boxes = detector(image).boxes
+        boxes = detector(image)
         t1 = now()
         for box in boxes:  # one person per call, as rtmlib's top-down loop does
             batch, centers, sizes = make_input_batch(image, box[None], session.input_hw)
@@ -175,11 +206,16 @@ def run_rtmlib_style(frames: list[np.ndarray], onnx_path: Path, detector_path: P
         t2 = now()
         out.add_frame({"detect": (t1 - t0) * 1e3, "pose": (t2 - t1) * 1e3}, len(boxes))
     elapsed = now() - start
-    return row("rtmlib-style loop", f"pose onnxruntime {session.device}, batch 1 per person; detector torch; "
-               "one thread", out, elapsed)
+    name = "rtmlib-style loop" + ("" if detector_runtime == "torch" else f", {detector_runtime} detector")
+    detail = f"pose onnxruntime {session.device}, batch 1 per person; detector {detector.runtime}"
+    if detector.runtime == "torch":
+        import torch
+
+        detail += f" ({torch.get_num_threads()} torch threads)"
+    return row(name, detail + "; one thread", out, elapsed)
 
 
-def run_official_style(frames: list[np.ndarray], detector_path: Path) -> dict:
+def run_official_style(frames: list[np.ndarray], detector_path: Path, torch_threads: int | None = None) -> dict:
     import torch
     from reference_weights import deterministic_model
 
@@ -187,8 +223,7 @@ def run_official_style(frames: list[np.ndarray], detector_path: Path) -> dict:
     from rtpose.crops import heatmap_to_image, make_input_batch
     from rtpose.timing import now
 
-    detector = _torch_detector(detector_path)
-    torch.set_num_threads(os.cpu_count() or 1)
+    detector = PeerDetector(detector_path, torch_threads=torch_threads)
     model = deterministic_model(32)
     codec = HeatmapCodec(input_hw=(256, 192))
     detector(frames[0])
@@ -198,7 +233,7 @@ def run_official_style(frames: list[np.ndarray], detector_path: Path) -> dict:
     start = now()
     for image in frames:
         t0 = now()
-        boxes = detector(image).boxes
+        boxes = detector(image)
         t1 = now()
         if len(boxes):
             batch, centers, sizes = make_input_batch(image, boxes, (256, 192))
@@ -291,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--det-every", type=int, default=3, help="N of the 'ours --det-every N' row (0: no such row)")
     parser.add_argument("--no-fp32-row", action="store_true", help="skip the 'ours --precision fp32' row")
     parser.add_argument("--overlap-probe", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--peer-torch-threads", type=int, default=None, metavar="N",
+                        help="torch threads of the peer loops (default: what Ultralytics leaves, cpu_count - 1)")
+    parser.add_argument("--peer-openvino-detector", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the rtmlib-style loop with our OpenVINO detector export (default: on)")
     args = parser.parse_args(argv)
 
     import openvino
@@ -317,13 +356,18 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(run_ours(frames, weights, detector_path, engines, det_every=args.det_every))
             if not args.no_fp32_row:
                 rows.append(run_ours(frames, weights, detector_path, engines, precision="fp32"))
-            rtmlib = run_rtmlib_style(frames, onnx_path, detector_path)
-            official = run_official_style(frames, detector_path)
+            ours = len(rows)
+            rtmlib = run_rtmlib_style(frames, onnx_path, detector_path, torch_threads=args.peer_torch_threads)
+            official = run_official_style(frames, detector_path, args.peer_torch_threads)
             rows += [rtmlib, official]
+            if args.peer_openvino_detector:
+                rows.append(run_rtmlib_style(frames, onnx_path, detector_path, "openvino", engines))
             print_rows(rows)
-            for r in rows[: len(rows) - 2]:
+            for r in rows[:ours]:
                 print(f"  {r['name']} / rtmlib-style: {r['fps'] / rtmlib['fps']:.2f}x;  "
-                      f"{r['name']} / official-demo-style: {r['fps'] / official['fps']:.2f}x")
+                      f"{r['name']} / official-demo-style: {r['fps'] / official['fps']:.2f}x"
+                      + (f";  / rtmlib-style with the OpenVINO detector: {r['fps'] / rows[-1]['fps']:.2f}x"
+                         if args.peer_openvino_detector else ""))
             if args.overlap_probe:
                 people = int(round(rows[0]["people"]))
                 print(f"  overlap probe ({people} crops per pose call, networks only, frames/s):")
