@@ -91,8 +91,8 @@ def check_device(device: str) -> None:
         raise RtposeError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}.")
 
 
-def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> None:
-    """``--weights --backend --device --input-size --flip`` (and the detector's options)."""
+def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, precision: bool = True) -> None:
+    """``--weights --backend --device --input-size --flip`` (and ``--precision``, the detector's options)."""
     group = parser.add_argument_group("model")
     group.add_argument("--weights", metavar="PATH|NAME",
                        help="HRNet checkpoint (official, mmpose or rtpose training file), an exported .onnx, "
@@ -103,10 +103,11 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                        help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
-    group.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                       help="inference precision: auto runs OpenVINO in bf16 where the CPU has native BF16 "
-                            "(AVX-512 BF16/AMX; keypoints checked against FP32), fp32 keeps every backend in "
-                            "float32 (default: auto)")
+    if precision:
+        group.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                           help="inference precision: auto runs OpenVINO in bf16 where the CPU has native BF16 "
+                                "(AVX-512 BF16/AMX; keypoints checked against FP32), fp32 keeps every backend in "
+                                "float32 (default: auto)")
     if detector:
         group.add_argument("--detector", default=None, metavar="PATH|NAME",
                            help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
