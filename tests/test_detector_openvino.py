@@ -85,3 +85,13 @@ def test_auto_keeps_pytorch_when_the_export_measured_slower(exported, engines):
 def test_unknown_runtime_is_one_sentence():
     with pytest.raises(WeightsError, match="Unknown detector runtime"):
         PersonDetector(DETECTOR_WEIGHTS, device="cpu", runtime="tflite")
+
+
+def test_a_failing_export_falls_back_to_pytorch_and_says_why(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the engines folder should be")
+    detector = PersonDetector(DETECTOR_WEIGHTS, device="cpu", engines_dir=blocked)
+    assert detector.runtime == "torch" and detector.note.startswith("PyTorch (the OpenVINO export failed:")
+    assert len(detector(cv2.imread(str(BUS)))) == 4
+    with pytest.raises(WeightsError, match="Could not export or load the detector for OpenVINO"):
+        PersonDetector(DETECTOR_WEIGHTS, device="cpu", engines_dir=blocked, runtime="openvino")
