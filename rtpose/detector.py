@@ -126,9 +126,6 @@ class PersonDetector:
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""
-        import torch
-
-        threads = torch.get_num_threads()
         result = self.model.predict(
             image_bgr,
             conf=self.conf,
@@ -140,8 +137,6 @@ class PersonDetector:
             imgsz=self.imgsz,
             verbose=False,
         )[0]
-        if torch.get_num_threads() != threads:  # Ultralytics' first predict sets cpu_count - 1 (1 on 2 cores)
-            torch.set_num_threads(threads)
         boxes = result.boxes
         order = np.argsort(-boxes.conf.cpu().numpy(), kind="stable")
         return Detections(
