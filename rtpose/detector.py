@@ -113,7 +113,9 @@ class PersonDetector:
                 return
             from ultralytics import YOLO
 
-            self.model = YOLO(meta["path"], task="detect")
+            model = YOLO(meta["path"], task="detect")
+            self._load_quietly(model)
+            self.model = model
         except Exception as exc:  # an export failing must not stop a run that PyTorch can do
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             if forced:
@@ -123,6 +125,20 @@ class PersonDetector:
         self.runtime = "openvino"
         self.note = (f"OpenVINO, Ultralytics' export {Path(meta['path']).name} (measured {measured['openvino']:.0f} vs "
                      f"{measured['torch']:.0f} ms per frame with PyTorch)")
+
+    def _load_quietly(self, model) -> None:
+        """Compile an exported ``model`` now, without the two lines Ultralytics prints on stdout when it does."""
+        import logging
+
+        from ultralytics.utils import LOGGER
+
+        level = LOGGER.level
+        LOGGER.setLevel(logging.WARNING)
+        try:
+            model.predict(np.full((self.imgsz // 2, self.imgsz, 3), 114, np.uint8), classes=[PERSON_CLASS],
+                          imgsz=self.imgsz, device=self.device, verbose=False)
+        finally:
+            LOGGER.setLevel(level)
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""
