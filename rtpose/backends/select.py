@@ -121,8 +121,8 @@ def create_backend(
     if suffix == ".onnx":
         if backend == "openvino" or precision == "bf16":
             result = _openvino_from_onnx(path, precision)
-            result.reason = f"requested with --backend openvino; --weights is an ONNX file ({path.name}); " \
-                            f"{result.precision_note}"
+            asked = "requested with --backend openvino" if backend == "openvino" else "--precision bf16"
+            result.reason = f"{asked}; --weights is an ONNX file ({path.name}); {result.precision_note}"
             return result
         if backend not in ("auto", "onnxruntime"):
             hint = "pass the checkpoint instead"
