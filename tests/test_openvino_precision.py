@@ -117,3 +117,12 @@ def test_cli_precision_option():
     assert parser.parse_args(["--precision", "fp32"]).precision == "fp32"
     with pytest.raises(SystemExit):
         parser.parse_args(["--precision", "fp16"])
+
+
+@needs_bf16
+def test_an_onnx_file_with_precision_bf16_runs_on_openvino(reference_weights, torch_heatmaps):
+    onnx_path = exported(reference_weights, fp16=False)
+    backend = create_backend("auto", weights=str(onnx_path), precision="bf16")
+    assert backend.name == "openvino" and backend.precision == "bf16"
+    assert backend.reason.startswith(f"--precision bf16; --weights is an ONNX file ({onnx_path.name})")
+    assert bf16_compare(torch_heatmaps, backend.infer(reference_crops()), (256, 192))[0]
