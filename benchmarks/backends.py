@@ -114,11 +114,12 @@ def make_backends(names: list[str], weights: Path, engines: Path, input_hw, max_
                 out[name] = ort("cpu", False)
             elif name == "onnxruntime-cpu-fp16":
                 out[name] = ort("cpu", True)
-            elif name == "openvino-cpu":
+            elif name in ("openvino-cpu", "openvino-cpu-bf16"):
                 from rtpose.backends.onnx_export import ensure_onnx
                 from rtpose.backends.openvino_backend import OpenVinoBackend
 
-                out[name] = OpenVinoBackend(ensure_onnx(weights, input_hw, out_dir=engines))
+                precision = "bf16" if name.endswith("bf16") else "fp32"
+                out[name] = OpenVinoBackend(ensure_onnx(weights, input_hw, out_dir=engines), precision=precision)
             elif name == "onnxruntime-cuda":
                 out[name] = ort("cuda", False)
             elif name == "torch-cuda":
@@ -181,8 +182,8 @@ def main() -> int:
                         help="batch sizes (default: 1 4 8 16 32 64 on a GPU, 1 4 8 16 32 on the CPU)")
     parser.add_argument("--iters", type=int, default=None, help="timed calls per batch (default: 1 on CPU, 20 on GPU)")
     parser.add_argument("--backends", nargs="+", default=None,
-                        help="torch-cpu onnxruntime-cpu onnxruntime-cpu-fp16 openvino-cpu torch-cuda onnxruntime-cuda "
-                             "tensorrt (default: all that can run here)")
+                        help="torch-cpu onnxruntime-cpu onnxruntime-cpu-fp16 openvino-cpu openvino-cpu-bf16 torch-cuda "
+                             "onnxruntime-cuda tensorrt (default: all that can run here)")
     parser.add_argument("--engines", type=Path, default=None, help="folder for ONNX files and engines (default: temp)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile on CUDA (slow to compile)")
     args = parser.parse_args()
@@ -202,7 +203,9 @@ def main() -> int:
     if names is None:
         names = ["torch-cpu", "onnxruntime-cpu"]
         if importlib.util.find_spec("openvino") is not None:
-            names.append("openvino-cpu")
+            from rtpose.backends.openvino_backend import cpu_has_bf16
+
+            names += ["openvino-cpu"] + (["openvino-cpu-bf16"] if cpu_has_bf16() else [])
         if cuda:
             names = ["torch-cuda"] + (["onnxruntime-cuda"] if "CUDAExecutionProvider" in available_providers() else [])
             names += ["tensorrt"] if tensorrt_available() else []

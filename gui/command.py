@@ -16,7 +16,7 @@ HELP = "open the desktop viewer: live skeletons over a camera, video file or str
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The viewer's options: the model options shared with ``rtpose run`` plus an optional first source."""
-    add_model_args(parser)
+    add_model_args(parser, precision=False)  # the viewer builds its backend with precision auto
     group = parser.add_argument_group("source (optional: the viewer can also open one later)")
     first = group.add_mutually_exclusive_group()
     first.add_argument("--source", metavar="FILE|URL|FOLDER",

@@ -16,6 +16,8 @@ DEFAULT_DETECTOR = "yolov8n.pt"
 PERSON_CLASS = 0
 #: COCO's animal classes (bird, cat, dog, horse, sheep, cow, elephant, bear, zebra, giraffe): AP-10K's default.
 ANIMAL_CLASSES: tuple[int, ...] = tuple(range(14, 24))
+#: How the detector runs: ``auto`` picks Ultralytics' OpenVINO export on the CPU when it measured faster.
+RUNTIMES = ("auto", "torch", "openvino")
 
 
 @dataclass
@@ -57,6 +59,10 @@ class PersonDetector:
         imgsz: inference image size (longest side, pixels).
         classes: the detector's class ids or names to keep (default: person); e.g. :data:`ANIMAL_CLASSES`
             for the AP-10K animal models. Each must be one of the model's classes.
+        runtime: "auto" (on the CPU, Ultralytics' own OpenVINO export of a ``.pt`` detector when OpenVINO is
+            installed and the export measured faster, see :mod:`rtpose.detector_export`), "torch" or "openvino"
+            (the export whatever it measured). The export is made once into ``engines_dir`` (default:
+            :func:`rtpose.backends.sidecar.default_engines_dir`), keyed by the detector file's sha256.
     """
 
     def __init__(
@@ -69,6 +75,8 @@ class PersonDetector:
         half: bool = True,
         imgsz: int = 640,
         classes: Sequence[int | str] = (PERSON_CLASS,),
+        runtime: str = "auto",
+        engines_dir: str | os.PathLike | None = None,
     ) -> None:
         import torch
 
@@ -96,6 +104,69 @@ class PersonDetector:
         if getattr(self.model, "task", "detect") != "detect":
             raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")
         self.classes = resolve_classes(classes, getattr(self.model, "names", None) or {}, weights)
+        #: "torch" or "openvino", and why (for the start-up line).
+        self.runtime, self.note = "torch", "PyTorch"
+        if runtime not in RUNTIMES:
+            raise WeightsError(f"Unknown detector runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+        if runtime != "torch":
+            self._use_openvino_export(runtime == "openvino", engines_dir)
+
+    def _use_openvino_export(self, forced: bool, engines_dir) -> None:
+        """Switch to Ultralytics' OpenVINO export (cached) where it applies and measured faster (or ``forced``)."""
+        import importlib.util
+
+        ckpt = Path(str(getattr(self.model, "ckpt_path", None) or self.weights))
+        why_not = ""
+        if self.device != "cpu":
+            why_not = "the OpenVINO export is for the CPU"
+        elif ckpt.suffix != ".pt" or not ckpt.is_file():
+            why_not = f"{ckpt.name} is not a PyTorch .pt file"
+        elif importlib.util.find_spec("openvino") is None:
+            why_not = "OpenVINO is not installed"
+        if why_not:
+            if forced:
+                raise WeightsError(f"The detector cannot run on OpenVINO: {why_not}.")
+            return
+        from rtpose.backends.sidecar import default_engines_dir
+        from rtpose.detector_export import ensure_openvino_export
+        from rtpose.hashing import file_sha256
+
+        engines = Path(engines_dir) if engines_dir is not None else default_engines_dir()
+        try:
+            meta = ensure_openvino_export(ckpt, file_sha256(ckpt), self.imgsz, engines, torch_model=self.model)
+            measured = meta["measured_ms"]
+            if meta["faster"] != "openvino" and not forced:
+                self.note = (f"PyTorch (its OpenVINO export measured slower: {measured['openvino']:.0f} vs "
+                             f"{measured['torch']:.0f} ms per frame)")
+                return
+            from ultralytics import YOLO
+
+            model = YOLO(meta["path"], task="detect")
+            self._load_quietly(model)
+            self.model = model
+        except Exception as exc:  # an export failing must not stop a run that PyTorch can do
+            first = exception_gist(exc)
+            if forced:
+                raise WeightsError(f"Could not export or load the detector for OpenVINO ({first}).") from None
+            self.note = f"PyTorch (the OpenVINO export failed: {first})"
+            return
+        self.runtime = "openvino"
+        self.note = (f"OpenVINO, Ultralytics' export {Path(meta['path']).name} (measured {measured['openvino']:.0f} vs "
+                     f"{measured['torch']:.0f} ms per frame with PyTorch)")
+
+    def _load_quietly(self, model) -> None:
+        """Compile an exported ``model`` now, without the two lines Ultralytics prints on stdout when it does."""
+        import logging
+
+        from ultralytics.utils import LOGGER
+
+        level = LOGGER.level
+        LOGGER.setLevel(logging.WARNING)
+        try:
+            model.predict(np.full((self.imgsz // 2, self.imgsz, 3), 114, np.uint8), classes=list(self.classes),
+                          imgsz=self.imgsz, device=self.device, verbose=False)
+        finally:
+            LOGGER.setLevel(level)
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""

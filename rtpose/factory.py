@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 from rtpose.errors import RtposeError
 from rtpose.log import say
@@ -25,6 +26,8 @@ class ModelOptions:
         backend / device: see :func:`rtpose.backends.create_backend`.
         input_size: model input (H, W); None: what the weights were trained for.
         flip: flip test.
+        precision: "auto", "fp32" or "bf16" (OpenVINO's CPU inference precision; see
+            :mod:`rtpose.backends.select`).
         keypoints: the keypoint set's name when the weights do not say (``--keypoints``).
         detector: YOLO weights or model name; None: :data:`rtpose.detector.DEFAULT_DETECTOR`.
         conf / max_people: detection confidence and most people per image.
@@ -37,6 +40,7 @@ class ModelOptions:
     device: str = "auto"
     input_size: tuple[int, int] | None = None
     flip: bool = False
+    precision: str = "auto"
     keypoints: str | None = None
     detector: str | None = None
     conf: float = 0.25
@@ -86,7 +90,7 @@ def build_estimator(options: ModelOptions):
     weights = resolve_weights(options.weights)
     keypoint_set = checkpoint_keypoint_set(weights, options.keypoints)
     backend = create_backend(options.backend, weights=str(weights), device=options.device,
-                             input_hw=options.input_size)
+                             input_hw=options.input_size, precision=options.precision)
     say(f"pose backend {backend.name} on {backend.device}" + (f" ({backend.reason})" if backend.reason else ""))
     detector = None
     if options.with_detector:
@@ -94,6 +98,7 @@ def build_estimator(options: ModelOptions):
             options.detector or DEFAULT_DETECTOR, conf=options.conf, max_people=options.max_people,
             device=options.device, classes=options.classes or keypoint_set.detector_classes,
         )
+        say(f"detector {Path(detector.weights).name} on {detector.device}: {detector.note}")
     return TopDownEstimator(backend, detector=detector, flip=options.flip, keypoint_set=keypoint_set)
 
 

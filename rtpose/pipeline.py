@@ -35,6 +35,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from rtpose.det_every import DetectEveryN
 from rtpose.errors import SourceError
 from rtpose.estimator import Person, TopDownEstimator
 from rtpose.handoff import Handoff, Item, Playback
@@ -113,6 +114,8 @@ class Pipeline:
         queue_size: capacity of the file queue and of the results queue.
         hold_at_end: at the end of a file or folder, wait for a :meth:`seek` (or :meth:`stop`) instead
             of finishing (for viewers with a position slider); ``at_end`` is True while waiting.
+        det_every: run the detector on one frame in N; between, boxes come from each person's previous
+            keypoints (:mod:`rtpose.det_every`); 1 (default) detects on every frame.
 
     Typical use (the CLI)::
 
@@ -136,6 +139,7 @@ class Pipeline:
         drop_frames: bool | None = None,
         queue_size: int = 4,
         hold_at_end: bool = False,
+        det_every: int = 1,
     ) -> None:
         self.source = source
         self.estimator = estimator
@@ -149,6 +153,7 @@ class Pipeline:
             drop_frames = bool(source.is_live or getattr(source, "realtime", False))
         self.drop_frames = drop_frames
         self.hold_at_end = hold_at_end
+        self.det_every = DetectEveryN(det_every) if det_every > 1 else None
         self.at_end = False
         self._handoff = Handoff(latest=drop_frames, capacity=queue_size)
         self._playback = Playback()
@@ -369,6 +374,8 @@ class Pipeline:
                     generation = item.generation
                     if self.tracker is not None:
                         self.tracker.reset()
+                    if self.det_every is not None:
+                        self.det_every.reset()
                 frame_timer.frame = {"capture": item.capture_ms}
                 frame_timer.add("queue", taken - item.queued_at)
                 people = self._estimate(item.frame.image, frame_timer)
@@ -409,11 +416,14 @@ class Pipeline:
         detector = getattr(estimator, "detector", None)
         if detector is None or not hasattr(estimator, "estimate"):
             return estimator(image, timer=frame_timer)
-        with frame_timer.stage("detect"):
-            detections = detector(image)
+        with frame_timer.stage("detect"):  # with det_every: the detector, or boxes from the last keypoints
+            detections = detector(image) if self.det_every is None else self.det_every.detections(image, detector)
         if self._stop.is_set():
             return None
-        return estimator.estimate(image, detections, timer=frame_timer)
+        people = estimator.estimate(image, detections, timer=frame_timer)
+        if self.det_every is not None:
+            self.det_every.update(people)
+        return people
 
     def _stop_capture(self) -> None:
         """The inference side is done: let the capture thread exit (it may be waiting on a full queue)."""

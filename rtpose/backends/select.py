@@ -16,6 +16,10 @@ to the CPU the same way); else the fastest CPU backend measured: OpenVINO when
 the optional ``openvino`` package is installed, else ONNX Runtime (see :data:`CPU_MEASUREMENT`).
 ONNX Runtime and OpenVINO need an ONNX file: it is exported once into the engines folder (keyed by
 the weights' sha256 and the input size, said on stderr) and reused afterwards.
+
+``precision`` (``--precision``): ``auto`` runs OpenVINO in bf16 where the CPU has native BF16 (and
+says so in the reason), ``fp32`` keeps every backend in float32 (also no FP16 on a GPU), ``bf16``
+needs OpenVINO on a CPU with BF16.
 """
 
 from __future__ import annotations
@@ -66,9 +70,10 @@ class Request:
 
     path: Path
     device: str
-    input_hw: tuple[int, int]
+    input_hw: tuple[int, int] | None
     fp16: bool | None
     engines: Path
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class BackendSpec:
         from_checkpoint: builds it for a checkpoint (exporting what it needs, or finding an engine).
         file_suffixes: exported files it runs directly (``.onnx``, ``.engine``); the first backend of the
             table that runs a file is ``auto``'s choice for it.
-        from_file: builds it for such a file and a device.
+        from_file: builds it for such a file (the request's ``path``).
         file_kind: what such a file is called in messages ("an ONNX file").
     """
 
@@ -89,7 +94,7 @@ class BackendSpec:
     package: str
     from_checkpoint: Callable[[Request], PoseBackend]
     file_suffixes: tuple[str, ...] = ()
-    from_file: Callable[[Path, str], PoseBackend] | None = None
+    from_file: Callable[[Request], PoseBackend] | None = None
     file_kind: str = ""
 
     def available(self) -> bool:
@@ -103,16 +108,17 @@ def _tensorrt_for_checkpoint(request: Request) -> PoseBackend:
     return _tensorrt_from_engine(engine, request.device)
 
 
-def _onnxruntime_from_file(path: Path, device: str) -> PoseBackend:
+def _onnxruntime_from_file(request: Request) -> PoseBackend:
     from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    return OnnxRuntimeBackend(path, device=device)
+    return OnnxRuntimeBackend(request.path, device=request.device)
 
 
 def _openvino_for_checkpoint(request: Request) -> PoseBackend:
     from rtpose.backends.onnx_export import ensure_onnx
 
-    return _openvino_from_onnx(ensure_onnx(request.path, input_hw=request.input_hw, out_dir=request.engines))
+    onnx_path = ensure_onnx(request.path, input_hw=request.input_hw, out_dir=request.engines)
+    return _openvino_from_onnx(onnx_path, request.precision)
 
 
 #: Every backend: adding one is one entry here (``auto``'s order of preference is in :func:`_auto`).
@@ -124,9 +130,9 @@ BACKENDS: dict[str, BackendSpec] = {
                     lambda r: _onnxruntime(r.path, r.device, r.input_hw, r.fp16, r.engines),
                     (".onnx",), _onnxruntime_from_file, "an ONNX file"),
         BackendSpec("openvino", "openvino", _openvino_for_checkpoint,
-                    (".onnx",), lambda path, _device: _openvino_from_onnx(path), "an ONNX file"),
+                    (".onnx",), lambda r: _openvino_from_onnx(r.path, r.precision), "an ONNX file"),
         BackendSpec("tensorrt", "tensorrt", _tensorrt_for_checkpoint,
-                    ENGINE_SUFFIXES, lambda path, device: _tensorrt_from_engine(path, device), "a TensorRT engine"),
+                    ENGINE_SUFFIXES, lambda r: _tensorrt_from_engine(r.path, r.device), "a TensorRT engine"),
     )
 }
 
@@ -148,6 +154,7 @@ def create_backend(
     input_hw: tuple[int, int] | None = None,
     fp16: bool | None = None,
     engines_dir: str | None = None,
+    precision: str = "auto",
 ) -> PoseBackend:
     """Build the backend ``backend`` for ``weights`` on ``device``.
 
@@ -161,6 +168,7 @@ def create_backend(
         fp16: half precision (default: on for GPUs, off on the CPU).
         engines_dir: where engines and exported ONNX files are looked for and written
             (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
+        precision: "auto", "fp32" or "bf16" (OpenVINO's CPU inference precision; see the module docstring).
 
     The returned backend's ``reason`` says why it was chosen.
     """
@@ -168,6 +176,14 @@ def create_backend(
 
     if backend not in backend_names():
         raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.")
+    from rtpose.backends.openvino_backend import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise RtposeError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    if precision == "bf16" and backend not in ("auto", "openvino"):
+        raise RtposeError(f"--precision bf16 runs on OpenVINO only; use --backend openvino (or auto), not {backend}.")
+    if precision == "fp32" and fp16 is None:
+        fp16 = False
     from rtpose.checkpoints import trained_input_hw
     from rtpose.weights import resolve_weights
 
@@ -176,10 +192,15 @@ def create_backend(
     suffix = path.suffix.lower()
 
     runners = [spec for spec in BACKENDS.values() if suffix in spec.file_suffixes]
+    if precision == "bf16":  # a precision only OpenVINO has
+        runners = [spec for spec in runners if spec.name == "openvino"]
+        if not runners:
+            raise RtposeError(f"{path.name} is not an ONNX file; --precision bf16 runs ONNX files on OpenVINO only.")
     if runners:  # an exported file: only the backends that run it directly
         kind = runners[0].file_kind
         if backend == "auto":
-            spec, reason = runners[0], f"--weights is {kind} ({path.name})"
+            asked = "--precision bf16; " if precision == "bf16" else ""
+            spec, reason = runners[0], f"{asked}--weights is {kind} ({path.name})"
         elif backend in (r.name for r in runners):
             spec, reason = BACKENDS[backend], f"requested with --backend {backend}; --weights is {kind} ({path.name})"
         else:
@@ -188,7 +209,7 @@ def create_backend(
             if backend == "tensorrt":
                 hint = "build an engine with 'rtpose build-engine --onnx FILE'"
             raise RtposeError(f"{path.name} is {kind}, which only {which} runs directly (or auto); {hint}.")
-        result = spec.from_file(path, device)
+        result = spec.from_file(Request(path, device, None, fp16, engines, precision))
         note = getattr(result, "note", "")
         result.reason = reason + (f"; {note}" if note else "")
         return _fixed_size(result, input_hw, path)
@@ -196,15 +217,20 @@ def create_backend(
     if input_hw is None:
         input_hw = trained_input_hw(path) or DEFAULT_INPUT_HW
     if backend != "auto":
-        result = BACKENDS[backend].from_checkpoint(Request(path, device, input_hw, fp16, engines))
-        result.reason = f"requested with --backend {backend}"
+        result = BACKENDS[backend].from_checkpoint(Request(path, device, input_hw, fp16, engines, precision))
+        note = getattr(result, "note", "")
+        result.reason = f"requested with --backend {backend}" + (f"; {note}" if note else "")
         return result
-    return _auto(path, device, input_hw, fp16, engines)
+    return _auto(path, device, input_hw, fp16, engines, precision)
 
 
-def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path) -> PoseBackend:
+def _auto(
+    path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path, precision: str = "auto"
+) -> PoseBackend:
     no_engine = ""
     gpu_failed = ""
+    if precision == "bf16":  # an OpenVINO CPU precision: straight to the CPU
+        device = "cpu"
     if not _wants_cpu(device):
         from rtpose.backends.tensorrt_backend import tensorrt_available
 
@@ -232,6 +258,8 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
                 )
                 return result
     gpu = "CPU requested" if _wants_cpu(device) else (gpu_failed + "the CPU" if gpu_failed else "no CUDA GPU")
+    if precision == "bf16":
+        gpu = "--precision bf16"
     if no_engine.startswith("the TensorRT engine lookup failed"):
         gpu = f"{no_engine}; {gpu}"
     from rtpose.backends.openvino_backend import openvino_available
@@ -239,9 +267,11 @@ def _auto(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None,
     if PREFER_OPENVINO_ON_CPU and openvino_available():
         from rtpose.backends.onnx_export import ensure_onnx
 
-        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines))
-        result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}"
+        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines), precision)
+        result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}; {result.precision_note}"
         return result
+    if precision == "bf16":
+        raise RtposeError("--precision bf16 needs OpenVINO (pip install \"rtpose[openvino]\"), which is not installed.")
     try:
         result = _onnxruntime(path, "cpu", input_hw, False, engines)
     except ImportError:
@@ -281,10 +311,10 @@ def _onnxruntime(path: Path, device: str, input_hw: tuple[int, int], fp16: bool 
     return OnnxRuntimeBackend(onnx_path, device=device)
 
 
-def _openvino_from_onnx(onnx_path: Path) -> PoseBackend:
+def _openvino_from_onnx(onnx_path: Path, precision: str = "auto") -> PoseBackend:
     from rtpose.backends.openvino_backend import OpenVinoBackend
 
-    return OpenVinoBackend(onnx_path)
+    return OpenVinoBackend(onnx_path, precision=precision)
 
 
 def _tensorrt_from_engine(engine: Path, device: str) -> PoseBackend:

@@ -185,7 +185,8 @@ def compare_to_reference(
     """Run ``backend`` on ``crops`` and compare with the PyTorch FP32 heatmaps ``reference`` of the same crops.
 
     Pass rule (:mod:`rtpose.backends.onnx_export`): FP32 on the CPU max |Δheatmap| < ``FP32_ATOL`` and the
-    same argmax keypoints; FP16, and FP32 on a GPU (TF32 convolutions), the FP16 rule.
+    same argmax keypoints; BF16 (OpenVINO) the BF16 rule (``rtpose.backends.openvino_backend.bf16_compare``);
+    FP16, and FP32 on a GPU (TF32 convolutions), the FP16 rule.
     """
     from rtpose.backends.onnx_verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
     from rtpose.codec import HeatmapCodec
@@ -204,7 +205,7 @@ def compare_to_reference(
         run()
         best = min(best, time.perf_counter() - start)
     device = str(backend.device)
-    precision = "fp16" if "fp16" in device else "fp32"
+    precision = "bf16" if device.endswith(" bf16") else "fp16" if "fp16" in device else "fp32"
     row = Row(label or backend.name, precision, device, crops_per_s=len(crops) / best)
     if got.shape != reference.shape:
         row.ok, row.note = False, f"heatmaps of shape {got.shape}, expected {reference.shape}"
@@ -220,6 +221,10 @@ def compare_to_reference(
     if precision == "fp32" and device.startswith("cpu"):
         row.ok = diff["max_abs_diff"] < FP32_ATOL and diff["argmax_mismatches"] == 0
         rule = f"max |Δheatmap| < {FP32_ATOL:g} and identical argmax keypoints"
+    elif precision == "bf16":
+        from rtpose.backends.openvino_backend import bf16_compare
+
+        row.ok, _, rule = bf16_compare(reference, got, input_hw)
     else:
         row.ok = fp16_close(diff, limit)
         rule = f"max |Δheatmap| < {FP16_RTOL:g} × max |heatmap| and the FP16 keypoint rule"
@@ -391,8 +396,7 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
 
 
 def main(args: argparse.Namespace) -> int:
-    def say(message: str) -> None:
-        print(f"rtpose: {message}", file=sys.stderr, flush=True)
+    from rtpose.log import say
 
     lines, problems = environment()
     width = max(len(label) for label, _ in lines)

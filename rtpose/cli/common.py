@@ -73,8 +73,8 @@ def device_name(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
 
 
-def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> None:
-    """``--weights --backend --device --input-size --flip`` (and the detector's options)."""
+def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, precision: bool = True) -> None:
+    """``--weights --backend --device --input-size --flip --keypoints`` (``--precision``, the detector's options)."""
     group = parser.add_argument_group("model")
     group.add_argument("--weights", metavar="PATH|NAME",
                        help="HRNet checkpoint (official, mmpose or rtpose training file), an exported .onnx, "
@@ -92,6 +92,11 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True) -> No
                        help="keypoint set of the weights when the file cannot say (e.g. ap10k for 17 animal "
                             "keypoints): " + ", ".join(KEYPOINT_SETS) + " (default: from the registry entry or "
                             "the number of heatmaps)")
+    if precision:
+        group.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                           help="inference precision: auto runs OpenVINO in bf16 where the CPU has native BF16 "
+                                "(AVX-512 BF16/AMX; keypoints checked against FP32), fp32 keeps every backend in "
+                                "float32 (default: auto)")
     if detector:
         group.add_argument("--classes", default=None, metavar="IDS|NAMES",
                            help="comma-separated detector classes to pose, ids or names (default: person; "

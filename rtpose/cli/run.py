@@ -33,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
                      help="seconds to wait for a stream to connect (default: 10)")
     add_model_args(parser)
+    parser.add_argument("--det-every", type=positive_int, default=1, metavar="N",
+                        help="run the detector on one frame in N; between, each person's box comes from their "
+                             "previous keypoints (default: 1, every frame)")
     out = parser.add_argument_group("output")
     out.add_argument("--kpt-thr", type=fraction, default=0.3, metavar="T",
                      help="hide keypoints scoring below this, 0 to 1 (default: 0.3)")
@@ -135,9 +138,10 @@ def _run_stream(args, source, estimator, window) -> int:
     stills = isinstance(source, FolderSource) and not source.is_sequence
     if stills:
         say(f"{source.name} holds unrelated photos (not numbered frames of one recording): each is "
-                   "estimated on its own, without tracking")
+            "estimated on its own, without tracking")
     tracker = None if stills else _make_tracker(args)
-    pipeline = Pipeline(source, estimator, tracker=tracker, max_frames=args.max_frames)
+    pipeline = Pipeline(source, estimator, tracker=tracker, max_frames=args.max_frames,
+                        det_every=1 if stills else args.det_every)
     timer = pipeline.timer
     sinks = []
     with stop_on_signals(lambda _signum: pipeline.request_stop()) as stop:
