@@ -214,7 +214,7 @@ def test_cli_det_every_runs_and_bad_values_are_one_sentence(tmp_path, small_weig
             "--det-every", "2"]
     assert main(argv) == 0
     assert "4 frames processed" in capsys.readouterr().err
-    assert [json.loads(line)["frame"] for line in jsonl.read_text().splitlines()] == [0, 1, 2, 3]
+    assert [json.loads(line)["frame"] for line in jsonl.read_text().splitlines()[1:]] == [0, 1, 2, 3]  # header first
     with pytest.raises(SystemExit) as stop:
         main(["--source", str(VIDEO_MULTI), "--det-every", "0"])
     assert stop.value.code != 0 and "--det-every: must be at least 1" in capsys.readouterr().err

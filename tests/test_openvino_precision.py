@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtpose.backends.onnx_export import FP32_ATOL, compare_heatmaps
+from rtpose.backends.onnx_verify import FP32_ATOL, compare_heatmaps
 from rtpose.backends.openvino_backend import (
     BF16_RTOL,
     bf16_compare,

@@ -77,7 +77,7 @@ def bf16_compare(reference: np.ndarray, other: np.ndarray, input_hw: tuple[int, 
     ``BF16_SHARE_WITHIN`` within ``BF16_WITHIN_PX`` heatmap px after DARK and none further than
     ``BF16_SAME_ARGMAX_TOL``.
     """
-    from rtpose.backends.onnx_export import compare_heatmaps
+    from rtpose.backends.onnx_verify import compare_heatmaps
     from rtpose.codec import HeatmapCodec
 
     limit = BF16_RTOL * max(float(np.abs(reference).max()), 1e-6)

@@ -192,10 +192,10 @@ def create_backend(
     suffix = path.suffix.lower()
 
     runners = [spec for spec in BACKENDS.values() if suffix in spec.file_suffixes]
-    if precision == "bf16":  # a precision only OpenVINO has
+    if runners and precision == "bf16":  # a precision only OpenVINO has
         runners = [spec for spec in runners if spec.name == "openvino"]
         if not runners:
-            raise RtposeError(f"{path.name} is not an ONNX file; --precision bf16 runs ONNX files on OpenVINO only.")
+            raise RtposeError(f"{path.name} is not an ONNX file; --precision bf16 runs on OpenVINO only.")
     if runners:  # an exported file: only the backends that run it directly
         kind = runners[0].file_kind
         if backend == "auto":
