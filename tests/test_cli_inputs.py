@@ -294,16 +294,21 @@ def test_a_video_file_behind_an_http_url_is_a_file_not_a_live_stream(http_video)
     assert results[10].frame.media_time == pytest.approx(1.0)
 
 
-@pytest.mark.slow
-def test_realtime_save_keeps_the_duration_of_the_source(tmp_path, small_weights, capsys):
-    clip = tmp_path / "clip.avi"
+def _vtest_clip(path: Path, frames: int, fps: float) -> Path:
+    """The first ``frames`` frames of vtest as an MJPG .avi that claims ``fps`` frames/s."""
     cap = cv2.VideoCapture(str(VIDEO_MULTI))
-    # 60 frames at 200 frames/s (0.3 s): no CPU detects and estimates a frame in 5 ms, so frames are dropped.
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 200.0, (480, 360))
-    for _ in range(60):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (480, 360))
+    for _ in range(frames):
         writer.write(cap.read()[1])
     writer.release()
     cap.release()
+    return path
+
+
+@pytest.mark.slow
+def test_realtime_save_keeps_the_duration_of_the_source(tmp_path, small_weights, capsys):
+    # 60 frames at 200 frames/s (0.3 s): no CPU detects and estimates a frame in 5 ms, so frames are dropped.
+    clip = _vtest_clip(tmp_path / "clip.avi", frames=60, fps=200.0)
     video, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     assert main(["--source", str(clip), *_model(small_weights), "--no-show", "--realtime", "--save", str(video),
                  "--json", str(jsonl)]) == 0
@@ -322,13 +327,7 @@ def test_realtime_save_keeps_the_duration_of_the_source(tmp_path, small_weights,
 
 @pytest.mark.slow
 def test_truncated_video_says_it_ended_early(tmp_path, small_weights, capsys):
-    clip = tmp_path / "clip.avi"
-    cap = cv2.VideoCapture(str(VIDEO_MULTI))
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (480, 360))
-    for _ in range(40):
-        writer.write(cap.read()[1])
-    writer.release()
-    cap.release()
+    clip = _vtest_clip(tmp_path / "clip.avi", frames=40, fps=10.0)
     data = clip.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])  # the index says 40 frames; half of them are there
