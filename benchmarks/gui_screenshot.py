@@ -82,7 +82,7 @@ def main() -> int:
         print(f"could not write {out}", file=sys.stderr)
         return 1
     result = window.last_result
-    print(f"frames shown: {window.frames_shown}; frame {result.frame.index} with {len(result.people)} people; "
+    print(f"frames shown: {window.frames_shown}; frame {result.frame.index} with {len(result)} people; "
           f"{result.fps:.1f} FPS; screenshot {out} ({window.width()}x{window.height()})")
     window.close()
     window.wait_for_threads(30.0)

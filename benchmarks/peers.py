@@ -4,7 +4,7 @@ Rows, all on the same decoded frames, with the same person detector file (``yolo
 same deterministic HRNet-W32 256x192 weights (``reference_weights.py``), in one run:
 
 - **ours**: rtpose's default path (``create_backend("auto")``, ``PersonDetector`` defaults) in the
-  threaded :class:`rtpose.pipeline.Pipeline`: on this kind of machine OpenVINO with bf16 inference
+  library's stream (``PoseModel.stream`` over the frames): on this kind of machine OpenVINO with bf16 inference
   precision where the CPU has native BF16, and Ultralytics' OpenVINO export of the detector when it
   measured faster; one batched pose call per frame.
 - **ours --det-every N** (``--det-every``, default 3): the same with detection on one frame in N.
@@ -108,42 +108,24 @@ def run_ours(frames: list[np.ndarray], weights: Path, detector_path: Path, engin
     from rtpose.backends import create_backend
     from rtpose.detector import PersonDetector
     from rtpose.estimator import TopDownEstimator
-    from rtpose.pipeline import Pipeline, warmup
-    from rtpose.sources import Frame, FrameSource
+    from rtpose.model import PoseModel
     from rtpose.timing import now
-
-    class MemorySource(FrameSource):
-        """The pre-decoded frames as a file-like source (every frame processed, none dropped)."""
-
-        name, is_live = "frames", False
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.size = (frames[0].shape[1], frames[0].shape[0])
-            self.frame_count = len(frames)
-
-        def read(self):
-            if self._next_index >= len(frames):
-                return None
-            frame = Frame(self._next_index, now(), frames[self._next_index])
-            self._next_index += 1
-            return frame
 
     backend = create_backend("auto", weights=str(weights), device="cpu", engines_dir=str(engines), precision=precision)
     detector = PersonDetector(detector_path, device="cpu", engines_dir=engines)
     estimator = TopDownEstimator(backend, detector=detector)
-    warmup(estimator, (frames[0].shape[1], frames[0].shape[0]))
+    model = PoseModel.from_estimator(estimator, det_every=det_every)
+    model.warmup((frames[0].shape[1], frames[0].shape[0]))
     estimator.estimate_boxes(frames[0], np.array([[0, 0, 50, 100]] * 4, np.float32))  # batch-4 first-call costs
     out = Frames()
-    pipeline = Pipeline(MemorySource(), estimator, max_frames=len(frames), det_every=det_every)
+    # The library's stream over the pre-decoded frames (a list: every frame processed, none dropped), no
+    # tracking: what a program writes with rtpose.
     start = now()
-    pipeline.start()
-    for result in pipeline.results():
+    for result in model.stream(frames, track=False):
         t = result.timings_ms
         out.add_frame({"detect": t.get("detect", 0.0),
-                       "pose": t.get("crop", 0.0) + t.get("pose", 0.0) + t.get("decode", 0.0)}, len(result.people))
+                       "pose": t.get("crop", 0.0) + t.get("pose", 0.0) + t.get("decode", 0.0)}, len(result))
     elapsed = now() - start
-    pipeline.stop()
     name = "ours" + (f" --det-every {det_every}" if det_every > 1 else "") + (
         f" --precision {precision}" if precision != "auto" else "")
     detail = f"pose {backend.name} {backend.device}; detector {detector.runtime}; threaded pipeline, one batch a frame"

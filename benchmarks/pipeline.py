@@ -59,10 +59,9 @@ def run_ours(args, weights: Path, path: str = "auto") -> dict:
     from rtpose.backends import create_backend
     from rtpose.detector import PersonDetector
     from rtpose.estimator import TopDownEstimator
-    from rtpose.pipeline import STAGE_ORDER, Pipeline, warmup
-    from rtpose.render import draw_hud, draw_people, hud_lines
-    from rtpose.sources import open_source
-    from rtpose.timing import now
+    from rtpose.options import StreamOptions
+    from rtpose.render import hud_lines
+    from rtpose.stream import PoseStream, run
 
     backend = create_backend(args.backend, weights=str(weights), device=args.device)
     detector = PersonDetector(args.detector, device=args.device)
@@ -75,33 +74,36 @@ def run_ours(args, weights: Path, path: str = "auto") -> dict:
         if not hasattr(backend, "infer_device"):
             raise SystemExit(f"the device path needs a torch or TensorRT backend, not {backend.name}")
         estimator.device_path = DevicePosePath(backend, estimator.codec)
-    with open_source(args.video) as source:
-        warmup(estimator, source.size)
-        if estimator.device_path is not None:  # its kernels' first-call costs stay out of the timings too
-            w, h = source.size or (640, 480)
-            estimator.device_path(np.zeros((h, w, 3), np.uint8), np.array([[0, 0, w / 2, h / 2]], np.float32))
-        pipeline = Pipeline(source, estimator, max_frames=args.frames)
-        people = []
-        start = now()
-        pipeline.start()
-        for result in pipeline.results():
-            people.append(len(result.people))
-            if args.render:
-                with pipeline.timer.stage("render"):
-                    image = draw_people(result.frame.image, result.people, copy=False)
-                    draw_hud(image, hud_lines(result, backend.name, backend.device))
-            pipeline.timer.add("e2e", now() - result.frame.timestamp)
-        elapsed = now() - start
-        pipeline.stop()
+    # The same stream and run loop as the command line (rtpose.stream.run): the overlay is drawn when
+    # --render asks for it (a sink that needs pictures), nothing is written.
+    stream = PoseStream(estimator, args.video, StreamOptions(track=False, max_frames=args.frames))
+    if estimator.device_path is not None:  # its kernels' first-call costs stay out of the timings too
+        w, h = stream.source.size or (640, 480)
+        estimator.device_path(np.zeros((h, w, 3), np.uint8), np.array([[0, 0, w / 2, h / 2]], np.float32))
+    sinks = [DrawOnly()] if args.render else []
+    stats = run(stream, sinks, hud=lambda r: hud_lines(r, backend.name, backend.device))
     return {
-        "fps": len(people) / elapsed,
-        "frames": len(people),
-        "people": float(np.mean(people)) if people else 0.0,
-        "backend": f"{backend.name} on {backend.device} ({getattr(backend, 'reason', '')})",
+        "fps": stats.fps,
+        "frames": stats.frames,
+        "people": stats.people / stats.frames if stats.frames else 0.0,
+        "backend": f"{backend.name} on {backend.device} ({backend.reason})",
         "path": "device-resident" if estimator.device_path is not None else "host crops",
         "detector_device": detector.device,
-        "table": pipeline.timer.format_table(STAGE_ORDER),
+        "table": stats.format().split("\n", 1)[1],
     }
+
+
+class DrawOnly:
+    """A sink that only asks the run loop to draw each result (the cost of rendering, nothing written)."""
+
+    needs_image = True
+    stop_requested = False
+
+    def write(self, result, annotated=None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def run_baseline(args) -> dict:

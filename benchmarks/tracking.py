@@ -99,8 +99,7 @@ def detect(args) -> dict:
         boxes.append(det.boxes)
         scores.append(det.scores)
         if estimator is not None:
-            people = estimator.estimate(image, det)
-            kpts.append(np.array([p.keypoints for p in people], np.float32).reshape(-1, 17, 3))
+            kpts.append(estimator.estimate(image, det).keypoints.reshape(-1, 17, 3))
         if len(frames) % 100 == 0:
             print(f"  detected {len(frames)} frames ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     data = {
@@ -141,21 +140,20 @@ def box_points(box: np.ndarray) -> np.ndarray:
 
 
 def people_per_frame(data: dict, keypoints: str):
-    from rtpose.estimator import Person
+    """One :class:`rtpose.results.PoseResult` per frame of the recorded detections."""
+    from rtpose.results import PoseResult
 
     offsets = np.r_[0, np.cumsum(data["counts"])]
     for f in range(len(data["frames"])):
         sl = slice(offsets[f], offsets[f + 1])
-        people = []
-        for j, (b, s) in enumerate(zip(data["boxes"][sl], data["scores"][sl])):
-            if keypoints == "model":
-                kp = data["keypoints"][offsets[f] + j].copy()
-            elif keypoints == "box":
-                kp = box_points(b)
-            else:
-                kp = np.zeros((17, 3), np.float32)
-            people.append(Person(box=b.copy(), score=float(s), keypoints=kp))
-        yield people
+        boxes = data["boxes"][sl].copy()
+        if keypoints == "model":
+            kp = data["keypoints"][sl].copy()
+        elif keypoints == "box":
+            kp = np.stack([box_points(b) for b in boxes]) if len(boxes) else np.zeros((0, 17, 3), np.float32)
+        else:
+            kp = np.zeros((len(boxes), 17, 3), np.float32)
+        yield PoseResult(boxes, data["scores"][sl].copy(), kp)
 
 
 # --------------------------------------------------------------------------------------------- trackers
@@ -199,17 +197,15 @@ class UltralyticsTracker:
 
             self.tracker = BYTETracker(cfg, frame_rate=30) if _takes_frame_rate(BYTETracker) else BYTETracker(cfg)
 
-    def update(self, people, timestamp):
-        if not people:
+    def update(self, result, timestamp):
+        if not len(result):
             self.tracker.update(_Boxes(np.zeros((0, 4)), np.zeros(0)), None)
-            return people
-        boxes = _Boxes(np.array([p.box for p in people]), np.array([p.score for p in people]))
-        rows = self.tracker.update(boxes, None)
-        for p in people:
-            p.track_id = None
+            return result.replace(track_ids=np.zeros(0, np.int64))
+        rows = self.tracker.update(_Boxes(result.boxes, result.scores), None)
+        track_ids = np.full(len(result), -1, np.int64)
         for row in np.asarray(rows).reshape(-1, 8):
-            people[int(row[7])].track_id = int(row[4])
-        return people
+            track_ids[int(row[7])] = int(row[4])
+        return result.replace(track_ids=track_ids)
 
     def reset(self):
         self.tracker.reset()
@@ -285,17 +281,20 @@ def run_tracker(tracker, data, keypoints: str):
     ids, top, boxes, raw, smooth = [], [], [], [], []
     times = data["times"]
     t_total = 0.0
-    for f, people in enumerate(people_per_frame(data, keypoints)):
+    for f, given in enumerate(people_per_frame(data, keypoints)):
         t0 = time.perf_counter()
-        tracker.update(people, float(times[f]))
+        result = tracker.update(given, float(times[f]))
         t_total += time.perf_counter() - t0
-        ids.append([p.track_id for p in people])
-        top.append(people[0].track_id if people else None)  # detections come highest score first
-        boxes.append([p.box for p in people])
-        for p in people:
-            if p.track_id is not None:
-                raw.append((f, p.track_id, p.extra.get("raw_keypoints", p.keypoints), p.box[3] - p.box[1]))
-                smooth.append((f, p.track_id, p.keypoints, p.box[3] - p.box[1]))
+        track_ids = result.track_id_list()
+        ids.append(track_ids)
+        top.append(track_ids[0] if len(result) else None)  # detections come highest score first
+        boxes.append(list(result.boxes))
+        raw_keypoints = result.raw_keypoints if result.raw_keypoints is not None else result.keypoints
+        for j, track_id in enumerate(track_ids):
+            if track_id is not None:
+                height = result.boxes[j, 3] - result.boxes[j, 1]
+                raw.append((f, track_id, raw_keypoints[j], height))
+                smooth.append((f, track_id, result.keypoints[j], height))
     return ids, top, boxes, raw, smooth, t_total / max(len(times), 1)
 
 

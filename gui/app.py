@@ -93,7 +93,7 @@ def check_display() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gui.command import HELP, configure
+    from gui.options import HELP, configure
 
     parser = argparse.ArgumentParser(prog="rtpose-gui", description=HELP)
     configure(parser)
@@ -104,9 +104,12 @@ def create_window(args: argparse.Namespace):
     """The main window for parsed ``rtpose gui`` options (a QApplication must exist)."""
     from gui.main_window import MainWindow
     from gui.worker import ModelConfig
+    from rtpose.options import StreamOptions
 
     config = ModelConfig.from_args(args)
-    window = MainWindow(config, kpt_thr=getattr(args, "kpt_thr", 0.3), realtime=getattr(args, "realtime", False))
+    stream_options = StreamOptions.from_args(args, realtime=False, max_frames=None).validate()
+    window = MainWindow(config, kpt_thr=getattr(args, "kpt_thr", 0.3), realtime=getattr(args, "realtime", False),
+                        stream_options=stream_options)
     first = args.camera if getattr(args, "camera", None) is not None else getattr(args, "source", None)
     if first is not None:
         window.open_source(first)
@@ -115,6 +118,10 @@ def create_window(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Open the viewer for parsed options and run until it closes; returns the exit code."""
+    from rtpose.cli.common import cli_words
+    from rtpose.log import attach_stderr
+
+    attach_stderr(translate=cli_words)  # the viewer shows the library's messages on stderr, as the CLI does
     prepare_qt_environment()  # before the QApplication exists
     check_display()
     from PyQt5.QtCore import Qt
@@ -156,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except RtposeError as exc:
-        print(f"rtpose-gui: error: {exc}", file=sys.stderr)
+        from rtpose.cli.common import cli_words
+
+        print(f"rtpose-gui: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -247,7 +247,8 @@ class WindowLayout:
         self.tracking.setToolTip("Follow people across frames: stable IDs and smoothed keypoints "
                                  "(on by default, as in 'rtpose run')")
         self.tracking.toggled.connect(self._set_tracking)
-        self.tracking.setChecked(True)
+        self.tracking.setChecked(self.controller.stream_options.track)
+        self.show_ids.setChecked(self.controller.stream_options.track)
         grid = QHBoxLayout()
         col1, col2 = QVBoxLayout(), QVBoxLayout()
         col1.addWidget(self.show_boxes)

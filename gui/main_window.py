@@ -25,7 +25,8 @@ from gui.recording import Recording, save_snapshot, timestamped_path
 from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.errors import RtposeError
-from rtpose.pipeline import STAGE_ORDER
+from rtpose.options import StreamOptions
+from rtpose.stats import STAGE_ORDER
 
 VIDEO_FILTER = (
     "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;"
@@ -43,7 +44,8 @@ class MainWindow(WindowLayout, QMainWindow):
     """The rtpose viewer.
 
     Args:
-        config: how to build the estimator (weights, detector, backend, device…).
+        config: how to build the model (weights, detector, backend, device…).
+        stream_options: tracking, smoothing and detect-every-N (the command line's options).
         kpt_thr: initial keypoint score threshold of the overlay.
         realtime: play files at their own frame rate (dropping frames) instead of every frame.
         output_dir: where recordings and snapshots go (default: the current folder).
@@ -51,10 +53,12 @@ class MainWindow(WindowLayout, QMainWindow):
     """
 
     def __init__(self, config: ModelConfig | None = None, *, kpt_thr: float = 0.3, realtime: bool = False,
-                 output_dir: str | Path | None = None, load_model: bool = True) -> None:
+                 output_dir: str | Path | None = None, load_model: bool = True,
+                 stream_options: StreamOptions | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
         self.output_dir = Path(output_dir) if output_dir else Path.cwd()
+        self.model = None
         self.estimator = None
         self.model_info: dict = {}
         self.model_error: str | None = None
@@ -69,12 +73,12 @@ class MainWindow(WindowLayout, QMainWindow):
         self._render_ms = 0.0
         self._last_readout = 0.0
         self._closing = False
-        self._stale_estimators: list = []  # replaced models, closed once no pipeline uses them
+        self._stale_models: list = []  # replaced models, closed once no stream uses them
 
         self.loader = ModelLoader(self)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self._model_failed)
-        self.controller = PipelineController(self, tracker_factory=None)
+        self.controller = PipelineController(self, stream_options=stream_options)
         self.controller.started.connect(self._run_started)
         self.controller.results_ready.connect(self._results_ready)
         self.controller.finished.connect(self._run_finished)
@@ -101,9 +105,9 @@ class MainWindow(WindowLayout, QMainWindow):
         """
         from rtpose.weights import DEFAULT_WEIGHTS
 
-        if self.estimator is not None:
-            self._stale_estimators.append(self.estimator)
-        self.estimator = None
+        if self.model is not None:
+            self._stale_models.append(self.model)
+        self.model = self.estimator = None
         self.model_error = None
         self.backend_label.setText("loading model…")
         self.model_label.setText("loading…")
@@ -116,33 +120,40 @@ class MainWindow(WindowLayout, QMainWindow):
                                      f"Loading the default model {DEFAULT_WEIGHTS} (downloaded on first use)…")
         self._update_controls()
 
-    def _close_stale_estimators(self, timeout: float = 5.0) -> None:
-        """Release replaced models (a TensorRT context, sessions) once no pipeline thread uses them."""
-        if self._stale_estimators and self.controller.wait_idle(timeout):
-            for estimator in self._stale_estimators:
-                estimator.close()
-            self._stale_estimators.clear()
+    def _close_stale_models(self, timeout: float = 5.0) -> None:
+        """Release replaced models (a TensorRT context, sessions) once no stream thread uses them."""
+        if self._stale_models and self.controller.wait_idle(timeout):
+            for model in self._stale_models:
+                model.close()
+            self._stale_models.clear()
 
-    def set_estimator(self, estimator, config: ModelConfig | None = None) -> None:
-        """Use an estimator built elsewhere (tests, embedding); ``config`` says what it was built from."""
-        from gui.worker import describe_estimator
+    def set_model(self, model, config: ModelConfig | None = None) -> None:
+        """Use a :class:`rtpose.PoseModel` built elsewhere (tests, embedding); ``config``: what it was built from."""
+        from gui.worker import describe_model
 
         if config is not None:
             self.config = config
         self.loader.cancel(timeout=0.0)
-        if self.estimator is not None and self.estimator is not estimator:
+        if self.model is not None and self.model is not model:
             self._restart_after_reload()
-            self._stale_estimators.append(self.estimator)
-        self._model_loaded(estimator, describe_estimator(estimator, self.config))
+            self._stale_models.append(self.model)
+        self._model_loaded(model, describe_model(model))
 
-    def _model_loaded(self, estimator, info: dict) -> None:
+    def set_estimator(self, estimator, config: ModelConfig | None = None) -> None:
+        """Use an estimator built elsewhere (:func:`rtpose.factory.build_estimator`)."""
+        from rtpose.model import PoseModel
+
+        self.set_model(PoseModel.from_estimator(estimator, config or self.config), config)
+
+    def _model_loaded(self, model, info: dict) -> None:
         if self._closing:
             return
+        estimator = model.estimator
         if estimator.detector is not None:
             estimator.detector.conf = self.conf_slider.value()
-        self._close_stale_estimators()
+        self._close_stale_models()
         self._show_parts(estimator.keypoint_set)
-        self.estimator, self.model_info, self.model_error = estimator, info, None
+        self.model, self.estimator, self.model_info, self.model_error = model, estimator, info, None
         self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
         self.model_label.setToolTip(f"{info['backend']} on {info.get('device_full', info['device'])}"
                                     + (f"\n{info['reason']}" if info.get("reason") else ""))
@@ -220,13 +231,8 @@ class MainWindow(WindowLayout, QMainWindow):
             detector.conf = value  # read by the detector on every frame
 
     def _set_tracking(self, on: bool) -> None:
-        from rtpose.tracking import PoseTracker
-
-        self.controller.tracker_factory = PoseTracker if on else None
+        self.controller.set_tracking(on)  # applied by the inference thread between two frames
         self.show_ids.setChecked(on)
-        pipeline = self.controller.pipeline
-        if pipeline is not None:  # applied by the inference thread between two frames
-            pipeline.set_tracker(PoseTracker() if on else None)
 
     # -------------------------------------------------------------------------------- sources
     def open_source(self, spec: str | int, start_index: int = 0) -> None:
@@ -277,7 +283,7 @@ class MainWindow(WindowLayout, QMainWindow):
 
     # ------------------------------------------------------------------------------- transport
     def toggle_pause(self) -> None:
-        if self.controller.pipeline is None:
+        if self.controller.stream is None:
             if self._source_info and not self.controller.running:  # finished or stopped: play again
                 self._open(self._source_info["spec"], 0)
             return
@@ -317,7 +323,7 @@ class MainWindow(WindowLayout, QMainWindow):
             QTimer.singleShot(0, lambda: self.seek(self.position.value()))
 
     def _seekable(self) -> bool:
-        return bool(self.controller.pipeline is not None and self._source_info.get("frame_count")
+        return bool(self.controller.stream is not None and self._source_info.get("frame_count")
                     and not self._source_info.get("is_live"))
 
     def _run_started(self, info: dict) -> None:
@@ -387,12 +393,11 @@ class MainWindow(WindowLayout, QMainWindow):
 
     def render(self, result) -> np.ndarray:
         """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD)."""
-        from rtpose.render import draw_hud, draw_people, hud_lines
+        from rtpose.render import draw_hud, hud_lines
 
         parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
-        image = draw_people(result.frame.image, result.people, kpt_thr=self.kpt_slider.value(),
-                            show_boxes=self.show_boxes.isChecked(), show_keypoints=self.show_keypoints.isChecked(),
-                            show_ids=self.show_ids.isChecked(), copy=True, parts=parts)
+        image = result.plot(kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
+                            keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts)
         if self.show_hud.isChecked():
             lines = hud_lines(result, self.model_info.get("backend", ""), self.model_info.get("device", ""))
             image = draw_hud(image, lines)
@@ -412,7 +417,7 @@ class MainWindow(WindowLayout, QMainWindow):
         order = [s for s in STAGE_ORDER if s in stages] + sorted(s for s in stages if s not in STAGE_ORDER)
         count = self._source_info.get("frame_count")
         frame = f"{result.frame.index + 1}/{count}" if count else str(result.frame.index + 1)
-        self.readouts.update_from(result.fps, result.latency_ms, len(result.people), result.dropped, frame,
+        self.readouts.update_from(result.fps, result.latency_ms, len(result), result.dropped, frame,
                                   [(s, float(stages[s])) for s in order])
         fps = self._source_info.get("fps")
         if count and fps:
@@ -431,7 +436,7 @@ class MainWindow(WindowLayout, QMainWindow):
 
     def start_recording(self, path: str | Path | None = None) -> bool:
         """Record the annotated stream to ``path`` (default: a time-stamped .mp4 in :attr:`output_dir`)."""
-        if self.controller.pipeline is None or not self._source_info:
+        if self.controller.stream is None or not self._source_info:
             self.act_record.setChecked(False)
             self.show_error("Start a source first, then record.")
             return False
@@ -513,7 +518,7 @@ class MainWindow(WindowLayout, QMainWindow):
         self.last_error = message
 
     def _update_controls(self) -> None:
-        running = self.controller.pipeline is not None
+        running = self.controller.stream is not None
         seekable = self._seekable()
         paused = self.controller.paused
         self.act_stop.setEnabled(self.controller.running)
@@ -538,14 +543,14 @@ class MainWindow(WindowLayout, QMainWindow):
         self.loader.cancel(timeout=0.2)
         self.controller.stop(timeout=1.0)
         self.stop_recording()
-        if self.estimator is not None:
-            self._stale_estimators.append(self.estimator)
-            self.estimator = None
+        if self.model is not None:
+            self._stale_models.append(self.model)
+            self.model = self.estimator = None
         super().closeEvent(event)
 
     def release_models(self, timeout: float = 10.0) -> None:
         """After closing: release every model once the threads using it have ended."""
-        self._close_stale_estimators(timeout)
+        self._close_stale_models(timeout)
 
 
 def _clock(seconds: float) -> str:

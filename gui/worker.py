@@ -1,17 +1,16 @@
-"""Off-GUI-thread work: building the estimator, opening sources and running :class:`rtpose.pipeline.Pipeline`.
+"""Off-GUI-thread work: building the model and running the library's stream on a source.
 
-Nothing here captures, infers or draws on its own: the pipeline does, on its threads. This module only
-moves its results onto the Qt main thread. ``Pipeline(on_result=…)`` calls back on the inference thread;
-the callback appends the result to a small bounded queue and, if the GUI has not been told yet, emits
+Nothing here captures, infers or draws on its own: the library does (:class:`rtpose.PoseModel`,
+:class:`rtpose.stream.PoseStream` and its run loop :func:`rtpose.stream.run`, the same as the command
+line's). This module only moves results onto the Qt main thread: the run loop writes each result to a
+:class:`GuiSink`, which appends it to a small bounded queue and, if the GUI has not been told yet, emits
 one signal (queued connection). The GUI drains the queue on that signal, so a slow GUI never makes the
-queue grow: at most :data:`MAX_PENDING` results wait, older ones are dropped (and counted).
+queue grow: at most :data:`MAX_PENDING` results wait, older ones are dropped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import re
 import threading
 import time
 from collections import deque
@@ -20,47 +19,36 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
 from rtpose.errors import RtposeError, exception_gist
-from rtpose.factory import ModelOptions, build_estimator
+from rtpose.options import ModelOptions, StreamOptions
 
 #: Most results waiting for the GUI thread; older ones are dropped when the GUI lags behind.
 MAX_PENDING = 8
 
 
-#: What the viewer builds its estimator from: the model options of ``rtpose run`` (one definition).
+#: What the viewer builds its model from: the model options of ``rtpose run`` and of Python (one definition).
 ModelConfig = ModelOptions
 
 
-def available_devices() -> list[str]:
-    """``auto``, ``cpu`` and each CUDA device PyTorch sees."""
-    devices = ["auto", "cpu"]
-    try:
-        import torch
+def build_model(config: ModelConfig):
+    """The :class:`rtpose.PoseModel` of the viewer's options."""
+    from rtpose.model import PoseModel
 
-        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    except Exception:  # pragma: no cover - torch is a dependency; a broken CUDA setup just means cpu
-        pass
-    return devices
+    return PoseModel.from_options(dataclasses.replace(config))
 
 
-def describe_estimator(estimator, config: ModelConfig) -> dict:
-    """Human-readable facts about a built estimator, for the side panel and the HUD."""
-    backend = estimator.backend
-    model = getattr(backend, "model", None)
-    width = getattr(model, "width", None)
-    if width is None:  # ONNX Runtime / TensorRT: the artefact's name says it (hrnet_w32_…)
-        artefact = str(getattr(backend, "onnx_path", "") or getattr(backend, "engine_path", "") or config.weights)
-        match = re.search(r"w(\d{2})(?!\d)", Path(artefact).name.lower())
-        width = int(match.group(1)) if match else None
+def describe_model(model) -> dict:
+    """Human-readable facts about a :class:`rtpose.PoseModel`, for the side panel and the HUD (from ``model.info``)."""
+    info = model.info
+    backend = info.backend
     h, w = backend.input_hw
-    detector = getattr(estimator, "detector", None)
     return {
         "backend": backend.name,
-        "device": re.sub(r"\s*\([^)]*\)", "", str(backend.device)).strip(),  # "cpu (…) fp32" → "cpu fp32"
-        "device_full": str(backend.device),
-        "reason": getattr(backend, "reason", ""),
-        "model": f"HRNet-W{width} {h}x{w}" if width else f"HRNet {h}x{w}",
-        "weights": str(config.weights),
-        "detector": Path(str(getattr(detector, "weights", config.detector or "-"))).name,
+        "device": f"{backend.device.split(' (')[0].split(',')[0].split(' ')[0]} {backend.precision}",
+        "device_full": backend.device,
+        "reason": backend.reason,
+        "model": f"HRNet-W{backend.width} {h}x{w}" if backend.width else f"HRNet {h}x{w}",
+        "weights": str(model.options.weights),
+        "detector": Path(info.detector).name if info.detector else "-",
     }
 
 
@@ -71,12 +59,12 @@ def _one_sentence(exc: BaseException) -> str:
 
 
 class ModelLoader(QObject):
-    """Builds estimators on a background thread; ``loaded(estimator, info)`` or ``failed(message)``."""
+    """Builds models on a background thread; ``loaded(model, info)`` or ``failed(message)``."""
 
     loaded = pyqtSignal(object, dict)
     failed = pyqtSignal(str)
 
-    def __init__(self, parent: QObject | None = None, builder=build_estimator) -> None:
+    def __init__(self, parent: QObject | None = None, builder=build_model) -> None:
         super().__init__(parent)
         self._builder = builder
         self._thread: threading.Thread | None = None
@@ -94,14 +82,14 @@ class ModelLoader(QObject):
 
         def work() -> None:
             try:
-                estimator = self._builder(config)
-                info = describe_estimator(estimator, config)
+                model = self._builder(config)
+                info = describe_model(model)
             except BaseException as exc:  # noqa: BLE001 - any failure is shown to the user, never raised
                 if generation == self._generation:
                     self.failed.emit(_one_sentence(exc))
                 return
             if generation == self._generation:
-                self.loaded.emit(estimator, info)
+                self.loaded.emit(model, info)
 
         self._thread = threading.Thread(target=work, name="rtpose-gui-model", daemon=True)
         self._thread.start()
@@ -117,35 +105,58 @@ class ModelLoader(QObject):
             self._thread.join(timeout)
 
 
+class GuiSink:
+    """The viewer's sink for the library's run loop: results go to a bounded queue, and one signal says so."""
+
+    needs_image = False  # the viewer draws on the GUI thread, with its own toggles
+    stop_requested = False
+
+    def __init__(self, controller: PipelineController) -> None:
+        self.controller = controller
+        self.count = 0
+
+    def write(self, result, annotated=None) -> None:
+        self.count += 1
+        self.controller._on_result(result)
+
+    def close(self) -> None:
+        pass
+
+
 class PipelineController(QObject):
-    """Opens a source and runs a :class:`~rtpose.pipeline.Pipeline` on it, off the GUI thread.
+    """Opens a source and runs the library's stream on it (:func:`rtpose.stream.run`), off the GUI thread.
 
     Signals (all delivered on the GUI thread):
         started(dict): the source is open and frames flow; keys ``name``, ``is_live``, ``fps``, ``size``,
             ``frame_count``, ``spec``.
         results_ready(): call :meth:`take_results` for the results that arrived.
-        finished(str, dict): the run ended; a reason ("end", "stopped" or an error sentence) and the
-            pipeline's summary.
+        finished(str, object): the run ended; a reason ("end", "stopped" or an error sentence) and its
+            :class:`~rtpose.stats.RunStats` (None when it never started).
         error(str): opening the source failed (one sentence); nothing is running.
+
+    Args:
+        stream_options: tracking, smoothing, detect-every-N (the command line's options; ``realtime``
+            and ``max_frames`` are set per :meth:`open`).
     """
 
     started = pyqtSignal(dict)
     results_ready = pyqtSignal()
-    finished = pyqtSignal(str, dict)
+    finished = pyqtSignal(str, object)
     error = pyqtSignal(str)
 
-    def __init__(self, parent: QObject | None = None, tracker_factory=None) -> None:
+    def __init__(self, parent: QObject | None = None, stream_options: StreamOptions | None = None) -> None:
         super().__init__(parent)
         self._lock = threading.Lock()
         self._pending: deque = deque(maxlen=MAX_PENDING)
         self._notified = False
-        self._pipeline = None
-        self._source = None
-        self._opener: threading.Thread | None = None
+        self._stream = None
+        self._runner: threading.Thread | None = None
+        self._run_error: BaseException | None = None
+        self._stats = None
         self._generation = 0
         self._stopping = False
-        self.tracker_factory = tracker_factory
-        self._retired: list = []
+        self.stream_options = stream_options or StreamOptions()
+        self._retired: list[threading.Thread] = []
         self.info: dict = {}
         self._poll = QTimer(self)
         self._poll.setInterval(100)
@@ -153,104 +164,107 @@ class PipelineController(QObject):
 
     # -- state -----------------------------------------------------------------------------------------
     @property
-    def pipeline(self):
-        return self._pipeline
+    def stream(self):
+        """The :class:`~rtpose.stream.PoseStream` running, or None."""
+        return self._stream
 
     @property
     def running(self) -> bool:
-        """True while a source is opening or the pipeline runs."""
-        opening = self._opener is not None and self._opener.is_alive()
-        return opening or (self._pipeline is not None and bool(self._pipeline.running))
+        """True while a source is opening or the stream runs."""
+        return self._runner is not None and self._runner.is_alive()
 
     @property
     def paused(self) -> bool:
-        return self._pipeline is not None and bool(self._pipeline.paused)
+        return self._stream is not None and bool(self._stream.paused)
 
     # -- commands --------------------------------------------------------------------------------------
     def open(self, spec: str | int, estimator, *, realtime: bool = False, start_index: int = 0,
              timeout: float = 10.0) -> None:
-        """Stop what runs, then open ``spec`` and start the pipeline on a background thread."""
+        """Stop what runs, then open ``spec`` and run the stream on it on a background thread."""
         self.stop()
         self._generation += 1
         generation = self._generation
+        options = dataclasses.replace(self.stream_options, realtime=realtime, timeout=timeout, max_frames=None)
 
         def work() -> None:
-            from rtpose.pipeline import Pipeline
-            from rtpose.sources import open_source
+            from rtpose.stream import PoseStream, run
 
-            source = None
             try:
-                source = open_source(spec, realtime=realtime, timeout=timeout)
-                if start_index and source.frame_count:
-                    source.seek(min(start_index, source.frame_count - 1))
-                tracker = self.tracker_factory() if self.tracker_factory else None
-                pipeline = Pipeline(source, estimator, tracker=tracker, on_result=self._on_result)
-                if generation != self._generation:  # superseded or stopped while opening
-                    source.close()
-                    return
-                info = {"spec": spec, "name": source.name, "is_live": bool(source.is_live), "fps": source.fps,
-                        "size": tuple(source.size), "frame_count": source.frame_count}
-                with self._lock:
-                    self._pending.clear()
-                    self._notified = False
-                self._source, self._pipeline, self.info = source, pipeline, info
-                pipeline.start()
+                stream = PoseStream(estimator, spec, options)
+                if start_index and stream.source.frame_count:
+                    stream.source.seek(min(start_index, stream.source.frame_count - 1))
             except BaseException as exc:  # noqa: BLE001 - shown to the user, never raised on this thread
-                if source is not None:
-                    with contextlib.suppress(Exception):
-                        source.close()
                 if generation == self._generation:
                     self.error.emit(_one_sentence(exc))
                 return
+            if generation != self._generation:  # superseded or stopped while opening
+                stream.close()
+                return
+            source = stream.source
+            info = {"spec": spec, "name": source.name, "is_live": bool(source.is_live), "fps": source.fps,
+                    "size": tuple(source.size or (0, 0)), "frame_count": source.frame_count}
+            with self._lock:
+                self._pending.clear()
+                self._notified = False
+            self._stream, self.info, self._run_error, self._stats = stream, info, None, None
             self.started.emit(info)
+            try:
+                self._stats = run(stream, [GuiSink(self)])
+            except BaseException as exc:  # noqa: BLE001 - reported by _check_running on the GUI thread
+                self._run_error = exc
+                self._stats = stream.stats()
 
-        self._opener = threading.Thread(target=work, name="rtpose-gui-open", daemon=True)
-        self._opener.start()
+        self._runner = threading.Thread(target=work, name="rtpose-gui-run", daemon=True)
+        self._runner.start()
         self._poll.start()
 
     def pause(self) -> None:
-        if self._pipeline is not None:
-            self._pipeline.pause()
+        if self._stream is not None:
+            self._stream.pause()
 
     def resume(self) -> None:
-        if self._pipeline is not None:
-            self._pipeline.resume()
+        if self._stream is not None:
+            self._stream.resume()
 
     def seek(self, index: int) -> None:
-        if self._pipeline is not None and self.info.get("frame_count"):
-            self._pipeline.seek(max(0, min(int(index), self.info["frame_count"] - 1)))
+        if self._stream is not None and self.info.get("frame_count"):
+            self._stream.seek(max(0, min(int(index), self.info["frame_count"] - 1)))
 
-    def stop(self, timeout: float = 1.0) -> dict:
-        """Stop the run (joins the pipeline's threads within ``timeout``); returns its summary."""
+    def set_tracking(self, on: bool) -> None:
+        """Tracking on or off, for the stream that runs (from its next frame) and those opened later."""
+        self.stream_options.track = bool(on)
+        if self._stream is not None:
+            self._stream.set_tracking(on)
+
+    def stop(self, timeout: float = 1.0):
+        """Stop the run (joins its thread within ``timeout``); returns its :class:`~rtpose.stats.RunStats`."""
         self._generation += 1
-        opener, self._opener = self._opener, None
-        if opener is not None and opener.is_alive() and opener is not threading.current_thread():
-            opener.join(timeout)  # a stream that does not answer is abandoned (daemon, bounded by its timeout)
-        pipeline, self._pipeline = self._pipeline, None
-        summary: dict = {}
-        if pipeline is not None:
+        runner, stream = self._runner, self._stream
+        self._runner, self._stream = None, None
+        stats = None
+        if stream is not None:
             self._stopping = True
             try:
-                pipeline.stop(timeout=timeout)
-                if pipeline.running:  # a frame still in the model: its thread ends after it
-                    self._retired.append(pipeline)
-                summary = self._summary(pipeline)
+                stream.request_stop()
+                if runner is not None and runner is not threading.current_thread():
+                    runner.join(timeout)
+                stats = stream.stats()
             finally:
                 self._stopping = False
-            self._close_source()
-            self.finished.emit("stopped", summary)
+            self.finished.emit("stopped", stats)
+        if runner is not None and runner.is_alive():  # opening a slow stream, or a frame still in the model
+            self._retired.append(runner)
         self._poll.stop()
-        return summary
+        return stats
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no thread of ours runs any more (a stopped pipeline may still finish a frame).
+        """Wait until no thread of ours runs any more (a stopped stream may still finish a frame).
 
         Call before the interpreter exits: a daemon thread killed inside PyTorch aborts the process.
         """
         def idle() -> bool:
-            self._retired = [p for p in self._retired if p.running]
-            opening = self._opener is not None and self._opener.is_alive()
-            return not self._retired and not opening and (self._pipeline is None or not self._pipeline.running)
+            self._retired = [t for t in self._retired if t.is_alive()]
+            return not self._retired and not self.running
 
         return wait_until(idle, timeout)
 
@@ -264,7 +278,7 @@ class PipelineController(QObject):
 
     # -- internals -------------------------------------------------------------------------------------
     def _on_result(self, result) -> None:
-        """Pipeline callback, on the inference thread."""
+        """Run-loop sink, on the run thread."""
         with self._lock:
             self._pending.append(result)
             if self._notified:
@@ -273,42 +287,24 @@ class PipelineController(QObject):
         self.results_ready.emit()
 
     def _check_running(self) -> None:
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.running or self._stopping:
+        runner, stream = self._runner, self._stream
+        if runner is None or runner.is_alive() or self._stopping:
             return
-        # The pipeline ended on its own: end of a file, a lost camera or a failure on its threads.
-        self._pipeline = None
+        # The run ended on its own: end of a file, a lost camera or a failure on its threads.
+        self._runner, self._stream = None, None
         self._poll.stop()
-        error = getattr(pipeline, "error", None)
-        try:
-            pipeline.stop(timeout=1.0)
-        except BaseException as exc:  # noqa: BLE001
-            error = error or exc
-        summary = self._summary(pipeline)
-        source = self._source
-        if error is None and source is not None and source.is_live and getattr(source, "ended_early", False):
+        error = self._run_error
+        if stream is None:  # opening failed: error() was emitted already
+            return
+        source = stream.source
+        if error is None and source.is_live and getattr(source, "ended_early", False):
             error = f"{source.name} stopped sending frames (camera unplugged or stream ended)."
-        self._close_source()
         if self._pending:
             self.results_ready.emit()
         if isinstance(error, str):
-            self.finished.emit(error, summary)
+            self.finished.emit(error, self._stats)
         else:
-            self.finished.emit(_one_sentence(error) if error else "end", summary)
-
-    def _close_source(self) -> None:
-        source, self._source = self._source, None
-        if source is not None:
-            with contextlib.suppress(Exception):  # already closed by the pipeline
-                source.close()
-
-    @staticmethod
-    def _summary(pipeline) -> dict:
-        try:
-            summary = pipeline.summary()
-            return summary if isinstance(summary, dict) else {"text": str(summary)}
-        except Exception:  # noqa: BLE001
-            return {}
+            self.finished.emit(_one_sentence(error) if error else "end", self._stats)
 
 
 def wait_until(predicate, timeout: float) -> bool:

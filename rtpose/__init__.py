@@ -1,8 +1,16 @@
 """rtpose: real-time multi-person pose estimation with HRNet (detector → crops → one batched pose call).
 
-The package itself imports nothing heavy: ``HRNet``, ``HeatmapCodec``, ``Person`` and
-``TopDownEstimator`` (which need PyTorch) are imported on first use, so ``import rtpose.sources`` or
-``rtpose --help`` stay quick and a Ctrl-C during start-up lands in the command line's own handler.
+::
+
+    import rtpose
+
+    model = rtpose.PoseModel()                  # or PoseModel("hrnet_w48_coco_384x288", device="cuda")
+    result = model("people.jpg")                # rtpose.PoseResult: boxes (N, 4), keypoints (N, K, 3)
+    for result in model.stream(0):              # a camera; also files, folders, URLs, iterables of frames
+        ...
+
+The package itself imports nothing heavy: the names below (which need PyTorch or OpenCV) are imported
+on first use, so ``import rtpose.sources`` or ``rtpose --help`` stay quick.
 """
 
 from __future__ import annotations
@@ -12,9 +20,17 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
+    "PoseModel": "rtpose.model",
+    "ModelInfo": "rtpose.model",
+    "PoseResult": "rtpose.results",
+    "Person": "rtpose.results",
+    "PoseStream": "rtpose.stream",
+    "RunStats": "rtpose.stats",
+    "ModelOptions": "rtpose.options",
+    "StreamOptions": "rtpose.options",
+    "RtposeError": "rtpose.errors",
     "HRNet": "rtpose.models",
     "HeatmapCodec": "rtpose.codec",
-    "Person": "rtpose.estimator",
     "TopDownEstimator": "rtpose.estimator",
 }
 
@@ -25,4 +41,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'rtpose' has no attribute {name!r}")
 
 
-__all__ = ["HRNet", "HeatmapCodec", "Person", "TopDownEstimator", "__version__"]
+__all__ = [*_LAZY, "__version__"]

@@ -13,11 +13,12 @@ Coordinates are image pixels (x1, y1, x2, y2), as everywhere in rtpose.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from rtpose.detector import Detections
+from rtpose.results import PoseResult
 
 #: Enlargement of the keypoints' extent around its centre (rtmlib's ``pose_to_bbox`` default).
 KEYPOINT_BOX_EXPANSION = 1.25
@@ -72,8 +73,8 @@ class DetectEveryN:
     Use per frame, in order::
 
         detections = schedule.detections(image, detector)   # the detector or the previous keypoints
-        people = estimator.estimate(image, detections)
-        schedule.update(people)
+        result = estimator.estimate(image, detections)
+        schedule.update(result)
     """
 
     def __init__(
@@ -107,18 +108,13 @@ class DetectEveryN:
         self._since_detection += 1
         return self._last
 
-    def update(self, people: Sequence) -> None:
-        """Remember this frame's people (objects with ``keypoints`` ``(K, 3)`` and ``score``) for the next frame."""
+    def update(self, result: PoseResult) -> None:
+        """Remember this frame's people (a :class:`~rtpose.results.PoseResult`) for the next frame."""
         if self._since_detection is None:
             return
-        if not people:
-            self._last = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
-            return
-        boxes, valid = boxes_from_keypoints(
-            np.stack([p.keypoints for p in people]), self._image_wh, self.kpt_thr, self.expansion, self.min_keypoints
-        )
-        scores = np.array([p.score for p in people], np.float32)
-        self._last = Detections(boxes[valid], scores[valid])
+        boxes, valid = boxes_from_keypoints(result.keypoints, self._image_wh, self.kpt_thr, self.expansion,
+                                            self.min_keypoints)
+        self._last = Detections(boxes[valid], np.asarray(result.scores, np.float32)[valid])
 
 
 __all__ = ["DetectEveryN", "KEYPOINT_BOX_EXPANSION", "boxes_from_keypoints"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtpose.devices import resolve_device
 from rtpose.errors import WeightsError, exception_gist
 
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
@@ -78,7 +79,6 @@ class PersonDetector:
         runtime: str = "auto",
         engines_dir: str | os.PathLike | None = None,
     ) -> None:
-        import torch
 
         YOLO = import_ultralytics().YOLO  # noqa: N806 (Ultralytics' class name)
         weights = str(weights)
@@ -87,7 +87,7 @@ class PersonDetector:
             raise WeightsError(f"Detector weights {weights} do not exist.")
         if looks_like_path and Path(weights).is_file() and Path(weights).stat().st_size == 0:
             raise WeightsError(f"Detector weights {weights} are an empty file.")
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = resolve_device(device)
         self.half = bool(half) and self.device.startswith("cuda")
         self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
         self.weights = weights

@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from rtpose.backends.base import PoseBackend
 from rtpose.codec import HeatmapCodec
 from rtpose.crops import BOX_PADDING, heatmap_to_image, make_input_batch
 from rtpose.detector import Detections, PersonDetector
+from rtpose.results import PoseResult
 from rtpose.skeleton import (
     DEFAULT_KEYPOINT_SET,
-    KEYPOINT_NAMES,
     KeypointSet,
     KeypointSetError,
     get_keypoint_set,
     keypoint_set_for,
 )
 from rtpose.timing import StageTimer
-
-
-@dataclass
-class Person:
-    """One person in one image.
-
-    Attributes:
-        box: float32 ``(4,)`` (x1, y1, x2, y2) in image pixels.
-        score: detection confidence (1.0 for given boxes).
-        keypoints: float32 ``(K, 3)`` rows of (x, y, score) in the estimator's keypoint set order
-            (``(17, 3)`` in COCO order for COCO models), image pixels.
-        track_id: identity across frames when tracking is on, else None.
-        extra: more about the person, not written by :meth:`to_dict`: ``"keypoint_set"`` (the name of the
-            :mod:`rtpose.skeleton` set the keypoints follow, set by the estimator), ``"raw_keypoints"``
-            (before smoothing, set by the tracker).
-    """
-
-    box: np.ndarray
-    score: float
-    keypoints: np.ndarray
-    track_id: int | None = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def pose_score(self) -> float:
-        """Mean keypoint score (the usual top-down instance score is this times the box score)."""
-        return float(self.keypoints[:, 2].mean())
-
-    def to_dict(self) -> dict:
-        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × K], ``track_id``|None."""
-        return {
-            "box": [round(float(v), 2) for v in self.box],
-            "score": round(float(self.score), 4),
-            "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in self.keypoints],
-            "track_id": None if self.track_id is None else int(self.track_id),
-        }
 
 
 class TopDownEstimator:
@@ -122,7 +84,7 @@ class TopDownEstimator:
             )
         return self._keypoint_set
 
-    def __call__(self, image_bgr: np.ndarray, timer: StageTimer | None = None) -> list[Person]:
+    def __call__(self, image_bgr: np.ndarray, timer: StageTimer | None = None) -> PoseResult:
         """Detect the people of a ``(H, W, 3)`` uint8 BGR image and estimate their poses.
 
         ``timer``: where this call's stage times go (default :attr:`timer`). Callers on several
@@ -135,7 +97,7 @@ class TopDownEstimator:
             detections = self.detector(image_bgr)
         return self.estimate(image_bgr, detections, timer=timer)
 
-    def estimate(self, image_bgr: np.ndarray, detections: Detections, timer: StageTimer | None = None) -> list[Person]:
+    def estimate(self, image_bgr: np.ndarray, detections: Detections, timer: StageTimer | None = None) -> PoseResult:
         """Poses for given boxes (one batched backend call)."""
         return self.estimate_boxes(image_bgr, detections.boxes, detections.scores, timer=timer)
 
@@ -145,18 +107,19 @@ class TopDownEstimator:
         boxes_xyxy: np.ndarray,
         box_scores: np.ndarray | None = None,
         timer: StageTimer | None = None,
-    ) -> list[Person]:
-        """Poses of the people in ``boxes_xyxy`` ``(N, 4)`` (image pixels) of one image."""
+    ) -> PoseResult:
+        """Poses of the people in ``boxes_xyxy`` ``(N, 4)`` (image pixels) of one image, in one batched call.
+
+        ``box_scores``: ``(N,)`` (default 1.0). The result has no frame; the caller attaches one.
+        """
         timer = timer or self.timer
         boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
         scores = np.ones(len(boxes), np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
         if len(boxes) == 0:
-            return []
-        name = self.keypoint_set.name  # carried by each person, for renderers and trackers that get only people
+            return PoseResult.empty(self.keypoint_set)
         if self.device_path is not None and not self.flip:
             keypoints = self.device_path(image_bgr, boxes, self.padding, timer)
-            return [Person(box=b, score=float(s), keypoints=k, extra={"keypoint_set": name})
-                    for b, s, k in zip(boxes, scores, keypoints)]
+            return PoseResult(boxes, scores, keypoints, self._check_keypoints(keypoints.shape[1]))
         with timer.stage("crop"):
             batch, centers, sizes = make_input_batch(image_bgr, boxes, self.codec.input_hw, self.padding)
             if self.flip:
@@ -168,8 +131,7 @@ class TopDownEstimator:
                 flips = self._check_keypoints(heatmaps.shape[1]).flip_index
                 heatmaps = self.codec.merge_flipped(heatmaps[: len(boxes)], heatmaps[len(boxes) :], flip_index=flips)
             keypoints = self.decode(heatmaps, centers, sizes)
-        return [Person(box=b, score=float(s), keypoints=k, extra={"keypoint_set": name})
-                for b, s, k in zip(boxes, scores, keypoints)]
+        return PoseResult(boxes, scores, keypoints, self.keypoint_set)
 
     def run_backend(self, batch: np.ndarray) -> np.ndarray:
         """Heatmaps for a batch, split only where it exceeds the backend's maximum batch."""
@@ -190,4 +152,4 @@ class TopDownEstimator:
         return np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
 
 
-__all__ = ["Person", "TopDownEstimator", "KEYPOINT_NAMES"]
+__all__ = ["TopDownEstimator"]

@@ -43,8 +43,9 @@ import numpy as np
 
 from rtpose.crops import box_to_center_size
 from rtpose.errors import RtposeError
-from rtpose.estimator import Person, TopDownEstimator
+from rtpose.estimator import TopDownEstimator
 from rtpose.log import warn
+from rtpose.results import PoseResult
 from rtpose.skeleton import KEYPOINT_SETS, KeypointSet, get_keypoint_set, keypoint_set_for
 
 #: COCO annotations refer to the stored pixel grid, so EXIF orientation is ignored (as officially).
@@ -73,25 +74,25 @@ OKS_NMS_THR = 0.9
 
 
 def oks_nms(
-    people: list[Person], thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75,
+    result: PoseResult, thr: float = OKS_NMS_THR, kpt_thr: float = KEYPOINT_SCORE_THR, aspect_ratio: float = 0.75,
     sigmas: np.ndarray | None = None,
-) -> list[Person]:
+) -> PoseResult:
     """Drop duplicate poses of one image, as the official top-down evaluation does (``oks_nms``).
 
     People are taken by :func:`instance_score`, best first; a person whose keypoints match a kept one
     with OKS > ``thr`` is dropped. OKS uses the COCO sigmas, the mean area of the two people's crops
     (box widened to ``aspect_ratio`` and padded, as the official code), and only the candidate's
     keypoints scoring above ``kpt_thr`` (which is what the official code ends up doing). ``sigmas``
-    ``(K,)``: the keypoint set's; None takes those of the set with K keypoints.
+    ``(K,)``: the keypoint set's; None takes the result's. Returns the kept people, in their order.
     """
-    if len(people) < 2:
-        return list(people)
-    kpts = np.stack([np.asarray(p.keypoints, dtype=np.float64) for p in people])
-    _, sizes = box_to_center_size(np.stack([p.box for p in people]), aspect_ratio)
+    if len(result) < 2:
+        return result
+    kpts = result.keypoints.astype(np.float64)
+    _, sizes = box_to_center_size(result.boxes, aspect_ratio)
     areas = sizes.astype(np.float64).prod(axis=1)
-    order = list(np.argsort([-instance_score(p.keypoints, p.score) for p in people], kind="stable"))
+    order = list(np.argsort([-instance_score(k, s) for k, s in zip(result.keypoints, result.scores)], kind="stable"))
     if sigmas is None:
-        sigmas = keypoint_set_for(kpts.shape[1]).oks_sigmas
+        sigmas = result.keypoint_set.oks_sigmas
     variances = (2 * np.asarray(sigmas, np.float64)) ** 2
     keep: list[int] = []
     while order:
@@ -105,22 +106,21 @@ def oks_nms(
         counted = np.maximum(visible.sum(1), 1)
         oks = np.where(visible.any(1), (np.exp(-e) * visible).sum(1) / counted, 0.0)
         order = [int(i) for i in rest[oks <= thr]]
-    return [people[i] for i in sorted(keep)]
+    return result[sorted(keep)]
 
 
-def people_to_coco_results(image_id: int, people: list[Person], category_id: int = 1) -> list[dict]:
+def coco_results(image_id: int, result: PoseResult, category_id: int = 1) -> list[dict]:
     """COCO keypoint results for the people of one image, scored by :func:`instance_score`."""
-    results = []
-    for person in people:
-        kpts = np.asarray(person.keypoints, dtype=np.float64)
-        results.append({
+    records = []
+    for box, score, keypoints in zip(result.boxes, result.scores, result.keypoints.astype(np.float64)):
+        records.append({
             "image_id": int(image_id),
             "category_id": int(category_id),
-            "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
-            "score": round(instance_score(kpts, person.score), 6),
-            "bbox": [round(float(v), 2) for v in (*person.box[:2], *(person.box[2:4] - person.box[:2]))],
+            "keypoints": [round(float(v), 3) for v in keypoints.reshape(-1)],
+            "score": round(instance_score(keypoints, score), 6),
+            "bbox": [round(float(v), 2) for v in (*box[:2], *(box[2:4] - box[:2]))],
         })
-    return results
+    return records
 
 
 def write_results(results: list[dict], path: str | os.PathLike) -> Path:
@@ -268,11 +268,10 @@ def predict_coco(
         image = cv2.imread(str(path), COCO_IMREAD_FLAGS)
         if image is None:
             raise DatasetError(f"Image {path} of {Path(ann_file).name} is missing or unreadable.")
-        people = estimator.estimate_boxes(image, image_boxes, scores)
+        found = estimator.estimate_boxes(image, image_boxes, scores)
         if oks_nms_thr is not None:
-            people = oks_nms(people, oks_nms_thr, aspect_ratio=aspect_ratio,
-                             sigmas=estimator.keypoint_set.oks_sigmas)
-        results.extend(people_to_coco_results(image_id, people))
+            found = oks_nms(found, oks_nms_thr, aspect_ratio=aspect_ratio)
+        results.extend(coco_results(image_id, found))
     return results
 
 

@@ -1,8 +1,10 @@
-"""rtpose's messages: one logger, ``logging.getLogger("rtpose")``, printed as ``rtpose: …`` on stderr.
+"""rtpose's messages: one logger, ``logging.getLogger("rtpose")``.
 
-Library code calls :func:`say` (progress, choices made) and :func:`warn`; the command line maps
-``--quiet`` and ``--verbose`` to levels with :func:`set_verbosity`. Applications embedding rtpose can
-attach their own handlers to the ``rtpose`` logger (and drop :data:`HANDLER`).
+Library code calls :func:`say` (progress, choices made), :func:`warn` and :func:`debug`. As a library,
+rtpose only puts a :class:`logging.NullHandler` on its logger: a program that embeds it sees nothing
+unless it configures logging. The command line and the viewer call :func:`attach_stderr`, which prints
+messages as ``rtpose: …`` on stderr, and map ``--quiet`` / ``--verbose`` to levels with
+:func:`set_verbosity`.
 """
 
 from __future__ import annotations
@@ -31,16 +33,31 @@ class _StderrHandler(logging.StreamHandler):
 class _Format(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         kind = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
-        return f"rtpose: {kind}{record.getMessage()}"
+        text = record.getMessage()
+        translate = getattr(HANDLER, "translate", None)
+        return f"rtpose: {kind}{translate(text) if translate else text}"
 
 
-#: The handler rtpose installs on its logger (messages go to stderr as "rtpose: …").
+LOGGER.addHandler(logging.NullHandler())
+
+#: The handler the applications attach (messages go to stderr as "rtpose: …").
 HANDLER = _StderrHandler()
 HANDLER.setFormatter(_Format())
-if not LOGGER.handlers:
-    LOGGER.addHandler(HANDLER)
-    LOGGER.setLevel(logging.INFO)
+
+
+def attach_stderr(translate=None) -> logging.Handler:
+    """Print rtpose's messages on stderr as ``rtpose: …`` (what the command line and the viewer do).
+
+    ``translate``: a function applied to each message's text (the command line turns Python parameter
+    names into its flags). The logger stops propagating to the root logger, so nothing prints twice.
+    """
+    HANDLER.translate = translate
+    if HANDLER not in LOGGER.handlers:
+        LOGGER.addHandler(HANDLER)
+    if LOGGER.level == logging.NOTSET:
+        LOGGER.setLevel(logging.INFO)
     LOGGER.propagate = False
+    return HANDLER
 
 
 def say(message: str) -> None:
@@ -63,4 +80,4 @@ def set_verbosity(quiet: bool = False, verbose: bool = False) -> None:
     LOGGER.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
-__all__ = ["HANDLER", "LOGGER", "debug", "say", "set_verbosity", "warn"]
+__all__ = ["HANDLER", "LOGGER", "attach_stderr", "debug", "say", "set_verbosity", "warn"]

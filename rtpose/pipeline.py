@@ -1,5 +1,8 @@
 """The real-time pipeline: capture thread → inference thread → results for the render/sink side.
 
+Reading and playback live in :class:`rtpose.capture.Capture`; this module is the inference side. Most
+programs do not use it directly: :meth:`rtpose.PoseModel.stream` runs it inside a generator.
+
 ::
 
     capture thread ──▶ hand-off ──▶ inference thread ──▶ results ──▶ caller (CLI main thread / Qt)
@@ -25,7 +28,8 @@ Stage times go to one :class:`~rtpose.timing.StageTimer` (all in ms in the summa
   read ahead of inference on purpose, so for them it counts from the moment inference takes the frame
   (a frame waiting in the read-ahead queue is not late, it was read early).
 
-The CLI adds ``render``, ``write`` and ``e2e`` (the same origin as ``latency`` → written or shown).
+The run loop (:func:`rtpose.stream.run`) adds ``render``, ``write`` and ``e2e`` (the same origin as
+``latency`` → written or shown).
 """
 
 from __future__ import annotations
@@ -33,48 +37,16 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
+from rtpose.capture import Capture
 from rtpose.det_every import DetectEveryN
-from rtpose.errors import SourceError
-from rtpose.estimator import Person, TopDownEstimator
-from rtpose.handoff import Handoff, Item, Playback
-from rtpose.sources import Frame, FrameSource
+from rtpose.estimator import TopDownEstimator
+from rtpose.results import PoseResult
+from rtpose.sources import FrameSource
+from rtpose.stats import STAGE_ORDER, RunStats, stage_stats
 from rtpose.timing import StageTimer, now
 
-#: Stage order of the summary table.
-STAGE_ORDER = ["capture", "queue", "detect", "crop", "pose", "decode", "track", "render", "write", "latency", "e2e"]
 _END = object()
-
-
-@dataclass
-class FrameResult:
-    """What the pipeline made of one frame.
-
-    Attributes:
-        frame: the source frame (its image is not drawn on by the pipeline).
-        people: the people found (with ``track_id`` when a tracker runs).
-        timings_ms: this frame's stage times in ms (capture, detect, crop, pose, decode, track).
-        latency_ms: how old the frame's information is when its result is ready, in ms: from
-            :attr:`origin` to then (see :class:`Pipeline`).
-        fps: recent processing rate (results per second over the last ~30 frames).
-        dropped: frames dropped so far (live sources keep only the newest frame).
-        origin: the :func:`rtpose.timing.now` time latency counts from (the capture time for live
-            sources; for files read ahead, the time inference took the frame).
-    """
-
-    frame: Frame
-    people: list[Person]
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    latency_ms: float = 0.0
-    fps: float = 0.0
-    dropped: int = 0
-    origin: float | None = None
-
-    @property
-    def latency_origin(self) -> float:
-        """:attr:`origin`, or the capture time when none was recorded."""
-        return self.frame.timestamp if self.origin is None else self.origin
 
 
 class _FrameTimer:
@@ -99,13 +71,13 @@ class Pipeline:
 
     Args:
         source: where frames come from (see :func:`rtpose.sources.open_source`).
-        estimator: image → people (a :class:`~rtpose.estimator.TopDownEstimator`; anything callable
-            as ``estimator(image, timer=…)`` works). Stage times are passed per call, so one estimator
-            may serve several pipelines one after another (or at once).
-        tracker: optional object with ``update(people, timestamp) -> people`` and ``reset()``, called in
+        estimator: image → :class:`~rtpose.results.PoseResult` (a :class:`~rtpose.estimator.TopDownEstimator`;
+            anything callable as ``estimator(image, timer=…)`` works). Stage times are passed per call, so
+            one estimator may serve several pipelines one after another (or at once).
+        tracker: optional object with ``update(result, timestamp) -> result`` and ``reset()``, called in
             the inference thread after estimation (stage ``track``); reset on :meth:`seek`. Replace it
             while running with :meth:`set_tracker` (it takes effect between two frames).
-        on_result: called in the inference thread with each :class:`FrameResult`. Then
+        on_result: called in the inference thread with each :class:`~rtpose.results.PoseResult`. Then
             :meth:`results` only yields the newest results the caller has not missed (it never blocks
             inference).
         max_frames: stop after this many processed frames.
@@ -117,14 +89,14 @@ class Pipeline:
         det_every: run the detector on one frame in N; between, boxes come from each person's previous
             keypoints (:mod:`rtpose.det_every`); 1 (default) detects on every frame.
 
-    Typical use (the CLI)::
+    Use::
 
         pipeline = Pipeline(source, estimator)
         pipeline.start()
         for result in pipeline.results():
             ...                       # render, write; break to stop early
         pipeline.stop()
-        print(pipeline.summary())
+        print(pipeline.stats().format())
     """
 
     def __init__(
@@ -133,7 +105,7 @@ class Pipeline:
         estimator: TopDownEstimator,
         *,
         tracker=None,
-        on_result: Callable[[FrameResult], None] | None = None,
+        on_result: Callable[[PoseResult], None] | None = None,
         max_frames: int | None = None,
         timer: StageTimer | None = None,
         drop_frames: bool | None = None,
@@ -149,25 +121,21 @@ class Pipeline:
         self.on_result = on_result
         self.max_frames = max_frames
         self.timer = timer or StageTimer()
-        if drop_frames is None:
-            drop_frames = bool(source.is_live or getattr(source, "realtime", False))
-        self.drop_frames = drop_frames
-        self.hold_at_end = hold_at_end
+        self.capture = Capture(source, self.timer, drop_frames=drop_frames, queue_size=queue_size,
+                               max_frames=max_frames, hold_at_end=hold_at_end)
+        self.drop_frames = self.capture.drop_frames
         self.det_every = DetectEveryN(det_every) if det_every > 1 else None
-        self.at_end = False
-        self._handoff = Handoff(latest=drop_frames, capacity=queue_size)
-        self._playback = Playback()
         self._results: collections.deque = collections.deque()
         self._results_cap = max(1, queue_size)
         self._results_cond = threading.Condition()
         self._stop = threading.Event()
-        self._capture_stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._started = False
         self._finished = threading.Event()
-        self.error: BaseException | None = None
+        self._error: BaseException | None = None
         self.frames_processed = 0
-        self.frames_captured = 0
+        self.people = 0
+        self.pose_calls = 0
         self._recent: collections.deque = collections.deque(maxlen=30)
         self._start_time: float | None = None
         self._end_time: float | None = None
@@ -179,21 +147,17 @@ class Pipeline:
             raise RuntimeError("A Pipeline can be started once.")
         self._started = True
         self._start_time = now()
-        self._threads = [
-            threading.Thread(target=self._capture_loop, name="rtpose-capture", daemon=True),
-            threading.Thread(target=self._inference_loop, name="rtpose-inference", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self.capture.start()
+        self._thread = threading.Thread(target=self._inference_loop, name="rtpose-inference", daemon=True)
+        self._thread.start()
 
     def request_stop(self) -> None:
         """Ask the threads to stop without waiting (safe from signal handlers and callbacks)."""
         self._stop.set()
-        self._wake(blocking=False)  # never block a signal handler
+        self.capture.stop(blocking=False)  # never block a signal handler
+        self._notify_results(blocking=False)
 
-    def _wake(self, blocking: bool = True) -> None:
-        self._handoff.wake(blocking)
-        self._playback.wake(blocking)
+    def _notify_results(self, blocking: bool = True) -> None:
         if self._results_cond.acquire(blocking=blocking):
             try:
                 self._results_cond.notify_all()
@@ -203,18 +167,24 @@ class Pipeline:
     def stop(self, timeout: float = 1.0) -> None:
         """Stop and join every thread (within about ``timeout`` seconds in all)."""
         self._stop.set()
-        self._wake()
+        self.capture.stop()
+        self._notify_results()
         deadline = now() + timeout
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - now()))
+        self.capture.join(max(0.0, deadline - now()))
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(max(0.0, deadline - now()))
         if self._end_time is None:
             self._end_time = now()
 
     @property
+    def error(self) -> BaseException | None:
+        """The error that ended the capture or inference thread, if any."""
+        return self._error or self.capture.error
+
+    @property
     def running(self) -> bool:
         """True while any pipeline thread is alive."""
-        return any(t.is_alive() for t in self._threads)
+        return self.capture.alive or (self._thread is not None and self._thread.is_alive())
 
     @property
     def finished(self) -> bool:
@@ -222,28 +192,30 @@ class Pipeline:
         return self._finished.is_set()
 
     @property
+    def frames_captured(self) -> int:
+        return self.capture.frames_captured
+
+    @property
+    def at_end(self) -> bool:
+        return self.capture.at_end
+
+    @property
     def paused(self) -> bool:
-        return self._playback.paused
+        return self.capture.paused
 
     def pause(self) -> None:
         """Hold processing (a live source keeps being read so that it does not lag behind)."""
-        self._playback.pause()
+        self.capture.pause()
 
     def resume(self) -> None:
-        self._playback.resume()
-        self._handoff.wake()
+        self.capture.resume()
 
     def seek(self, index: int) -> None:
         """Jump to frame ``index`` of a file or folder (also while paused: that frame is processed).
 
         Frames already queued are discarded and the tracker is reset.
         """
-        if self.source.is_live:
-            raise SourceError(f"{self.source.name} is a live source: it cannot seek.")
-        count = self.source.frame_count
-        if count is not None and not 0 <= index < count:
-            raise SourceError(f"Frame {index} is outside {self.source.name} (frames 0 to {count - 1}).")
-        self._playback.seek(index)
+        self.capture.seek(index)
 
     def set_tracker(self, tracker) -> None:
         """Use ``tracker`` (or None) from the next frame on; safe from any thread while running."""
@@ -261,7 +233,7 @@ class Pipeline:
     @property
     def dropped(self) -> int:
         """Frames dropped so far (by the latest-frame slot and by the source itself)."""
-        return self._handoff.dropped + int(getattr(self.source, "dropped", 0))
+        return self.capture.dropped
 
     @property
     def fps(self) -> float:
@@ -271,7 +243,7 @@ class Pipeline:
             return 0.0
         return (len(recent) - 1) / (recent[-1] - recent[0])
 
-    def results(self, timeout: float | None = None) -> Iterator[FrameResult]:
+    def results(self, timeout: float | None = None) -> Iterator[PoseResult]:
         """Yield results as they come until the stream ends or :meth:`stop` is called.
 
         After :meth:`request_stop` it still yields the result of the frame that was in the model, so a
@@ -293,79 +265,37 @@ class Pipeline:
             if item is _END:
                 break
             yield item
-        if self.error is not None:
-            error, self.error = self.error, None
+        error = self.error
+        if error is not None:
+            self._error = self.capture.error = None
             raise error
 
     def _stopped_and_drained(self) -> bool:
         """A stop was asked for and the inference thread has delivered its last result (or never ran)."""
         return self._stop.is_set() and (self._finished.is_set() or not self._started)
 
-    def summary(self) -> str:
-        """The end-of-run table: frames, dropped, FPS, then p50/p95 per stage."""
+    def stats(self) -> RunStats:
+        """The run's figures so far (frames, drops, rate, per-stage times)."""
         end = self._end_time or now()
-        elapsed = max(end - (self._start_time or end), 1e-9)
-        fps = self.frames_processed / elapsed if self.frames_processed else 0.0
-        skipped = int(getattr(self.source, "skipped", 0))
-        head = (
-            f"source {self.source.name}: {self.frames_processed} frames processed, {self.dropped} dropped, "
-            + (f"{skipped} skipped (unreadable), " if skipped else "")
-            + f"{fps:.1f} frames/s over {elapsed:.1f} s"
+        return RunStats(
+            source=self.source.name,
+            frames=self.frames_processed,
+            captured=self.frames_captured,
+            dropped=self.dropped,
+            skipped=int(getattr(self.source, "skipped", 0)),
+            elapsed_s=max(end - (self._start_time or end), 0.0),
+            people=self.people,
+            pose_calls=self.pose_calls,
+            stages=stage_stats(self.timer.summary()),
         )
-        return head + "\n" + self.timer.format_table(STAGE_ORDER)
 
-    # ------------------------------------------------------------------ threads
-    def _halted(self) -> bool:
-        return self._stop.is_set() or self._capture_stop.is_set()
-
-    def _capture_loop(self) -> None:
-        handoff, playback = self._handoff, self._playback
-        live = self.source.is_live
-        step = False
-        try:
-            while not self._halted():
-                seek = playback.wait_while_paused(live, self._halted)
-                if self._halted():
-                    break
-                if seek is not None:
-                    self.source.seek(seek)
-                    handoff.restart()
-                    step = playback.paused
-                if (
-                    not self.drop_frames
-                    and self.max_frames is not None
-                    and self.frames_captured >= self.max_frames
-                    and seek is None
-                ):
-                    break
-                start = now()
-                frame = self.source.read()
-                capture_ms = max(0.0, now() - start - self.source.paced_s) * 1e3
-                if frame is None:
-                    if self.hold_at_end and not live:
-                        self.at_end = True
-                        if playback.wait_for_seek(self._halted):
-                            continue
-                    break
-                self.at_end = False
-                if playback.paused and not step and live:
-                    continue  # paused live source: stay current, process nothing
-                self.timer.add("capture", capture_ms / 1e3)
-                self.frames_captured += 1
-                item = Item(frame, capture_ms, step=step, generation=handoff.generation, queued_at=now())
-                step = False
-                handoff.put(item, give_up=lambda: self._halted() or playback.seek_pending)
-        except BaseException as exc:  # a source failing mid-way ends the run with its error
-            self.error = exc if isinstance(exc, Exception) else SourceError(f"{self.source.name} failed: {exc}.")
-        finally:
-            handoff.close()
-
+    # ------------------------------------------------------------------ the inference thread
     def _inference_loop(self) -> None:
         frame_timer = _FrameTimer(self.timer)
-        generation = self._handoff.generation
+        generation = self.capture.handoff.generation
         try:
             while not self._stop.is_set():
-                item = self._handoff.get(stopped=self._stop.is_set, paused=lambda: self._playback.paused)
+                item = self.capture.take(stopped=self._stop.is_set)
                 if item is None:
                     break
                 taken = now()
@@ -378,39 +308,34 @@ class Pipeline:
                         self.det_every.reset()
                 frame_timer.frame = {"capture": item.capture_ms}
                 frame_timer.add("queue", taken - item.queued_at)
-                people = self._estimate(item.frame.image, frame_timer)
-                if people is None:  # stopped between detection and pose
+                result = self._estimate(item.frame.image, frame_timer)
+                if result is None:  # stopped between detection and pose
                     break
+                result = result.replace(frame=item.frame)
                 if self.tracker is not None:
                     with frame_timer.stage("track"):
-                        people = self.tracker.update(people, item.frame.clock)
+                        result = self.tracker.update(result, item.frame.clock)
                 ready = now()
                 origin = item.frame.timestamp if self.drop_frames else taken
                 latency = (ready - origin) * 1e3
                 self.timer.add("latency", latency / 1e3)
                 self._recent.append(ready)
                 self.frames_processed += 1
-                result = FrameResult(
-                    frame=item.frame,
-                    people=people,
-                    timings_ms=dict(frame_timer.frame),
-                    latency_ms=latency,
-                    fps=self.fps,
-                    dropped=self.dropped,
-                    origin=origin,
-                )
-                self._deliver(result)
+                self.people += len(result)
+                self.pose_calls += 1 if len(result) else 0
+                self._deliver(result.replace(timings_ms=dict(frame_timer.frame), latency_ms=latency, fps=self.fps,
+                                             dropped=self.dropped, origin=origin))
                 if self.max_frames is not None and self.frames_processed >= self.max_frames:
                     break
         except BaseException as exc:
-            self.error = exc
+            self._error = exc
         finally:
             self._end_time = now()
-            self._stop_capture()
+            self.capture.stop(discard=True)  # inference is done: let the capture thread exit
             self._deliver(_END)
             self._finished.set()
 
-    def _estimate(self, image, frame_timer: _FrameTimer) -> list[Person] | None:
+    def _estimate(self, image, frame_timer: _FrameTimer) -> PoseResult | None:
         """Detection, then (unless a stop came meanwhile) the batched pose call."""
         estimator = self.estimator
         detector = getattr(estimator, "detector", None)
@@ -420,15 +345,10 @@ class Pipeline:
             detections = detector(image) if self.det_every is None else self.det_every.detections(image, detector)
         if self._stop.is_set():
             return None
-        people = estimator.estimate(image, detections, timer=frame_timer)
+        result = estimator.estimate(image, detections, timer=frame_timer)
         if self.det_every is not None:
-            self.det_every.update(people)
-        return people
-
-    def _stop_capture(self) -> None:
-        """The inference side is done: let the capture thread exit (it may be waiting on a full queue)."""
-        self._capture_stop.set()
-        self._handoff.close(discard=True)
+            self.det_every.update(result)
+        return result
 
     def _deliver(self, result) -> None:
         if self.on_result is not None and result is not _END:
@@ -462,4 +382,4 @@ def warmup(estimator, size: tuple[int, int] | None = None) -> None:
         backend.infer(np.zeros((1, 3, ih, iw), np.float32))
 
 
-__all__ = ["FrameResult", "Pipeline", "STAGE_ORDER", "warmup"]
+__all__ = ["Pipeline", "STAGE_ORDER", "warmup"]

@@ -9,12 +9,13 @@ without a rim. ``parts`` picks which named parts are drawn (a viewer's part togg
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
 
-from rtpose.skeleton import KeypointSet, get_keypoint_set, person_keypoint_set
+from rtpose.results import PoseResult
+from rtpose.skeleton import KeypointSet
 
 #: Box colours for tracked people (BGR), picked by ``track_id``.
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -47,29 +48,26 @@ def _scale(image: np.ndarray) -> tuple[int, int]:
     return max(1, int(round(short / 360))), max(2, int(round(short / 120)))
 
 
-def draw_people(
+def draw_result(
     image: np.ndarray,
-    people: Sequence,
+    result: PoseResult,
     *,
     kpt_thr: float = 0.3,
     show_boxes: bool = True,
     show_keypoints: bool = True,
     show_ids: bool = True,
     copy: bool = True,
-    keypoint_set: KeypointSet | str | None = None,
     parts: Iterable[str] | None = None,
 ) -> np.ndarray:
-    """Draw boxes, skeletons and keypoints of ``people`` (:class:`~rtpose.estimator.Person`) on a BGR image.
+    """Draw the boxes, skeletons and keypoints of a :class:`~rtpose.results.PoseResult` on a BGR image.
 
     Args:
-        image: ``(H, W, 3)`` uint8 BGR.
-        people: objects with ``box`` (x1, y1, x2, y2), ``score``, ``keypoints`` ``(K, 3)`` and ``track_id``.
+        image: ``(H, W, 3)`` uint8 BGR, in the pixel coordinates of the result.
+        result: the people (``boxes`` ``(N, 4)``, ``scores``, ``keypoints`` ``(N, K, 3)``, ``track_ids``)
+            and their :attr:`~rtpose.results.PoseResult.keypoint_set`.
         kpt_thr: keypoints scoring below this are hidden, and so are limbs touching them.
         show_boxes / show_keypoints / show_ids: what to draw (ids are drawn with the box).
         copy: draw on a copy (True) or in place (False).
-        keypoint_set: the set the keypoints follow (or its name); None takes each person's own
-            (``person.extra["keypoint_set"]``, set by the estimator), else the set with ``K`` keypoints
-            (COCO for 17).
         parts: names of the set's parts to draw (``keypoint_set.parts``, e.g. ``{"body", "face"}``);
             None draws all. A limb is drawn when both its ends are in drawn parts.
 
@@ -78,27 +76,21 @@ def draw_people(
     """
     out = image.copy() if copy else image
     thickness, radius = _scale(out)
-    for person in people:
-        track_id = getattr(person, "track_id", None)
+    kset = result.keypoint_set
+    fine = _fine_mask(kset)
+    shown = kset.part_mask(parts) if parts is not None else np.ones(kset.num_keypoints, bool)
+    for box, score, kpts, track_id in zip(result.boxes, result.scores, result.keypoints, result.track_id_list()):
         if show_boxes:
-            x1, y1, x2, y2 = (int(round(float(v))) for v in person.box)
+            x1, y1, x2, y2 = (int(round(float(v))) for v in box)
             colour = track_colour(track_id)
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-            label = f"{float(person.score):.2f}"
+            label = f"{float(score):.2f}"
             if show_ids and track_id is not None:
                 label = f"#{track_id} {label}"
             _label(out, label, (x1, y1), colour)
         if not show_keypoints:
             continue
-        kpts = np.asarray(person.keypoints, dtype=np.float32)
-        kset = get_keypoint_set(keypoint_set) if keypoint_set is not None else person_keypoint_set(person)
-        if kset.num_keypoints != len(kpts):
-            raise ValueError(f"a person has {len(kpts)} keypoints but the keypoint set {kset.name} has "
-                             f"{kset.num_keypoints}")
-        fine = _fine_mask(kset)
-        visible = kpts[:, 2] >= kpt_thr
-        if parts is not None:
-            visible &= kset.part_mask(parts)
+        visible = (kpts[:, 2] >= kpt_thr) & shown
         for (a, b), colour in zip(kset.links, kset.link_colours_bgr):
             if visible[a] and visible[b]:
                 pa = (int(round(kpts[a, 0])), int(round(kpts[a, 1])))
@@ -149,9 +141,9 @@ def draw_hud(image: np.ndarray, lines: list[str], *, copy: bool = False) -> np.n
     return out
 
 
-def hud_lines(result, backend_name: str = "", device: str = "") -> list[str]:
-    """The standard HUD of a :class:`~rtpose.pipeline.FrameResult`: FPS, latency, people, backend/device."""
-    lines = [f"{result.fps:5.1f} FPS  latency {result.latency_ms:.0f} ms", f"{len(result.people)} people"]
+def hud_lines(result: PoseResult, backend_name: str = "", device: str = "") -> list[str]:
+    """The standard HUD of a :class:`~rtpose.results.PoseResult`: FPS, latency, people, backend/device."""
+    lines = [f"{result.fps:5.1f} FPS  latency {result.latency_ms:.0f} ms", f"{len(result)} people"]
     if result.dropped:
         lines[-1] += f"  dropped {result.dropped}"
     if backend_name or device:
@@ -159,4 +151,4 @@ def hud_lines(result, backend_name: str = "", device: str = "") -> list[str]:
     return lines
 
 
-__all__ = ["FINE_PARTS", "confidence_colour", "draw_hud", "draw_people", "hud_lines", "track_colour"]
+__all__ = ["FINE_PARTS", "confidence_colour", "draw_hud", "draw_result", "hud_lines", "track_colour"]

@@ -72,20 +72,11 @@ def source_kind(source) -> str:
 
 
 def frame_record(result) -> dict:
-    """The JSON object of one frame: ``frame``, ``timestamp``, ``file``, ``people`` (see the module doc)."""
-    frame = result.frame
-    if frame.media_time is not None:
-        timestamp = round(float(frame.media_time), 6)
-    elif frame.file is None:
-        timestamp = round(float(frame.wall_time), 6)
-    else:
-        timestamp = None
-    return {
-        "frame": int(frame.index),
-        "timestamp": timestamp,
-        "file": frame.file,
-        "people": [p.to_dict() for p in result.people],
-    }
+    """The JSON object of one frame: ``frame``, ``timestamp``, ``file``, ``people`` (see the module doc).
+
+    It is :meth:`rtpose.results.PoseResult.to_dict`: what a program gets is what the file holds.
+    """
+    return result.to_dict()
 
 
 def check_outputs(save: str | None, json_path: str | None, source) -> None:
@@ -116,7 +107,15 @@ def _prepare(path: str | os.PathLike) -> Path:
 
 
 class Sink:
-    """Base class: ``write(result, annotated)``, ``close()``, context manager."""
+    """Base class: ``write(result, annotated)``, ``close()``, context manager.
+
+    Attributes:
+        needs_image: the sink writes pictures, so the run loop draws each result for it.
+        stop_requested: the sink asks the run to end (a window the user closed).
+    """
+
+    needs_image = False
+    stop_requested = False
 
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         raise NotImplementedError
@@ -179,6 +178,8 @@ class JsonSink(Sink):
 class ImageSink(Sink):
     """Writes the annotated frame to an image file (the last frame written wins)."""
 
+    needs_image = True
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = _prepare(path)
         self.count = 0
@@ -204,6 +205,8 @@ class VideoSink(Sink):
     in the frame numbers; the previous frame is repeated over each gap, so that the video lasts as
     long as what it recorded and plays at the real pace. ``count`` is the frames written (repeats too).
     """
+
+    needs_image = True
 
     def __init__(self, path: str | os.PathLike, fps: float | None = None, size: tuple[int, int] | None = None,
                  real_time: bool = False) -> None:
@@ -300,6 +303,8 @@ class WindowSink(Sink):
 
     Raises :class:`~rtpose.errors.DisplayError` when there is no display.
     """
+
+    needs_image = True
 
     def __init__(self, title: str = "rtpose") -> None:
         if not display_available():

@@ -465,19 +465,6 @@ def keypoint_set_for(num_keypoints: int, name: str | None = None) -> KeypointSet
     return candidates[0]
 
 
-def person_keypoint_set(person) -> KeypointSet:
-    """The keypoint set of a :class:`~rtpose.estimator.Person` (anything with ``keypoints`` ``(K, 3)`` and
-    an ``extra`` dict): ``person.extra["keypoint_set"]`` (set by the estimator) when it has K keypoints, else
-    the set with K keypoints (COCO for 17)."""
-    k = len(person.keypoints)
-    name = (getattr(person, "extra", None) or {}).get("keypoint_set")
-    if name is not None:
-        kset = get_keypoint_set(name)
-        if kset.num_keypoints == k:
-            return kset
-    return keypoint_set_for(k)
-
-
 # -- the COCO set under the names the rest of the code has always used ------------------------------------
 KEYPOINT_NAMES: tuple[str, ...] = COCO.keypoint_names
 NUM_KEYPOINTS = COCO.num_keypoints

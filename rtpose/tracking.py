@@ -41,8 +41,8 @@ from itertools import count
 
 import numpy as np
 
-from rtpose.estimator import Person
-from rtpose.skeleton import COCO, KeypointSet, get_keypoint_set, keypoint_set_for, person_keypoint_set
+from rtpose.results import PoseResult
+from rtpose.skeleton import COCO, KeypointSet, get_keypoint_set, keypoint_set_for
 
 try:
     from scipy.optimize import linear_sum_assignment
@@ -138,12 +138,11 @@ class PoseTracker:
         lost_penalty: similarity taken off per frame a track has been lost (recent tracks win ties).
         velocity_momentum: weight of the previous velocity in its exponential average (0 = last step only).
         max_predict_s: longest extrapolation of a lost track's box, seconds.
-        keypoint_set: the set of the keypoints (its OKS sigmas are used); None takes each person's own
-            (``person.extra["keypoint_set"]``, set by the estimator), else the set with as many keypoints.
+        keypoint_set: the set of the keypoints (its OKS sigmas are used); None takes each result's own.
 
-    ``update()`` sets ``person.track_id`` (None for a low-score detection that continues no track) and, when
-    smoothing, replaces ``person.keypoints`` by the filtered ones (the raw ones are kept in
-    ``person.extra["raw_keypoints"]``). It returns the same people, in the same order.
+    ``update(result)`` returns a new :class:`~rtpose.results.PoseResult` with the same people in the same
+    order: ``track_ids`` set (-1 for a low-score detection that continues no track) and, when smoothing,
+    ``keypoints`` filtered (the estimator's are kept in ``raw_keypoints``). The given result is not changed.
     """
 
     def __init__(
@@ -204,94 +203,107 @@ class PoseTracker:
         self._last_t = t
         return t
 
-    def _similarity(self, people: list[Person], t: float) -> np.ndarray:
-        boxes = np.array([p.box for p in people], np.float64).reshape(-1, 4)
+    def _similarity(self, boxes: np.ndarray, keypoints: np.ndarray, sigmas: np.ndarray, t: float) -> np.ndarray:
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         pred = np.array([tr.predict(t, self.max_predict_s) for tr in self.tracks]).reshape(-1, 4)
         sim = box_iou(pred, boxes)
         if self.oks_weight > 0:
             for i, tr in enumerate(self.tracks):
                 t_ok = tr.keypoints[:, 2] >= self.kpt_thr
-                if t_ok.sum() < self.min_keypoints:
+                if t_ok.sum() < self.min_keypoints or len(tr.keypoints) != keypoints.shape[1]:
                     continue
                 shift = (pred[i, :2] + pred[i, 2:] - tr.box[:2] - tr.box[2:]) / 2  # predicted centre motion
                 t_xy = tr.keypoints[:, :2] + shift
-                for j, p in enumerate(people):
+                for j, kp in enumerate(keypoints):
                     if sim[i, j] <= 0:
                         continue
-                    kp = np.asarray(p.keypoints)
                     p_ok = kp[:, 2] >= self.kpt_thr
                     if (p_ok & t_ok).sum() < self.min_keypoints:
                         continue
                     area = float(np.prod(np.clip(boxes[j, 2:] - boxes[j, :2], 1, None)))
-                    oks = keypoint_oks(t_xy, t_ok, kp[:, :2], p_ok, area, self._sigmas(p))
+                    oks = keypoint_oks(t_xy, t_ok, kp[:, :2], p_ok, area, sigmas)
                     sim[i, j] = (1 - self.oks_weight) * sim[i, j] + self.oks_weight * oks
         lost = np.array([tr.lost for tr in self.tracks], np.float64).reshape(-1, 1)
         return sim - self.lost_penalty * lost
 
-    def _sigmas(self, person: Person) -> np.ndarray:
-        """OKS sigmas ``(K,)`` for a person: the tracker's set, else the person's own (see
-        :func:`rtpose.skeleton.person_keypoint_set`)."""
-        if self.keypoint_set is not None and self.keypoint_set.num_keypoints == len(person.keypoints):
+    def _sigmas(self, result: PoseResult) -> np.ndarray:
+        """OKS sigmas ``(K,)``: the tracker's set when it has K keypoints, else the result's own."""
+        k = result.keypoints.shape[1]
+        if self.keypoint_set is not None and self.keypoint_set.num_keypoints == k:
             return self.keypoint_set.oks_sigmas
-        return person_keypoint_set(person).oks_sigmas
+        return result.keypoint_set.oks_sigmas
 
-    def _containment(self, people: list[Person], t: float) -> np.ndarray:
+    def _containment(self, boxes: np.ndarray, t: float) -> np.ndarray:
         """Containment of each detection with each track's predicted or last box, whichever is higher."""
-        boxes = np.array([p.box for p in people], np.float64).reshape(-1, 4)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         pred = np.array([tr.predict(t, self.max_predict_s) for tr in self.tracks]).reshape(-1, 4)
         last = np.array([tr.box for tr in self.tracks]).reshape(-1, 4)
         lost = np.array([tr.lost for tr in self.tracks], np.float64).reshape(-1, 1)
         return np.maximum(box_containment(pred, boxes), box_containment(last, boxes)) - self.lost_penalty * lost
 
-    def _associate(self, people: list[Person], t: float) -> list[tuple[int, int]]:
+    def _associate(self, result: PoseResult, t: float) -> list[tuple[int, int]]:
         """(track, person) pairs: IoU(+OKS) first, then containment among what is left over."""
-        if not self.tracks or not people:
+        if not self.tracks or not len(result):
             return []
-        matches = _assign(self._similarity(people, t), self.min_similarity)
+        sim = self._similarity(result.boxes, result.keypoints, self._sigmas(result), t)
+        matches = _assign(sim, self.min_similarity)
         if self.min_containment <= 1.0:
             rows = [i for i in range(len(self.tracks)) if i not in {r for r, _ in matches}]
-            cols = [j for j in range(len(people)) if j not in {c for _, c in matches}]
+            cols = [j for j in range(len(result)) if j not in {c for _, c in matches}]
             if rows and cols:
-                cont = self._containment(people, t)[np.ix_(rows, cols)]
+                cont = self._containment(result.boxes, t)[np.ix_(rows, cols)]
                 matches += [(rows[r], cols[c]) for r, c in _assign(cont, self.min_containment)]
         return matches
 
-    def update(self, people: list[Person], timestamp: float) -> list[Person]:
-        """Assign track IDs to (and smooth) the people of one frame captured at ``timestamp`` seconds."""
+    def update(self, result: PoseResult, timestamp: float | None = None) -> PoseResult:
+        """Track IDs for (and smoothing of) the people of one frame captured at ``timestamp`` seconds.
+
+        ``result``: a :class:`~rtpose.results.PoseResult` (or a list of :class:`~rtpose.results.Person`).
+
+        ``timestamp`` defaults to the frame's clock (media time for files, capture time for live sources).
+        """
+        if not isinstance(result, PoseResult):  # a list of Person views
+            result = PoseResult.from_people(list(result), self.keypoint_set)
+        if timestamp is None:
+            timestamp = result.frame.clock if result.frame is not None else None
         t = self._frame_time(timestamp)
-        matches = self._associate(people, t)
+        n = len(result)
+        track_ids = np.full(n, -1, np.int64)
+        keypoints = result.keypoints.copy()
+        matches = self._associate(result, t)
         matched_tracks = {r for r, _ in matches}
         matched_people = {c for _, c in matches}
         for r, c in matches:
-            self._continue(self.tracks[r], people[c], t)
+            track_ids[c] = self._continue(self.tracks[r], result.boxes[c], keypoints[c], t)
         for i, tr in enumerate(self.tracks):
             if i not in matched_tracks:
                 tr.lost += 1
                 tr.age += 1
         self.tracks = [tr for tr in self.tracks if tr.lost <= self.max_lost]
-        for j, p in enumerate(people):
-            if j in matched_people:
-                continue
-            if p.score >= self.new_track_score:
-                self.tracks.append(self._start(p, t))
-            else:
-                p.track_id = None
-        return people
+        for j in range(n):
+            if j not in matched_people and result.scores[j] >= self.new_track_score:
+                track = self._start(result.boxes[j], keypoints[j], t)
+                self.tracks.append(track)
+                track_ids[j] = track.track_id
+        smoothed = self.smooth and n > 0
+        return result.replace(track_ids=track_ids, keypoints=keypoints,
+                              raw_keypoints=result.keypoints if smoothed else result.raw_keypoints)
 
-    def _start(self, person: Person, t: float) -> Track:
+    def _start(self, box: np.ndarray, keypoints: np.ndarray, t: float) -> Track:
+        """A new track for a person; smooths ``keypoints`` ``(K, 3)`` in place."""
         track = Track(
             track_id=next(self._ids),
-            box=np.asarray(person.box, np.float64).copy(),
+            box=np.asarray(box, np.float64).copy(),
             timestamp=t,
-            keypoints=np.asarray(person.keypoints, np.float32).copy(),
+            keypoints=keypoints.copy(),
             filter=OneEuroFilter(self.smoothing) if self.smooth else None,
         )
-        person.track_id = track.track_id
-        self._smooth(track, person, t)
+        self._smooth(track, box, keypoints, t)
         return track
 
-    def _continue(self, track: Track, person: Person, t: float) -> None:
-        box = np.asarray(person.box, np.float64)
+    def _continue(self, track: Track, box: np.ndarray, keypoints: np.ndarray, t: float) -> int:
+        """Continue ``track`` with a person; smooths ``keypoints`` in place; returns the track id."""
+        box = np.asarray(box, np.float64)
         dt = t - track.timestamp
         if dt > 0:
             step = (box - track.box) / dt
@@ -304,19 +316,15 @@ class PoseTracker:
         track.lost = 0
         track.hits += 1
         track.age += 1
-        person.track_id = track.track_id
-        self._smooth(track, person, t)
+        self._smooth(track, box, keypoints, t)
+        return track.track_id
 
-    def _smooth(self, track: Track, person: Person, t: float) -> None:
-        kp = np.asarray(person.keypoints, np.float32)
-        if track.filter is not None and kp.size:
-            valid = kp[:, 2] >= self.kpt_thr
-            height = float(max(person.box[3] - person.box[1], 1.0))
-            xy = track.filter(kp[:, :2], t, valid=valid, scale=height)
-            person.extra["raw_keypoints"] = kp
-            kp = np.concatenate([xy, kp[:, 2:]], axis=1).astype(np.float32)
-            person.keypoints = kp
-        track.keypoints = kp.copy()
+    def _smooth(self, track: Track, box: np.ndarray, keypoints: np.ndarray, t: float) -> None:
+        if track.filter is not None and keypoints.size:
+            valid = keypoints[:, 2] >= self.kpt_thr
+            height = float(max(box[3] - box[1], 1.0))
+            keypoints[:, :2] = track.filter(keypoints[:, :2], t, valid=valid, scale=height)
+        track.keypoints = keypoints.copy()
 
 
 def _assign(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:

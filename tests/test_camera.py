@@ -79,7 +79,7 @@ def test_slow_inference_gets_the_newest_camera_frame_and_drops_the_rest(monkeypa
     source.close()
     assert cameras[0].frames_served == 25
     assert len(results) < 25 and pipeline.dropped == 25 - len(results) > 0
-    assert pipeline._handoff.max_len <= 1  # never a queue of stale frames
+    assert pipeline.capture.handoff.max_len <= 1  # never a queue of stale frames
     indices = [r.frame.index for r in results]
     assert indices == sorted(indices) and indices[-1] == 24  # the last frame the camera sent was processed
 

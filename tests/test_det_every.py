@@ -20,8 +20,8 @@ import pytest
 
 from rtpose.det_every import KEYPOINT_BOX_EXPANSION, DetectEveryN, boxes_from_keypoints
 from rtpose.detector import Detections, PersonDetector
-from rtpose.estimator import Person
 from rtpose.pipeline import Pipeline
+from rtpose.results import Person, PoseResult
 
 from .conftest import BASELINE_POSE_WEIGHTS, DETECTOR_WEIGHTS, VIDEO_MULTI
 
@@ -89,7 +89,7 @@ class Walkers:
         boxes = [np.concatenate([k[:, :2].min(0) - 5, k[:, :2].max(0) + 5]) for k in kpts]
         return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.8, np.float32))
 
-    def estimate(self, image, detections: Detections) -> list[Person]:
+    def estimate(self, image, detections: Detections) -> PoseResult:
         """The people whose hips lie in a given box, with their true keypoints (a perfect pose model)."""
         people = []
         for box, score in zip(detections.boxes, detections.scores):
@@ -99,7 +99,7 @@ class Walkers:
                 if box[0] <= hips[0] <= box[2] and box[1] <= hips[1] <= box[3]:
                     people.append(Person(box=box, score=float(score), keypoints=kpts))
                     break
-        return people
+        return PoseResult.from_people(people)
 
 
 def test_synthetic_tracks_keep_their_boxes_between_detections():
@@ -192,15 +192,15 @@ def test_real_pipeline_on_vtest_detects_on_one_frame_in_n(small_weights):
         pipeline.stop()
     assert [r.frame.index for r in results] == list(range(frames))
     assert detector.calls == pipeline.det_every.detector_calls == math.ceil(frames / every)
-    assert len(results[0].people) >= 3  # vtest has several pedestrians
+    assert len(results[0]) >= 3  # vtest has several pedestrians
     for r in results:
         assert "detect" in r.timings_ms
         h, w = r.frame.image.shape[:2]
-        for person in r.people:
+        for person in r:
             assert (person.box >= 0).all() and person.box[2] <= w and person.box[3] <= h
     for previous, r in zip(results, results[1:]):
         if r.frame.index % every:  # a frame without detection has at most the people of the frame before
-            assert len(r.people) <= len(previous.people)
+            assert len(r) <= len(previous)
 
 
 def test_cli_det_every_runs_and_bad_values_are_one_sentence(tmp_path, small_weights, capsys):

@@ -9,7 +9,8 @@ import pytest
 from rtpose.crops import box_to_center_size
 from rtpose.detector import PersonDetector
 from rtpose.errors import WeightsError
-from rtpose.estimator import Person, TopDownEstimator
+from rtpose.estimator import TopDownEstimator
+from rtpose.results import Person, PoseResult
 
 from .conftest import BUS, DETECTOR_WEIGHTS
 
@@ -69,7 +70,7 @@ def test_estimator_on_bus_one_backend_call(detector, bus, small_weights):
     estimator = TopDownEstimator(backend, detector=detector)
     people = estimator(bus)
     assert backend.batch_sizes == [4]  # every person in ONE call
-    assert len(people) == 4 and all(isinstance(p, Person) for p in people)
+    assert isinstance(people, PoseResult) and len(people) == 4 and all(isinstance(p, Person) for p in people)
     for person in people:
         assert person.keypoints.shape == (17, 3) and person.keypoints.dtype == np.float32
         assert np.isfinite(person.keypoints).all()

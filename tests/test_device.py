@@ -126,7 +126,7 @@ def test_device_path_equals_the_host_path_on_cpu(reference_model):
     heatmap_w = estimator.codec.heatmap_hw[1]
     for name, boxes, _ in val_images()[:3]:
         image = cv2.imread(str(VAL_DEV / "val2017" / name))
-        host = np.stack([p.keypoints for p in estimator.estimate_boxes(image, boxes)])
+        host = estimator.estimate_boxes(image, boxes).keypoints
         got = path(image, boxes)
         assert got.shape == host.shape and got.dtype == np.float32
         _, sizes, _ = crop_matrices(boxes, INPUT_HW)
@@ -152,8 +152,8 @@ def test_estimator_uses_the_device_path_on_cuda(reference_model):
     assert on_gpu.device_path is not None and on_cpu.device_path is None
     name, boxes, _ = val_images()[0]
     image = cv2.imread(str(VAL_DEV / "val2017" / name))
-    a = np.stack([p.keypoints for p in on_gpu.estimate_boxes(image, boxes)])
-    b = np.stack([p.keypoints for p in on_cpu.estimate_boxes(image, boxes)])
+    a = on_gpu.estimate_boxes(image, boxes).keypoints
+    b = on_cpu.estimate_boxes(image, boxes).keypoints
     _, sizes, _ = crop_matrices(boxes, INPUT_HW)
     # cuDNN may use TF32: the FP16-level rule of 0.1 heatmap px.
     assert (np.abs(a[..., :2] - b[..., :2]).max(-1) / (sizes[:, :1] / 48)).max() < 0.1

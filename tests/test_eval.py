@@ -9,17 +9,17 @@ import sys
 import numpy as np
 import pytest
 
-from rtpose.estimator import Person
 from rtpose.evaluation import (
     DatasetError,
+    coco_results,
     evaluate_coco,
     gt_boxes,
     instance_score,
     load_coco,
-    people_to_coco_results,
     predict_coco,
     write_results,
 )
+from rtpose.results import Person, PoseResult
 
 from .conftest import DATA, VAL_DEV, VAL_DEV_ANN
 
@@ -76,7 +76,7 @@ def test_rescoring_rule():
     assert instance_score(kpts, 0.8) == pytest.approx(0.8 * (0.9 + 0.5 + 0.3) / 3)
     assert instance_score(np.zeros((17, 3)), 1.0) == 0.0
     person = Person(box=np.array([10, 20, 50, 120], np.float32), score=0.8, keypoints=kpts)
-    (result,) = people_to_coco_results(7, [person])
+    (result,) = coco_results(7, PoseResult.from_people([person]))
     assert result["image_id"] == 7 and result["category_id"] == 1 and len(result["keypoints"]) == 51
     assert result["score"] == pytest.approx(instance_score(kpts, 0.8), abs=1e-6)
     assert result["bbox"] == [10, 20, 40, 100]
@@ -142,8 +142,8 @@ def test_cli_eval_errors(small_weights, capsys, tmp_path, monkeypatch):
 
 def test_oks_nms_drops_duplicates_and_keeps_distinct_people():
     """On real annotations: a near-copy of a person is dropped, every distinct person of every image is kept."""
-    from rtpose.estimator import Person
     from rtpose.evaluation import oks_nms
+    from rtpose.results import Person, PoseResult
 
     coco = load_coco(VAL_DEV_ANN)
     kept_total = people_total = 0
@@ -157,12 +157,13 @@ def test_oks_nms_drops_duplicates_and_keeps_distinct_people():
             x, y, w, h = ann["bbox"]
             people.append(Person(box=np.array([x, y, x + w, y + h], np.float32), score=1.0, keypoints=kpts))
         people_total += len(people)
-        kept_total += len(oks_nms(people))
+        kept_total += len(oks_nms(PoseResult.from_people(people)))
         if len(people) >= 2:
             copy = Person(box=people[1].box + 1, score=0.9, keypoints=people[1].keypoints.copy())
             copy.keypoints[:, :2] += 1.0
-            kept = oks_nms([*people, copy])
-            assert all(p is not copy for p in kept) and len(kept) == len(people)
+            kept = oks_nms(PoseResult.from_people([*people, copy]))
+            assert len(kept) == len(people)  # the copy (lower score) is the one dropped
+            np.testing.assert_array_equal(kept.boxes, [p.box for p in people])
     assert people_total == 52 and kept_total == people_total
 
 

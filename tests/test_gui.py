@@ -62,7 +62,7 @@ def config(small_weights):
 
 @pytest.fixture(scope="module")
 def estimator(config):
-    from gui.worker import build_estimator
+    from rtpose.factory import build_estimator
 
     return build_estimator(config)
 
@@ -90,14 +90,14 @@ def test_video_frames_overlays_pause_resume_stop_close(qtbot, window):
     window.open_source(str(VIDEO_MULTI))
     _wait_frames(qtbot, window, 2)
     result, annotated = window.last_result, window.last_annotated
-    assert result.people, "vtest has people in every frame"
+    assert len(result), "vtest has people in every frame"
     assert annotated.shape == result.frame.image.shape == (360, 480, 3)
     # The overlay changed the pixels where people are (and the raw frame was not drawn on).
-    x1, y1, x2, y2 = (int(v) for v in result.people[0].box)
+    x1, y1, x2, y2 = (int(v) for v in result[0].box)
     region = (slice(max(y1, 0), y2 + 1), slice(max(x1, 0), x2 + 1))
     assert np.abs(annotated[region].astype(int) - result.frame.image[region].astype(int)).sum() > 0
     assert window.view.image is not None and window.view.image.width() == 480
-    assert window.readouts.values["people"].text() == str(len(result.people))
+    assert window.readouts.values["people"].text() == str(len(result))
     assert window.position.maximum() > 700  # a file: the position slider spans its frames
 
     # Seek with the position slider's path.
@@ -225,16 +225,16 @@ def test_tracking_is_on_by_default_and_switches_between_frames(qtbot, window):
     assert window.tracking.isChecked() and window.show_ids.isChecked()  # as in 'rtpose run'
     window.open_source(str(VIDEO_MULTI))
     _wait_frames(qtbot, window, 2)
-    assert all(p.track_id is not None for p in window.last_result.people)
+    assert all(p.track_id is not None for p in window.last_result)
     window.tracking.setChecked(False)
     shown = window.frames_shown
     _wait_frames(qtbot, window, shown + 3)
-    assert all(p.track_id is None for p in window.last_result.people)
+    assert all(p.track_id is None for p in window.last_result)
 
 
 def test_reloading_the_model_closes_the_old_backend(qtbot, qapp, config, tmp_path):
     from gui.main_window import MainWindow
-    from gui.worker import build_estimator
+    from rtpose.factory import build_estimator
 
     first, second = build_estimator(config), build_estimator(config)
     win = MainWindow(config, output_dir=tmp_path, load_model=False)
@@ -319,7 +319,7 @@ def test_camera_open_plays_live_frames_and_unplugging_is_shown(qtbot, window, mo
     _wait_frames(qtbot, window, 2)
     assert window._source_info["is_live"] and window._source_info["name"] == "camera 0"
     assert not window.position.isEnabled()  # a live source cannot seek
-    assert window.last_result.people
+    assert len(window.last_result)
     qtbot.waitUntil(lambda: window.view.banner is not None, timeout=60_000)
     assert "camera 0 stopped sending frames" in window.view.banner
     assert not window.controller.running
@@ -330,7 +330,8 @@ def test_whole_body_model_offers_part_toggles(qtbot, qapp, tmp_path, fill_state_
     import torch
 
     from gui.main_window import MainWindow
-    from gui.worker import ModelConfig, build_estimator
+    from gui.worker import ModelConfig
+    from rtpose.factory import build_estimator
     from rtpose.models import HRNet
 
     path = tmp_path / "hrnet_w18_wholebody_reference.pth"
@@ -346,7 +347,7 @@ def test_whole_body_model_offers_part_toggles(qtbot, qapp, tmp_path, fill_state_
     win.open_source(str(VIDEO_MULTI))
     _wait_frames(qtbot, win, 1)
     win.toggle_pause()
-    assert len(win.last_result.people[0].keypoints) == 133
+    assert len(win.last_result[0].keypoints) == 133
     win.show_hud.setChecked(False)
     everything = win.last_annotated.copy()
     win.part_boxes["face"].setChecked(False)

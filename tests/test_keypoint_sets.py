@@ -13,8 +13,8 @@ import pytest
 
 from rtpose.codec import HeatmapCodec
 from rtpose.errors import RtposeError
-from rtpose.estimator import Person
-from rtpose.render import confidence_colour, draw_people
+from rtpose.render import confidence_colour, draw_result
+from rtpose.results import Person, PoseResult
 from rtpose.skeleton import (
     FLIP_INDEX,
     KEYPOINT_NAMES,
@@ -174,6 +174,10 @@ def test_flip_merge_recovers_each_set(name):
         codec.merge_flipped(heatmaps[None], flipped[None], flip_index=np.arange(kset.num_keypoints + 1))
 
 
+def draw_people(image, people, keypoint_set=None, **options):
+    return draw_result(image, PoseResult.from_people(people, keypoint_set), **options)
+
+
 def _grid_person(k: int, spacing: int = 20) -> Person:
     cols = 12
     kpts = np.zeros((k, 3), np.float32)
@@ -241,9 +245,9 @@ def test_tracker_and_smoother_run_on_133_keypoints():
             kp[:, 0] += offset + 3 * frame
             box = np.array([kp[:, 0].min(), kp[:, 1].min(), kp[:, 0].max(), kp[:, 1].max()], np.float32)
             people.append(Person(box=box, score=0.9, keypoints=kp))
-        tracker.update(people, frame / 10)
-        assert [p.track_id for p in people] == [1, 2]
-        assert all(p.keypoints.shape == (133, 3) for p in people)
+        out = tracker.update(people, frame / 10)
+        assert [p.track_id for p in out] == [1, 2]
+        assert out.keypoints.shape == (2, 133, 3)
     smoother = OneEuroFilter()
     assert smoother(base[:, :2], 0.0, scale=100.0).shape == (133, 2)
 
@@ -271,26 +275,25 @@ def test_estimator_knows_its_keypoint_set():
     box = np.array([[50, 20, 150, 180]], np.float32)
     assert TopDownEstimator(_FixedHeatmaps(16, num_joints=16)).keypoint_set.name == "mpii"
     lazy = TopDownEstimator(_FixedHeatmaps(133), flip=True)
-    people = lazy.estimate_boxes(image, box)
-    assert lazy.keypoint_set.name == "coco_wholebody" and people[0].keypoints.shape == (133, 3)
+    found = lazy.estimate_boxes(image, box)
+    assert lazy.keypoint_set.name == "coco_wholebody" and found.keypoints.shape == (1, 133, 3)
     assert TopDownEstimator(_FixedHeatmaps(17), keypoint_set="ap10k").keypoint_set.name == "ap10k"
     with pytest.raises(KeypointSetError, match="gives 16 heatmaps but the keypoint set coco has 17"):
         TopDownEstimator(_FixedHeatmaps(16), keypoint_set="coco").estimate_boxes(image, box)
 
 
-def test_people_carry_their_set_to_render_and_tracking():
+def test_results_carry_their_set_to_render_and_tracking():
     """17 animal keypoints are drawn and tracked as AP-10K when the estimator says so, not as COCO body."""
     from rtpose.estimator import TopDownEstimator
 
     image = np.zeros((200, 200, 3), np.uint8)
-    people = TopDownEstimator(_FixedHeatmaps(17), keypoint_set="ap10k").estimate_boxes(
+    found = TopDownEstimator(_FixedHeatmaps(17), keypoint_set="ap10k").estimate_boxes(
         image, np.array([[50, 20, 150, 180]], np.float32))
-    assert people[0].extra["keypoint_set"] == "ap10k"
-    animal = _grid_person(17, spacing=22)
-    animal.extra["keypoint_set"] = "ap10k"
+    assert found.keypoint_set.name == "ap10k" and found[0].keypoint_set.name == "ap10k"
+    animal = PoseResult.from_people([_grid_person(17, spacing=22)], "ap10k")
     canvas = np.zeros((320, 320, 3), np.uint8)
-    drawn = draw_people(canvas, [animal], show_boxes=False)
-    np.testing.assert_array_equal(drawn, draw_people(canvas, [animal], show_boxes=False, keypoint_set="ap10k"))
-    assert (drawn != draw_people(canvas, [animal], show_boxes=False, keypoint_set="coco")).any()
+    drawn = draw_result(canvas, animal, show_boxes=False)
+    as_coco = draw_result(canvas, animal.replace(keypoint_set=KEYPOINT_SETS["coco"]), show_boxes=False)
+    assert (drawn != as_coco).any()
     np.testing.assert_array_equal(PoseTracker()._sigmas(animal), KEYPOINT_SETS["ap10k"].oks_sigmas)
-    np.testing.assert_array_equal(PoseTracker()._sigmas(_grid_person(17)), OKS_SIGMAS)
+    np.testing.assert_array_equal(PoseTracker()._sigmas(PoseResult.from_people([_grid_person(17)])), OKS_SIGMAS)

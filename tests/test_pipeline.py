@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from rtpose.errors import SourceError
-from rtpose.estimator import Person
-from rtpose.pipeline import FrameResult, Pipeline
+from rtpose.pipeline import Pipeline
+from rtpose.results import PoseResult
 from rtpose.sources import Frame, FrameSource
 from rtpose.timing import StageTimer, now
 
@@ -64,19 +64,17 @@ class SlowEstimator:
         with timer.stage("pose"):
             time.sleep(self.delay / 2)
         self.seen.append(int(image[0, 0, 0]))
-        kpts = np.full((17, 3), 0.9, np.float32)
-        return [Person(box=np.array([1, 1, 10, 10], np.float32), score=0.9, keypoints=kpts)]
+        kpts = np.full((1, 17, 3), 0.9, np.float32)
+        return PoseResult(np.array([[1, 1, 10, 10]], np.float32), np.array([0.9], np.float32), kpts)
 
 
 class RecordingTracker:
     def __init__(self):
         self.updates, self.resets = 0, 0
 
-    def update(self, people, timestamp):
+    def update(self, result, timestamp):
         self.updates += 1
-        for p in people:
-            p.track_id = 7
-        return people
+        return result.replace(track_ids=np.full(len(result), 7))
 
     def reset(self):
         self.resets += 1
@@ -110,7 +108,7 @@ def test_live_source_faster_than_inference_drops_frames_bounded():
     assert source.read() is None  # the capture thread read the whole source
     assert 3 <= len(results) < 200
     assert results[-1].dropped > 100 and pipeline.dropped == 400 - len(results)
-    assert pipeline._handoff.max_len <= 1, "live frames must not queue up"
+    assert pipeline.capture.handoff.max_len <= 1, "live frames must not queue up"
     indices = [r.frame.index for r in results]
     assert indices == sorted(indices)
     assert results[-1].frame.index == 399  # the newest frame is the one processed, not a stale one
@@ -125,13 +123,15 @@ def test_file_source_processes_every_frame_in_order_with_tracker():
     pipeline = Pipeline(source, SlowEstimator(delay=0.002), tracker=tracker)
     assert not pipeline.drop_frames
     pipeline.start()
-    results: list[FrameResult] = list(pipeline.results())
+    results: list[PoseResult] = list(pipeline.results())
     pipeline.stop()
     assert [r.frame.index for r in results] == list(range(40))
-    assert pipeline.dropped == 0 and pipeline._handoff.max_len <= 4
-    assert tracker.updates == 40 and all(r.people[0].track_id == 7 for r in results)
+    assert pipeline.dropped == 0 and pipeline.capture.handoff.max_len <= 4
+    assert tracker.updates == 40 and all(r[0].track_id == 7 for r in results)
     assert "track" in results[0].timings_ms and results[-1].fps > 0
-    summary = pipeline.summary()
+    stats = pipeline.stats()
+    assert stats.frames == 40 and stats.dropped == 0 and stats.people == 40 and stats.people_per_call == 1.0
+    summary = stats.format()
     assert "40 frames processed, 0 dropped" in summary and "p95 ms" in summary and "track" in summary
 
 
@@ -264,7 +264,7 @@ def test_latency_of_files_excludes_the_read_ahead_queue_and_live_latency_include
     for r in results:
         # latency counts from when inference took the frame, after its wait in the queue
         assert r.origin >= r.frame.timestamp + r.timings_ms["queue"] / 1e3 - 1e-3
-    assert "queue" in files.summary()
+    assert "queue" in files.stats().stages
 
     live = Pipeline(SyntheticSource(count=50, live=True, period=0.002), SlowEstimator(0.02))
     live.start()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtpose.estimator import Person
-from rtpose.render import confidence_colour, draw_hud, draw_people, track_colour
+from rtpose.render import confidence_colour, draw_hud, draw_result, track_colour
+from rtpose.results import Person, PoseResult
 
 
 def _person(track_id=None) -> Person:
@@ -21,7 +21,7 @@ def _person(track_id=None) -> Person:
 def test_keypoint_colours_at_their_locations_and_nothing_below_threshold():
     image = np.zeros((300, 300, 3), np.uint8)
     person = _person()
-    out = draw_people(image, [person], kpt_thr=0.3, show_boxes=False)
+    out = draw_result(image, PoseResult.from_people([person]), kpt_thr=0.3, show_boxes=False)
     assert out is not image and not image.any(), "copy=True must leave the input untouched"
     for i in (0, 5, 16):
         x, y, s = person.keypoints[i]
@@ -36,11 +36,12 @@ def test_keypoint_colours_at_their_locations_and_nothing_below_threshold():
 def test_boxes_ids_in_place_and_options():
     image = np.zeros((300, 300, 3), np.uint8)
     person = _person(track_id=3)
-    out = draw_people(image, [person], copy=False, show_keypoints=False)
+    out = draw_result(image, PoseResult.from_people([person]), copy=False, show_keypoints=False)
     assert out is image
     assert tuple(image[130, 20]) == track_colour(3)  # left box edge
     assert not image[100, 100].any()  # no keypoints drawn
-    nothing = draw_people(np.zeros_like(image), [person], show_boxes=False, show_keypoints=False)
+    nothing = draw_result(np.zeros_like(image), PoseResult.from_people([person]), show_boxes=False,
+                          show_keypoints=False)
     assert not nothing.any()
 
 
@@ -49,3 +50,13 @@ def test_hud_writes_in_the_corner():
     out = draw_hud(image, ["12.3 FPS  latency 80 ms", "2 people"], copy=True)
     assert (out[:20, :60] != 200).any() and (image == 200).all()
     assert (out[150:, 200:] == 200).all()
+
+
+def test_result_plot_draws_the_same_pixels_on_the_frame_copy():
+    from rtpose.sources import Frame
+
+    image = np.zeros((300, 300, 3), np.uint8)
+    result = PoseResult.from_people([_person(track_id=2)]).replace(frame=Frame(0, 0.0, image))
+    drawn = result.plot(kpt_thr=0.3)
+    assert not image.any()  # the frame's image is never drawn on
+    np.testing.assert_array_equal(drawn, draw_result(image, result, kpt_thr=0.3))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtpose.estimator import Person
+from rtpose.results import Person
 from rtpose.tracking import PoseTracker, box_containment, box_iou
 from tests.conftest import DETECTOR_WEIGHTS, VIDEO_ONE_BY_ONE
 
@@ -26,7 +26,10 @@ def person(cx: float, cy: float, h: float = 200.0, score: float = 0.9, kpt_score
 
 
 def run(tracker: PoseTracker, frames: list[list[Person]]) -> list[list[int | None]]:
-    return [[p.track_id for p in tracker.update(people, i / FPS)] for i, people in enumerate(frames)]
+    """Track ``frames`` (replaced in place by the tracked people); returns each frame's ids."""
+    for i, people in enumerate(frames):
+        frames[i] = list(tracker.update(people, i / FPS))
+    return [[p.track_id for p in people] for people in frames]
 
 
 def test_iou_and_containment():
@@ -91,7 +94,7 @@ def test_simultaneous_people_get_distinct_ids_and_order_is_kept():
     tracker = PoseTracker()
     people = [person(100 + 150 * k, 200) for k in range(5)]
     out = tracker.update(people, 0.0)
-    assert out is people
+    np.testing.assert_array_equal(out.boxes, [p.box for p in people])  # same people, same order
     assert len({p.track_id for p in out}) == 5
 
 
@@ -111,15 +114,18 @@ def test_smoothing_on_off_and_reset_on_reassignment():
         kp = f[0].keypoints.copy()
         out = tracker.update([Person(f[0].box.copy(), f[0].score, kp.copy())], i / FPS)
         np.testing.assert_array_equal(out[0].keypoints, kp)
-    # on: keypoints smoothed (less frame-to-frame motion), raw ones kept in extra, scores unchanged
+    # on: keypoints smoothed (less frame-to-frame motion), raw ones kept in raw_keypoints, scores unchanged;
+    # the given people are not changed (the tracker returns a new result)
     tracker = PoseTracker(smooth=True, max_lost=5)
     smoothed = []
     for i, f in enumerate(raw_frames):
-        p = Person(f[0].box.copy(), f[0].score, f[0].keypoints.copy())
-        tracker.update([p], i / FPS)
-        np.testing.assert_array_equal(p.extra["raw_keypoints"], f[0].keypoints)
-        np.testing.assert_array_equal(p.keypoints[:, 2], f[0].keypoints[:, 2])
-        smoothed.append(p.keypoints[:, :2])
+        given = f[0].keypoints.copy()
+        out = tracker.update([Person(f[0].box.copy(), f[0].score, given)], i / FPS)
+        np.testing.assert_array_equal(given, f[0].keypoints)
+        np.testing.assert_array_equal(out.raw_keypoints[0], f[0].keypoints)
+        np.testing.assert_array_equal(out.keypoints[0, :, 2], f[0].keypoints[:, 2])
+        smoothed.append(out.keypoints[0, :, :2])
+        p = out[0]
     raw = np.array([f[0].keypoints[:, :2] for f in raw_frames])
     assert np.abs(np.diff(smoothed, axis=0)).mean() < 0.7 * np.abs(np.diff(raw, axis=0)).mean()
     # lost for 3 frames, then matched again: the filter restarts (output = raw) although the ID is kept
@@ -129,9 +135,9 @@ def test_smoothing_on_off_and_reset_on_reassignment():
     back = person(300, 200, kpt_score=0.9, seed=99)
     back.keypoints[:, :2] += rng.normal(0, 5, (17, 2))
     expect = back.keypoints.copy()
-    tracker.update([back], 23 / FPS)
-    assert back.track_id == tid
-    np.testing.assert_array_equal(back.keypoints, expect)
+    out = tracker.update([back], 23 / FPS)
+    assert out[0].track_id == tid
+    np.testing.assert_array_equal(out.keypoints[0], expect)
 
 
 def test_low_confidence_keypoints_do_not_drag():
@@ -140,11 +146,11 @@ def test_low_confidence_keypoints_do_not_drag():
         tracker.update([person(300, 200, kpt_score=0.9)], i / FPS)
     p = person(300, 200, kpt_score=0.9)
     p.keypoints[4] = [900, 900, 0.1]  # a wild, low-confidence ear
-    tracker.update([p], 1.0)
-    np.testing.assert_array_equal(p.keypoints[4], np.float32([900, 900, 0.1]))  # passed through, not smoothed
+    out = tracker.update([p], 1.0)
+    np.testing.assert_array_equal(out.keypoints[0, 4], np.float32([900, 900, 0.1]))  # passed through, not smoothed
     q = person(300, 200, kpt_score=0.9)
-    tracker.update([q], 1.1)
-    np.testing.assert_allclose(q.keypoints, person(300, 200, kpt_score=0.9).keypoints, atol=1e-4)
+    out = tracker.update([q], 1.1)
+    np.testing.assert_allclose(out.keypoints[0], person(300, 200, kpt_score=0.9).keypoints, atol=1e-4)
 
 
 def test_odd_timestamps_and_empty_frames():
@@ -154,7 +160,7 @@ def test_odd_timestamps_and_empty_frames():
         ids += [p.track_id for p in tracker.update([person(300, 200, kpt_score=0.9)], t)]
         tracker.update([], t)
     assert len(set(ids)) == 1
-    assert tracker.update([], 1.0) == []
+    assert len(tracker.update([], 1.0)) == 0
 
 
 # --------------------------------------------------------------------------------------------- real video
@@ -191,14 +197,14 @@ def track_stretch(dets, stride: int = 1, smooth: bool = False):
     for index in range(STRETCH[0], STRETCH[1], stride):
         boxes, scores = dets[index]
         people = [Person(b.copy(), float(s), _box_points(b)) for b, s in zip(boxes, scores)]
-        tracker.update(people, index / FPS)
-        for p in people:
+        tracked = tracker.update(people, index / FPS)
+        for p in tracked:
             if p.track_id is not None:
                 lengths[p.track_id] = lengths.get(p.track_id, 0) + 1
         if people:
-            top_id[index] = people[0].track_id  # highest score first
-            raw[index] = people[0].extra.get("raw_keypoints", people[0].keypoints)[:5, :2]
-            sm[index] = people[0].keypoints[:5, :2]
+            top_id[index] = tracked[0].track_id  # highest score first
+            raw[index] = people[0].keypoints[:5, :2]
+            sm[index] = tracked.keypoints[0, :5, :2]
     return top_id, lengths, raw, sm
 
 

@@ -24,7 +24,8 @@ def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size:
              progress: bool = True, quiet: bool = False) -> dict[str, float]:
     """COCO keypoint metrics of a checkpoint (prints pycocotools' table unless ``quiet``)."""
     from rtpose.evaluation import evaluate_coco, load_coco, predict_coco, write_results
-    from rtpose.factory import ModelOptions, build_estimator
+    from rtpose.factory import build_estimator
+    from rtpose.options import ModelOptions
 
     load_coco(ann)  # a bad annotation file fails before the model loads
     estimator = build_estimator(ModelOptions(weights=weights, backend="torch", device=device, input_size=input_size,

@@ -90,7 +90,8 @@ class OnnxRuntimeBackend:
             import onnxruntime as ort
         except ImportError:
             raise EngineError("onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu).") from None
-        self.onnx_path = Path(onnx_path)
+        self.onnx_path = self.artifact = Path(onnx_path)
+        self.reason = ""
         if not self.onnx_path.is_file():
             raise EngineError(f"ONNX file {self.onnx_path} does not exist; create it with 'rtpose export-onnx'.")
         #: Why this session runs where it does when that is not what was asked for ("" otherwise).

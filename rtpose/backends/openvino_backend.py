@@ -124,7 +124,8 @@ class OpenVinoBackend:
             import openvino as ov
         except ImportError:
             raise EngineError("OpenVINO is not installed: pip install openvino (CPU only, optional).") from None
-        self.onnx_path = Path(onnx_path)
+        self.onnx_path = self.artifact = Path(onnx_path)
+        self.reason = ""
         if not self.onnx_path.is_file():
             raise EngineError(f"ONNX file {self.onnx_path} does not exist; create it with 'rtpose export-onnx'.")
         self.threads = threads or cpu_threads()

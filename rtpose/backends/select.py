@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtpose.backends.base import PoseBackend
+from rtpose.backends.base import BackendInfo, PoseBackend
 from rtpose.errors import EngineError, RtposeError, exception_gist
 
 #: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's
@@ -55,9 +55,9 @@ PREFER_OPENVINO_ON_CPU = True
 
 
 def _cuda_available() -> bool:
-    import torch
+    from rtpose.devices import cuda_count
 
-    return torch.cuda.is_available()
+    return cuda_count() > 0
 
 
 def _wants_cpu(device: str) -> bool:
@@ -170,18 +170,50 @@ def create_backend(
             (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
         precision: "auto", "fp32" or "bf16" (OpenVINO's CPU inference precision; see the module docstring).
 
-    The returned backend's ``reason`` says why it was chosen.
+    The returned backend's ``info`` (:class:`~rtpose.backends.base.BackendInfo`) says what it is and
+    why it was chosen.
     """
+    backend_object = _create(backend, weights, device, input_hw, fp16, engines_dir, precision)
+    backend_object.info = describe(backend_object)
+    return backend_object
+
+
+def describe(backend: PoseBackend) -> BackendInfo:
+    """The :class:`~rtpose.backends.base.BackendInfo` of a built backend (its width from the model or sidecar)."""
+    width = None
+    model = getattr(backend, "model", None)  # PyTorch holds the HRNet itself
+    if model is not None and hasattr(model, "width"):
+        width = int(model.width)
+    elif backend.artifact is not None:
+        from rtpose.backends.sidecar import read_sidecar, sidecar_width
+
+        try:
+            width = sidecar_width(read_sidecar(backend.artifact))
+        except EngineError:
+            width = None
+    return BackendInfo(
+        name=backend.name, device=str(backend.device), precision=str(backend.precision),
+        input_hw=tuple(int(v) for v in backend.input_hw), max_batch=int(backend.max_batch),
+        reason=backend.reason, note=backend.note, width=width, artifact=backend.artifact,
+    )
+
+
+def _create(
+    backend: str, weights: str | None, device: str, input_hw: tuple[int, int] | None, fp16: bool | None,
+    engines_dir: str | None, precision: str,
+) -> PoseBackend:
     from rtpose.backends.sidecar import default_engines_dir
 
     if backend not in backend_names():
-        raise RtposeError(f"Unknown backend {backend!r}; choose one of {', '.join(backend_names())}.")
+        raise RtposeError(f"Unknown backend={backend!r}; choose one of {', '.join(backend_names())}.")
     from rtpose.backends.openvino_backend import PRECISIONS
 
     if precision not in PRECISIONS:
-        raise RtposeError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        raise RtposeError(f"Unknown precision={precision!r}; choose one of {', '.join(PRECISIONS)}.")
     if precision == "bf16" and backend not in ("auto", "openvino"):
-        raise RtposeError(f"--precision bf16 runs on OpenVINO only; use --backend openvino (or auto), not {backend}.")
+        raise RtposeError(
+            f"precision='bf16' runs on OpenVINO only; use backend='openvino' (or 'auto'), not {backend!r}."
+        )
     if precision == "fp32" and fp16 is None:
         fp16 = False
     from rtpose.checkpoints import trained_input_hw
@@ -195,22 +227,23 @@ def create_backend(
     if runners and precision == "bf16":  # a precision only OpenVINO has
         runners = [spec for spec in runners if spec.name == "openvino"]
         if not runners:
-            raise RtposeError(f"{path.name} is not an ONNX file; --precision bf16 runs on OpenVINO only.")
+            raise RtposeError(f"{path.name} is not an ONNX file; precision='bf16' runs on OpenVINO only.")
     if runners:  # an exported file: only the backends that run it directly
         kind = runners[0].file_kind
         if backend == "auto":
-            asked = "--precision bf16; " if precision == "bf16" else ""
-            spec, reason = runners[0], f"{asked}--weights is {kind} ({path.name})"
+            asked = "precision='bf16'; " if precision == "bf16" else ""
+            spec, reason = runners[0], f"{asked}the weights are {kind} ({path.name})"
         elif backend in (r.name for r in runners):
-            spec, reason = BACKENDS[backend], f"requested with --backend {backend}; --weights is {kind} ({path.name})"
+            spec = BACKENDS[backend]
+            reason = f"requested with backend={backend!r}; the weights are {kind} ({path.name})"
         else:
-            which = " or ".join(f"--backend {r.name}" for r in runners)
+            which = " or ".join(f"backend={r.name!r}" for r in runners)
             hint = "pass the checkpoint instead"
             if backend == "tensorrt":
                 hint = "build an engine with 'rtpose build-engine --onnx FILE'"
             raise RtposeError(f"{path.name} is {kind}, which only {which} runs directly (or auto); {hint}.")
         result = spec.from_file(Request(path, device, None, fp16, engines, precision))
-        note = getattr(result, "note", "")
+        note = result.note
         result.reason = reason + (f"; {note}" if note else "")
         return _fixed_size(result, input_hw, path)
 
@@ -218,8 +251,8 @@ def create_backend(
         input_hw = trained_input_hw(path) or DEFAULT_INPUT_HW
     if backend != "auto":
         result = BACKENDS[backend].from_checkpoint(Request(path, device, input_hw, fp16, engines, precision))
-        note = getattr(result, "note", "")
-        result.reason = f"requested with --backend {backend}" + (f"; {note}" if note else "")
+        note = result.note
+        result.reason = f"requested with backend={backend!r}" + (f"; {note}" if note else "")
         return result
     return _auto(path, device, input_hw, fp16, engines, precision)
 
@@ -259,7 +292,7 @@ def _auto(
                 return result
     gpu = "CPU requested" if _wants_cpu(device) else (gpu_failed + "the CPU" if gpu_failed else "no CUDA GPU")
     if precision == "bf16":
-        gpu = "--precision bf16"
+        gpu = "precision='bf16'"
     if no_engine.startswith("the TensorRT engine lookup failed"):
         gpu = f"{no_engine}; {gpu}"
     from rtpose.backends.openvino_backend import openvino_available
@@ -271,7 +304,7 @@ def _auto(
         result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}; {result.precision_note}"
         return result
     if precision == "bf16":
-        raise RtposeError("--precision bf16 needs OpenVINO (pip install \"rtpose[openvino]\"), which is not installed.")
+        raise RtposeError("precision='bf16' needs OpenVINO (pip install \"rtpose[openvino]\"), which is not installed.")
     try:
         result = _onnxruntime(path, "cpu", input_hw, False, engines)
     except ImportError:
@@ -288,8 +321,8 @@ def _fixed_size(backend: PoseBackend, input_hw: tuple[int, int] | None, path: Pa
         backend.close()
         have, want = "x".join(map(str, backend.input_hw)), "x".join(map(str, input_hw))
         raise RtposeError(
-            f"{path.name} was exported for {have} inputs, not --input-size {want}; drop --input-size, or export "
-            f"the checkpoint again at {want}."
+            f"{path.name} was exported for {have} inputs, not input_size={tuple(input_hw)}; leave out input_size=, "
+            f"or export the checkpoint again at {want}."
         )
     return backend
 
@@ -343,4 +376,4 @@ def _matching_engine(path: Path, device: str, input_hw: tuple[int, int], engines
 
 
 __all__ = ["BACKENDS", "BackendSpec", "CPU_MEASUREMENT", "Request", "available_backends", "backend_names",
-           "create_backend"]
+           "create_backend", "describe"]

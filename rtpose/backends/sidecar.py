@@ -99,6 +99,15 @@ def _keypoint_set_name(meta: dict[str, Any]) -> str | None:
     return None
 
 
+def sidecar_width(meta: dict[str, Any]) -> int | None:
+    """The HRNet width a sidecar records (``width``, or its ``model`` field ``hrnet_wNN``), or None."""
+    if isinstance(meta.get("width"), int):
+        return int(meta["width"])
+    model = str(meta.get("model", ""))
+    digits = model.removeprefix("hrnet_w")
+    return int(digits) if model.startswith("hrnet_w") and digits.isdigit() else None
+
+
 def read_sidecar(artifact: str | os.PathLike) -> dict[str, Any]:
     """The sidecar of ``artifact``; EngineError when it is missing or not valid JSON."""
     path = sidecar_path(artifact)

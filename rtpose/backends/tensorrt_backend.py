@@ -175,7 +175,8 @@ class TensorRTBackend:
         import torch
 
         trt = import_tensorrt()
-        self.engine_path = Path(engine_path)
+        self.engine_path = self.artifact = Path(engine_path)
+        self.note = self.reason = ""
         if not self.engine_path.is_file():
             raise EngineError(
                 f"TensorRT engine {self.engine_path} does not exist; build one with 'rtpose build-engine'."

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rtpose.devices import resolve_device
 from rtpose.models import HRNet
 
 
 def resolve_torch_device(device: str = "auto") -> torch.device:
     """``auto`` → the first CUDA device if there is one, else the CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     return torch.device(device)
 
 
@@ -52,7 +52,11 @@ class TorchBackend:
         self.model = model.half() if self.fp16 else model
         name = torch.cuda.get_device_name(self.torch_device) if cuda else "cpu"
         self.device = f"{self.torch_device} ({name})" if cuda else "cpu"
-        self.device += " fp16" if self.fp16 else " fp32"
+        self.precision = "fp16" if self.fp16 else "fp32"
+        self.device += f" {self.precision}"
+        self.note = ""
+        self.artifact = None
+        self.reason = ""
 
     @torch.inference_mode()
     def infer(self, batch: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import importlib
 import sys
 
 from rtpose.errors import RtposeError
-from rtpose.log import set_verbosity
+from rtpose.log import attach_stderr, set_verbosity
 
 #: command → module. ``run`` is the default when the first argument is not a command.
 COMMANDS: dict[str, str] = {
@@ -83,6 +83,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rtpose`` console script; returns the exit code."""
+    from rtpose.cli.common import cli_words
+
+    attach_stderr(translate=cli_words)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--version":
         from rtpose import __version__
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         set_verbosity(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
         return int(args._main(args) or 0)
     except RtposeError as exc:
-        print(f"rtpose: error: {exc}", file=sys.stderr)
+        print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("rtpose: interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from rtpose.backends.select import backend_names
 
@@ -108,8 +109,51 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
         group.add_argument("--max-people", type=positive_int, default=32, help="most people per frame (default: 32)")
 
 
+def add_tracking_args(parser: argparse.ArgumentParser) -> None:
+    """``--det-every``, ``--track``, ``--smooth``, ``--track-buffer``: the :class:`rtpose.options.StreamOptions`
+    of ``rtpose run`` and ``rtpose gui`` (one definition)."""
+    parser.add_argument("--det-every", type=positive_int, default=1, metavar="N",
+                        help="run the detector on one frame in N; between, each person's box comes from their "
+                             "previous keypoints (default: 1, every frame)")
+    track = parser.add_argument_group("tracking")
+    track.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
+                       help="give people identities across frames (default: on)")
+    track.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
+                       help="smooth tracked keypoints over time (with --track; default: on)")
+    track.add_argument("--track-buffer", type=non_negative_int, default=30, metavar="N",
+                       help="frames a lost track is kept before its id is retired (default: 30)")
+
+
 def build_estimator(args: argparse.Namespace, with_detector: bool = True):
     """The estimator of parsed :func:`add_model_args` options (see :func:`rtpose.factory.build_estimator`)."""
-    from rtpose.factory import ModelOptions, build_estimator
+    from rtpose.factory import build_estimator
+    from rtpose.options import ModelOptions
 
     return build_estimator(ModelOptions.from_args(args, with_detector=with_detector))
+
+
+#: Python parameters whose mention in a library message the command line turns into its flag.
+_PARAMETER = re.compile(
+    r"\b(weights|backend|device|precision|input_size|keypoints|detector|conf|max_people|classes|det_every|"
+    r"track_buffer|kpt_thr|max_frames|timeout)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
+)
+
+
+def cli_words(text: str) -> str:
+    """A library sentence in the command line's words: ``backend='openvino'`` → ``--backend openvino``.
+
+    Library errors and messages name the Python parameter (``input_size=(256, 192)``, ``precision='bf16'``);
+    a user of the command line typed a flag, so the CLI shows that instead (``--input-size 256x192``).
+    """
+
+    def flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        text = f"--{name.replace('_', '-')}"
+        if not value:
+            return text
+        value = value.strip("'\"")
+        if value.startswith("("):
+            value = "x".join(v.strip() for v in value.strip("()").split(",") if v.strip())
+        return f"{text} {value}"
+
+    return _PARAMETER.sub(flag, text)

@@ -1,0 +1,254 @@
+"""``rtpose.PoseModel``: the one object a program needs.
+
+::
+
+    import rtpose
+
+    with rtpose.PoseModel() as model:                      # default COCO weights, fastest backend here
+        result = model("people.jpg")                        # PoseResult: boxes (N, 4), keypoints (N, K, 3)
+        for result in model.stream("video.mp4"):            # tracked, smoothed; break stops the threads
+            print(result.index, len(result), result.track_ids)
+
+Images are ``(H, W, 3)`` uint8 BGR arrays (as OpenCV reads them), grey or BGRA arrays, or image file
+paths. All coordinates are image pixels. Messages go to the ``rtpose`` logger (silent unless the
+program attaches a handler; :func:`rtpose.log.attach_stderr` prints them as the command line does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtpose.backends.base import BackendInfo
+from rtpose.inputs import InputError, as_bgr_image, as_boxes
+from rtpose.options import ModelOptions, StreamOptions
+from rtpose.results import PoseResult
+from rtpose.skeleton import KeypointSet
+from rtpose.sources import Frame
+from rtpose.stream import PoseStream
+from rtpose.timing import StageTimer, now
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a :class:`PoseModel` runs, as data.
+
+    Attributes:
+        backend: the pose backend (name, device, precision, input size, max batch, why it was chosen).
+        keypoint_set: the name of the keypoint set (``coco``, ``coco_wholebody``, …).
+        num_keypoints: K.
+        input_hw: model input (H, W).
+        max_batch: the most crops one pose call takes (bigger batches are split there).
+        flip: flip test on.
+        detector: the detector's file name, or None for a model that is always given boxes.
+        detector_device: where the detector runs ("cpu", "cuda"), or None.
+        detector_runtime: "torch" or "openvino", and why, or None.
+    """
+
+    backend: BackendInfo
+    keypoint_set: str
+    num_keypoints: int
+    input_hw: tuple[int, int]
+    max_batch: int
+    flip: bool
+    detector: str | None
+    detector_device: str | None
+    detector_runtime: str | None
+
+
+class PoseModel:
+    """A person detector and an HRNet pose model, ready for images and streams.
+
+    Args:
+        weights: HRNet checkpoint, ``.onnx``, ``.engine`` or registry name; None: the default COCO model
+            (downloaded on first use, sha256-checked).
+        backend: "auto" (the fastest this machine has), "torch", "onnxruntime", "openvino" or "tensorrt".
+        device: "auto", "cpu", "cuda" or "cuda:N" (the detector and the pose model alike).
+        precision: "auto", "fp32" or "bf16" (OpenVINO on CPUs with native BF16).
+        input_size: model input (H, W); None: what the weights were trained for.
+        keypoints: the keypoint set's name when the weights do not say (e.g. "ap10k").
+        flip: flip test (mirrored crops join the same batch).
+        detector: Ultralytics YOLO weights or model name; None: ``yolov8n.pt``.
+        conf: detection confidence, 0 to 1.
+        max_people: most people per image.
+        classes: detector classes (ids or names) instead of the keypoint set's.
+        det_every: in streams, run the detector on one frame in N (boxes from the last keypoints between).
+
+    Bad values are one :class:`~rtpose.errors.RtposeError` sentence naming the parameter, raised before
+    any model loads. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        weights: str | None = None,
+        *,
+        backend: str = "auto",
+        device: str = "auto",
+        precision: str = "auto",
+        input_size: tuple[int, int] | None = None,
+        keypoints: str | None = None,
+        flip: bool = False,
+        detector: str | None = None,
+        conf: float = 0.25,
+        max_people: int = 32,
+        classes: Sequence[int | str] | None = None,
+        det_every: int = 1,
+    ) -> None:
+        options = ModelOptions(
+            weights=None if weights is None else str(weights), backend=backend, device=device,
+            input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
+            max_people=max_people, classes=classes,
+        )
+        self._build(options, det_every)
+
+    def _build(self, options: ModelOptions, det_every: int) -> None:
+        from rtpose.factory import build_estimator
+
+        self.stream_defaults = StreamOptions(det_every=det_every).validate()
+        self.options = options.validate()
+        self.estimator = build_estimator(self.options)
+        self._closed = False
+
+    @classmethod
+    def from_options(cls, options: ModelOptions, det_every: int = 1) -> PoseModel:
+        """A model for :class:`~rtpose.options.ModelOptions` (what the command line and the viewer build)."""
+        model = cls.__new__(cls)
+        model._build(options, det_every)
+        return model
+
+    @classmethod
+    def from_estimator(cls, estimator, options: ModelOptions | None = None, det_every: int = 1) -> PoseModel:
+        """A model around an estimator built elsewhere (:func:`rtpose.factory.build_estimator`, tests)."""
+        model = cls.__new__(cls)
+        model.options = options or ModelOptions()
+        model.stream_defaults = StreamOptions(det_every=det_every).validate()
+        model.estimator = estimator
+        model._closed = False
+        return model
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def keypoint_set(self) -> KeypointSet:
+        """Names, skeleton links, flip pairs and OKS sigmas of the model's keypoints."""
+        return self.estimator.keypoint_set
+
+    @property
+    def info(self) -> ModelInfo:
+        """What runs where, and why (see :class:`ModelInfo`)."""
+        from rtpose.backends.select import describe
+
+        backend = self.estimator.backend
+        info = getattr(backend, "info", None) or describe(backend)
+        detector = self.estimator.detector
+        kset = self.keypoint_set
+        return ModelInfo(
+            backend=info, keypoint_set=kset.name, num_keypoints=kset.num_keypoints, input_hw=info.input_hw,
+            max_batch=info.max_batch, flip=bool(self.estimator.flip),
+            detector=None if detector is None else detector.weights,
+            detector_device=None if detector is None else detector.device,
+            detector_runtime=None if detector is None else f"{detector.runtime}: {detector.note}",
+        )
+
+    # ------------------------------------------------------------------ one image
+    def __call__(self, image, boxes=None, scores=None) -> PoseResult:
+        """The people of one image, in one batched pose call.
+
+        Args:
+            image: ``(H, W, 3)`` uint8 BGR array (grey, BGRA and uint16 arrays are converted) or an image
+                file path.
+            boxes: ``(N, 4)`` person boxes (x1, y1, x2, y2) in pixels to use instead of the detector.
+            scores: ``(N,)`` scores of ``boxes`` (default 1.0).
+
+        Returns:
+            a :class:`~rtpose.results.PoseResult` (no track ids) whose ``frame`` holds the image.
+        """
+        self._check_open()
+        array, file = as_bgr_image(image, "image")
+        timer = StageTimer()
+        start = now()
+        if boxes is None:
+            if self.estimator.detector is None:
+                raise InputError("This model has no detector: pass boxes=(N, 4) with the people's boxes.")
+            result = self.estimator(array, timer=timer)
+        else:
+            box_array = as_boxes(boxes, array.shape, "boxes")
+            score_array = None
+            if scores is not None:
+                score_array = np.asarray(scores, np.float32).reshape(-1)
+                if len(score_array) != len(box_array):
+                    raise InputError(f"scores= has {len(score_array)} values for {len(box_array)} boxes.")
+            result = self.estimator.estimate_boxes(array, box_array, score_array, timer=timer)
+        frame = Frame(0, start, array, file=file)
+        timings = {name: s["mean_ms"] * s["count"] for name, s in timer.summary().items()}
+        return result.replace(frame=frame, timings_ms=timings, latency_ms=(now() - start) * 1e3, origin=start)
+
+    # ------------------------------------------------------------------ streams
+    def stream(
+        self,
+        source,
+        *,
+        track: bool = True,
+        smooth: bool = True,
+        realtime: bool = False,
+        max_frames: int | None = None,
+        track_buffer: int = 30,
+        kpt_thr: float = 0.3,
+        det_every: int | None = None,
+        timeout: float = 10.0,
+    ) -> PoseStream:
+        """Results of every frame of ``source``, computed on background threads while you iterate.
+
+        Args:
+            source: a camera index (``0``), a video, image or folder path, a stream URL (``rtsp://``,
+                ``http://``), or any iterable of frames (arrays or image paths).
+            track: stable ``track_ids`` across frames.
+            smooth: One-Euro smoothing of tracked keypoints.
+            realtime: play files at their frame rate (dropping what inference cannot keep up with);
+                cameras and streams are always live (the newest frame is processed).
+            max_frames: stop after this many frames.
+            track_buffer: frames a lost person keeps their id.
+            kpt_thr: keypoints below this score neither count for tracking nor update the smoothing.
+            det_every: detector on one frame in N (default: the model's ``det_every``).
+            timeout: seconds to wait for a stream to connect.
+
+        The source is opened here (a bad one fails at once). Iterate the returned
+        :class:`~rtpose.stream.PoseStream`; leaving the loop in any way stops its threads and releases the
+        source. ``stream.stats()`` gives the run's figures.
+        """
+        self._check_open()
+        options = StreamOptions(track=track, smooth=smooth, track_buffer=track_buffer, kpt_thr=kpt_thr,
+                                det_every=self.stream_defaults.det_every if det_every is None else det_every,
+                                realtime=realtime, max_frames=max_frames, timeout=timeout)
+        return PoseStream(self.estimator, source, options)
+
+    def warmup(self, size: tuple[int, int] | None = None) -> None:
+        """Run the detector and the pose model once (first-call costs), for frames of ``size`` (W, H)."""
+        from rtpose.pipeline import warmup
+
+        warmup(self.estimator, size)
+
+    # ------------------------------------------------------------------ release
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InputError("This PoseModel is closed.")
+
+    def close(self) -> None:
+        """Release the pose backend (sessions, GPU memory); safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self.estimator.close()
+
+    def __enter__(self) -> PoseModel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        backend = self.estimator.backend
+        return f"PoseModel({backend.name} on {backend.device}, {self.keypoint_set.name}, input {backend.input_hw})"
+
+
+__all__ = ["ModelInfo", "PoseModel"]

@@ -1,0 +1,238 @@
+"""Streams of results, and the one run loop every application uses.
+
+- :class:`PoseStream` (what :meth:`rtpose.PoseModel.stream` returns) opens a source and runs the threaded
+  :class:`~rtpose.pipeline.Pipeline` on it. Iterating it yields one :class:`~rtpose.results.PoseResult` per
+  frame; leaving the loop (``break``, an exception in the caller's loop, the iterator being garbage-
+  collected) stops the threads and releases the source it opened.
+- :func:`run` drives a stream into sinks (video, JSON, window, the viewer's queue): it draws each result
+  once when a sink needs pictures, writes every sink, times ``render``, ``write`` and ``e2e``, and returns
+  the run's :class:`~rtpose.stats.RunStats`. The command line, the viewer and the benchmarks all run
+  through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+
+from rtpose.errors import RtposeError
+from rtpose.options import StreamOptions
+from rtpose.pipeline import Pipeline, warmup
+from rtpose.results import PoseResult
+from rtpose.sources import FolderSource, FrameSource
+from rtpose.stats import RunStats
+from rtpose.timing import now
+
+
+def open_any_source(source, options: StreamOptions) -> tuple[FrameSource, bool]:
+    """``(frame source, owned)`` for a camera index, path, URL, folder, FrameSource or iterable of frames.
+
+    ``owned``: rtpose opened it, so rtpose closes it.
+    """
+    from rtpose.inputs import ArraySource, InputError, is_frame_iterable
+    from rtpose.sources import open_source
+
+    if isinstance(source, FrameSource):
+        return source, False
+    if source is None or isinstance(source, (bool, float)):
+        raise InputError(f"source={source!r}: give a camera index, a file, a folder, a stream URL or an iterable "
+                         "of frames.")
+    if isinstance(source, (int, str, os.PathLike)):
+        return open_source(source, realtime=options.realtime, timeout=options.timeout), True
+    if is_frame_iterable(source):
+        return ArraySource(source), True
+    raise InputError(f"source= takes a camera index, a path, a URL or an iterable of frames, not "
+                     f"{type(source).__name__}.")
+
+
+class PoseStream:
+    """One source through a model, as an iterable of :class:`~rtpose.results.PoseResult`.
+
+    Args:
+        estimator: the model's :class:`~rtpose.estimator.TopDownEstimator`.
+        source: a camera index, path, URL, folder, :class:`~rtpose.sources.FrameSource` or iterable of
+            frames (see :func:`open_any_source`); opened here, so that a bad source fails at once.
+        options: tracking, smoothing, detect-every-N, playback.
+        hold_at_end: at the end of a file, wait for a :meth:`seek` (a viewer's slider).
+        on_result: called on the inference thread with each result (then iteration yields only the
+            newest results, never blocking inference: the viewer's mode).
+        warm: run the detector and the pose model once before the first frame (keeps one-off costs
+            out of the figures).
+
+    A folder of unrelated photos (not numbered frames) is estimated photo by photo: no tracking,
+    smoothing or detect-every-N across them (:attr:`stills`).
+    """
+
+    def __init__(
+        self,
+        estimator,
+        source,
+        options: StreamOptions | None = None,
+        *,
+        hold_at_end: bool = False,
+        on_result: Callable[[PoseResult], None] | None = None,
+        warm: bool = True,
+    ) -> None:
+        self.options = (options or StreamOptions()).validate()
+        self.estimator = estimator
+        self.source, self._owned = open_any_source(source, self.options)
+        self.stills = isinstance(self.source, FolderSource) and not self.source.is_sequence
+        try:
+            tracker = None if self.stills else self.options.tracker(estimator.keypoint_set)
+            self.pipeline = Pipeline(
+                self.source, estimator, tracker=tracker, max_frames=self.options.max_frames,
+                det_every=1 if self.stills else self.options.det_every, hold_at_end=hold_at_end, on_result=on_result,
+            )
+        except BaseException:
+            self._close_source()
+            raise
+        self._warm = warm
+        self._iterating = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ iteration
+    def __iter__(self) -> Iterator[PoseResult]:
+        if self._iterating or self._closed:
+            raise RtposeError("A stream can be iterated once; call model.stream(...) again for another pass.")
+        self._iterating = True
+        return self._results()
+
+    def _results(self) -> Iterator[PoseResult]:
+        try:
+            if self._warm:
+                warmup(self.estimator, self.source.size)
+            self.pipeline.start()
+            yield from self.pipeline.results()
+        finally:
+            self.close()
+
+    def start(self) -> None:
+        """Start the threads without iterating (for ``on_result`` consumers such as the viewer)."""
+        if self._warm:
+            warmup(self.estimator, self.source.size)
+        self._iterating = True
+        self.pipeline.start()
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self) -> None:
+        """Ask the stream to end after the frame in the model (safe from signal handlers)."""
+        self.pipeline.request_stop()
+
+    def pause(self) -> None:
+        self.pipeline.pause()
+
+    def resume(self) -> None:
+        self.pipeline.resume()
+
+    def seek(self, index: int) -> None:
+        """Jump to frame ``index`` of a file or folder (the tracker restarts)."""
+        self.pipeline.seek(index)
+
+    @property
+    def paused(self) -> bool:
+        return self.pipeline.paused
+
+    @property
+    def running(self) -> bool:
+        return self.pipeline.running
+
+    def set_tracking(self, track: bool) -> None:
+        """Turn tracking on or off from the next frame (a viewer's toggle); keeps the other options."""
+        self.options.track = bool(track)
+        self.pipeline.set_tracker(None if self.stills else self.options.tracker(self.estimator.keypoint_set))
+
+    def stats(self) -> RunStats:
+        """The figures so far (or of the whole run, once it ended)."""
+        return self.pipeline.stats()
+
+    def header(self) -> dict:
+        """The JSON header of this stream (schema ``rtpose.poses``)."""
+        from rtpose.sinks import stream_header
+
+        return stream_header(self.source, self.estimator.keypoint_set)
+
+    # ------------------------------------------------------------------ release
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the threads and release the source rtpose opened (safe to call twice).
+
+        A pose call cannot be cut short: a thread still in one gets up to 30 s more to finish it.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.pipeline.stop(timeout=timeout)
+            if self.pipeline.running:
+                self.pipeline.stop(timeout=30.0)
+        finally:
+            self._close_source()
+
+    def _close_source(self) -> None:
+        if self._owned:
+            with contextlib.suppress(Exception):
+                self.source.close()
+
+    def __enter__(self) -> PoseStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close(timeout=0.5)
+
+
+def run(
+    stream: PoseStream,
+    sinks: Sequence = (),
+    *,
+    kpt_thr: float | None = None,
+    hud: Callable[[PoseResult], list[str]] | None = None,
+    on_result: Callable[[PoseResult], None] | None = None,
+) -> RunStats:
+    """Run ``stream`` to its end (or until a sink asks to stop), writing every result to ``sinks``.
+
+    Args:
+        stream: a :class:`PoseStream` (not iterated yet).
+        sinks: objects with ``write(result, annotated)`` and ``close()`` (:mod:`rtpose.sinks`); those with
+            ``needs_image`` get the drawn frame, and one whose ``stop_requested`` turns true ends the run.
+        kpt_thr: keypoints below this score are not drawn (default: the stream's ``kpt_thr``).
+        hud: lines to write in the picture's corner for a result (e.g. :func:`rtpose.render.hud_lines`).
+        on_result: called after the sinks with each result (progress lines).
+
+    Every sink is closed when the run ends, however it ends (a video is finalised). Returns the run's
+    figures, with ``render``, ``write`` and ``e2e`` added to the stream's stages.
+    """
+    from rtpose.render import draw_hud
+
+    threshold = stream.options.kpt_thr if kpt_thr is None else kpt_thr
+    timer = stream.pipeline.timer
+    drawing = any(getattr(sink, "needs_image", False) for sink in sinks)
+    try:
+        for result in stream:
+            annotated = None
+            if drawing:
+                with timer.stage("render"):
+                    annotated = result.plot(kpt_thr=threshold)
+                    if hud is not None:
+                        draw_hud(annotated, hud(result))
+            with timer.stage("write"):
+                for sink in sinks:
+                    sink.write(result, annotated)
+            timer.add("e2e", now() - result.latency_origin)
+            if on_result is not None:
+                on_result(result)
+            if any(getattr(sink, "stop_requested", False) for sink in sinks):
+                break
+    finally:
+        try:
+            stream.close()
+        finally:
+            for sink in sinks:
+                sink.close()
+    return stream.stats()
+
+
+__all__ = ["PoseStream", "open_any_source", "run"]
