@@ -118,7 +118,7 @@ def create_window(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Open the viewer for parsed options and run until it closes; returns the exit code."""
-    from rtpose.cli.common import cli_words
+    from rtpose.cli.words import cli_words
     from rtpose.log import attach_stderr
 
     attach_stderr(translate=cli_words)  # the viewer shows the library's messages on stderr, as the CLI does
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except RtposeError as exc:
-        from rtpose.cli.common import cli_words
+        from rtpose.cli.words import cli_words
 
         print(f"rtpose-gui: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code

@@ -31,8 +31,8 @@ from PyQt5.QtWidgets import (
 
 from gui import theme
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, VideoView, make_icon
-from gui.worker import available_devices
 from rtpose.backends.select import available_backends
+from rtpose.devices import available_devices
 
 
 class WindowLayout:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set
+from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set, keypoint_set_for
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,15 @@ class Person:
         score: detection confidence (1.0 for given boxes).
         keypoints: float32 ``(K, 3)`` rows of (x, y, score) in the keypoint set's order, image pixels.
         track_id: identity across frames when tracking is on, else None.
-        keypoint_set: the :class:`~rtpose.skeleton.KeypointSet` the keypoints follow.
+        keypoint_set: the :class:`~rtpose.skeleton.KeypointSet` the keypoints follow (None: the set
+            with K keypoints, COCO for 17).
     """
 
     box: np.ndarray
     score: float
     keypoints: np.ndarray
     track_id: int | None = None
-    keypoint_set: KeypointSet = field(default_factory=lambda: get_keypoint_set(DEFAULT_KEYPOINT_SET))
+    keypoint_set: KeypointSet | None = None
 
     @property
     def pose_score(self) -> float:
@@ -120,7 +121,12 @@ class PoseResult:
     def from_people(cls, people: Sequence[Person], keypoint_set: KeypointSet | str | None = None,
                     **fields) -> PoseResult:
         """A result made of per-person views (e.g. a filtered ``[p for p in result if …]``)."""
-        kset = get_keypoint_set(keypoint_set or (people[0].keypoint_set if people else DEFAULT_KEYPOINT_SET))
+        if keypoint_set is not None:
+            kset = get_keypoint_set(keypoint_set)
+        elif people and people[0].keypoint_set is not None:
+            kset = people[0].keypoint_set
+        else:
+            kset = keypoint_set_for(len(people[0].keypoints)) if people else get_keypoint_set(DEFAULT_KEYPOINT_SET)
         if not people:
             return cls.empty(kset, **fields)
         ids = [p.track_id for p in people]

@@ -25,6 +25,15 @@ VIDEO_ONE_BY_ONE = DATA / "videos" / "one-by-one-person.mp4"
 BUS = DATA / "images" / "bus.jpg"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def library_messages_on_stderr():
+    """Show the library's messages on stderr, as the command line and the viewer do (the library alone has
+    only a NullHandler), so that tests of library functions can read what a user of the apps would see."""
+    from rtpose.log import attach_stderr
+
+    attach_stderr()
+
+
 def _load_fill():
     spec = importlib.util.spec_from_file_location("reference_fill", REFERENCE / "fill.py")
     module = importlib.util.module_from_spec(spec)

@@ -59,7 +59,7 @@ def assert_fp16_close(expected: np.ndarray, got: np.ndarray) -> None:
 def test_torch_cpu(reference_weights, torch_heatmaps):
     backend = create_backend("torch", weights=str(reference_weights), device="cpu")
     assert (backend.name, backend.device, backend.input_hw) == ("torch", "cpu fp32", (256, 192))
-    assert backend.reason == "requested with --backend torch"
+    assert backend.reason == "requested with backend='torch'"
     assert_same_as_fp32(torch_heatmaps, backend.infer(reference_crops()))
 
 
@@ -144,15 +144,15 @@ def test_auto_exports_onnx_once_and_says_so(small_weights, tmp_path, capsys):
 def test_weights_may_be_an_onnx_file(reference_weights):
     onnx_path = exported(reference_weights, fp16=False)
     backend = create_backend("auto", weights=str(onnx_path))
-    assert backend.name == "onnxruntime" and backend.reason == f"--weights is an ONNX file ({onnx_path.name})"
-    with pytest.raises(RtposeError, match="only --backend onnxruntime or --backend openvino runs directly"):
+    assert backend.name == "onnxruntime" and backend.reason == f"the weights are an ONNX file ({onnx_path.name})"
+    with pytest.raises(RtposeError, match="only backend='onnxruntime' or backend='openvino' runs directly"):
         create_backend("torch", weights=str(onnx_path))
 
 
 def test_engine_file_needs_the_tensorrt_backend(tmp_path):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"placeholder")
-    with pytest.raises(RtposeError, match="is a TensorRT engine, which only --backend tensorrt runs directly"):
+    with pytest.raises(RtposeError, match="is a TensorRT engine, which only backend='tensorrt' runs directly"):
         create_backend("onnxruntime", weights=str(engine))
 
 
@@ -210,7 +210,7 @@ def test_two_onnxruntime_wheels_are_refused_for_cuda_and_warned_about():
 
 
 def test_bad_requests_are_one_sentence(reference_weights, tmp_path):
-    with pytest.raises(RtposeError, match="Unknown backend 'tflite'"):
+    with pytest.raises(RtposeError, match="Unknown backend='tflite'"):
         create_backend("tflite", weights=str(reference_weights))
     with pytest.raises(RtposeError, match="does not exist"):
         create_backend("auto", weights=str(tmp_path / "missing.pth"))
@@ -363,7 +363,7 @@ def test_a_new_backend_is_one_table_entry(monkeypatch, small_weights, tmp_path, 
 
     monkeypatch.setitem(select.BACKENDS, "threaded-torch", select.BackendSpec("threaded-torch", "torch", build))
     backend = create_backend("threaded-torch", weights=str(small_weights))
-    assert backend.name == "threaded-torch" and backend.reason == "requested with --backend threaded-torch"
+    assert backend.name == "threaded-torch" and backend.reason == "requested with backend='threaded-torch'"
     assert "threaded-torch" in select.available_backends() and "threaded-torch" in select.backend_names()
     out = tmp_path / "bus.json"
     assert main(["--source", str(BUS), "--weights", str(small_weights), "--backend", "threaded-torch",

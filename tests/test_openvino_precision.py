@@ -102,7 +102,7 @@ def test_precision_fp32_keeps_openvino_in_float32(reference_weights, torch_heatm
 
 
 def test_bf16_with_another_backend_is_one_sentence(reference_weights):
-    with pytest.raises(RtposeError, match="--precision bf16 runs on OpenVINO only"):
+    with pytest.raises(RtposeError, match="precision='bf16' runs on OpenVINO only"):
         create_backend("torch", weights=str(reference_weights), device="cpu", precision="bf16")
     with pytest.raises(RtposeError, match="Unknown precision"):
         create_backend("auto", weights=str(reference_weights), precision="fp8")
@@ -124,5 +124,5 @@ def test_an_onnx_file_with_precision_bf16_runs_on_openvino(reference_weights, to
     onnx_path = exported(reference_weights, fp16=False)
     backend = create_backend("auto", weights=str(onnx_path), precision="bf16")
     assert backend.name == "openvino" and backend.precision == "bf16"
-    assert backend.reason.startswith(f"--precision bf16; --weights is an ONNX file ({onnx_path.name})")
+    assert backend.reason.startswith(f"precision='bf16'; the weights are an ONNX file ({onnx_path.name})")
     assert bf16_compare(torch_heatmaps, backend.infer(reference_crops()), (256, 192))[0]

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 
+from rtpose.cli.words import cli_words
 from rtpose.errors import RtposeError
 from rtpose.log import attach_stderr, set_verbosity
 
@@ -83,8 +84,6 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rtpose`` console script; returns the exit code."""
-    from rtpose.cli.common import cli_words
-
     attach_stderr(translate=cli_words)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--version":

@@ -1,0 +1,34 @@
+"""Library sentences in the command line's words (a leaf module: only ``re``, so it is safe to import first)."""
+
+from __future__ import annotations
+
+import re
+
+#: Python parameters whose mention in a library message the command line turns into its flag.
+_PARAMETER = re.compile(
+    r"\b(weights|backend|device|precision|input_size|keypoints|detector|conf|max_people|classes|det_every|"
+    r"track_buffer|kpt_thr|max_frames|timeout)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
+)
+
+
+def cli_words(text: str) -> str:
+    """A library sentence in the command line's words: ``backend='openvino'`` → ``--backend openvino``.
+
+    Library errors and messages name the Python parameter (``input_size=(256, 192)``, ``precision='bf16'``);
+    a user of the command line typed a flag, so the CLI shows that instead (``--input-size 256x192``).
+    """
+
+    def flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        text = f"--{name.replace('_', '-')}"
+        if not value:
+            return text
+        value = value.strip("'\"")
+        if value.startswith("("):
+            value = "x".join(v.strip() for v in value.strip("()").split(",") if v.strip())
+        return f"{text} {value}"
+
+    return _PARAMETER.sub(flag, text)
+
+
+__all__ = ["cli_words"]
