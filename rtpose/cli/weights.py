@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from rtpose.weights import REGISTRY, cache_dir, cached_path
 
-    print(f"{'name':<40}{'width':>6}{'input':>9}  {'keypoints':<15}{'published':<20}{'source':<9}status")
+    print(f"{'name':<40}{'width':>6}{'input':>9}  {'keypoints':<22}{'published':<26}{'source':<9}status")
     for entry in REGISTRY.values():
         h, w = entry.input_hw
         if cached_path(entry).is_file():
@@ -40,7 +40,7 @@ def _list(args: argparse.Namespace) -> int:
             status = "manual download (official HRNet model zoo)"
         metric = entry.metric or (f"COCO AP {entry.coco_ap:.3f}" if entry.coco_ap else "-")
         classes = f"seg: {entry.seg_classes}" if entry.kind == "segmentation" else entry.keypoints
-        print(f"{entry.name:<40}{'W' + str(entry.width):>6}{f'{h}x{w}':>9}  {classes:<15}{metric:<20}"
+        print(f"{entry.name:<40}{'W' + str(entry.width):>6}{f'{h}x{w}':>9}  {classes:<22}{metric:<26}"
               f"{entry.source:<9}{status}")
     print(f"\ncache: {cache_dir()}")
     return 0
