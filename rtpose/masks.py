@@ -272,6 +272,14 @@ def _mask_api():
     return mask_api
 
 
+def _decode(api, rle: dict) -> np.ndarray:
+    import warnings
+
+    with warnings.catch_warnings():  # pycocotools' Cython decode warns about numpy 2's __array__ copy keyword
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return api.decode([rle])[:, :, 0].astype(bool)
+
+
 def encode_rle(mask: np.ndarray) -> dict:
     """A ``(H, W)`` mask (``> 0`` is in; floats ``≥ 0.5``) as COCO compressed RLE.
 
@@ -300,7 +308,7 @@ def decode_rle(rle: dict) -> np.ndarray:
         rle = api.frPyObjects({"size": [h, w], "counts": counts}, h, w)
     elif isinstance(counts, str):
         rle = {"size": [h, w], "counts": counts.encode("ascii")}
-    return api.decode([rle])[:, :, 0].astype(bool)  # a list: pycocotools' single-dict path warns on numpy 2
+    return _decode(api, rle)
 
 
 def decode_rles(rles: list[dict]) -> np.ndarray:
@@ -313,8 +321,7 @@ def annotation_mask(segmentation, image_hw: tuple[int, int]) -> np.ndarray:
     api = _mask_api()
     h, w = image_hw
     if isinstance(segmentation, list):
-        rle = api.merge(api.frPyObjects(segmentation, h, w))
-        return api.decode([rle])[:, :, 0].astype(bool)
+        return _decode(api, api.merge(api.frPyObjects(segmentation, h, w)))
     return decode_rle(segmentation)
 
 
