@@ -183,3 +183,15 @@ def test_official_files_are_never_fetched(tmp_path, monkeypatch):
                                            "hrnet_lip_5583_torch04.pth"):
         resolve_weights("hrnetv2_w48_lip_473x473")
     assert not (tmp_path / "cache").exists()
+
+
+def test_cli_verify_loads_a_segmentation_file(tmp_path, fill_state_dict, capsys):
+    from rtpose.cli import main
+
+    model = _filled(fill_state_dict, zero_head_bias=True)
+    path = tmp_path / "fcn_hr18_512x512_40k_voc12aug_20200613_224401-1b4b76cd.pth"
+    torch.save({"state_dict": _to_mmseg(model.state_dict())}, path)
+    assert main(["weights", "verify", str(path)]) == 1  # not the published bytes: the checksum differs
+    out = capsys.readouterr().out
+    assert "MISMATCH: fcn_hr18_voc12aug_512x512" in out
+    assert "HRNetV2-W18 segmentation, 21 classes" in out and "loads strictly" in out
