@@ -57,6 +57,18 @@ def _per_person(array: np.ndarray, n: int) -> list[np.ndarray]:
     return [array] * n if array.ndim == 2 else list(array)
 
 
+def person_probability(logits: np.ndarray, person_classes: tuple[int, ...] | list[int]) -> np.ndarray:
+    """Softmax over the class axis, summed over ``person_classes``: ``(N, C, h, w)`` logits → ``(N, h, w)``.
+
+    For LIP every class but background is part of a person; for VOC it is class 15 alone
+    (:attr:`rtpose.seg_classes.SegClassSet.person_classes`). Paste the result with :func:`paste_crops`.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = shifted / shifted.sum(axis=1, keepdims=True)
+    return probs[:, list(person_classes)].sum(axis=1)
+
+
 def masks_to_crops(
     masks: np.ndarray,
     centers: np.ndarray,

@@ -56,6 +56,7 @@ class SegClassSet:
         person_classes: indices of the classes that are (part of) a person.
         background: index of the background / "nothing" class, or None when the set has none.
         palette: ``(num_classes, 3)`` uint8 RGB colours, index = class.
+        flip_pairs: (left, right) classes that swap under a horizontal flip (LIP's arms, legs, shoes).
     """
 
     name: str
@@ -64,6 +65,15 @@ class SegClassSet:
     person_classes: tuple[int, ...]
     background: int | None
     palette: np.ndarray
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def flip_index(self) -> np.ndarray:
+        """``logits[:, flip_index]`` relabels the logits of a mirrored image so that "left" means left again."""
+        index = np.arange(self.num_classes)
+        for a, b in self.flip_pairs:
+            index[a], index[b] = b, a
+        return index
 
     @property
     def num_classes(self) -> int:
@@ -146,10 +156,10 @@ _VOC_MAP = voc_colormap()
 
 
 def _set(name: str, dataset: str, names: tuple[str, ...], person: tuple[int, ...], background: int | None,
-         palette: np.ndarray | None = None) -> SegClassSet:
+         palette: np.ndarray | None = None, flip_pairs: tuple[tuple[int, int], ...] = ()) -> SegClassSet:
     palette = _VOC_MAP[: len(names)].copy() if palette is None else np.asarray(palette, dtype=np.uint8)
     palette.setflags(write=False)
-    return SegClassSet(name, dataset, tuple(names), person, background, palette)
+    return SegClassSet(name, dataset, tuple(names), person, background, palette, flip_pairs)
 
 
 #: Every known class set by name.
@@ -157,7 +167,8 @@ SEG_CLASS_SETS: dict[str, SegClassSet] = {
     s.name: s
     for s in (
         _set("voc", "PASCAL VOC 2012", VOC_NAMES, (15,), 0),
-        _set("lip", "LIP (Look Into Person)", LIP_NAMES, tuple(range(1, 20)), 0),
+        _set("lip", "LIP (Look Into Person)", LIP_NAMES, tuple(range(1, 20)), 0,
+             flip_pairs=((14, 15), (16, 17), (18, 19))),
         _set("cityscapes", "Cityscapes", tuple(n for n, _ in CITYSCAPES), (11, 12), None,
              np.array([c for _, c in CITYSCAPES], dtype=np.uint8)),
         _set("ade20k", "ADE20K", ADE20K_NAMES, (12,), None,

@@ -157,3 +157,13 @@ def test_split_frame_mask_into_people(coco):
     assert totals["inter"] / totals["union"] >= 0.9
     with pytest.raises(ValueError, match="keypoints= or boxes="):
         split_person_mask(np.ones((4, 4), bool))
+
+
+def test_person_probability():
+    from rtpose.masks import person_probability
+
+    logits = np.random.default_rng(0).standard_normal((2, 21, 5, 7)).astype(np.float32) * 4
+    voc = person_probability(logits, (15,))
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert np.allclose(voc, e[:, 15] / e.sum(axis=1), atol=1e-6)
+    assert np.allclose(person_probability(logits, range(21)), 1.0, atol=1e-5)

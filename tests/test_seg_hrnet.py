@@ -87,3 +87,26 @@ def test_batch_items_are_independent(fill_state_dict):
         both = model(x)
         one = model(x[1:2])
     assert torch.allclose(both[1:2], one, atol=1e-4)
+
+
+@pytest.mark.parametrize(("width", "classes", "side", "gflop"), [(48, 20, 473, 163.2), (18, 21, 512, 36.9)])
+def test_cost_is_the_published_one(width, classes, side, gflop):
+    """2×MAC of the network (counted on the meta device: no arithmetic is done)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = HRNetSeg(width, classes).eval()
+        x = torch.zeros(1, 3, side, side)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    assert counter.get_total_flops() / 1e9 == pytest.approx(gflop, abs=0.1)
+
+
+def test_lip_flip_index_swaps_left_and_right():
+    """For the flip test (LIP's published 55.83 uses it): an involution swapping arms, legs and shoes."""
+    from rtpose.seg_classes import get_class_set
+
+    index = get_class_set("lip").flip_index
+    assert sorted(index.tolist()) == list(range(20)) and np.array_equal(index[index], np.arange(20))
+    assert [(i, int(index[i])) for i in range(20) if index[i] != i] == [(14, 15), (15, 14), (16, 17), (17, 16),
+                                                                         (18, 19), (19, 18)]
