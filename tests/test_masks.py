@@ -167,3 +167,32 @@ def test_person_probability():
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     assert np.allclose(voc, e[:, 15] / e.sum(axis=1), atol=1e-6)
     assert np.allclose(person_probability(logits, range(21)), 1.0, atol=1e-5)
+
+
+def test_model_output_pastes_onto_the_frame(fill_state_dict, coco):
+    """Crops of a real image → HRNetSeg logits (stride 4) → person probability → one map per person in the frame."""
+    import cv2
+    import torch
+
+    from rtpose.masks import person_probability
+    from rtpose.models import HRNetSeg
+
+    from .conftest import VAL_DEV
+
+    data = json.loads(VAL_DEV_ANN.read_text())
+    info = next(i for i in data["images"] if len(coco.get(i["id"], (None, []))[1]) >= 2)
+    image = cv2.imread(str(VAL_DEV / "val2017" / info["file_name"]))
+    hw, anns = coco[info["id"]]
+    boxes = xywh_to_xyxy(np.array([a["bbox"] for a in anns]))
+    batch, centers, sizes = make_input_batch(image, boxes, (97, 97))
+    model = HRNetSeg(width=18, num_classes=21)
+    model.load_state_dict(fill_state_dict(model.state_dict()), strict=True)
+    with torch.no_grad():
+        logits = model.eval()(torch.from_numpy(batch)).numpy()
+    assert logits.shape == (len(anns), 21, *map_hw((97, 97), 4))
+    probs = paste_crops(person_probability(logits, (15,)), centers, sizes, (97, 97), hw, stride=4)
+    assert probs.shape == (len(anns), *image.shape[:2]) and probs.min() >= 0 and probs.max() <= 1
+    for person, (cx, cy), (sw, sh) in zip(probs, centers, sizes):  # non-zero only inside its own crop
+        ys, xs = np.nonzero(person)
+        assert len(xs) and xs.min() >= cx - sw / 2 - 1 and xs.max() <= cx + sw / 2 + 1
+        assert ys.min() >= cy - sh / 2 - 1 and ys.max() <= cy + sh / 2 + 1
