@@ -142,7 +142,9 @@ ADE20K_NAMES = (
     "plate", "monitor", "bulletin board", "shower", "radiator", "glass", "clock", "flag",
 )  # fmt: skip
 
-#: PASCAL Context's 59 most frequent classes (the evaluated ones), in label order.
+#: PASCAL Context's 59 most frequent classes (the evaluated ones), in the label order of the Detail-API
+#: conversion that mmsegmentation (and, as far as known, the official HRNet code) trains on; this is not the
+#: order of the dataset's own ``59_labels.txt`` (mmsegmentation issue #3021).
 PASCAL_CONTEXT_NAMES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "table", "dog",
     "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor", "bag", "bed", "bench",
