@@ -110,3 +110,16 @@ def test_lip_flip_index_swaps_left_and_right():
     assert sorted(index.tolist()) == list(range(20)) and np.array_equal(index[index], np.arange(20))
     assert [(i, int(index[i])) for i in range(20) if index[i] != i] == [(14, 15), (15, 14), (16, 17), (17, 16),
                                                                          (18, 19), (19, 18)]
+
+
+def test_setting_align_corners_reaches_every_resize(fill_state_dict):
+    x = torch.from_numpy(np.random.default_rng(4).standard_normal((1, 3, 45, 70), dtype=np.float32))
+    models = []
+    for align in (True, False):
+        model = HRNetSeg(width=18, num_classes=3, align_corners=align)
+        model.load_state_dict(fill_state_dict(model.state_dict()), strict=True)
+        models.append(model.eval())
+    models[1].align_corners = True
+    assert all(m.align_corners for m in models[1].modules() if hasattr(m, "upsample"))
+    with torch.no_grad():
+        assert torch.equal(models[0](x), models[1](x))

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from rtpose.models.hrnet import BN_MOMENTUM, HRNetBackbone
+from rtpose.models.hrnet import BN_MOMENTUM, HighResolutionModule, HRNetBackbone
 
 
 def seg_output_hw(input_hw: tuple[int, int]) -> tuple[int, int]:
@@ -53,6 +53,18 @@ class HRNetSeg(HRNetBackbone):
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, num_classes, 1, 1, 0),
         )
+
+    @property
+    def align_corners(self) -> bool:
+        """``align_corners`` of every bilinear resize; setting it updates the fuse layers too."""
+        return self._align_corners
+
+    @align_corners.setter
+    def align_corners(self, value: bool) -> None:
+        self._align_corners = bool(value)
+        for module in self.modules():
+            if isinstance(module, HighResolutionModule):
+                module.align_corners = bool(value)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` → the concatenated multi-resolution features ``(N, 15·width, ceil(H/4), ceil(W/4))``."""
