@@ -63,6 +63,10 @@ class WeightsEntry:
         keypoints: the :data:`~rtpose.skeleton.KEYPOINT_SETS` name of its heatmaps ("coco", "mpii", …).
         metric: the published accuracy of a non-COCO model, as the mmpose model zoo states it (e.g.
             "whole AP 0.661"); None for COCO entries, whose number is ``coco_ap``.
+        kind: "pose" (an HRNet keypoint model) or "segmentation" (an HRNetV2 ``HRNetSeg``).
+        seg_classes: a segmentation entry's :data:`~rtpose.seg_classes.SEG_CLASS_SETS` name ("voc", "lip", …).
+        align_corners: a segmentation entry's bilinear ``align_corners`` (its training config's).
+        manual_url: where to get a file that is not downloaded automatically (None: the official pose zoo).
     """
 
     name: str
@@ -75,6 +79,10 @@ class WeightsEntry:
     source: str
     keypoints: str = "coco"
     metric: str | None = None
+    kind: str = "pose"
+    seg_classes: str | None = None
+    align_corners: bool = False
+    manual_url: str | None = None
 
     @property
     def downloadable(self) -> bool:
@@ -85,6 +93,11 @@ class WeightsEntry:
         return self.sha256 is not None and digest.lower().startswith(self.sha256.lower())
 
     def manual_download_message(self) -> str:
+        if self.manual_url is not None:
+            return (
+                f"{self.name} ({self.filename}) is not downloaded automatically (no published checksum): download "
+                f"it manually from {self.manual_url} and pass its path."
+            )
         return (
             f"{self.name} ({self.filename}) cannot be downloaded automatically: download it manually from the "
             f"official HRNet model zoo ({OFFICIAL_ZOO}) and pass --weights PATH/{self.filename}."
@@ -98,6 +111,29 @@ def _entry(name: str, filename: str, width: int, hw: tuple[int, int], ap: float)
 
 def _official(name: str, width: int, hw: tuple[int, int], ap: float) -> WeightsEntry:
     return WeightsEntry(name, f"{name}.pth", width, hw, None, None, ap, "official")
+
+
+#: Where mmsegmentation publishes its HRNetV2 (FCN head) checkpoints, one folder per config.
+MMSEG_BASE_URL = "https://download.openmmlab.com/mmsegmentation/v0.5/hrnet/"
+#: The official HRNet segmentation releases (the GitHub release the HRNet-Semantic-Segmentation README links).
+OFFICIAL_SEG_RELEASE = "https://github.com/hsfzxjy/models.storage/releases/download/HRNet-OCR/"
+
+
+def _seg_mmseg(name: str, config: str, filename: str, width: int, hw: tuple[int, int], classes: str,
+               miou: float) -> WeightsEntry:
+    sha_prefix = filename.rsplit("-", 1)[1].removesuffix(".pth")
+    dataset = {"voc": "VOC", "cityscapes": "Cityscapes", "ade20k": "ADE20K",
+               "pascal_context": "Pascal Context"}[classes]
+    return WeightsEntry(name, filename, width, hw, sha_prefix, f"{MMSEG_BASE_URL}{config}/{filename}", None,
+                        "mmseg", keypoints="-", metric=f"{dataset} mIoU {miou:.2f}", kind="segmentation",
+                        seg_classes=classes, align_corners=False)
+
+
+def _seg_official(name: str, filename: str, hw: tuple[int, int], classes: str, metric: str,
+                  align_corners: bool) -> WeightsEntry:
+    return WeightsEntry(name, filename, 48, hw, None, None, None, "official", keypoints="-", metric=metric,
+                        kind="segmentation", seg_classes=classes, align_corners=align_corners,
+                        manual_url=OFFICIAL_SEG_RELEASE + filename)
 
 
 #: Every checkpoint rtpose knows by name. The mmpose file names and APs are from the mmpose model zoo.
@@ -157,6 +193,32 @@ REGISTRY: dict[str, WeightsEntry] = {
         _official("pose_hrnet_w32_384x288", 32, (384, 288), 0.758),
         _official("pose_hrnet_w48_256x192", 48, (256, 192), 0.751),
         _official("pose_hrnet_w48_384x288", 48, (384, 288), 0.763),
+        # HRNetV2 segmentation (kind "segmentation", loaded by rtpose.seg_checkpoints.load_seg_model).
+        # mmsegmentation 0.x model zoo (configs/hrnet/README.md): file names carry the sha256 prefix.
+        _seg_mmseg("fcn_hr18_voc12aug_512x512", "fcn_hr18_512x512_40k_voc12aug",
+                   "fcn_hr18_512x512_40k_voc12aug_20200613_224401-1b4b76cd.pth", 18, (512, 512), "voc", 72.90),
+        _seg_mmseg("fcn_hr48_voc12aug_512x512", "fcn_hr48_512x512_40k_voc12aug",
+                   "fcn_hr48_512x512_40k_voc12aug_20200613_222111-1b0f18bc.pth", 48, (512, 512), "voc", 76.24),
+        _seg_mmseg("fcn_hr18_cityscapes_512x1024", "fcn_hr18_512x1024_160k_cityscapes",
+                   "fcn_hr18_512x1024_160k_cityscapes_20200602_190822-221e4a4f.pth", 18, (512, 1024), "cityscapes",
+                   78.80),
+        _seg_mmseg("fcn_hr18_ade20k_512x512", "fcn_hr18_512x512_160k_ade20k",
+                   "fcn_hr18_512x512_160k_ade20k_20200614_214426-ca961836.pth", 18, (512, 512), "ade20k", 36.79),
+        _seg_mmseg("fcn_hr48_pascal_context59_480x480", "fcn_hr48_480x480_40k_pascal_context_59",
+                   "fcn_hr48_480x480_40k_pascal_context_59_20210410_122738-b808b8b2.pth", 48, (480, 480),
+                   "pascal_context", 50.33),
+        # The official HRNet-Semantic-Segmentation releases (GitHub release hsfzxjy/models.storage, tag HRNet-OCR;
+        # keys prefixed "model."). No published checksum, so never fetched automatically. align_corners is the
+        # setting of the branch's experiment config (LIP, Cityscapes, Pascal Context: False; ADE20K: the default,
+        # True). The release URL is the tag's asset path as the official README links it (not re-checked here).
+        _seg_official("hrnetv2_w48_lip_473x473", "hrnet_lip_5583_torch04.pth", (473, 473), "lip",
+                      "LIP mIoU 55.83 (flip)", False),
+        _seg_official("hrnetv2_w48_cityscapes_512x1024", "hrnet_cs_8090_torch11.pth", (512, 1024), "cityscapes",
+                      "Cityscapes mIoU 80.90", False),
+        _seg_official("hrnetv2_w48_ade20k_520x520", "hrnet_ade20k_4312_torch04.pth", (520, 520), "ade20k",
+                      "ADE20K mIoU 43.12", True),
+        _seg_official("hrnetv2_w48_pascal_context59_520x520", "hrnet_pascal_ctx_5410_torch11.pth", (520, 520),
+                      "pascal_context", "Pascal Context mIoU 54.10", False),
     )
 }
 

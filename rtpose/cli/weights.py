@@ -27,17 +27,20 @@ def main(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from rtpose.weights import REGISTRY, cache_dir, cached_path
 
-    print(f"{'name':<40}{'width':>6}{'input':>9}  {'keypoints':<15}{'published':<20}{'source':<9}status")
+    print(f"{'name':<40}{'width':>6}{'input':>9}  {'keypoints':<22}{'published':<26}{'source':<9}status")
     for entry in REGISTRY.values():
         h, w = entry.input_hw
         if cached_path(entry).is_file():
             status = "cached"
         elif entry.downloadable:
             status = "rtpose weights download " + entry.name
+        elif entry.manual_url is not None:
+            status = "manual download: " + entry.manual_url
         else:
             status = "manual download (official HRNet model zoo)"
         metric = entry.metric or (f"COCO AP {entry.coco_ap:.3f}" if entry.coco_ap else "-")
-        print(f"{entry.name:<40}{'W' + str(entry.width):>6}{f'{h}x{w}':>9}  {entry.keypoints:<15}{metric:<20}"
+        classes = f"seg: {entry.seg_classes}" if entry.kind == "segmentation" else entry.keypoints
+        print(f"{entry.name:<40}{'W' + str(entry.width):>6}{f'{h}x{w}':>9}  {classes:<22}{metric:<26}"
               f"{entry.source:<9}{status}")
     print(f"\ncache: {cache_dir()}")
     return 0
@@ -51,7 +54,10 @@ def _download(args: argparse.Namespace) -> int:
     path = download(entry, base_url=args.base_url, force=args.force)
     print(f"{entry.name}: {'already cached' if already else 'downloaded and verified'}: {path}")
     h, w = entry.input_hw
-    print(f"use it with: --weights {entry.name} --input-size {h}x{w}")
+    if entry.kind == "segmentation":
+        print(f"a {entry.seg_classes} segmentation model ({h}x{w} input): load it with rtpose.seg_checkpoints")
+    else:
+        print(f"use it with: --weights {entry.name} --input-size {h}x{w}")
     return 0
 
 
@@ -69,6 +75,15 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"MISMATCH: {result.checked_against.name} has sha256 {expected}…")
     else:
         print("matches: no registry entry (not a known published checkpoint)")
+    entry = result.entry or result.checked_against
+    if entry is not None and entry.kind == "segmentation":
+        from rtpose.seg_checkpoints import load_seg_model
+
+        seg = load_seg_model(args.path)
+        params = sum(p.numel() for p in seg.parameters())
+        print(f"model:   HRNetV2-W{seg.width} segmentation, {seg.num_classes} classes, {params:,} parameters "
+              "(loads strictly)")
+        return 0 if result.ok or result.checked_against is None else 1
     model = load_pose_model(args.path)
     params = sum(p.numel() for p in model.parameters())
     print(f"model:   HRNet-W{model.width}, {model.num_joints} joints, {params:,} parameters (loads strictly)")

@@ -1,5 +1,6 @@
-"""Pose models."""
+"""Pose and segmentation models."""
 
-from rtpose.models.hrnet import SUPPORTED_WIDTHS, HRNet
+from rtpose.models.hrnet import SUPPORTED_WIDTHS, HRNet, HRNetBackbone
+from rtpose.models.seg_hrnet import HRNetSeg, seg_output_hw
 
-__all__ = ["HRNet", "SUPPORTED_WIDTHS"]
+__all__ = ["HRNet", "HRNetBackbone", "HRNetSeg", "SUPPORTED_WIDTHS", "seg_output_hw"]
