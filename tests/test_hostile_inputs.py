@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,102 @@ def test_a_trusted_detector_file_is_loaded_the_unsafe_way(tmp_path, evil_detecto
         check_detector_pickle(evil)
     monkeypatch.setenv("RTPOSE_TRUST_DETECTOR", "1")
     check_detector_pickle(evil)  # no refusal: Ultralytics' own load decides
+
+
+# -- 2. a full disk -------------------------------------------------------------------------------------
+
+
+def _keep_pytorch_detector(engines: Path) -> Path:
+    """An engines folder whose cached decision for the detector is "PyTorch measured faster" (no export made)."""
+    import json
+
+    from rtpose.detector_export import FORMAT, export_folder, sidecar_of
+    from rtpose.hashing import file_sha256
+
+    sha = file_sha256(DETECTOR_WEIGHTS)
+    folder = export_folder(DETECTOR_WEIGHTS, sha, engines)
+    folder.mkdir(parents=True)
+    (folder / "model.xml").write_text("<net/>")
+    sidecar_of(folder).write_text(json.dumps({"format": FORMAT, "detector_sha256": sha, "imgsz": 640,
+                                              "faster": "torch", "measured_ms": {"torch": 1.0, "openvino": 2.0}}))
+    return engines
+
+
+def _limited(max_bytes: int):
+    """``preexec_fn`` of a process whose files cannot grow past ``max_bytes`` (EFBIG, as on a full disk)."""
+    import resource
+    import signal
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return limit
+
+
+def _noise_video(path: Path, frames: int = 80) -> Path:
+    """Frames of random noise (no people, large to encode): a video that fills a disk quickly."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.fixture()
+def run_env(tmp_path, small_weights):
+    engines = _keep_pytorch_detector(tmp_path / "engines")
+    env = _env(RTPOSE_CACHE=str(tmp_path / "cache"), RTPOSE_ENGINES=str(engines))
+    model = ["--weights", str(small_weights), "--detector", str(DETECTOR_WEIGHTS), "--device", "cpu",
+             "--backend", "torch", "--no-show"]
+    return env, model
+
+
+def test_a_full_disk_stops_the_video_with_a_sentence_and_a_playable_file(tmp_path, run_env):
+    from tests.cli_helpers import count_video_frames
+
+    env, model = run_env
+    source, out = _noise_video(tmp_path / "noise.avi"), tmp_path / "out" / "out.mp4"
+    out.parent.mkdir()
+    proc = rtpose("--source", str(source), *model, "--save", str(out), env=env, preexec_fn=_limited(1_500_000))
+    assert proc.returncode == 1, proc.stderr
+    line = _one_sentence(proc)
+    assert f"Could not write {out}: the file size limit" in line and "the file is valid" in line
+    claimed = int(line.split("the first ")[1].split(" frames")[0])
+    assert 0 < claimed < 80 and count_video_frames(out) == claimed  # playable, holding what was claimed
+    assert "wrote" not in proc.stderr and "[ WARN" not in proc.stderr and "moov" not in proc.stderr
+
+
+def test_a_full_disk_stops_json_lines_with_a_sentence_and_valid_lines(tmp_path, run_env):
+    import json
+
+    from tests.conftest import VIDEO_MULTI
+
+    env, model = run_env
+    out = tmp_path / "out.jsonl"
+    proc = rtpose("--source", str(VIDEO_MULTI), *model, "--max-frames", "30", "--json", str(out), env=env,
+                  preexec_fn=_limited(6_000))
+    assert proc.returncode == 1, proc.stderr
+    line = _one_sentence(proc)
+    assert f"Could not write {out}: the file size limit was reached" in line and "valid JSON Lines" in line
+    records = [json.loads(text) for text in out.read_text().splitlines()]  # every line complete
+    claimed = int(line.split("the first ")[1].split(" frames")[0])
+    assert records[0]["schema"] == "rtpose.poses" and len(records) - 1 == claimed < 30
+    assert out.read_text().endswith("\n")
+
+
+def test_json_dash_writes_standard_output(tmp_path, run_env):
+    import json
+
+    from tests.conftest import VIDEO_MULTI
+
+    env, model = run_env
+    proc = rtpose("--source", str(VIDEO_MULTI), *model, "--max-frames", "2", "--json", "-", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(text) for text in proc.stdout.splitlines()]
+    assert records[0]["schema"] == "rtpose.poses" and [r["frame"] for r in records[1:]] == [0, 1]
+    assert not (tmp_path / "-").exists()
