@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rtpose.cli import main
 from tests.conftest import BUS, DETECTOR_WEIGHTS, ROOT
 
 EVIL = '''
@@ -181,3 +182,59 @@ def test_json_dash_writes_standard_output(tmp_path, run_env):
     records = [json.loads(text) for text in proc.stdout.splitlines()]
     assert records[0]["schema"] == "rtpose.poses" and [r["frame"] for r in records[1:]] == [0, 1]
     assert not (tmp_path / "-").exists()
+
+
+# -- 3. outputs that would destroy inputs or each other ------------------------------------------------
+
+
+@pytest.fixture()
+def offline(tmp_path, monkeypatch):
+    """No cached weights and no server: a case that reached the model would fail on the download instead."""
+    monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RTPOSE_WEIGHTS_URL", "http://127.0.0.1:9/")
+
+
+def test_save_over_the_source_video_is_refused_and_the_input_kept(tmp_path, offline, capsys):
+    from tests.cli_helpers import count_video_frames, one_error_line
+
+    video = _noise_video(tmp_path / "v.avi", frames=12)
+    link = tmp_path / "link.avi"
+    link.symlink_to(video)
+    for save in (video, link, tmp_path / "." / "v.avi"):
+        assert main(["--source", str(video), "--no-show", "--save", str(save)]) == 1
+        line = one_error_line(capsys)
+        assert "is the --source file: writing it would destroy the input" in line
+    assert count_video_frames(video) == 12
+
+
+def test_save_and_json_on_one_path_are_refused(tmp_path, offline, capsys):
+    from tests.cli_helpers import one_error_line
+
+    out = tmp_path / "x.jsonl"
+    (tmp_path / "y.jsonl").symlink_to(out)
+    for json_path in (out, tmp_path / "y.jsonl"):
+        assert main(["--source", str(BUS), "--no-show", "--save", str(out), "--json", str(json_path)]) == 1
+        assert "--save and --json both name" in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_eval_out_over_the_annotations_is_refused_and_they_are_kept(tmp_path, offline, capsys):
+    from tests.cli_helpers import one_error_line
+    from tests.conftest import DATA
+
+    ann = tmp_path / "A.json"
+    ann.write_bytes((DATA / "eval" / "example_coco_val.json").read_bytes())
+    before = ann.read_bytes()
+    assert main(["eval", "--ann", str(ann), "--images", str(tmp_path), "--out", str(ann)]) == 1
+    assert "--out" in (line := one_error_line(capsys)) and "is the --ann file" in line
+    assert ann.read_bytes() == before
+
+
+def test_export_onnx_over_its_weights_is_refused(tmp_path, offline, small_weights, capsys):
+    from tests.cli_helpers import one_error_line
+
+    weights = tmp_path / "w.onnx"
+    weights.write_bytes(small_weights.read_bytes())
+    assert main(["export-onnx", "--weights", str(weights), "--out", str(weights)]) == 1
+    assert "is the --weights file" in one_error_line(capsys)
+    assert weights.read_bytes() == small_weights.read_bytes()
