@@ -238,3 +238,28 @@ def test_export_onnx_over_its_weights_is_refused(tmp_path, offline, small_weight
     assert main(["export-onnx", "--weights", str(weights), "--out", str(weights)]) == 1
     assert "is the --weights file" in one_error_line(capsys)
     assert weights.read_bytes() == small_weights.read_bytes()
+
+
+# -- 4. processes racing on an empty engines folder ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_processes_started_together_on_an_empty_engines_folder_all_run_and_export_once(tmp_path, small_weights):
+    """Three cameras started together (one process each) on one empty engines folder: the real CLI, racing."""
+    engines = tmp_path / "engines"
+    env = _env(RTPOSE_CACHE=str(tmp_path / "cache"), RTPOSE_ENGINES=str(engines))
+    command = [sys.executable, "-m", "rtpose", "--source", str(BUS), "--weights", str(small_weights),
+               "--detector", str(DETECTOR_WEIGHTS), "--backend", "onnxruntime", "--device", "cpu", "--no-show"]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outcomes = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    for code, err in outcomes:
+        assert code == 0 and "Traceback" not in err and "rtpose: error" not in err, err
+        assert "people in bus.jpg" in err
+    names = sorted(p.name for p in engines.iterdir() if not p.name.endswith(".lock"))
+    onnx = [n for n in names if n.endswith(".onnx")]
+    assert len(onnx) == 1 and f"{onnx[0]}.json" in names
+    assert len([n for n in names if n.endswith("_openvino_model")]) == 1
+    assert not [n for n in names if n.endswith((".part", ".tmp")) or n.startswith(".detector-export-")], names
+    exports = sum(err.count("exporting it once") + err.count("exports it once") for _code, err in outcomes)
+    assert exports == 2  # one HRNet export and one detector export, whichever process made them
