@@ -263,3 +263,80 @@ def test_processes_started_together_on_an_empty_engines_folder_all_run_and_expor
     assert not [n for n in names if n.endswith((".part", ".tmp")) or n.startswith(".detector-export-")], names
     exports = sum(err.count("exporting it once") + err.count("exports it once") for _code, err in outcomes)
     assert exports == 2  # one HRNet export and one detector export, whichever process made them
+
+
+# -- 6. stops that are honoured, leftovers that are cleaned ----------------------------------------------
+
+
+def _start_and_wait_for(command: list[str], env: dict, words: str) -> subprocess.Popen:
+    """Start ``command`` and return once a line of its stderr holds ``words`` (the step to interrupt began)."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if words in line:
+            return proc
+    proc.wait()
+    raise AssertionError(f"{words!r} never came:\n{''.join(seen)}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+def test_a_stop_signal_during_the_detector_export_stops_it_and_leaves_nothing(tmp_path, small_weights, signum, code):
+    engines = tmp_path / "engines"
+    env = _env(RTPOSE_CACHE=str(tmp_path / "cache"), RTPOSE_ENGINES=str(engines))
+    command = [sys.executable, "-m", "rtpose", "--source", str(BUS), "--weights", str(small_weights),
+               "--detector", str(DETECTOR_WEIGHTS), "--backend", "torch", "--device", "cpu", "--no-show"]
+    proc = _start_and_wait_for(command, env, "Ultralytics exports it once")
+    proc.send_signal(signum)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == code, rest
+    assert "Traceback" not in rest and "people in bus.jpg" not in rest  # stopped, not run to the end
+    assert "while exporting the detector" in rest
+    leftovers = [p.name for p in engines.iterdir() if not p.name.endswith(".lock")]
+    assert leftovers == [], leftovers  # no temporary folder, no half export
+
+
+def test_ctrl_c_while_a_stream_does_not_answer_stops_at_once(tmp_path, small_weights):
+    import signal
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/live"
+    env = _env(RTPOSE_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "rtpose", "--source", url, "--timeout", "300", "--no-show",
+                             "--weights", str(small_weights)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        connection, _ = server.accept()  # rtpose is connecting; the server never answers
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130  # well before the 300 s --timeout
+        assert "Traceback" not in proc.stderr.read()
+        connection.close()
+    finally:
+        proc.kill()
+        server.close()
+
+
+def test_cache_lists_and_cleans_the_detector_export_and_what_killed_exports_left(tmp_path):
+    engines = tmp_path / "engines"
+    export = engines / "yolov8n-person_0123456789ab_openvino_model"
+    export.mkdir(parents=True)
+    (export / "model.bin").write_bytes(b"\0" * 3_000_000)
+    (export / "model.xml").write_text("<net/>")
+    (engines / f"{export.name}.json").write_text("{}")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    (engines / f".detector-export-{dead}-abc123").mkdir()
+    (engines / f".detector-export-{dead}-abc123" / "x.pt").write_bytes(b"\0" * 1000)
+    (engines / f".hrnet_w18_x.onnx.{dead}.0123abcd.part").write_bytes(b"\0" * 1000)
+    running = engines / f".detector-export-{os.getpid()}-def456"  # this test's own process: an export in progress
+    running.mkdir()
+    env = _env(RTPOSE_ENGINES=str(engines), RTPOSE_CACHE=str(tmp_path / "cache"))
+    listed = rtpose("cache", env=env)
+    assert listed.returncode == 0 and "exports:" in listed.stdout and "(4 files, 3.0 MB)" in listed.stdout
+    assert f"{export.name}/" in listed.stdout and ".detector-export-" in listed.stdout
+    cleaned = rtpose("cache", "clean", env=env)
+    assert cleaned.returncode == 0 and "removed 4 files, 3.0 MB" in cleaned.stderr
+    assert sorted(p.name for p in engines.iterdir()) == [running.name]
