@@ -340,3 +340,101 @@ def test_cache_lists_and_cleans_the_detector_export_and_what_killed_exports_left
     cleaned = rtpose("cache", "clean", env=env)
     assert cleaned.returncode == 0 and "removed 4 files, 3.0 MB" in cleaned.stderr
     assert sorted(p.name for p in engines.iterdir()) == [running.name]
+
+
+# -- 5. downloads without limits -------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def hostile_server():
+    """A real HTTP server on 127.0.0.1: ``/endless/…`` never stops sending (no Content-Length), ``/trickle/…``
+    sends one byte a second. Yields the base URL; the path's first part picks the behaviour."""
+    import http.server
+    import threading
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            try:
+                while not stop.is_set():
+                    if self.path.startswith("/endless/"):
+                        self.wfile.write(b"\0" * 65536)
+                    else:
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                        time.sleep(1.0)
+            except OSError:
+                pass  # the client went away
+
+    stop = threading.Event()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _weights_cache(tmp_path) -> Path:
+    return tmp_path / "cache" / "weights"
+
+
+def test_an_endless_download_stops_at_the_size_the_file_can_have(tmp_path, hostile_server, monkeypatch):
+    from dataclasses import replace
+
+    from rtpose.errors import WeightsError
+    from rtpose.weights import download, get_entry
+
+    entry = replace(get_entry("hrnet_w32_coco_256x192"), max_bytes=5_000_000)
+    with pytest.raises(WeightsError) as info:
+        download(entry, cache=_weights_cache(tmp_path), base_url=f"{hostile_server}/endless/", progress=False)
+    assert "went past 5 MB, more than this file can be" in str(info.value)
+    assert list(_weights_cache(tmp_path).iterdir()) == []  # no partial file
+    assert get_entry("hrnet_w48_coco_256x192").size_limit < 10**9  # every registry entry has a cap
+
+
+def test_an_endless_download_on_a_full_disk_says_the_disk_is_full(tmp_path, hostile_server):
+    proc = rtpose("weights", "download", "hrnet_w32_coco_256x192", "--base-url", f"{hostile_server}/endless/",
+                  env=_env(RTPOSE_CACHE=str(tmp_path / "cache")), preexec_fn=_limited(2_000_000))
+    assert proc.returncode == 1
+    line = _one_sentence(proc)
+    assert "the file size limit was reached" in line and "check the network" not in line
+    assert list(_weights_cache(tmp_path).iterdir()) == []
+
+
+def test_a_trickling_download_has_a_deadline_and_leaves_nothing(tmp_path, hostile_server):
+    proc = rtpose("weights", "download", "hrnet_w32_coco_256x192", "--base-url", f"{hostile_server}/trickle/",
+                  env=_env(RTPOSE_CACHE=str(tmp_path / "cache"), RTPOSE_DOWNLOAD_DEADLINE="3"))
+    assert proc.returncode == 1
+    assert "did not finish within 3 s" in _one_sentence(proc)
+    assert list(_weights_cache(tmp_path).iterdir()) == []
+
+
+def test_sigterm_during_a_download_removes_the_partial_file(tmp_path, hostile_server):
+    import signal
+    import time
+
+    cache = _weights_cache(tmp_path)
+    command = [sys.executable, "-m", "rtpose", "weights", "download", "hrnet_w32_coco_256x192", "--base-url",
+               f"{hostile_server}/trickle/"]
+    proc = subprocess.Popen(command, env=_env(RTPOSE_CACHE=str(tmp_path / "cache")), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        while not (cache.is_dir() and any(cache.iterdir())):  # the download has begun
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 143
+        assert "Traceback" not in proc.stderr.read()
+        assert list(cache.iterdir()) == []
+    finally:
+        proc.kill()
