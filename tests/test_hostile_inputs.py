@@ -438,3 +438,66 @@ def test_sigterm_during_a_download_removes_the_partial_file(tmp_path, hostile_se
         assert list(cache.iterdir()) == []
     finally:
         proc.kill()
+
+
+# -- 7. smaller ones -------------------------------------------------------------------------------------
+
+
+def _example_annotations(tmp_path, change) -> Path:
+    import json
+
+    from tests.conftest import DATA
+
+    data = json.loads((DATA / "eval" / "example_coco_val.json").read_text())
+    change(data)
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_eval_on_annotations_with_wrong_keypoint_lists_is_one_sentence(tmp_path, capsys):
+    from tests.cli_helpers import one_error_line
+    from tests.conftest import DATA
+
+    def cut(data) -> None:
+        person = next(a for a in data["annotations"] if a.get("num_keypoints"))
+        person["keypoints"] = person["keypoints"][:-3]
+
+    ann = _example_annotations(tmp_path, cut)
+    assert main(["eval", "--ann", str(ann), "--results", str(DATA / "eval" / "example_coco_preds.json")]) == 1
+    line = one_error_line(capsys)
+    assert "has 48 keypoint numbers, but coco annotations have 51" in line
+
+
+def test_eval_on_annotations_without_people_says_so_instead_of_minus_ones(tmp_path, capsys):
+    from tests.cli_helpers import one_error_line
+    from tests.conftest import DATA
+
+    def unlabel(data) -> None:
+        for a in data["annotations"]:
+            a["keypoints"] = [0] * 51
+            a["num_keypoints"] = 0
+
+    ann = _example_annotations(tmp_path, unlabel)
+    assert main(["eval", "--ann", str(ann), "--results", str(DATA / "eval" / "example_coco_preds.json")]) == 1
+    assert "has no person with labelled keypoints" in one_error_line(capsys)
+    assert "-1.0" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override, words", [("train.lr=abc", "train.lr is a number (now 0.001), not 'abc'"),
+                                             ("train.amp=maybe", "train.amp is true or false, not 'maybe'"),
+                                             ("train.lr_steps=5", "train.lr_steps is a list")])
+def test_a_training_override_of_the_wrong_kind_is_one_sentence(tmp_path, override, words):
+    proc = subprocess.run([sys.executable, "-m", "train.fit", "--set", override, "--data-root", str(tmp_path),
+                           "--output", str(tmp_path / "o")], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("train.fit: error: ") and words in lines[0], proc.stderr
+
+
+def test_a_training_override_that_is_a_number_in_yaml_1_1_spelling_is_a_number():
+    from train.config import load_config, merged, parse_override
+
+    key, value = parse_override("train.lr=5e-4")  # YAML 1.1 reads this as a string
+    assert merged(load_config(), {key: value})["train"]["lr"] == pytest.approx(5e-4)
