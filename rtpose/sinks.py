@@ -177,6 +177,8 @@ class JsonLinesSink(Sink):
             while view:
                 view = view[os.write(self._fd, view):]
         except OSError as exc:
+            if self.to_stdout and isinstance(exc, BrokenPipeError):
+                raise  # the reader went away (rtpose --json - | head): the CLI ends quietly
             self._fail(exc)
         self._good += len(data)
 
