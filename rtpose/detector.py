@@ -19,6 +19,60 @@ PERSON_CLASS = 0
 ANIMAL_CLASSES: tuple[int, ...] = tuple(range(14, 24))
 #: How the detector runs: ``auto`` picks Ultralytics' OpenVINO export on the CPU when it measured faster.
 RUNTIMES = ("auto", "torch", "openvino")
+#: Set to 1 to load detector files that need unsafe (arbitrary code) unpickling; ``--trust-detector`` sets it.
+TRUST_ENV = "RTPOSE_TRUST_DETECTOR"
+
+
+def detector_trusted() -> bool:
+    """Whether the user said they trust detector files that need unsafe unpickling (``$RTPOSE_TRUST_DETECTOR``)."""
+    return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_detector_pickle(weights: str | os.PathLike) -> None:
+    """Refuse a ``.pt`` detector file whose pickle would run code it names (one sentence), before Ultralytics loads it.
+
+    Ultralytics unpickles ``.pt`` files with ``weights_only=False``, which runs any callable the file names
+    (``os.system``…). The file is first loaded with ``torch.load(weights_only=True)`` against Ultralytics' own
+    allow-list of model classes (``torch_safe_load(..., safe_only=True)``): a file that passes references nothing
+    else, so Ultralytics' own load of it can only build those classes. A file that does not pass is refused,
+    unless :func:`detector_trusted`. Files that are not ``torch.save`` archives are left to Ultralytics' errors.
+    """
+    path = Path(weights)
+    if path.suffix.lower() != ".pt" or not path.is_file() or detector_trusted():
+        return
+    import zipfile
+
+    import torch
+
+    if not zipfile.is_zipfile(path):
+        # Not a torch.save() zip: a legacy pickle would run code just the same, so only refuse what is one.
+        with open(path, "rb") as f:
+            magic = f.read(2)
+        if magic in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+            raise WeightsError(
+                f"Detector {path} is a legacy pickle that can only be loaded unsafely (it could run any code); "
+                f"rtpose refuses it unless you trust the file (--trust-detector or {TRUST_ENV}=1)."
+            )
+        return
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # a damaged archive: Ultralytics' load says so in its own words
+        return
+    from ultralytics.nn.tasks import torch_safe_load
+
+    try:
+        torch_safe_load(str(path), safe_only=True)
+    except TypeError as exc:
+        if "outside the supported" not in str(exc):
+            return  # damaged or TorchScript: Ultralytics' own load reports it
+        allowed = ("torch.", "ultralytics.", "collections.", "numpy.", "builtins.set", "pathlib.")
+        odd = [n for n in names if not n.startswith(allowed)] or names
+        raise WeightsError(
+            f"Detector {path} can only be loaded unsafely: its pickle calls {', '.join(odd[:3])}, which could run any "
+            f"code, so rtpose refuses it unless you trust the file (--trust-detector or {TRUST_ENV}=1)."
+        ) from None
+    except Exception:
+        return  # not our question here: Ultralytics' load reports what is wrong with the file
 
 
 @dataclass
@@ -91,6 +145,7 @@ class PersonDetector:
         self.half = bool(half) and self.device.startswith("cuda")
         self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
         self.weights = weights
+        check_detector_pickle(weights)
         try:
             self.model = YOLO(weights, task="detect")
             # Ultralytics loads lazily: one tiny prediction now, so that a file that is not a YOLO model

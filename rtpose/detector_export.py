@@ -25,10 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from rtpose.backends.sidecar import artifact_lock, atomic_write_bytes
 from rtpose.log import say
+from rtpose.signals import stop_signals_raise
 
 #: Sidecar ``format`` of a detector export.
 FORMAT = "ultralytics-openvino"
+#: Name start of the temporary folder an export is made in (then ``PID-``), inside the engines folder.
+TEMP_PREFIX = ".detector-export-"
 #: Timed detections per model when deciding whether the export is faster (the best one counts).
 TIMED_RUNS = 3
 
@@ -86,20 +90,32 @@ def ensure_openvino_export(
         engines: the engines folder.
         torch_model: the loaded Ultralytics PyTorch model to time against (loaded from ``weights`` when None).
     """
-    import openvino
-    import ultralytics
-    from ultralytics import YOLO
-
     found = read_export(weights, sha256, imgsz, engines)
     if found is not None:
         return found
     engines = Path(engines)
     engines.mkdir(parents=True, exist_ok=True)
     folder = export_folder(weights, sha256, engines)
+    # One export per artefact: a process that finds another exporting it waits for it, then reuses its export.
+    # Ctrl-C and SIGTERM stop the export at once and remove its temporary folder.
+    with artifact_lock(folder), stop_signals_raise(f"exporting the detector {Path(weights).name}"):
+        found = read_export(weights, sha256, imgsz, engines)
+        if found is not None:
+            log(f"another process exported the detector to {folder} meanwhile; using it")
+            return found
+        return _export_locked(weights, sha256, imgsz, engines, folder, torch_model, log)
+
+
+def _export_locked(weights, sha256: str, imgsz: int, engines: Path, folder: Path, torch_model, log) -> dict[str, Any]:
+    """:func:`ensure_openvino_export` once it holds the export's lock."""
+    import openvino
+    import ultralytics
+    from ultralytics import YOLO
+
     log(f"no OpenVINO export of the detector {Path(weights).name} in {engines}; "
         "Ultralytics exports it once (kept there)")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=engines, prefix=".detector-export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=engines, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         # Ultralytics writes the export next to the .pt it loaded: export a copy named after the cache folder.
         copy = Path(tmp) / f"{folder.name[: -len('_openvino_model')]}.pt"
         shutil.copyfile(weights, copy)
@@ -124,10 +140,7 @@ def ensure_openvino_export(
         "measured_ms": {"torch": round(ms_torch, 1), "openvino": round(ms_openvino, 1)},
         "faster": "openvino" if ms_openvino < ms_torch else "torch",
     }
-    side = sidecar_of(folder)
-    tmp_side = side.with_name(side.name + ".tmp")
-    tmp_side.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_side, side)
+    atomic_write_bytes(sidecar_of(folder), (json.dumps(meta, indent=2) + "\n").encode())
     log(f"exported to {folder} in {export_s:.1f} s; one 640x480 detection took {ms_openvino:.0f} ms with OpenVINO, "
         f"{ms_torch:.0f} ms with PyTorch, so rtpose uses {meta['faster']}")
     return meta | {"path": str(folder)}

@@ -25,6 +25,24 @@ class DisplayError(RtposeError):
     """A window was asked for but no display is available."""
 
 
+class OutputError(RtposeError):
+    """An output that could not be written (full disk, file size limit, I/O error), or that clashes with another."""
+
+
+def oserror_cause(exc: OSError) -> str:
+    """Why a write failed, in a few words: a full disk is called a full disk (``ENOSPC``, ``EFBIG``, ``EDQUOT``)."""
+    import errno
+
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full ({reason})"
+    if exc.errno == errno.EFBIG:
+        return f"the file size limit was reached ({reason})"
+    if exc.errno == getattr(errno, "EDQUOT", -1):
+        return f"the disk quota is used up ({reason})"
+    return reason
+
+
 def exception_gist(exc: BaseException, limit: int = 160) -> str:
     """A library exception in a few words, for inside one of our sentences.
 

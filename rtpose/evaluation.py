@@ -405,6 +405,7 @@ def _prepare(ann_file, results, keypoint_set):
         )
     kset = annotation_keypoint_set(coco, keypoint_set)
     n_kpt = kset.num_keypoints
+    _check_annotations(coco, kset, ann_file)
     for r in results:  # mmpose writes COCO-WholeBody results split like the annotations
         joined = annotation_keypoints(r, kset) if len(kset.annotation_fields) > 1 else None
         if joined is not None:
@@ -423,6 +424,29 @@ def _prepare(ann_file, results, keypoint_set):
         r.setdefault("category_id", 1)
         r.pop("bbox", None)  # loadRes derives boxes and areas from the keypoints
     return coco, results, kset
+
+
+def _check_annotations(coco, kset: KeypointSet, ann_file) -> None:
+    """One sentence, before pycocotools, for annotations it would fail on or score as all -1."""
+    name = Path(ann_file).name
+    people = [a for a in coco.dataset.get("annotations", []) if isinstance(a, dict) and a.get("category_id", 1) == 1]
+    for a in people:
+        kpts = annotation_keypoints(a, kset)
+        if kpts is None and len(kset.annotation_fields) > 1:
+            continue  # a whole-body file may leave out a part's field: scored as unlabelled
+        if kpts is None or len(kpts) != 3 * kset.num_keypoints:
+            got = "no keypoints list" if kpts is None else f"{len(kpts)} keypoint numbers"
+            raise DatasetError(
+                f"Annotation {a.get('id')} (image {a.get('image_id')}) of {name} has {got}, but {kset.name} "
+                f"annotations have {3 * kset.num_keypoints} ((x, y, visibility) × {kset.num_keypoints})."
+            )
+    labelled = [a for a in people if not a.get("iscrowd") and np.count_nonzero(
+        np.asarray(annotation_keypoints(a, kset) or [0], dtype=np.float64)[2::3] > 0)]
+    if not labelled:
+        raise DatasetError(
+            f"{name} has no person with labelled keypoints, so there is nothing to score against (every metric "
+            "would be -1)."
+        )
 
 
 def _cocoeval(coco, results: list[dict], sigmas: np.ndarray) -> tuple[dict[str, float], str]:

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from rtpose.errors import RtposeError
+from rtpose.errors import OutputError, RtposeError
 
 
 def output_folder(path: str | os.PathLike, what: str = "folder") -> Path:
@@ -41,6 +41,37 @@ def output_file(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same resolved path (symlinks followed), or the same inode (hard links)."""
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_distinct(outputs: dict[str, str | os.PathLike | None],
+                   inputs: dict[str, str | os.PathLike | None] | None = None) -> None:
+    """Refuse, before anything starts, an output that is one of the ``inputs`` or another output.
+
+    Keys are the option names the user typed (``"--save"``, ``"--ann"``), values their paths (None and
+    ``"-"``, standard output, are skipped). Paths are compared resolved, symlinks and hard links included.
+    """
+    named = [(k, v) for k, v in outputs.items() if v is not None and str(v) != "-"]
+    for key, path in named:
+        for in_key, in_path in (inputs or {}).items():
+            if in_path is not None and str(in_path) != "-" and same_file(path, in_path):
+                raise OutputError(f"{key} {path} is the {in_key} file: writing it would destroy the input; "
+                                  f"give {key} another name.")
+    for i, (key, path) in enumerate(named):
+        for other_key, other in named[i + 1:]:
+            if same_file(path, other):
+                raise OutputError(f"{key} and {other_key} both name {path}: one would overwrite the other; give "
+                                  "each output its own file.")
+
+
 def _can_create_files_in(folder: Path) -> bool:
     """Try it: ``os.access`` says yes for root on read-only mounts and for /proc."""
     try:
@@ -50,4 +81,4 @@ def _can_create_files_in(folder: Path) -> bool:
         return False
 
 
-__all__ = ["output_file", "output_folder"]
+__all__ = ["check_distinct", "output_file", "output_folder", "same_file"]

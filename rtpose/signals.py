@@ -66,4 +66,49 @@ def stop_on_signals(on_stop: Callable[[int], None], second_interrupts: bool = Tr
             signal.signal(sig, old)
 
 
-__all__ = ["STOP_SIGNALS", "StopRequest", "stop_on_signals"]
+class Interrupted(KeyboardInterrupt):
+    """A stop signal during a step that cannot finish the frame in hand (an export): stop now, keep nothing half-made.
+
+    A :class:`KeyboardInterrupt`, so that ``except Exception`` fallbacks do not swallow it; ``exit_code`` is
+    ``128 + signal number``.
+    """
+
+    def __init__(self, signum: int, what: str = "") -> None:
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+        name = signal.Signals(self.signum).name
+        super().__init__(f"stopped by {name}" + (f" while {what}" if what else "") + "; nothing half-made was kept")
+
+
+@contextmanager
+def stop_signals_raise(what: str = "") -> Iterator[None]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` at once (cleanup code runs).
+
+    For slow steps such as exports: SIGTERM's default would kill the process without removing temporary
+    files, and library code (exporters) sometimes swallows KeyboardInterrupt; a signal it swallowed is
+    raised again when the block ends. Off the main thread this does nothing but yield.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        seen.append(signum)
+        raise Interrupted(signum, what)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if seen and not isinstance(exc, Interrupted):
+            raise Interrupted(seen[0], what) from None
+        raise
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if seen:
+        raise Interrupted(seen[0], what)
+
+
+__all__ = ["STOP_SIGNALS", "Interrupted", "StopRequest", "stop_on_signals", "stop_signals_raise"]

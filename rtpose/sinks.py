@@ -21,6 +21,7 @@ JSON output, schema ``rtpose.poses`` version 1 (:data:`SCHEMA`, :data:`SCHEMA_VE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -29,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtpose.errors import DisplayError, RtposeError, exception_gist
+from rtpose.errors import DisplayError, OutputError, RtposeError, exception_gist, oserror_cause
 from rtpose.paths import output_file
 from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set
 
@@ -37,6 +38,9 @@ from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 #: Image file endings ``--save`` writes for a single image.
 IMAGE_OUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+#: ``--json -`` names standard output.
+STDOUT = "-"
 
 SCHEMA = "rtpose.poses"
 SCHEMA_VERSION = 1
@@ -80,8 +84,20 @@ def frame_record(result) -> dict:
 
 
 def check_outputs(save: str | None, json_path: str | None, source) -> None:
-    """Refuse, before anything slow starts, outputs that cannot be written or would not be what they say."""
+    """Refuse, before anything slow starts, outputs that cannot be written or would not be what they say.
+
+    An output that is the source file, or the other output (resolved paths, symlinks included), is refused
+    too; ``--json -`` writes to standard output.
+    """
+    from rtpose.paths import check_distinct
+
     single = source_kind(source) == "image"
+    source_path = getattr(source, "path", None)
+    check_distinct({"--save": save, "--json": json_path},
+                   {"--source": source_path} if source_path is not None and Path(source_path).is_file() else {})
+    if save == STDOUT:
+        raise RtposeError("--save - is not supported: a video or image needs a file name (--json - writes to "
+                          "standard output).")
     if save:
         path = output_file(save, "--save file")
         suffix = path.suffix.lower()
@@ -93,7 +109,7 @@ def check_outputs(save: str | None, json_path: str | None, source) -> None:
         if suffix not in FOURCC and suffix not in IMAGE_OUT_SUFFIXES:
             images = f"; for one image also {', '.join(IMAGE_OUT_SUFFIXES)}" if single else ""
             raise RtposeError(f"--save {path.name}: rtpose writes {', '.join(FOURCC)} videos{images}.")
-    if json_path:
+    if json_path and json_path != STDOUT:
         path = output_file(json_path, "--json file")
         if path.suffix.lower() == ".json" and not single:
             raise RtposeError(
@@ -131,47 +147,92 @@ class Sink:
 
 
 class JsonLinesSink(Sink):
-    """A header line, then one JSON object per line and frame, flushed at once (valid if the run is killed)."""
+    """A header line, then one JSON object per line and frame, written at once (valid if the run is killed).
+
+    ``path`` ``"-"`` writes to standard output. A write that fails (full disk, file size limit) raises
+    :class:`~rtpose.errors.OutputError` naming the file and the cause; the file is cut back to its last
+    complete line, so that what was written stays valid JSON Lines.
+    """
 
     def __init__(self, path: str | os.PathLike, header: dict | None = None) -> None:
-        self.path = _prepare(path)
-        try:
-            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        except OSError as exc:
-            raise RtposeError(f"Cannot write {self.path} ({exc.strerror}).") from None
+        self.to_stdout = str(path) == STDOUT
+        self.path = Path("<stdout>") if self.to_stdout else _prepare(path)
         self.count = 0
+        self._good = 0  # bytes of complete lines written
+        try:
+            self._fd = os.dup(sys.stdout.fileno()) if self.to_stdout else os.open(
+                self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as exc:
+            raise OutputError(f"Cannot write {self.path} ({oserror_cause(exc)}).") from None
         if header is not None:
-            self._file.write(json.dumps(header, separators=(",", ":")) + "\n")
-            self._file.flush()
+            self._write_line(header)
+
+    def _write_line(self, record: dict) -> None:
+        if self.to_stdout:
+            sys.stdout.flush()  # keep the order with anything printed before
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            if self.to_stdout and isinstance(exc, BrokenPipeError):
+                raise  # the reader went away (rtpose --json - | head): the CLI ends quietly
+            self._fail(exc)
+        self._good += len(data)
+
+    def _fail(self, exc: OSError) -> None:
+        """Cut the file back to its complete lines, close it, and stop the run with one sentence."""
+        fd, self._fd = self._fd, None
+        if not self.to_stdout:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._good)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        frames = f"the first {self.count} frames were written and the file is valid JSON Lines" if self.count else (
+            "no frame was written")
+        raise OutputError(f"Could not write {self.path}: {oserror_cause(exc)}; {frames}.") from None
 
     def write(self, result, annotated: np.ndarray | None = None) -> None:
-        if self._file is None:
+        if self._fd is None:
             return
-        self._file.write(json.dumps(frame_record(result), separators=(",", ":")) + "\n")
-        self._file.flush()
+        self._write_line(frame_record(result))
         self.count += 1
 
     def close(self) -> None:
-        file, self._file = getattr(self, "_file", None), None
-        if file is not None:
-            file.close()
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            os.close(fd)
 
 
 class JsonSink(Sink):
     """A single JSON document (for one image): the header's fields and the frame's (see the module doc)."""
 
     def __init__(self, path: str | os.PathLike, header: dict) -> None:
-        self.path = _prepare(path)
+        self.to_stdout = str(path) == STDOUT
+        self.path = Path("<stdout>") if self.to_stdout else _prepare(path)
         self.header = header
         self.count = 0
 
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         h, w = result.frame.image.shape[:2]
         record = {**self.header, "width": w, "height": h, **frame_record(result)}
-        try:
-            self.path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise RtposeError(f"Cannot write {self.path} ({exc.strerror}).") from None
+        text = json.dumps(record, indent=1) + "\n"
+        if self.to_stdout:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            # Through a temporary file and a rename: a full disk leaves no half document behind.
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+            try:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(text)
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                raise OutputError(f"Could not write {self.path}: {oserror_cause(exc)}; nothing was written.") \
+                    from None
+            finally:
+                tmp.unlink(missing_ok=True)
         self.count += 1
 
 
@@ -204,9 +265,18 @@ class VideoSink(Sink):
     ``real_time``: frames that were dropped to stay current (live sources, ``--realtime``) leave gaps
     in the frame numbers; the previous frame is repeated over each gap, so that the video lasts as
     long as what it recorded and plays at the real pace. ``count`` is the frames written (repeats too).
+
+    A full disk: ``cv2.VideoWriter`` does not report write errors (FFmpeg only prints warnings and leaves an
+    mp4 without its index, unplayable). So before each frame the room left for the file (free space of its
+    disk, and the process's file size limit) is compared with what finishing the file needs (FFmpeg's
+    unwritten buffer, a few frames and the index); when it would not fit, the video is finalised with
+    the frames written so far and :class:`~rtpose.errors.OutputError` stops the run. ``close()`` also
+    checks that the file really holds its ``count`` frames, and says so when it does not.
     """
 
     needs_image = True
+    #: Bytes FFmpeg may hold before writing (its mp4/avi muxers write in chunks of 256 KiB).
+    MUXER_BUFFER = 1 << 18
 
     def __init__(self, path: str | os.PathLike, fps: float | None = None, size: tuple[int, int] | None = None,
                  real_time: bool = False) -> None:
@@ -219,6 +289,8 @@ class VideoSink(Sink):
         self._previous: tuple[int, np.ndarray] | None = None
         self.count = 0
         self.repeated = 0
+        self._chunk = self.MUXER_BUFFER  # largest growth of the file seen at once
+        self._last_size = 0
 
     def _open(self, size: tuple[int, int]) -> None:
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, size)
@@ -226,9 +298,59 @@ class VideoSink(Sink):
             raise RtposeError(f"Cannot write the video {self.path} (try a .mp4 or .avi file name).")
         self._writer, self.size = writer, size
 
+    def _room_left(self) -> tuple[int, str]:
+        """Bytes the file may still grow by, and why not more (full disk or the file size limit)."""
+        import resource
+
+        size = self.path.stat().st_size if self.path.exists() else 0
+        stats = os.statvfs(self.path.parent)
+        room, why = stats.f_bavail * stats.f_frsize, "the disk is full"
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and limit - size < room:
+            room, why = limit - size, f"the file size limit ({limit / 1e6:.1f} MB) was reached"
+        return room, why
+
+    def _check_room(self) -> None:
+        """Finalise the video and raise OutputError when the next frame might not fit (see the class doc)."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size > self._last_size:
+            self._chunk = max(self._chunk, size - self._last_size)
+            self._last_size = size
+        w, h = self.size
+        per_frame = max(size / self.count if self.count else 0, w * h * 3 / 20)
+        needed = 2 * self._chunk + 4 * per_frame + 64 * self.count + (1 << 16)
+        room, why = self._room_left()
+        if room >= needed:
+            return
+        self.close(check=False)
+        written = self._probe_frames()
+        if written == self.count and self.count:
+            what = f"the first {self.count} frames were written and the file is valid"
+        elif self.count:
+            what = f"it holds {written} of the {self.count} frames given to it"
+        else:
+            what = "no frame was written"
+        self.count = min(self.count, written)
+        raise OutputError(f"Could not write {self.path}: {why} ({room / 1e6:.1f} MB left); {what}.")
+
+    def _probe_frames(self) -> int:
+        """Frames a reader finds in the finished file (0 when it is not a playable video)."""
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        finally:
+            cap.release()
+
+    def _write_frame(self, image: np.ndarray) -> None:
+        self._check_room()
+        self._writer.write(image)
+        self.count += 1
+
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         image = result.frame.image if annotated is None else annotated
         if self._writer is None:
+            if self.count:
+                return  # finalised after a write error
             self._open(self.size or (image.shape[1], image.shape[0]))
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
@@ -237,18 +359,25 @@ class VideoSink(Sink):
         if self.real_time and self._previous is not None:
             last, previous = self._previous
             for _ in range(max(0, index - last - 1)):
-                self._writer.write(previous)
-                self.count += 1
+                self._write_frame(previous)
                 self.repeated += 1
-        self._writer.write(image)
-        self.count += 1
+        self._write_frame(image)
         if self.real_time:
             self._previous = (index, image.copy())
 
-    def close(self) -> None:
+    def close(self, check: bool = True) -> None:
+        """Finalise the file; with ``check``, OutputError when it does not hold the frames written to it."""
         writer, self._writer = getattr(self, "_writer", None), None
-        if writer is not None:
-            writer.release()
+        if writer is None:
+            return
+        writer.release()
+        if check and self.count:
+            written = self._probe_frames()
+            if written < self.count:
+                count, self.count = self.count, written
+                state = f"it holds only {written} of its {count} frames" if written else "it is not a playable video"
+                raise OutputError(f"Could not finish the video {self.path}: {state} (a write error; is the disk "
+                                  "full?).")
 
 
 def x11_display_reachable(display: str | None = None) -> bool:

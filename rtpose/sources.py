@@ -396,7 +396,14 @@ class CaptureSource(FrameSource):
         worker = threading.Thread(target=work, name="rtpose-source-open", daemon=True)
         start = now()
         worker.start()
-        worker.join(timeout + 1.0)
+        # Short joins, not one long one: a Ctrl-C that the OS delivers to the connecting thread only wakes this
+        # thread at its next check, so one long join would sit out the whole timeout before honouring it.
+        try:
+            while worker.is_alive() and now() - start < timeout + 1.0:
+                worker.join(0.1)
+        except BaseException:
+            box["abandoned"] = True
+            raise
         if worker.is_alive():
             box["abandoned"] = True
             raise SourceError(f"{self.name} did not connect within {timeout:g} s.")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
@@ -45,6 +44,10 @@ OFFICIAL_ZOO = "https://github.com/leoxiaobin/deep-high-resolution-net.pytorch#m
 
 CACHE_ENV = "RTPOSE_CACHE"
 URL_ENV = "RTPOSE_WEIGHTS_URL"
+#: Seconds a whole download may take (default :data:`DOWNLOAD_DEADLINE`); for slow links.
+DEADLINE_ENV = "RTPOSE_DOWNLOAD_DEADLINE"
+#: Default total deadline of one download, in seconds (a 255 MB file at 250 kB/s).
+DOWNLOAD_DEADLINE = 1200.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class WeightsEntry:
         seg_classes: a segmentation entry's :data:`~rtpose.seg_classes.SEG_CLASS_SETS` name ("voc", "lip", …).
         align_corners: a segmentation entry's bilinear ``align_corners`` (its training config's).
         manual_url: where to get a file that is not downloaded automatically (None: the official pose zoo).
+        max_bytes: most bytes a download may take (None: by the width, see :attr:`size_limit`).
     """
 
     name: str
@@ -83,10 +87,22 @@ class WeightsEntry:
     seg_classes: str | None = None
     align_corners: bool = False
     manual_url: str | None = None
+    max_bytes: int | None = None
 
     @property
     def downloadable(self) -> bool:
         return self.url is not None
+
+    @property
+    def size_limit(self) -> int:
+        """Most bytes a download of this entry may take: its known size class and a margin (``max_bytes`` if set).
+
+        HRNet-W32 checkpoints are about 115 MB (28.5 M float32 parameters), W48 about 255 MB (63.6 M); a server
+        that sends more (an endless body) is cut off there instead of filling the disk.
+        """
+        if self.max_bytes is not None:
+            return int(self.max_bytes)
+        return {32: 180_000_000, 48: 400_000_000}.get(self.width, 400_000_000)
 
     def matches_digest(self, digest: str) -> bool:
         """True when the full hex ``digest`` agrees with the known sha256 (or its published prefix)."""
@@ -271,12 +287,17 @@ def download_entry(
     progress: bool = True,
     timeout: float = 30.0,
     force: bool = False,
+    deadline: float | None = None,
 ) -> Path:
     """Download a registry entry into the cache, verify its sha256, and return its path.
 
     An already cached file is returned as is (its checksum was verified when it was downloaded)
     unless ``force``. The download goes to a temporary file in the cache folder that is moved into
-    place only after the checksum matches; on any failure it is deleted.
+    place only after the checksum matches; on any failure, Ctrl-C or SIGTERM it is deleted.
+
+    Limits: ``timeout`` seconds without a byte (a stalled server), ``deadline`` seconds in all (default
+    ``$RTPOSE_DOWNLOAD_DEADLINE`` or :data:`DOWNLOAD_DEADLINE`; a server that trickles), and
+    :attr:`WeightsEntry.size_limit` bytes (a server that never stops sending). A full disk is named as one.
 
     Raises:
         WeightsError: unknown name, manual-only file, server unreachable or refusing, or a corrupt file.
@@ -288,14 +309,18 @@ def download_entry(
     if target.is_file() and not force:
         return target
     url = entry_url(entry, base_url)
+    from rtpose.backends.sidecar import temp_path
     from rtpose.paths import output_folder
+    from rtpose.signals import stop_signals_raise
 
     output_folder(target.parent, "weights cache ($RTPOSE_CACHE/weights)")
-    fd, tmp_name = tempfile.mkstemp(prefix=entry.filename + ".", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+    if deadline is None:
+        deadline = _deadline_from_env()
+    tmp = temp_path(target)  # carries our PID: 'rtpose cache clean' leaves it alone while we run
     try:
-        with os.fdopen(fd, "wb") as out:
-            digest = _fetch(url, out, entry.filename, progress, timeout)
+        with stop_signals_raise(f"downloading {entry.filename}"), open(tmp, "wb", buffering=0) as out:
+            digest = _fetch(url, out, entry.filename, progress, timeout, deadline=deadline,
+                            max_bytes=entry.size_limit)
         if not entry.matches_digest(digest):
             raise DownloadError(
                 f"The download of {entry.name} from {url} is corrupt (sha256 {digest[:12]}…, expected "
@@ -308,23 +333,71 @@ def download_entry(
     return target
 
 
-def _fetch(url: str, out, label: str, progress: bool, timeout: float) -> str:
-    """Stream ``url`` into the open file ``out`` with a progress bar; return the sha256 hex digest."""
+def _deadline_from_env() -> float:
+    text = os.environ.get(DEADLINE_ENV, "").strip()
+    if not text:
+        return DOWNLOAD_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise WeightsError(f"{DEADLINE_ENV}={text!r} is not a number of seconds above 0.")
+    return value
+
+
+def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: float = DOWNLOAD_DEADLINE,
+           max_bytes: int | None = None) -> str:
+    """Stream ``url`` into the open file ``out`` with a progress bar; return the sha256 hex digest.
+
+    ``timeout``: seconds without a byte; ``deadline``: seconds in all; ``max_bytes``: most bytes accepted.
+    """
+    import time
+
     from tqdm import tqdm
+
+    from rtpose.errors import oserror_cause
 
     digest = hashlib.sha256()
     received = 0
+    start = time.monotonic()
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "rtpose"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
+            if max_bytes is not None and total is not None and total > max_bytes:
+                raise DownloadError(
+                    f"The server offers {total / 1e6:.0f} MB for {url}, more than the {max_bytes / 1e6:.0f} MB this "
+                    "file can be, so it was not downloaded.",
+                    f"the server offered {total / 1e6:.0f} MB, more than the file can be",
+                )
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress,
                       leave=False) as bar:
-                while block := response.read(1 << 20):
-                    out.write(block)
+                while block := response.read1(1 << 20):  # read1: returns what came, so the deadline is checked
+                    try:
+                        view = memoryview(block)
+                        while view:  # an unbuffered file: a full disk fails here, not later in close()
+                            view = view[out.write(view):]
+                    except OSError as exc:
+                        cause = oserror_cause(exc)
+                        raise DownloadError(f"Could not save the download of {url} in {Path(out.name).parent}: "
+                                            f"{cause}; the partial file was deleted.", cause) from None
                     digest.update(block)
                     received += len(block)
                     bar.update(len(block))
+                    if max_bytes is not None and received > max_bytes:
+                        raise DownloadError(
+                            f"The download from {url} went past {max_bytes / 1e6:.0f} MB, more than this file can "
+                            "be (the server does not stop sending), so it was stopped and deleted.",
+                            f"the server sent more than {max_bytes / 1e6:.0f} MB, more than the file can be",
+                        )
+                    if time.monotonic() - start > deadline:
+                        raise DownloadError(
+                            f"The download from {url} did not finish within {deadline:g} s ({received} bytes came; "
+                            f"the server is too slow), so it was stopped and deleted; set {DEADLINE_ENV} to allow "
+                            "more time.",
+                            f"it did not finish within {deadline:g} s",
+                        )
             if total is not None and received != total:
                 raise DownloadError(f"The download from {url} stopped after {received} of {total} bytes; try again.",
                                     f"it stopped after {received} of {total} bytes")

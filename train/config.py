@@ -58,7 +58,39 @@ def set_value(config: dict, dotted_key: str, value: Any) -> None:
         node = node[key]
     if keys[-1] not in node:
         raise ConfigError(f"Unknown config key {dotted_key!r}.")
-    node[keys[-1]] = value
+    node[keys[-1]] = _of_the_same_kind(dotted_key, node[keys[-1]], value)
+
+
+def _of_the_same_kind(key: str, current: Any, value: Any) -> Any:
+    """``value`` for a setting that holds ``current``: a number stays a number, a flag a flag, a list a list.
+
+    Strings that are numbers become numbers (YAML reads ``5e-4`` as a string); anything else that does not
+    fit raises :class:`ConfigError` with one sentence, instead of a ``ValueError`` deep inside training.
+    """
+    if current is None or value is None:
+        return value
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} is true or false, not {value!r}.")
+    if isinstance(current, (int, float)):
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                raise ConfigError(f"{key} is a number (now {current}), not {value!r}.") from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number \
+                or number in (float("inf"), float("-inf")):
+            raise ConfigError(f"{key} is a number (now {current}), not {value!r}.")
+        if isinstance(current, int) and float(number).is_integer():
+            return int(number)
+        return float(number)
+    if isinstance(current, list) and not isinstance(value, list):
+        raise ConfigError(f"{key} is a list such as {current}, not {value!r}.")
+    if isinstance(current, dict) and not isinstance(value, dict):
+        raise ConfigError(f"{key} is a group of settings, not {value!r}.")
+    return value
 
 
 def parse_override(text: str) -> tuple[str, Any]:

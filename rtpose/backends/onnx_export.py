@@ -29,15 +29,18 @@ from torch import nn
 from rtpose.backends.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_graph
 from rtpose.backends.onnx_verify import load_verification_crops, verify_graph
 from rtpose.backends.sidecar import (
+    artifact_lock,
     artifact_stem,
     default_engines_dir,
     find_artifacts,
     size_text,
+    temp_path,
     write_sidecar,
 )
 from rtpose.errors import RtposeError
 from rtpose.hashing import file_sha256
 from rtpose.log import say
+from rtpose.signals import stop_signals_raise
 
 DEFAULT_OPSET = 17
 
@@ -87,13 +90,16 @@ def export_graph(
     # TorchScript exporter handles HRNet (convs, BN folded into them, nearest Resize) exactly.
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False
-    tmp = path.with_name(path.name + ".part")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (dummy,), str(tmp), **kwargs)
-    if small:
-        _set_spatial_size(tmp, (height, width))
-    os.replace(tmp, path)
+    tmp = temp_path(path)  # unique: processes exporting the same file at once never share a temporary file
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (dummy,), str(tmp), **kwargs)
+        if small:
+            _set_spatial_size(tmp, (height, width))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -149,6 +155,14 @@ def export_onnx(
     sha = file_sha256(weights)
     precision = "fp16" if fp16 else "fp32"
     path = Path(out_path) if out_path else out_dir / f"{artifact_stem(model.width, sha, input_hw, precision)}.onnx"
+    with artifact_lock(path), stop_signals_raise(f"exporting {path.name}"):
+        return _export_locked(model, weights, sha, path, input_hw, fp16, opset, verify, crops, crops_label, log)
+
+
+def _export_locked(model, weights: Path, sha: str, path: Path, input_hw, fp16: bool, opset: int, verify: bool,
+                   crops, crops_label: str, log: Callable[[str], None]) -> Path:
+    """:func:`export_onnx` once it holds the artefact's lock."""
+    precision = "fp16" if fp16 else "fp32"
     log(f"exporting HRNet-W{model.width} {size_text(input_hw)} {precision} to {path} …")
     start = time.perf_counter()
     export_graph(model, path, input_hw=input_hw, fp16=fp16, opset=opset)
@@ -220,10 +234,21 @@ def ensure_onnx(
 ) -> Path:
     """The ONNX file of ``weights`` at ``input_hw``: reused from ``out_dir`` when its sidecar matches, else exported."""
     out_dir = Path(out_dir) if out_dir is not None else default_engines_dir()
-    found = find_onnx(file_sha256(weights), input_hw, "fp16" if fp16 else "fp32", out_dir)
+    sha, precision = file_sha256(weights), "fp16" if fp16 else "fp32"
+    found = find_onnx(sha, input_hw, precision, out_dir)
     if found is not None:
         return found
-    log(f"no ONNX export of {Path(weights).name} at {size_text(input_hw)} in {out_dir}; exporting it once (kept there)")
-    return export_onnx(weights, out_dir=out_dir, input_hw=input_hw, fp16=fp16, verify=verify, log=log)
+    from rtpose.paths import output_folder
+
+    output_folder(out_dir, "engines folder (--out or $RTPOSE_ENGINES)")
+    # One export per artefact: a process that finds another exporting it waits, then reuses its file.
+    with artifact_lock(out_dir / f"{artifact_stem(None, sha, input_hw, precision)}.onnx"):
+        found = find_onnx(sha, input_hw, precision, out_dir)
+        if found is not None:
+            log(f"another process exported {found.name} meanwhile; using it")
+            return found
+        log(f"no ONNX export of {Path(weights).name} at {size_text(input_hw)} in {out_dir}; exporting it once "
+            "(kept there)")
+        return export_onnx(weights, out_dir=out_dir, input_hw=input_hw, fp16=fp16, verify=verify, log=log)
 
 

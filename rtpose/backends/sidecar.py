@@ -12,9 +12,12 @@ Plain Python: nothing here imports TensorRT, so all of it is tested on any machi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +57,70 @@ def artifact_stem(width: int | None, weights_sha256: str | None, input_hw: tuple
     return f"{model}_{digest}_{size_text(input_hw)}_{precision}"
 
 
+#: Ending of the lock files next to artefacts (see :func:`artifact_lock`).
+LOCK_SUFFIX = ".lock"
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    """A temporary name next to ``path``, unique to this process and call: ``.NAME.PID.RANDOM.part``.
+
+    Writers write there and ``os.replace`` it onto ``path``, so that processes exporting the same artefact at
+    once never write into one file, and readers never see half a file. The PID lets ``rtpose cache clean`` tell
+    the leftovers of a killed process from the file of a running one (:func:`owner_alive`).
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+
+
+def owner_alive(name: str) -> bool:
+    """Whether the process whose PID a temporary name carries (``.X.PID.RAND.part``, ``.detector-export-PID-…``)
+    still runs; False for names without a PID."""
+    import re
+
+    match = re.search(r"\.(\d+)\.[0-9a-f]{8}\.part$", name) or re.search(r"^\.detector-export-(\d+)-", name)
+    if not match:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def artifact_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on the artefact ``path`` (a ``.NAME.lock`` file beside it) within the block.
+
+    Processes that export the same artefact at once (two cameras started together, a service per camera)
+    take turns: the first exports, the others wait here and then find its file. The lock goes with the
+    process (``flock``), so a killed exporter never blocks the next one. Where ``flock`` does not exist
+    (Windows) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}{LOCK_SUFFIX}")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -75,9 +138,12 @@ def write_sidecar(artifact: str | os.PathLike, meta: dict[str, Any]) -> Path:
     if "keypoints" not in data and (keypoints := _keypoint_set_name(meta)) is not None:
         data["keypoints"] = keypoints
     path = sidecar_path(artifact)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

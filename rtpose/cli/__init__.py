@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except RtposeError as exc:
         print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("rtpose: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # rtpose.signals.Interrupted says by which signal and during what
+        print(f"rtpose: {exc or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # the reader went away (rtpose cache | head): not an error of ours
         import os
 

@@ -19,7 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=("list", "clean"), default="list",
                         help="list (the default) or clean")
     what = parser.add_argument_group("what to clean (with clean; default: --exports)")
-    what.add_argument("--exports", action="store_true", help="exported ONNX files, engines, sidecars, timing cache")
+    what.add_argument("--exports", action="store_true",
+                      help="exported ONNX files, engines, sidecars, timing cache, the detector's OpenVINO exports "
+                           "and what killed exports left behind")
     what.add_argument("--weights", action="store_true", help="downloaded checkpoints (downloaded again on next use)")
     what.add_argument("--all", action="store_true", help="both")
     parser.add_argument("--dry-run", action="store_true", help="say what clean would remove, remove nothing")
@@ -33,12 +35,39 @@ def _folders() -> dict[str, Path]:
 
 
 def _files(kind: str, folder: Path) -> list[Path]:
+    """What rtpose wrote in ``folder``: files and, for exports, the detector's OpenVINO export folders and the
+    leftovers of exports that were killed (temporary files and folders whose process is gone)."""
+    from rtpose.backends.sidecar import LOCK_SUFFIX, owner_alive
+    from rtpose.detector_export import TEMP_PREFIX
+
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+    entries = sorted(folder.iterdir())
     if kind == "exports":
-        return [p for p in files if p.name.endswith(EXPORT_SUFFIXES)]
-    return [p for p in files if p.suffix in (".pth", ".pt", ".part") or p.name.endswith(".part")]
+        found = [p for p in entries if p.is_file() and p.name.endswith(EXPORT_SUFFIXES)
+                 and not p.name.endswith(LOCK_SUFFIX)]
+        found += [p for p in entries if p.is_dir() and (p.name.endswith("_openvino_model")
+                                                        or p.name.startswith(TEMP_PREFIX))]
+    else:
+        found = [p for p in entries if p.is_file() and (p.suffix in (".pth", ".pt") or p.name.endswith(".part"))]
+    # A temporary file or folder of an export or download that is running now is not a leftover.
+    return [p for p in found if not (p.name.startswith(".") and owner_alive(p.name))]
+
+
+def _size(path: Path) -> int:
+    """Bytes of a file, or of every file in a folder."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        import shutil
+
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _mb(size: int) -> str:
@@ -52,19 +81,19 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "list":
         for kind, folder in folders.items():
             files = _files(kind, folder)
-            total = sum(p.stat().st_size for p in files)
+            total = sum(_size(p) for p in files)
             print(f"{kind}: {folder} ({len(files)} files, {_mb(total)})")
             for path in files:
-                print(f"  {_mb(path.stat().st_size):>12}  {path.name}")
+                print(f"  {_mb(_size(path)):>12}  {path.name}" + ("/" if path.is_dir() else ""))
         return 0
     kinds = ["exports", "weights"] if args.all else [k for k in ("exports", "weights") if getattr(args, k)]
     freed, removed = 0, 0
     for kind in kinds or ["exports"]:
         for path in _files(kind, folders[kind]):
-            size = path.stat().st_size
+            size = _size(path)
             if not args.dry_run:
                 try:
-                    path.unlink()
+                    _remove(path)
                 except OSError as exc:
                     warn(f"could not remove {path} ({exc.strerror})")
                     continue

@@ -103,6 +103,9 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
                                 "COCO's animal classes 14-23 for AP-10K models)")
         group.add_argument("--detector", default=None, metavar="PATH|NAME",
                            help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
+        group.add_argument("--trust-detector", action="store_true",
+                           help="load a --detector file even when it needs unsafe unpickling, which can run any code "
+                                "it contains (default: such files are refused; also RTPOSE_TRUST_DETECTOR=1)")
         group.add_argument("--conf", type=fraction, default=0.25,
                            help="person detection confidence, 0 to 1 (default: 0.25)")
         group.add_argument("--max-people", type=positive_int, default=32, help="most people per frame (default: 32)")
@@ -128,4 +131,10 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True):
     from rtpose.factory import build_estimator
     from rtpose.options import ModelOptions
 
+    if getattr(args, "trust_detector", False):
+        import os
+
+        from rtpose.detector import TRUST_ENV
+
+        os.environ[TRUST_ENV] = "1"  # read by rtpose.detector.check_detector_pickle
     return build_estimator(ModelOptions.from_args(args, with_detector=with_detector))

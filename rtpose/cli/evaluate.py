@@ -31,7 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from rtpose.evaluation import load_coco, predict_coco, write_results
     from rtpose.log import say, warn
+    from rtpose.paths import check_distinct
 
+    check_distinct({"--out": args.out}, {"--ann": args.ann, "--results": args.results, "--boxes": args.boxes})
     if args.results is not None:
         _report(args.ann, args.results, args.keypoints)
         return 0

@@ -51,6 +51,10 @@ def main(args: argparse.Namespace) -> int:
         out_path = Path(args.out)
         out_dir = out_path.parent
     weights = resolve_weights(args.weights)
+    if out_path is not None:
+        from rtpose.paths import check_distinct
+
+        check_distinct({"--out": out_path}, {"--weights": weights, "--verify-on": args.verify_on})
     crops, label = (None, "")
     if not args.no_verify:
         crops, label = load_verification_crops(args.verify_on, args.input_size)
