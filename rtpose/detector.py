@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import numpy as np
 
 from rtpose.devices import resolve_device
 from rtpose.errors import WeightsError, exception_gist
+from rtpose.log import debug
 
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
 DEFAULT_DETECTOR = "yolov8n.pt"
@@ -28,17 +33,18 @@ def detector_trusted() -> bool:
     return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def check_detector_pickle(weights: str | os.PathLike) -> None:
+def check_detector_pickle(weights: str | os.PathLike, trusted: bool = False) -> None:
     """Refuse a ``.pt`` detector file whose pickle would run code it names (one sentence), before Ultralytics loads it.
 
     Ultralytics unpickles ``.pt`` files with ``weights_only=False``, which runs any callable the file names
     (``os.system``…). The file is first loaded with ``torch.load(weights_only=True)`` against Ultralytics' own
     allow-list of model classes (``torch_safe_load(..., safe_only=True)``): a file that passes references nothing
     else, so Ultralytics' own load of it can only build those classes. A file that does not pass is refused,
-    unless :func:`detector_trusted`. Files that are not ``torch.save`` archives are left to Ultralytics' errors.
+    unless ``trusted`` (``PoseModel(trust_detector=True)``, ``--trust-detector``) or :func:`detector_trusted`.
+    Files that are not ``torch.save`` archives are left to Ultralytics' errors.
     """
     path = Path(weights)
-    if path.suffix.lower() != ".pt" or not path.is_file() or detector_trusted():
+    if path.suffix.lower() != ".pt" or not path.is_file() or trusted or detector_trusted():
         return
     import zipfile
 
@@ -51,7 +57,7 @@ def check_detector_pickle(weights: str | os.PathLike) -> None:
         if magic in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
             raise WeightsError(
                 f"Detector {path} is a legacy pickle that can only be loaded unsafely (it could run any code); "
-                f"rtpose refuses it unless you trust the file (--trust-detector or {TRUST_ENV}=1)."
+                f"rtpose refuses it unless you trust the file (trust_detector=True, or {TRUST_ENV}=1)."
             )
         return
     try:
@@ -69,7 +75,7 @@ def check_detector_pickle(weights: str | os.PathLike) -> None:
         odd = [n for n in names if not n.startswith(allowed)] or names
         raise WeightsError(
             f"Detector {path} can only be loaded unsafely: its pickle calls {', '.join(odd[:3])}, which could run any "
-            f"code, so rtpose refuses it unless you trust the file (--trust-detector or {TRUST_ENV}=1)."
+            f"code, so rtpose refuses it unless you trust the file (trust_detector=True, or {TRUST_ENV}=1)."
         ) from None
     except Exception:
         return  # not our question here: Ultralytics' load reports what is wrong with the file
@@ -84,6 +90,45 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+
+class _ToDebug(io.TextIOBase):
+    """A text stream whose lines go to the ``rtpose`` logger at debug level."""
+
+    def __init__(self) -> None:
+        self._line = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._line += text
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            if line.strip():
+                debug(f"ultralytics: {line.strip()}")
+        return len(text)
+
+
+class _ForwardToDebug(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        debug(f"ultralytics: {record.getMessage().strip()}")
+
+
+@contextlib.contextmanager
+def ultralytics_to_debug() -> Iterator[None]:
+    """Ultralytics' banners, export reports and warnings (stdout, its logger, Python warnings) go to the
+    ``rtpose`` logger at debug level while the block runs (``--verbose`` shows them); errors still raise."""
+    logger = logging.getLogger("ultralytics")
+    handlers, propagate = logger.handlers[:], logger.propagate
+    forward = _ForwardToDebug()
+    logger.handlers, logger.propagate = [forward], False
+    try:
+        with contextlib.redirect_stdout(_ToDebug()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.handlers, logger.propagate = handlers, propagate
 
 
 def import_ultralytics():
@@ -132,6 +177,7 @@ class PersonDetector:
         classes: Sequence[int | str] = (PERSON_CLASS,),
         runtime: str = "auto",
         engines_dir: str | os.PathLike | None = None,
+        trusted: bool = False,
     ) -> None:
 
         YOLO = import_ultralytics().YOLO  # noqa: N806 (Ultralytics' class name)
@@ -145,7 +191,12 @@ class PersonDetector:
         self.half = bool(half) and self.device.startswith("cuda")
         self.conf, self.iou, self.max_people, self.imgsz = conf, iou, max_people, imgsz
         self.weights = weights
-        check_detector_pickle(weights)
+        check_detector_pickle(weights, trusted)
+        with ultralytics_to_debug():
+            self._load(YOLO, weights, classes, runtime, engines_dir)
+
+    def _load(self, YOLO, weights: str, classes, runtime: str, engines_dir) -> None:  # noqa: N803
+        """Load the model, check it is a detector, pick its runtime (Ultralytics' messages at debug level)."""
         try:
             self.model = YOLO(weights, task="detect")
             # Ultralytics loads lazily: one tiny prediction now, so that a file that is not a YOLO model
@@ -153,8 +204,8 @@ class PersonDetector:
             self.model.predict(np.zeros((32, 32, 3), np.uint8), device=self.device, imgsz=32, verbose=False)
         except Exception as exc:  # ultralytics raises many types (AssertionError for a .pth) for bad files
             raise WeightsError(
-                f"Could not load {weights} as an Ultralytics YOLO detector ({exception_gist(exc)}); --detector takes "
-                "a YOLO detection model such as yolov8n.pt."
+                f"Could not load {weights} as an Ultralytics YOLO detector ({exception_gist(exc)}); detector= takes "
+                "a YOLO detection model such as 'yolov8n.pt'."
             ) from None
         if getattr(self.model, "task", "detect") != "detect":
             raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")

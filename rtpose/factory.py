@@ -39,6 +39,7 @@ def build_estimator(options: ModelOptions):
         detector = PersonDetector(
             options.detector or DEFAULT_DETECTOR, conf=options.conf, max_people=options.max_people,
             device=resolve_device(options.device), classes=options.classes or keypoint_set.detector_classes,
+            trusted=options.trust_detector,
         )
         say(f"detector {Path(detector.weights).name} on {detector.device}: {detector.note}")
     return TopDownEstimator(backend, detector=detector, flip=options.flip, keypoint_set=keypoint_set)

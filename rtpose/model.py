@@ -75,6 +75,8 @@ class PoseModel:
         max_people: most people per image.
         classes: detector classes (ids or names) instead of the keypoint set's.
         det_every: in streams, run the detector on one frame in N (boxes from the last keypoints between).
+        trust_detector: load a detector file whose pickle needs unsafe loading (it could run code); without
+            it such a file is refused in one sentence.
 
     Bad values are one :class:`~rtpose.errors.RtposeError` sentence naming the parameter, raised before
     any model loads. Use as a context manager, or call :meth:`close`.
@@ -95,11 +97,12 @@ class PoseModel:
         max_people: int = 32,
         classes: Sequence[int | str] | None = None,
         det_every: int = 1,
+        trust_detector: bool = False,
     ) -> None:
         options = ModelOptions(
             weights=None if weights is None else str(weights), backend=backend, device=device,
             input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
-            max_people=max_people, classes=classes,
+            max_people=max_people, classes=classes, trust_detector=trust_detector,
         )
         self._build(options, det_every)
 

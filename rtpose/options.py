@@ -42,6 +42,8 @@ class ModelOptions:
         conf: detection confidence, 0 to 1.
         max_people: most people per image.
         classes: detector classes (ids or names) instead of the keypoint set's.
+        trust_detector: load a detector file whose pickle needs unsafe loading (it could run code);
+            without it such a file is refused in one sentence.
         with_detector: False for models that are always given boxes (evaluation).
     """
 
@@ -56,6 +58,7 @@ class ModelOptions:
     conf: float = 0.25
     max_people: int = 32
     classes: Sequence[int | str] | None = None
+    trust_detector: bool = False
     with_detector: bool = True
 
     @classmethod

@@ -10,12 +10,15 @@ without a rim. ``parts`` picks which named parts are drawn (a viewer's part togg
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from rtpose.results import PoseResult
 from rtpose.skeleton import KeypointSet
+
+if TYPE_CHECKING:  # results.py draws through this module
+    from rtpose.results import PoseResult
 
 #: Box colours for tracked people (BGR), picked by ``track_id``.
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (

@@ -210,6 +210,7 @@ def build_engine(
             "weights_sha256": onnx_meta.get("weights_sha256"),
             "model": onnx_meta.get("model"),
             "num_joints": onnx_meta.get("num_joints"),
+            "keypoints": onnx_meta.get("keypoints") or _keypoint_set_name(onnx_meta.get("num_joints")),
             "input_size": [input_hw[0], input_hw[1]],
             "precision": precision,
             "io_dtype": "float32",
@@ -262,3 +263,16 @@ def find_engine(
         return None
     candidates.sort(key=lambda pm: (pm[1].get("precision") == "fp16", (pm[1].get("batch_range") or [0, 0])[1]))
     return candidates[-1][0]
+
+
+def _keypoint_set_name(num_joints) -> str | None:
+    """The keypoint set of an ONNX file whose sidecar predates the ``keypoints`` field: the set with that many."""
+    if not num_joints:
+        return None
+    from rtpose.errors import RtposeError
+    from rtpose.skeleton import keypoint_set_for
+
+    try:
+        return keypoint_set_for(int(num_joints)).name
+    except RtposeError:
+        return None

@@ -183,6 +183,7 @@ def _export_locked(model, weights: Path, sha: str, path: Path, input_hw, fp16: b
     import onnx
 
     from rtpose import __version__
+    from rtpose.checkpoints import checkpoint_keypoint_set
 
     write_sidecar(
         path,
@@ -192,6 +193,7 @@ def _export_locked(model, weights: Path, sha: str, path: Path, input_hw, fp16: b
             "weights_sha256": sha,
             "model": f"hrnet_w{model.width}",
             "num_joints": int(model.num_joints),
+            "keypoints": checkpoint_keypoint_set(weights).name,
             "input_size": [int(input_hw[0]), int(input_hw[1])],
             "precision": precision,
             "io_dtype": "float32",

@@ -135,8 +135,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Pat
 def write_sidecar(artifact: str | os.PathLike, meta: dict[str, Any]) -> Path:
     """Write ``meta`` (plus the artefact's file name and the sidecar format version) next to ``artifact``."""
     data = {"sidecar_version": SIDECAR_VERSION, "file": Path(artifact).name, **meta}
-    if "keypoints" not in data and (keypoints := _keypoint_set_name(meta)) is not None:
-        data["keypoints"] = keypoints
     path = sidecar_path(artifact)
     tmp = temp_path(path)
     try:
@@ -145,24 +143,6 @@ def write_sidecar(artifact: str | os.PathLike, meta: dict[str, Any]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def _keypoint_set_name(meta: dict[str, Any]) -> str | None:
-    """The keypoint set (:mod:`rtpose.skeleton`) of the weights a sidecar describes, or None if unknown."""
-    from rtpose.errors import RtposeError
-
-    try:
-        if meta.get("weights") and Path(meta["weights"]).is_file():
-            from rtpose.checkpoints import checkpoint_keypoint_set
-
-            return checkpoint_keypoint_set(meta["weights"]).name
-        if meta.get("num_joints"):
-            from rtpose.skeleton import keypoint_set_for
-
-            return keypoint_set_for(int(meta["num_joints"])).name
-    except RtposeError:
-        pass
-    return None
 
 
 def sidecar_width(meta: dict[str, Any]) -> int | None:

@@ -131,10 +131,4 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True):
     from rtpose.factory import build_estimator
     from rtpose.options import ModelOptions
 
-    if getattr(args, "trust_detector", False):
-        import os
-
-        from rtpose.detector import TRUST_ENV
-
-        os.environ[TRUST_ENV] = "1"  # read by rtpose.detector.check_detector_pickle
     return build_estimator(ModelOptions.from_args(args, with_detector=with_detector))

@@ -7,7 +7,7 @@ import re
 #: Python parameters whose mention in a library message the command line turns into its flag.
 _PARAMETER = re.compile(
     r"\b(weights|backend|device|precision|input_size|keypoints|detector|conf|max_people|classes|det_every|"
-    r"track_buffer|kpt_thr|max_frames|timeout)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
+    r"track_buffer|kpt_thr|max_frames|timeout|trust_detector)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
 )
 
 
@@ -21,7 +21,7 @@ def cli_words(text: str) -> str:
     def flag(match: re.Match) -> str:
         name, value = match.group(1), match.group(2)
         text = f"--{name.replace('_', '-')}"
-        if not value:
+        if not value or value == "True":
             return text
         value = value.strip("'\"")
         if value.startswith("("):
