@@ -29,6 +29,8 @@ class Capture:
         max_frames: stop reading after this many frames (files; live sources are stopped by the consumer).
         hold_at_end: at the end of a file or folder, wait for a :meth:`seek` (or :meth:`stop`) instead of
             finishing; :attr:`at_end` is True while waiting.
+        on_frame: called after each frame is handed over, and at the end (an inference loop that serves
+            several captures waits on it).
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class Capture:
         queue_size: int = 4,
         max_frames: int | None = None,
         hold_at_end: bool = False,
+        on_frame: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
         self.timer = timer
@@ -48,7 +51,7 @@ class Capture:
         self.drop_frames = drop_frames
         self.max_frames = max_frames
         self.hold_at_end = hold_at_end
-        self.handoff = Handoff(latest=drop_frames, capacity=queue_size)
+        self.handoff = Handoff(latest=drop_frames, capacity=queue_size, on_put=on_frame)
         self.playback = Playback()
         self.at_end = False
         self.frames_captured = 0
@@ -110,6 +113,15 @@ class Capture:
     def take(self, stopped: Callable[[], bool]) -> Item | None:
         """The next frame for inference (a seek's frame even while paused); None at the end or on a stop."""
         return self.handoff.get(stopped=stopped, paused=lambda: self.playback.paused)
+
+    def take_nowait(self) -> Item | None:
+        """The next frame if one is ready, else None at once."""
+        return self.handoff.take_nowait(self.playback.paused)
+
+    @property
+    def exhausted(self) -> bool:
+        """The source ended (or reading stopped) and every frame was taken."""
+        return self.handoff.exhausted
 
     # ------------------------------------------------------------------ the thread
     def _halted(self) -> bool:

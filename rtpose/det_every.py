@@ -97,11 +97,14 @@ class DetectEveryN:
         """Detect on the next frame (after a seek, or a new source)."""
         self._since_detection, self._last = None, None
 
+    def due(self) -> bool:
+        """Whether the next frame is a detection frame (the state does not change)."""
+        return self._since_detection is None or self._since_detection + 1 >= self.every or self._last is None
+
     def detections(self, image_bgr: np.ndarray, detector: Callable[[np.ndarray], Detections]) -> Detections:
         """The boxes for this frame: ``detector(image_bgr)`` on a detection frame, else the keypoint boxes."""
         self._image_wh = (image_bgr.shape[1], image_bgr.shape[0])
-        due = self._since_detection is None or self._since_detection + 1 >= self.every or self._last is None
-        if due:
+        if self.due():
             self._since_detection = 0
             self.detector_calls += 1
             return detector(image_bgr)

@@ -276,8 +276,12 @@ class PersonDetector:
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""
-        result = self.model.predict(
-            image_bgr,
+        return self.detect_batch([image_bgr])[0]
+
+    def detect_batch(self, images_bgr: list[np.ndarray]) -> list[Detections]:
+        """People in each of several images (of any sizes), in one batched detector call (many streams)."""
+        results = self.model.predict(
+            list(images_bgr) if len(images_bgr) > 1 else images_bgr[0],
             conf=self.conf,
             iou=self.iou,
             classes=list(self.classes),
@@ -286,13 +290,16 @@ class PersonDetector:
             **({"half": True} if self.half else {}),
             imgsz=self.imgsz,
             verbose=False,
-        )[0]
-        boxes = result.boxes
-        order = np.argsort(-boxes.conf.cpu().numpy(), kind="stable")
-        return Detections(
-            boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
-            scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
         )
+        found = []
+        for result in results:
+            boxes = result.boxes
+            order = np.argsort(-boxes.conf.cpu().numpy(), kind="stable")
+            found.append(Detections(
+                boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
+                scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
+            ))
+        return found
 
 
 def resolve_classes(classes: Sequence[int | str], names: dict[int, str], weights: str = "the detector") -> list[int]:

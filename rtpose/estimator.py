@@ -112,16 +112,49 @@ class TopDownEstimator:
 
         ``box_scores``: ``(N,)`` (default 1.0). The result has no frame; the caller attaches one.
         """
+        return self.estimate_many([image_bgr], [boxes_xyxy], [box_scores], timer=timer)[0]
+
+    def estimate_many(
+        self,
+        images_bgr: list[np.ndarray],
+        boxes: list[np.ndarray],
+        scores: list[np.ndarray | None],
+        timer: StageTimer | None = None,
+    ) -> list[PoseResult]:
+        """Poses of the people of several images (several streams' frames): all their crops in one batch.
+
+        Args:
+            images_bgr: ``(H_i, W_i, 3)`` uint8 images.
+            boxes: per image, ``(N_i, 4)`` boxes (x1, y1, x2, y2) in that image's pixels.
+            scores: per image, ``(N_i,)`` box scores or None (1.0).
+
+        Returns:
+            one :class:`~rtpose.results.PoseResult` per image. The crops of all images go through the
+            backend together (split only at its ``max_batch``); on the GPU's device path, image by image.
+        """
         timer = timer or self.timer
-        boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
-        scores = np.ones(len(boxes), np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
-        if len(boxes) == 0:
-            return PoseResult.empty(self.keypoint_set)
+        boxes = [np.asarray(b, dtype=np.float32).reshape(-1, 4) for b in boxes]
+        scores = [np.ones(len(b), np.float32) if s is None else np.asarray(s, np.float32)
+                  for b, s in zip(boxes, scores)]
+        counts = [len(b) for b in boxes]
+        if sum(counts) == 0:
+            return [PoseResult.empty(self.keypoint_set) for _ in boxes]
         if self.device_path is not None and not self.flip:
-            keypoints = self.device_path(image_bgr, boxes, self.padding, timer)
-            return PoseResult(boxes, scores, keypoints, self._check_keypoints(keypoints.shape[1]))
+            results = []
+            for image, b, s in zip(images_bgr, boxes, scores):
+                if not len(b):
+                    results.append(PoseResult.empty(self.keypoint_set))
+                    continue
+                keypoints = self.device_path(image, b, self.padding, timer)
+                results.append(PoseResult(b, s, keypoints, self._check_keypoints(keypoints.shape[1])))
+            return results
         with timer.stage("crop"):
-            batch, centers, sizes = make_input_batch(image_bgr, boxes, self.codec.input_hw, self.padding)
+            parts = [make_input_batch(image, b, self.codec.input_hw, self.padding)
+                     for image, b in zip(images_bgr, boxes) if len(b)]
+            batch = np.concatenate([p[0] for p in parts])
+            centers = np.concatenate([p[1] for p in parts])
+            sizes = np.concatenate([p[2] for p in parts])
+            n = len(batch)
             if self.flip:
                 batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])
         with timer.stage("pose"):
@@ -129,9 +162,13 @@ class TopDownEstimator:
         with timer.stage("decode"):
             if self.flip:
                 flips = self._check_keypoints(heatmaps.shape[1]).flip_index
-                heatmaps = self.codec.merge_flipped(heatmaps[: len(boxes)], heatmaps[len(boxes) :], flip_index=flips)
+                heatmaps = self.codec.merge_flipped(heatmaps[:n], heatmaps[n:], flip_index=flips)
             keypoints = self.decode(heatmaps, centers, sizes)
-        return PoseResult(boxes, scores, keypoints, self.keypoint_set)
+        results, start = [], 0
+        for b, s, count in zip(boxes, scores, counts):
+            results.append(PoseResult(b, s, keypoints[start:start + count], self.keypoint_set))
+            start += count
+        return results
 
     def run_backend(self, batch: np.ndarray) -> np.ndarray:
         """Heatmaps for a batch, split only where it exceeds the backend's maximum batch."""

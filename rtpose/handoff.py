@@ -47,7 +47,8 @@ class Handoff:
         generation: incremented by :meth:`restart` (a seek); items carry the generation they were put in.
     """
 
-    def __init__(self, latest: bool, capacity: int) -> None:
+    def __init__(self, latest: bool, capacity: int, on_put: Callable[[], None] | None = None) -> None:
+        self.on_put = on_put  # told after each put (an inference loop that waits on several hand-offs)
         self.latest = latest
         self.capacity = 1 if latest else max(1, capacity)
         self._items: collections.deque[Item] = collections.deque()
@@ -70,6 +71,8 @@ class Handoff:
                 self._items.append(item)
             self.max_len = max(self.max_len, len(self._items))
             self.cond.notify_all()
+        if self.on_put is not None:
+            self.on_put()
 
     def get(self, stopped: Callable[[], bool], paused: Callable[[], bool]) -> Item | None:
         """The next frame for inference (a ``step`` frame even while paused); None at the end or on a stop."""
@@ -83,6 +86,21 @@ class Handoff:
                     return None
                 self.cond.wait(0.1)
         return None
+
+    def take_nowait(self, paused: bool) -> Item | None:
+        """The next frame if one waits (a ``step`` frame even while ``paused``), else None at once."""
+        with self.cond:
+            if self._items and (not paused or self._items[0].step):
+                item = self._items.popleft()
+                self.cond.notify_all()
+                return item
+        return None
+
+    @property
+    def exhausted(self) -> bool:
+        """No frame waits and none will come (the source ended or capture stopped)."""
+        with self.cond:
+            return self._closed and not self._items
 
     def restart(self) -> int:
         """A seek: discard waiting frames and start a new generation (returned)."""
@@ -99,6 +117,8 @@ class Handoff:
             if discard:
                 self._items.clear()
             self.cond.notify_all()
+        if self.on_put is not None:
+            self.on_put()
 
     def wake(self, blocking: bool = True) -> None:
         _notify(self.cond, blocking)

@@ -205,7 +205,9 @@ class PoseModel:
 
         Args:
             source: a camera index (``0``), a video, image or folder path, a stream URL (``rtsp://``,
-                ``http://``), or any iterable of frames (arrays or image paths).
+                ``http://``), or any iterable of frames (arrays or image paths); or a list of sources
+                (``[0, "rtsp://…", "video.mp4"]``): one stream each, every stream's people in one pose
+                call per round, and each result's ``stream`` is its source's index in the list.
             track: stable ``track_ids`` across frames.
             smooth: One-Euro smoothing of tracked keypoints.
             realtime: play files at their frame rate (dropping what inference cannot keep up with);

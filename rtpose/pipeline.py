@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from rtpose.capture import Capture
 from rtpose.det_every import DetectEveryN
+from rtpose.errors import SourceError
 from rtpose.estimator import TopDownEstimator
+from rtpose.handoff import Item
 from rtpose.results import PoseResult
 from rtpose.sources import FrameSource
 from rtpose.stats import STAGE_ORDER, RunStats, stage_stats
@@ -67,20 +69,23 @@ class _FrameTimer:
 
 
 class Pipeline:
-    """Runs an estimator on a source in background threads.
+    """Runs an estimator on one source, or on several at once, in background threads.
 
     Args:
-        source: where frames come from (see :func:`rtpose.sources.open_source`).
+        source: where frames come from (see :func:`rtpose.sources.open_source`), or a list of sources:
+            one capture thread each, and one inference loop that takes the newest frame of every stream
+            that has one, runs the detector once on that batch of frames and the pose model once on all
+            their people (:meth:`~rtpose.estimator.TopDownEstimator.estimate_many`). A slow, stalled or
+            ended stream never holds the others; files keep every frame.
         estimator: image → :class:`~rtpose.results.PoseResult` (a :class:`~rtpose.estimator.TopDownEstimator`;
-            anything callable as ``estimator(image, timer=…)`` works). Stage times are passed per call, so
-            one estimator may serve several pipelines one after another (or at once).
-        tracker: optional object with ``update(result, timestamp) -> result`` and ``reset()``, called in
-            the inference thread after estimation (stage ``track``); reset on :meth:`seek`. Replace it
-            while running with :meth:`set_tracker` (it takes effect between two frames).
-        on_result: called in the inference thread with each :class:`~rtpose.results.PoseResult`. Then
-            :meth:`results` only yields the newest results the caller has not missed (it never blocks
-            inference).
-        max_frames: stop after this many processed frames.
+            anything callable as ``estimator(image, timer=…)`` works for one source). Stage times are
+            passed per call, so one estimator may serve several pipelines one after another (or at once).
+        tracker: optional object with ``update(result, timestamp) -> result`` and ``reset()`` (or a list,
+            one per source), called in the inference thread after estimation (stage ``track``); reset on
+            :meth:`seek`. Replace it while running with :meth:`set_tracker` (between two frames).
+        on_result: called in the inference thread with each result. Then :meth:`results` only yields the
+            newest results the caller has not missed (it never blocks inference).
+        max_frames: stop after this many processed frames (of each source).
         timer: where stage times go (a new one when None).
         drop_frames: keep only the newest frame (default: for live sources and realtime playback).
         queue_size: capacity of the file queue and of the results queue.
@@ -89,7 +94,7 @@ class Pipeline:
         det_every: run the detector on one frame in N; between, boxes come from each person's previous
             keypoints (:mod:`rtpose.det_every`); 1 (default) detects on every frame.
 
-    Use::
+    Each result's ``stream`` is the index of its source in ``source``. Use::
 
         pipeline = Pipeline(source, estimator)
         pipeline.start()
@@ -101,7 +106,7 @@ class Pipeline:
 
     def __init__(
         self,
-        source: FrameSource,
+        source: FrameSource | Sequence[FrameSource],
         estimator: TopDownEstimator,
         *,
         tracker=None,
@@ -113,64 +118,99 @@ class Pipeline:
         hold_at_end: bool = False,
         det_every: int = 1,
     ) -> None:
-        self.source = source
+        self.sources: list[FrameSource] = list(source) if isinstance(source, (list, tuple)) else [source]
+        if not self.sources:
+            raise ValueError("a Pipeline needs at least one source")
+        self.source = self.sources[0]
         self.estimator = estimator
-        self.tracker = tracker
-        self._next_tracker: list = []  # [tracker] while a replacement waits for the next frame
+        self.trackers: list = self._per_source(tracker)
+        self._next_trackers: list = []  # [trackers] while a replacement waits for the next frame
         self._tracker_lock = threading.Lock()
         self.on_result = on_result
         self.max_frames = max_frames
         self.timer = timer or StageTimer()
-        self.capture = Capture(source, self.timer, drop_frames=drop_frames, queue_size=queue_size,
-                               max_frames=max_frames, hold_at_end=hold_at_end)
+        self._arrived = threading.Condition()
+        self.captures = [
+            Capture(s, self.timer, drop_frames=drop_frames, queue_size=queue_size, max_frames=max_frames,
+                    hold_at_end=hold_at_end, on_frame=self._frame_arrived)
+            for s in self.sources
+        ]
+        self.capture = self.captures[0]
         self.drop_frames = self.capture.drop_frames
-        self.det_every = DetectEveryN(det_every) if det_every > 1 else None
+        self.det_every = [DetectEveryN(det_every) if det_every > 1 else None for _ in self.sources]
         self._results: collections.deque = collections.deque()
-        self._results_cap = max(1, queue_size)
+        self._results_cap = max(1, queue_size) * len(self.sources)
         self._results_cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
         self._finished = threading.Event()
         self._error: BaseException | None = None
-        self.frames_processed = 0
+        n = len(self.sources)
+        self.processed = [0] * n  # frames processed per source
+        self.people_found = [0] * n
+        self._done = [False] * n  # max_frames reached
         self.people = 0
         self.pose_calls = 0
-        self._recent: collections.deque = collections.deque(maxlen=30)
+        self._recent = [collections.deque(maxlen=30) for _ in self.sources]
         self._start_time: float | None = None
         self._end_time: float | None = None
 
+    def _per_source(self, tracker) -> list:
+        if isinstance(tracker, (list, tuple)):
+            if len(tracker) != len(self.sources):
+                raise ValueError(f"{len(tracker)} trackers for {len(self.sources)} sources")
+            return list(tracker)
+        if tracker is not None and len(self.sources) > 1:
+            raise ValueError("several sources need one tracker each (a list)")
+        return [tracker]
+
+    @property
+    def tracker(self):
+        """The tracker of the first source."""
+        return self.trackers[0]
+
     # ------------------------------------------------------------------ control
     def start(self) -> None:
-        """Start the capture and inference threads."""
+        """Start the capture threads and the inference thread."""
         if self._started:
             raise RuntimeError("A Pipeline can be started once.")
         self._started = True
         self._start_time = now()
-        self.capture.start()
+        for capture in self.captures:
+            capture.start()
         self._thread = threading.Thread(target=self._inference_loop, name="rtpose-inference", daemon=True)
         self._thread.start()
 
     def request_stop(self) -> None:
         """Ask the threads to stop without waiting (safe from signal handlers and callbacks)."""
         self._stop.set()
-        self.capture.stop(blocking=False)  # never block a signal handler
-        self._notify_results(blocking=False)
+        for capture in self.captures:
+            capture.stop(blocking=False)  # never block a signal handler
+        self._notify(self._results_cond, blocking=False)
+        self._notify(self._arrived, blocking=False)
 
-    def _notify_results(self, blocking: bool = True) -> None:
-        if self._results_cond.acquire(blocking=blocking):
+    @staticmethod
+    def _notify(cond: threading.Condition, blocking: bool = True) -> None:
+        if cond.acquire(blocking=blocking):
             try:
-                self._results_cond.notify_all()
+                cond.notify_all()
             finally:
-                self._results_cond.release()
+                cond.release()
+
+    def _frame_arrived(self) -> None:
+        self._notify(self._arrived)
 
     def stop(self, timeout: float = 1.0) -> None:
         """Stop and join every thread (within about ``timeout`` seconds in all)."""
         self._stop.set()
-        self.capture.stop()
-        self._notify_results()
+        for capture in self.captures:
+            capture.stop()
+        self._notify(self._results_cond)
+        self._notify(self._arrived)
         deadline = now() + timeout
-        self.capture.join(max(0.0, deadline - now()))
+        for capture in self.captures:
+            capture.join(max(0.0, deadline - now()))
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(max(0.0, deadline - now()))
         if self._end_time is None:
@@ -178,13 +218,23 @@ class Pipeline:
 
     @property
     def error(self) -> BaseException | None:
-        """The error that ended the capture or inference thread, if any."""
-        return self._error or self.capture.error
+        """The error that ended the inference thread or a capture thread, if any."""
+        return self._error or next((c.error for c in self.captures if c.error is not None), None)
 
     @property
     def running(self) -> bool:
         """True while any pipeline thread is alive."""
-        return self.capture.alive or (self._thread is not None and self._thread.is_alive())
+        return any(c.alive for c in self.captures) or (self._thread is not None and self._thread.is_alive())
+
+    @property
+    def inferring(self) -> bool:
+        """True while the inference thread is alive (a capture thread may still wait in a source's read)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def join_inference(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the inference thread (a pose call cannot be cut short)."""
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     @property
     def finished(self) -> bool:
@@ -192,8 +242,12 @@ class Pipeline:
         return self._finished.is_set()
 
     @property
+    def frames_processed(self) -> int:
+        return sum(self.processed)
+
+    @property
     def frames_captured(self) -> int:
-        return self.capture.frames_captured
+        return sum(c.frames_captured for c in self.captures)
 
     @property
     def at_end(self) -> bool:
@@ -205,49 +259,58 @@ class Pipeline:
 
     def pause(self) -> None:
         """Hold processing (a live source keeps being read so that it does not lag behind)."""
-        self.capture.pause()
+        for capture in self.captures:
+            capture.pause()
 
     def resume(self) -> None:
-        self.capture.resume()
+        for capture in self.captures:
+            capture.resume()
 
     def seek(self, index: int) -> None:
         """Jump to frame ``index`` of a file or folder (also while paused: that frame is processed).
 
-        Frames already queued are discarded and the tracker is reset.
+        Frames already queued are discarded and the tracker is reset. One source only.
         """
+        if len(self.captures) > 1:
+            raise SourceError("Seeking is for one source; this run reads several.")
         self.capture.seek(index)
 
     def set_tracker(self, tracker) -> None:
-        """Use ``tracker`` (or None) from the next frame on; safe from any thread while running."""
+        """Use ``tracker`` (or None; a list for several sources) from the next frame on; safe from any thread."""
+        trackers = self._per_source(tracker)
         with self._tracker_lock:
-            self._next_tracker = [tracker]
+            self._next_trackers = [trackers]
         if not self._started:
             self._apply_tracker()
 
     def _apply_tracker(self) -> None:
         with self._tracker_lock:
-            pending, self._next_tracker = self._next_tracker, []
+            pending, self._next_trackers = self._next_trackers, []
         if pending:
-            self.tracker = pending[0]
+            self.trackers = pending[0]
 
     @property
     def dropped(self) -> int:
-        """Frames dropped so far (by the latest-frame slot and by the source itself)."""
-        return self.capture.dropped
+        """Frames dropped so far (by the latest-frame slots and by the sources themselves)."""
+        return sum(c.dropped for c in self.captures)
 
-    @property
-    def fps(self) -> float:
-        """Recent processing rate in frames per second."""
-        recent = list(self._recent)
+    def stream_fps(self, index: int) -> float:
+        """Recent processing rate of source ``index`` in frames per second."""
+        recent = list(self._recent[index])
         if len(recent) < 2 or recent[-1] <= recent[0]:
             return 0.0
         return (len(recent) - 1) / (recent[-1] - recent[0])
 
-    def results(self, timeout: float | None = None) -> Iterator[PoseResult]:
-        """Yield results as they come until the stream ends or :meth:`stop` is called.
+    @property
+    def fps(self) -> float:
+        """Recent processing rate in frames per second (all sources)."""
+        return sum(self.stream_fps(i) for i in range(len(self.sources)))
 
-        After :meth:`request_stop` it still yields the result of the frame that was in the model, so a
-        stopped run loses nothing it computed. Re-raises an error of the capture or inference thread
+    def results(self, timeout: float | None = None) -> Iterator[PoseResult]:
+        """Yield results as they come until the streams end or :meth:`stop` is called.
+
+        After :meth:`request_stop` it still yields the results of the frames that were in the model, so a
+        stopped run loses nothing it computed. Re-raises an error of a capture or the inference thread
         (e.g. a source that failed) at the end. ``timeout``: give up waiting for the next result after
         this many seconds (None: no limit).
         """
@@ -267,7 +330,9 @@ class Pipeline:
             yield item
         error = self.error
         if error is not None:
-            self._error = self.capture.error = None
+            self._error = None
+            for capture in self.captures:
+                capture.error = None
             raise error
 
     def _stopped_and_drained(self) -> bool:
@@ -275,80 +340,128 @@ class Pipeline:
         return self._stop.is_set() and (self._finished.is_set() or not self._started)
 
     def stats(self) -> RunStats:
-        """The run's figures so far (frames, drops, rate, per-stage times)."""
+        """The run's figures so far: all sources, and each source in ``streams`` when there are several."""
         end = self._end_time or now()
+        elapsed = max(end - (self._start_time or end), 0.0)
+        per_stream = ()
+        if len(self.sources) > 1:
+            per_stream = tuple(
+                RunStats(source=s.name, frames=self.processed[i], captured=c.frames_captured, dropped=c.dropped,
+                         skipped=int(getattr(s, "skipped", 0)), elapsed_s=elapsed, people=self.people_found[i])
+                for i, (s, c) in enumerate(zip(self.sources, self.captures))
+            )
         return RunStats(
-            source=self.source.name,
+            source=", ".join(s.name for s in self.sources),
             frames=self.frames_processed,
             captured=self.frames_captured,
             dropped=self.dropped,
-            skipped=int(getattr(self.source, "skipped", 0)),
-            elapsed_s=max(end - (self._start_time or end), 0.0),
+            skipped=sum(int(getattr(s, "skipped", 0)) for s in self.sources),
+            elapsed_s=elapsed,
             people=self.people,
             pose_calls=self.pose_calls,
             stages=stage_stats(self.timer.summary()),
+            streams=per_stream,
         )
 
     # ------------------------------------------------------------------ the inference thread
+    def _take(self) -> list[tuple[int, Item]] | None:
+        """The next frames: one source's next frame, or the newest of every source that has one (several)."""
+        if len(self.captures) == 1:
+            item = self.capture.take(stopped=self._stop.is_set)
+            return None if item is None else [(0, item)]
+        while not self._stop.is_set():
+            batch = [(i, item) for i, c in enumerate(self.captures)
+                     if not self._done[i] and (item := c.take_nowait()) is not None]
+            if batch:
+                return batch
+            if all(self._done[i] or c.exhausted for i, c in enumerate(self.captures)):
+                return None
+            with self._arrived:
+                self._arrived.wait(0.05)
+        return None
+
     def _inference_loop(self) -> None:
         frame_timer = _FrameTimer(self.timer)
-        generation = self.capture.handoff.generation
+        generations = [c.handoff.generation for c in self.captures]
         try:
             while not self._stop.is_set():
-                item = self.capture.take(stopped=self._stop.is_set)
-                if item is None:
+                batch = self._take()
+                if batch is None:
                     break
                 taken = now()
                 self._apply_tracker()
-                if item.generation != generation:
-                    generation = item.generation
-                    if self.tracker is not None:
-                        self.tracker.reset()
-                    if self.det_every is not None:
-                        self.det_every.reset()
-                frame_timer.frame = {"capture": item.capture_ms}
-                frame_timer.add("queue", taken - item.queued_at)
-                result = self._estimate(item.frame.image, frame_timer)
-                if result is None:  # stopped between detection and pose
+                for i, item in batch:
+                    if item.generation != generations[i]:
+                        generations[i] = item.generation
+                        if self.trackers[i] is not None:
+                            self.trackers[i].reset()
+                        if self.det_every[i] is not None:
+                            self.det_every[i].reset()
+                frame_timer.frame = {"capture": max(item.capture_ms for _, item in batch)}
+                for _, item in batch:
+                    self.timer.add("queue", taken - item.queued_at)
+                frame_timer.frame["queue"] = max(taken - item.queued_at for _, item in batch) * 1e3
+                results = self._estimate(batch, frame_timer)
+                if results is None:  # stopped between detection and pose
                     break
-                result = result.replace(frame=item.frame)
-                if self.tracker is not None:
-                    with frame_timer.stage("track"):
-                        result = self.tracker.update(result, item.frame.clock)
-                ready = now()
-                origin = item.frame.timestamp if self.drop_frames else taken
-                latency = (ready - origin) * 1e3
-                self.timer.add("latency", latency / 1e3)
-                self._recent.append(ready)
-                self.frames_processed += 1
-                self.people += len(result)
-                self.pose_calls += 1 if len(result) else 0
-                self._deliver(result.replace(timings_ms=dict(frame_timer.frame), latency_ms=latency, fps=self.fps,
-                                             dropped=self.dropped, origin=origin))
-                if self.max_frames is not None and self.frames_processed >= self.max_frames:
+                people = sum(len(r) for r in results)
+                self.people += people
+                self.pose_calls += 1 if people else 0
+                for (i, item), result in zip(batch, results):
+                    result = result.replace(frame=item.frame, stream=i)
+                    if self.trackers[i] is not None:
+                        with frame_timer.stage("track"):
+                            result = self.trackers[i].update(result, item.frame.clock)
+                    ready = now()
+                    origin = item.frame.timestamp if self.captures[i].drop_frames else taken
+                    latency = (ready - origin) * 1e3
+                    self.timer.add("latency", latency / 1e3)
+                    self._recent[i].append(ready)
+                    self.processed[i] += 1
+                    self.people_found[i] += len(result)
+                    self._deliver(result.replace(timings_ms=dict(frame_timer.frame), latency_ms=latency,
+                                                 fps=self.stream_fps(i), dropped=self.captures[i].dropped,
+                                                 origin=origin))
+                    if self.max_frames is not None and self.processed[i] >= self.max_frames:
+                        self._done[i] = True
+                        self.captures[i].stop(discard=True)
+                if all(self._done):
                     break
         except BaseException as exc:
             self._error = exc
         finally:
             self._end_time = now()
-            self.capture.stop(discard=True)  # inference is done: let the capture thread exit
+            for capture in self.captures:
+                capture.stop(discard=True)  # inference is done: let the capture threads exit
             self._deliver(_END)
             self._finished.set()
 
-    def _estimate(self, image, frame_timer: _FrameTimer) -> PoseResult | None:
-        """Detection, then (unless a stop came meanwhile) the batched pose call."""
+    def _estimate(self, batch: list[tuple[int, Item]], frame_timer: _FrameTimer) -> list[PoseResult] | None:
+        """Detection (one call for the frames that need it), then (unless a stop came) one batched pose call."""
         estimator = self.estimator
         detector = getattr(estimator, "detector", None)
-        if detector is None or not hasattr(estimator, "estimate"):
-            return estimator(image, timer=frame_timer)
+        images = [item.frame.image for _, item in batch]
+        if detector is None or not hasattr(estimator, "estimate_many"):
+            return [estimator(image, timer=frame_timer) for image in images]
         with frame_timer.stage("detect"):  # with det_every: the detector, or boxes from the last keypoints
-            detections = detector(image) if self.det_every is None else self.det_every.detections(image, detector)
+            detections = [None] * len(batch)
+            due = [k for k, (i, _) in enumerate(batch)
+                   if self.det_every[i] is None or self.det_every[i].due()]
+            if due:
+                found = detector.detect_batch([images[k] for k in due])
+                for k, d in zip(due, found):
+                    detections[k] = d
+            for k, (i, _) in enumerate(batch):
+                if self.det_every[i] is not None:
+                    detections[k] = self.det_every[i].detections(images[k], lambda _image, d=detections[k]: d)
         if self._stop.is_set():
             return None
-        result = estimator.estimate(image, detections, timer=frame_timer)
-        if self.det_every is not None:
-            self.det_every.update(result)
-        return result
+        results = estimator.estimate_many(images, [d.boxes for d in detections], [d.scores for d in detections],
+                                          timer=frame_timer)
+        for (i, _), result in zip(batch, results):
+            if self.det_every[i] is not None:
+                self.det_every[i].update(result)
+        return results
 
     def _deliver(self, result) -> None:
         if self.on_result is not None and result is not _END:

@@ -78,6 +78,7 @@ class PoseResult:
         fps: recent processing rate (results per second over the last ~30 frames).
         dropped: frames dropped so far by the stream (live sources keep only the newest frame).
         origin: the :func:`rtpose.timing.now` time latency counts from.
+        stream: the index of the frame's source when a model runs on several (0 for one).
     """
 
     boxes: np.ndarray
@@ -92,6 +93,7 @@ class PoseResult:
     fps: float = 0.0
     dropped: int = 0
     origin: float | None = None
+    stream: int = 0
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -206,9 +208,11 @@ class PoseResult:
 
     # ------------------------------------------------------------------ views
     def to_dict(self) -> dict:
-        """One frame record of the ``rtpose.poses`` JSON schema: ``frame``, ``timestamp``, ``file``, ``people``."""
+        """One frame record of the ``rtpose.poses`` JSON schema: ``stream``, ``frame``, ``timestamp``, ``file``,
+        ``people``."""
         timestamp = self.timestamp
         return {
+            "stream": int(self.stream),
             "frame": self.index,
             "timestamp": None if timestamp is None else round(timestamp, 6),
             "file": self.file,
@@ -239,6 +243,7 @@ class PoseResult:
 
     def __repr__(self) -> str:
         where = f"frame {self.index}" if self.frame is not None else "image"
+        where = f"stream {self.stream} {where}" if self.stream else where
         tracked = ", tracked" if self.track_ids is not None else ""
         return f"PoseResult({where}: {len(self)} people, {self.keypoint_set.name} keypoints{tracked})"
 

@@ -4,11 +4,14 @@ Every sink has ``write(result, annotated)`` and ``close()`` and is a context man
 so that an interrupted run leaves valid files: JSON lines are flushed one by one and the video is
 finalised by ``close()`` (which the CLI calls on Ctrl-C, SIGTERM and SIGHUP too).
 
-JSON output, schema ``rtpose.poses`` version 1 (:data:`SCHEMA`, :data:`SCHEMA_VERSION`):
+JSON output, schema ``rtpose.poses`` version 2 (:data:`SCHEMA`, :data:`SCHEMA_VERSION`):
 
-- JSON Lines (``--json out.jsonl``, any multi-frame source): the first line is a header
-  ``{"schema", "version", "source", "kind", "fps", "width", "height", "timestamp", "keypoints"}``; every
-  further line is one processed frame ``{"frame", "timestamp", "file", "people"}``.
+- JSON Lines (``--json out.jsonl``, any multi-frame source): first one header line per stream
+  ``{"schema", "version", "stream", "source", "kind", "fps", "width", "height", "timestamp", "keypoints"}``
+  (a line with ``"schema"`` is a header); every further line is one processed frame
+  ``{"stream", "frame", "timestamp", "file", "people"}``. ``stream`` is the index of the source (0 when
+  there is one; ``rtpose --source A --source B`` numbers them in the order given). Version 1 had no
+  ``stream`` fields and one header.
 - A JSON document (``--json out.json`` for a single image): the header's fields and the frame's.
 - ``timestamp``: seconds of media time for files (``frame / fps``), Unix time (seconds since 1970,
   UTC) of the capture for cameras and streams, null for folders of unrelated photos. The header's
@@ -43,13 +46,14 @@ IMAGE_OUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 STDOUT = "-"
 
 SCHEMA = "rtpose.poses"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
-def stream_header(source, keypoint_set: KeypointSet | str | None = None) -> dict:
+def stream_header(source, keypoint_set: KeypointSet | str | None = None, stream: int = 0) -> dict:
     """The header of a JSON output for ``source`` (a :class:`~rtpose.sources.FrameSource`).
 
-    ``keypoint_set``: the estimator's :class:`~rtpose.skeleton.KeypointSet` (default: COCO-17).
+    ``keypoint_set``: the estimator's :class:`~rtpose.skeleton.KeypointSet` (default: COCO-17);
+    ``stream``: the source's index when a run reads several.
     """
     kset = get_keypoint_set(keypoint_set or DEFAULT_KEYPOINT_SET)
     kind = source_kind(source)
@@ -57,6 +61,7 @@ def stream_header(source, keypoint_set: KeypointSet | str | None = None) -> dict
     return {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
+        "stream": int(stream),
         "source": source.name,
         "kind": kind,
         "fps": source.fps,
@@ -154,7 +159,7 @@ class JsonLinesSink(Sink):
     complete line, so that what was written stays valid JSON Lines.
     """
 
-    def __init__(self, path: str | os.PathLike, header: dict | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, header: dict | list[dict] | None = None) -> None:
         self.to_stdout = str(path) == STDOUT
         self.path = Path("<stdout>") if self.to_stdout else _prepare(path)
         self.count = 0
@@ -164,8 +169,8 @@ class JsonLinesSink(Sink):
                 self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         except OSError as exc:
             raise OutputError(f"Cannot write {self.path} ({oserror_cause(exc)}).") from None
-        if header is not None:
-            self._write_line(header)
+        for line in [header] if isinstance(header, dict) else (header or []):
+            self._write_line(line)
 
     def _write_line(self, record: dict) -> None:
         if self.to_stdout:
@@ -476,10 +481,82 @@ class WindowSink(Sink):
                 pass
 
 
+class ByStream(Sink):
+    """One sink per stream of a run that reads several sources (a video each): results go to their stream's."""
+
+    def __init__(self, sinks: list[Sink]) -> None:
+        self.sinks = list(sinks)
+        self.needs_image = any(s.needs_image for s in self.sinks)
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        self.sinks[result.stream].write(result, annotated)
+
+    def close(self) -> None:
+        errors = []
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except RtposeError as exc:  # close every video before saying what went wrong
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+class GridWindowSink(Sink):
+    """The streams of a run side by side in one window: each stream's newest picture in its tile.
+
+    ``window``: the :class:`WindowSink` that shows the grid; ``streams``: how many; ``tile``: (W, H) of a tile.
+    """
+
+    needs_image = True
+
+    def __init__(self, window: WindowSink, streams: int, tile: tuple[int, int] = (640, 360)) -> None:
+        self.window = window
+        self.columns = int(np.ceil(np.sqrt(streams)))
+        self.rows = int(np.ceil(streams / self.columns))
+        self.tile = tile
+        self.canvas = np.zeros((self.rows * tile[1], self.columns * tile[0], 3), np.uint8)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.window.stop_requested
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        image = result.frame.image if annotated is None else annotated
+        w, h = self.tile
+        scale = min(w / image.shape[1], h / image.shape[0])
+        fitted = cv2.resize(image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))),
+                            interpolation=cv2.INTER_AREA)
+        row, col = divmod(int(result.stream), self.columns)
+        cell = self.canvas[row * h:(row + 1) * h, col * w:(col + 1) * w]
+        cell[:] = 0
+        cell[: fitted.shape[0], : fitted.shape[1]] = fitted
+        self.window.show(self.canvas)
+
+    def close(self) -> None:
+        self.window.close()
+
+
+def stream_video_paths(folder: str | os.PathLike, sources, suffix: str = ".mp4") -> list[Path]:
+    """One video per stream in ``folder``, named after its source (``cam1.mp4``, ``vtest.mp4``; numbered
+    where two would have the same name)."""
+    import re
+
+    names: list[str] = []
+    for i, source in enumerate(sources):
+        stem = re.sub(r"[^\w.-]+", "_", Path(str(source.name)).stem or f"stream{i}").strip("._") or f"stream{i}"
+        name = stem if stem not in names else f"{stem}-{i}"
+        names.append(name)
+    return [Path(folder) / f"{name}{suffix}" for name in names]
+
+
 __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
+    "ByStream",
+    "GridWindowSink",
     "check_outputs",
+    "stream_video_paths",
     "stream_header",
     "ImageSink",
     "JsonLinesSink",

@@ -40,6 +40,7 @@ class RunStats:
         people: people found over all processed frames.
         pose_calls: batched pose-model calls (frames with at least one person).
         stages: per-stage figures, in :data:`STAGE_ORDER` where they exist.
+        streams: each source's own figures (frames, drops, people) when a run reads several, else empty.
     """
 
     source: str
@@ -51,6 +52,7 @@ class RunStats:
     people: int = 0
     pose_calls: int = 0
     stages: dict[str, StageStats] = field(default_factory=dict)
+    streams: tuple[RunStats, ...] = ()
 
     @property
     def fps(self) -> float:
@@ -68,16 +70,28 @@ class RunStats:
 
     def to_dict(self) -> dict:
         """JSON-ready, with ``fps`` and ``people_per_call``."""
-        return {**asdict(self), "fps": self.fps, "people_per_call": self.people_per_call}
+        return {**asdict(self), "fps": self.fps, "people_per_call": self.people_per_call,
+                "streams": [s.to_dict() for s in self.streams]}
 
-    def format(self) -> str:
-        """The end-of-run table: a head line (frames, dropped, skipped, frames/s), then one row per stage."""
-        head = (
+    def head(self) -> str:
+        """One line: source, frames processed, dropped, skipped, frames/s."""
+        return (
             f"source {self.source}: {self.frames} frames processed, {self.dropped} dropped, "
             + (f"{self.skipped} skipped (unreadable), " if self.skipped else "")
             + f"{self.fps:.1f} frames/s over {self.elapsed_s:.1f} s"
         )
-        lines = [head, f"{'stage':<12}{'count':>8}{'mean ms':>10}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"]
+
+    def format(self) -> str:
+        """The end-of-run table: a head line (frames, dropped, skipped, frames/s), then one row per stage."""
+        lines = [self.head()]
+        if self.streams:
+            lines[0] = (f"{len(self.streams)} streams: {self.frames} frames processed, {self.dropped} dropped, "
+                        f"{self.fps:.1f} frames/s over {self.elapsed_s:.1f} s; {self.people} people in "
+                        f"{self.pose_calls} pose calls ({self.people_per_call:.1f} per call)")
+            lines += [f"  stream {i} {s.head()}" for i, s in enumerate(self.streams)]
+        elif self.pose_calls:
+            lines[0] += f"; {self.people} people in {self.pose_calls} pose calls ({self.people_per_call:.1f} per call)"
+        lines += [f"{'stage':<12}{'count':>8}{'mean ms':>10}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"]
         for name, s in self.stages.items():
             lines.append(f"{name:<12}{s.count:>8d}{s.mean_ms:>10.1f}{s.p50_ms:>10.1f}{s.p95_ms:>10.1f}{s.max_ms:>10.1f}")
         return "\n".join(lines)

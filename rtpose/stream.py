@@ -25,6 +25,16 @@ from rtpose.stats import RunStats
 from rtpose.timing import now
 
 
+def is_source_list(source) -> bool:
+    """True for a list or tuple of sources (camera indices, paths, URLs, FrameSources): one stream each.
+
+    Any other iterable, and a list of image arrays, is the frames of one stream.
+    """
+    return isinstance(source, (list, tuple)) and len(source) > 0 and all(
+        isinstance(s, (str, os.PathLike, FrameSource)) or (isinstance(s, int) and not isinstance(s, bool))
+        for s in source)
+
+
 def open_any_source(source, options: StreamOptions) -> tuple[FrameSource, bool]:
     """``(frame source, owned)`` for a camera index, path, URL, folder, FrameSource or iterable of frames.
 
@@ -52,7 +62,10 @@ class PoseStream:
     Args:
         estimator: the model's :class:`~rtpose.estimator.TopDownEstimator`.
         source: a camera index, path, URL, folder, :class:`~rtpose.sources.FrameSource` or iterable of
-            frames (see :func:`open_any_source`); opened here, so that a bad source fails at once.
+            frames (see :func:`open_any_source`); or a list of sources, one stream each (see
+            :func:`is_source_list`): every stream's people then go through one pose call per round, and
+            each result's ``stream`` says which source it came from. Opened here, so that a bad source
+            fails at once.
         options: tracking, smoothing, detect-every-N, playback.
         hold_at_end: at the end of a file, wait for a :meth:`seek` (a viewer's slider).
         on_result: called on the inference thread with each result (then iteration yields only the
@@ -76,12 +89,20 @@ class PoseStream:
     ) -> None:
         self.options = (options or StreamOptions()).validate()
         self.estimator = estimator
-        self.source, self._owned = open_any_source(source, self.options)
-        self.stills = isinstance(self.source, FolderSource) and not self.source.is_sequence
+        self.sources: list[FrameSource] = []
+        self._owned: list[bool] = []
         try:
-            tracker = None if self.stills else self.options.tracker(estimator.keypoint_set)
+            for spec in source if is_source_list(source) else [source]:
+                opened, owned = open_any_source(spec, self.options)
+                self.sources.append(opened)
+                self._owned.append(owned)
+            self.source = self.sources[0]
+            stills = [isinstance(s, FolderSource) and not s.is_sequence for s in self.sources]
+            self.stills = all(stills)
+            trackers = [None if still else self.options.tracker(estimator.keypoint_set) for still in stills]
             self.pipeline = Pipeline(
-                self.source, estimator, tracker=tracker, max_frames=self.options.max_frames,
+                self.sources if len(self.sources) > 1 else self.source, estimator,
+                tracker=trackers if len(self.sources) > 1 else trackers[0], max_frames=self.options.max_frames,
                 det_every=1 if self.stills else self.options.det_every, hold_at_end=hold_at_end, on_result=on_result,
             )
         except BaseException:
@@ -140,38 +161,45 @@ class PoseStream:
     def set_tracking(self, track: bool) -> None:
         """Turn tracking on or off from the next frame (a viewer's toggle); keeps the other options."""
         self.options.track = bool(track)
-        self.pipeline.set_tracker(None if self.stills else self.options.tracker(self.estimator.keypoint_set))
+        trackers = [None if self.stills else self.options.tracker(self.estimator.keypoint_set) for _ in self.sources]
+        self.pipeline.set_tracker(trackers if len(self.sources) > 1 else trackers[0])
 
     def stats(self) -> RunStats:
         """The figures so far (or of the whole run, once it ended)."""
         return self.pipeline.stats()
 
     def header(self) -> dict:
-        """The JSON header of this stream (schema ``rtpose.poses``)."""
+        """The JSON header of the (first) stream (schema ``rtpose.poses``)."""
+        return self.headers()[0]
+
+    def headers(self) -> list[dict]:
+        """The JSON header of every stream, in stream order."""
         from rtpose.sinks import stream_header
 
-        return stream_header(self.source, self.estimator.keypoint_set)
+        return [stream_header(s, self.estimator.keypoint_set, i) for i, s in enumerate(self.sources)]
 
     # ------------------------------------------------------------------ release
     def close(self, timeout: float = 1.0) -> None:
-        """Stop the threads and release the source rtpose opened (safe to call twice).
+        """Stop the threads and release the sources rtpose opened (safe to call twice).
 
-        A pose call cannot be cut short: a thread still in one gets up to 30 s more to finish it.
+        A pose call cannot be cut short: the inference thread gets up to 30 s more to finish it. A capture
+        thread still waiting in a stalled source's read ends when the source is closed.
         """
         if self._closed:
             return
         self._closed = True
         try:
             self.pipeline.stop(timeout=timeout)
-            if self.pipeline.running:
-                self.pipeline.stop(timeout=30.0)
+            if self.pipeline.inferring:
+                self.pipeline.join_inference(30.0)
         finally:
             self._close_source()
 
     def _close_source(self) -> None:
-        if self._owned:
-            with contextlib.suppress(Exception):
-                self.source.close()
+        for source, owned in zip(self.sources, self._owned):
+            if owned:
+                with contextlib.suppress(Exception):
+                    source.close()
 
     def __enter__(self) -> PoseStream:
         return self
@@ -235,4 +263,4 @@ def run(
     return stream.stats()
 
 
-__all__ = ["PoseStream", "open_any_source", "run"]
+__all__ = ["PoseStream", "is_source_list", "open_any_source", "run"]

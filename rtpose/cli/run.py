@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from pathlib import Path
@@ -28,13 +29,16 @@ from rtpose.log import say, warn
 HELP = "estimate poses on a camera, video, stream, image or folder (the default command)"
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    src = parser.add_argument_group("source (one of)")
+    src = parser.add_argument_group("source (--camera, or one or more --source / --sources)")
     what = src.add_mutually_exclusive_group()
     what.add_argument("--camera", type=non_negative_int, metavar="N", help="camera index (0 is the first camera)")
     what.add_argument(
-        "--source", metavar="SPEC",
-        help="video file, image, folder of images (name order), rtsp:// or http(s):// stream, or a camera index",
+        "--source", metavar="SPEC", action="append",
+        help="video file, image, folder of images (name order), rtsp:// or http(s):// stream, or a camera index; "
+             "give it several times to run several streams in one process (one pose call for all their people)",
     )
+    src.add_argument("--sources", metavar="FILE",
+                     help="a text file of sources, one per line (# starts a comment), added to any --source")
     src.add_argument("--realtime", action="store_true",
                      help="play files at their frame rate, dropping frames when inference is slower")
     src.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
@@ -47,10 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--save", metavar="PATH",
                      help="write the annotated video (.mp4/.avi), or an image file when the source is one image; "
                           "where frames are dropped (live sources, --realtime) the previous frame fills the gap, "
-                          "so the video lasts as long as the source did")
+                          "so the video lasts as long as the source did; with several sources a folder (DIR/): "
+                          "one video per stream, named after it")
     out.add_argument("--json", metavar="PATH",
-                     help="write JSON Lines (.jsonl): a header line, then one line per frame (for one image: a "
-                          "JSON file unless the name ends in .jsonl); schema in the README")
+                     help="write JSON Lines (.jsonl): a header line per stream, then one line per frame (for one "
+                          "image: a JSON file unless the name ends in .jsonl); - is standard output; schema in "
+                          "the README")
     out.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                      help="show a window with the overlay (default: when a display exists); q or Esc quits")
     out.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
@@ -66,13 +72,15 @@ def main(args: argparse.Namespace) -> int:
     from rtpose.sinks import WindowSink, check_outputs, display_available
     from rtpose.sources import ImageSource, open_source
 
-    if args.camera is None and args.source is None:
+    specs = _source_specs(args)
+    if not specs:
         raise RtposeError("Nothing to run on: give --camera N or --source FILE|FOLDER|URL (see rtpose --help).")
     options = StreamOptions.from_args(args).validate()
+    if len(specs) > 1:
+        return _run_streams(args, specs, options)
     show = display_available() if args.show is None else args.show
     window = WindowSink() if show else None  # DisplayError before anything slow happens
-    source = open_source(args.camera if args.camera is not None else args.source, realtime=options.realtime,
-                         timeout=options.timeout)
+    source = open_source(specs[0], realtime=options.realtime, timeout=options.timeout)
     try:
         check_outputs(args.save, args.json, source)  # before the model loads
         model = PoseModel.from_options(ModelOptions.from_args(args), det_every=options.det_every)
@@ -84,6 +92,111 @@ def main(args: argparse.Namespace) -> int:
             return _run_stream(args, source, model, options, window)
     finally:
         source.close()
+        if window is not None:
+            window.close()
+
+
+def _source_specs(args: argparse.Namespace) -> list:
+    """The sources asked for: ``--camera``, every ``--source``, then the lines of ``--sources FILE``."""
+    if args.camera is not None:
+        return [args.camera]
+    specs = list(args.source or [])
+    if args.sources:
+        try:
+            lines = Path(args.sources).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RtposeError(f"--sources {args.sources}: cannot read it ({getattr(exc, 'strerror', None) or exc}).") \
+                from None
+        # a comment starts with # at the start of a line or after a space (a URL may hold # itself)
+        found = [re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip() for line in lines]
+        found = [f for f in found if f]
+        if not found:
+            raise RtposeError(f"--sources {args.sources} names no source (one per line; # starts a comment).")
+        specs += found
+    return specs
+
+
+def _run_streams(args, specs: list, options) -> int:
+    """Several sources in one process: one capture thread each, one inference loop, one pose call a round."""
+    from rtpose.model import PoseModel
+    from rtpose.options import ModelOptions
+    from rtpose.render import hud_lines
+    from rtpose.signals import stop_on_signals
+    from rtpose.sinks import (
+        ByStream,
+        GridWindowSink,
+        JsonLinesSink,
+        VideoSink,
+        WindowSink,
+        check_outputs,
+        display_available,
+        stream_video_paths,
+    )
+    from rtpose.sources import open_source
+    from rtpose.stream import PoseStream, run
+
+    show = display_available() if args.show is None else args.show
+    window = WindowSink() if show else None
+    sources = []
+    try:
+        for spec in specs:
+            sources.append(open_source(spec, realtime=options.realtime, timeout=options.timeout))
+        videos: list[Path] = []
+        if args.save:
+            folder = Path(args.save)
+            if folder.exists() and not folder.is_dir() or (not folder.exists() and folder.suffix and
+                                                            not str(args.save).endswith("/")):
+                raise RtposeError(f"--save {args.save}: with {len(sources)} sources --save takes a folder "
+                                  "(DIR/), where each stream's video is written under its own name.")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RtposeError(f"--save {args.save}: cannot make the folder ({exc.strerror}).") from None
+            videos = stream_video_paths(folder, sources)
+        for i, source in enumerate(sources):
+            check_outputs(str(videos[i]) if videos else None, args.json, source)
+        model = PoseModel.from_options(ModelOptions.from_args(args), det_every=options.det_every)
+        with model:
+            stream = PoseStream(model.estimator, sources, options)
+            info = model.info.backend
+            sinks = []
+            stats = None
+            with stop_on_signals(lambda _signum: stream.request_stop()) as stop:
+                try:
+                    if args.json:
+                        sinks.append(JsonLinesSink(args.json, stream.headers()))
+                    if videos:
+                        sinks.append(ByStream([VideoSink(path, fps=s.fps, size=s.size, real_time=c.drop_frames)
+                                               for path, s, c in zip(videos, sources, stream.pipeline.captures)]))
+                    if window is not None:
+                        sinks.append(GridWindowSink(window, len(sources)))
+                    say(f"running on {len(sources)} streams: " + ", ".join(s.name for s in sources) + "; Ctrl-C stops")
+                    if not stop.requested:
+                        stats = run(stream, sinks, kpt_thr=args.kpt_thr,
+                                    hud=lambda r: hud_lines(r, info.name, info.device))
+                except KeyboardInterrupt:
+                    stop.signum = stop.signum or signal.SIGINT
+                finally:
+                    stream.close()
+                    for sink in sinks:
+                        sink.close()
+            stats = stats or stream.stats()
+            if not args.quiet:
+                print(stats.format(), file=sys.stderr, flush=True)
+            for sink in sinks:
+                for part in getattr(sink, "sinks", [sink]):
+                    if isinstance(part, (JsonLinesSink, VideoSink)):
+                        say(f"wrote {part.path} ({part.count} frames)")
+            if stop.requested:
+                say(f"stopped by {stop.name}")
+                return stop.exit_code
+            for i, source in enumerate(sources):
+                if source.ended_early and getattr(source, "is_camera", False):
+                    warn(f"stream {i}: {source.name} stopped sending frames after {stats.streams[i].captured} frames")
+        return 0
+    finally:
+        for source in sources:
+            source.close()
         if window is not None:
             window.close()
 

@@ -1,0 +1,130 @@
+"""Many streams in one process against one rtpose process per stream, on the same files, side by side.
+
+For N in ``--streams`` (default 1 2 4 8): ``rtpose --source V`` × N in one process (one capture thread per
+stream, one inference loop, the detector once per round on the streams' frames and one pose call for all
+their people), then N separate ``rtpose --source V`` processes started together. Printed per row: total
+frames/s and people/s over the processing time (model loading excluded: the figures come from each run's
+own summary), people per pose call, and peak memory (resident set size of all the processes together,
+sampled every 50 ms), with the CPU model and the load average. The goal on the CPU: N streams in one
+process give ≥ 1.2× the people/s of N processes at ≤ half their memory.
+
+    python benchmarks/streams.py                            # vtest, 40 frames per stream, deterministic W32
+    python benchmarks/streams.py --streams 1 4 --frames 100 --weights W.pth
+
+Not a test: it prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RTPOSE_SHARED", ROOT.parent / "shared"))
+sys.path.insert(0, str(ROOT))
+
+from reference_weights import deterministic_weights  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown CPU"
+    name = re.search(r"Model name:\s*(.+)", out)
+    flags = re.search(r"Flags:\s*(.+)", out)
+    extras = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if flags and f in flags.group(1).split()]
+    return f"{name.group(1).strip() if name else 'unknown CPU'} ({os.cpu_count()} cores; {', '.join(extras)})"
+
+
+def run_processes(commands: list[list[str]]) -> tuple[list[str], float]:
+    """Run the commands together; returns their stderr and the peak summed RSS in MB."""
+    import psutil
+
+    procs = [subprocess.Popen(c, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) for c in commands]
+    handles = [psutil.Process(p.pid) for p in procs]
+    peak = 0.0
+    while any(p.poll() is None for p in procs):
+        total = 0
+        for h in handles:
+            with contextlib.suppress(psutil.Error):  # a process that just ended
+                total += h.memory_info().rss
+        peak = max(peak, total / 1e6)
+        time.sleep(0.05)
+    errs = [p.stderr.read() for p in procs]
+    for p, err in zip(procs, errs):
+        if p.returncode != 0:
+            raise SystemExit(f"a run failed ({p.returncode}):\n{err[-2000:]}")
+    return errs, peak
+
+
+def summary_figures(stderr: str) -> dict:
+    """frames, elapsed s, people, pose calls from a run's summary line."""
+    head = next(line for line in stderr.splitlines() if "frames processed" in line)
+    frames = int(re.search(r"(\d+) frames processed", head).group(1))
+    elapsed = float(re.search(r"over ([\d.]+) s", head).group(1))
+    people = re.search(r"(\d+) people in (\d+) pose calls", head)
+    return {"frames": frames, "elapsed": elapsed, "people": int(people.group(1)) if people else 0,
+            "calls": int(people.group(2)) if people else 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=str(SHARED / "data" / "videos" / "vtest-480x360.avi"))
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--frames", type=int, default=40, help="frames per stream (default: 40)")
+    parser.add_argument("--weights", help="HRNet checkpoint (default: deterministic W32 weights)")
+    parser.add_argument("--detector", default=str(SHARED / "models" / "yolov8n-person.pt"))
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.weights or str(deterministic_weights(32, Path(tmp)))
+        base = [sys.executable, "-m", "rtpose", "--weights", weights, "--detector", args.detector,
+                "--backend", args.backend, "--device", args.device, "--max-frames", str(args.frames), "--no-show"]
+        # one run first so that every row finds the ONNX and detector exports made
+        run_processes([base + ["--source", args.video, "--max-frames", "2"]])
+        print(f"machine: {cpu_model()}")
+        print(f"video: {args.video}, {args.frames} frames per stream; weights: {Path(weights).name}")
+        rows = []
+        for n in args.streams:
+            load = os.getloadavg()[0]
+            errs, memory = run_processes([base + [arg for _ in range(n) for arg in ("--source", args.video)]])
+            one = summary_figures(errs[0])
+            errs_n, memory_n = run_processes([base + ["--source", args.video] for _ in range(n)])
+            many = [summary_figures(e) for e in errs_n]
+            together = {
+                "fps": one["frames"] / one["elapsed"], "people_s": one["people"] / one["elapsed"],
+                "per_call": one["people"] / max(one["calls"], 1), "memory": memory,
+            }
+            span = max(m["elapsed"] for m in many)
+            apart = {
+                "fps": sum(m["frames"] for m in many) / span, "people_s": sum(m["people"] for m in many) / span,
+                "per_call": sum(m["people"] for m in many) / max(sum(m["calls"] for m in many), 1),
+                "memory": memory_n,
+            }
+            rows.append((n, together, apart, load))
+            print(json.dumps({"streams": n, "one_process": together, "separate": apart, "load": load}))
+    print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
+          f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
+          f"{'memory ratio':>12} | load")
+    for n, a, b, load in rows:
+        print(f"{n:>3} | {a['fps']:>21.2f} {a['people_s']:>9.1f} {a['per_call']:>9.1f} {a['memory']:>7.0f} | "
+              f"{b['fps']:>21.2f} {b['people_s']:>9.1f} {b['per_call']:>9.1f} {b['memory']:>7.0f} | "
+              f"{a['people_s'] / max(b['people_s'], 1e-9):>14.2f} {a['memory'] / max(b['memory'], 1e-9):>12.2f} | "
+              f"{load:.2f}")
+    print(f"(load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} at the end, {os.cpu_count()} cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
