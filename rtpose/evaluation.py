@@ -37,6 +37,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import TextIO
 
 import cv2
 import numpy as np
@@ -44,7 +45,7 @@ import numpy as np
 from rtpose.crops import box_to_center_size
 from rtpose.errors import RtposeError
 from rtpose.estimator import TopDownEstimator
-from rtpose.log import warn
+from rtpose.log import say, warn
 from rtpose.results import PoseResult
 from rtpose.skeleton import KEYPOINT_SETS, KeypointSet, get_keypoint_set, keypoint_set_for
 
@@ -321,27 +322,35 @@ def annotation_keypoint_set(coco, keypoint_set: KeypointSet | str | None = None)
         raise DatasetError(str(exc)) from None
 
 
-def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False,
-                  keypoint_set: KeypointSet | str | None = None) -> dict[str, float]:
+def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = True,
+                  keypoint_set: KeypointSet | str | None = None, table: TextIO | None = None) -> dict[str, float]:
     """COCO keypoint AP/AR (pycocotools ``COCOeval``, ``iouType="keypoints"``) of results against annotations.
 
     The OKS sigmas are those of ``keypoint_set`` (see :func:`annotation_keypoint_set` for the default).
     For a COCO-WholeBody file these are the whole-body numbers of :func:`evaluate_parts`.
-    Prints pycocotools' standard table unless ``quiet``. Returns ``{"AP": …, "AP50": …, …, "ARl": …}``
-    (see :data:`METRIC_NAMES`).
+    pycocotools' standard table goes to ``table`` (a text stream, e.g. ``sys.stdout``) when given, else to
+    the ``rtpose`` logger unless ``quiet``; the library prints nothing itself. Returns ``{"AP": …, "AP50":
+    …, …, "ARl": …}`` (see :data:`METRIC_NAMES`).
     """
     coco, results, kset = _prepare(ann_file, results, keypoint_set)
     if len(kset.annotation_fields) > 1:
-        return evaluate_parts(ann_file, results, quiet=quiet, keypoint_set=kset, parts=("whole",))["whole"]
-    metrics, table = _cocoeval(coco, results, kset.oks_sigmas)
-    if not quiet:
-        print(table, end="")
+        whole = evaluate_parts(ann_file, results, quiet=quiet, keypoint_set=kset, parts=("whole",), table=table)
+        return whole["whole"]
+    metrics, text = _cocoeval(coco, results, kset.oks_sigmas)
+    _show_table(text, quiet, table)
     return metrics
 
 
-def evaluate_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = False,
-                   keypoint_set: KeypointSet | str | None = None, parts: tuple[str, ...] | None = None
-                   ) -> dict[str, dict[str, float]]:
+def _show_table(text: str, quiet: bool, table: TextIO | None) -> None:
+    if table is not None:
+        table.write(text)
+    elif not quiet:
+        say(text.rstrip("\n"))
+
+
+def evaluate_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = True,
+                   keypoint_set: KeypointSet | str | None = None, parts: tuple[str, ...] | None = None,
+                   table: TextIO | None = None) -> dict[str, dict[str, float]]:
     """AP/AR per part of the keypoint set and for all keypoints ("whole"), as mmpose's whole-body metric.
 
     Results hold all K keypoints (e.g. 133 for COCO-WholeBody); see the module docstring for the
@@ -367,9 +376,8 @@ def evaluate_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.P
         if not part_results:
             raise DatasetError(f"No result has a positive keypoint score for the {part} keypoints.")
         gt_coco = _coco_from_dataset(gt)
-        out[part], table = _cocoeval(gt_coco, part_results, kset.oks_sigmas[start:stop])
-        if not quiet:
-            print(f"-- {part} ({stop - start} keypoints)\n{table}", end="")
+        out[part], text = _cocoeval(gt_coco, part_results, kset.oks_sigmas[start:stop])
+        _show_table(f"-- {part} ({stop - start} keypoints)\n{text}", quiet, table)
     return out
 
 

@@ -29,7 +29,9 @@ EXAMPLE_DETS = DATA / "eval" / "test_coco_det_AP_H_56.json"
 
 
 def test_example_predictions_score_exactly(capsys):
-    metrics = evaluate_coco(EXAMPLE_ANN, EXAMPLE_PREDS)
+    import sys
+
+    metrics = evaluate_coco(EXAMPLE_ANN, EXAMPLE_PREDS, table=sys.stdout)
     assert metrics["AP"] == pytest.approx(0.8609, abs=5e-5)
     assert metrics["AP50"] == pytest.approx(0.9931, abs=5e-5)
     assert metrics["AP75"] == pytest.approx(0.9109, abs=5e-5)

@@ -22,7 +22,7 @@ from rtpose.errors import RtposeError
 def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size: tuple[int, int] | None = None,
              device: str = "auto", flip: bool = False, det_score_thr: float = 0.0, out: str | None = None,
              progress: bool = True, quiet: bool = False) -> dict[str, float]:
-    """COCO keypoint metrics of a checkpoint (prints pycocotools' table unless ``quiet``)."""
+    """COCO keypoint metrics of a checkpoint (pycocotools' table to the ``rtpose`` logger unless ``quiet``)."""
     from rtpose.evaluation import evaluate_coco, load_coco, predict_coco, write_results
     from rtpose.factory import build_estimator
     from rtpose.options import ModelOptions

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "score COCO-format keypoint predictions (any keypoint set), or run a model on a set and score it (OKS AP)"
 
@@ -64,7 +65,7 @@ def _report(ann, results, keypoint_set) -> None:
 
     kset = annotation_keypoint_set(load_coco(ann), keypoint_set)
     if len(kset.annotation_fields) > 1:
-        for part, metrics in evaluate_parts(ann, results, keypoint_set=kset).items():
+        for part, metrics in evaluate_parts(ann, results, keypoint_set=kset, table=sys.stdout).items():
             print(f"{part:<11} {format_metrics(metrics)}")
         return
-    print(format_metrics(evaluate_coco(ann, results, keypoint_set=kset)))
+    print(format_metrics(evaluate_coco(ann, results, keypoint_set=kset, table=sys.stdout)))
