@@ -61,6 +61,8 @@ class TopDownEstimator:
             self._keypoint_set = get_keypoint_set(backend.keypoint_set)
         if self._keypoint_set is None and getattr(backend, "num_joints", None):
             self._keypoint_set = keypoint_set_for(int(backend.num_joints))
+        #: Person masks or body parts after pose (a :class:`rtpose.segmentation.Segmenter`), or None.
+        self.segmenter = None
         #: On CUDA, crops, network and DARK stay on the GPU (rtpose.device); flip test takes the host path.
         self.device_path = None
         if getattr(backend, "torch_device", None) is not None:
@@ -133,6 +135,12 @@ class TopDownEstimator:
             backend together (split only at its ``max_batch``); on the GPU's device path, image by image.
         """
         timer = timer or self.timer
+        results = self._poses(images_bgr, boxes, scores, timer)
+        if self.segmenter is not None:
+            results = [self.segmenter(image, result, timer) for image, result in zip(images_bgr, results)]
+        return results
+
+    def _poses(self, images_bgr, boxes, scores, timer: StageTimer) -> list[PoseResult]:
         boxes = [np.asarray(b, dtype=np.float32).reshape(-1, 4) for b in boxes]
         scores = [np.ones(len(b), np.float32) if s is None else np.asarray(s, np.float32)
                   for b, s in zip(boxes, scores)]

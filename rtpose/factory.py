@@ -42,7 +42,16 @@ def build_estimator(options: ModelOptions):
             trusted=options.trust_detector,
         )
         say(f"detector {Path(detector.weights).name} on {detector.device}: {detector.note}")
-    return TopDownEstimator(backend, detector=detector, flip=options.flip, keypoint_set=keypoint_set)
+    estimator = TopDownEstimator(backend, detector=detector, flip=options.flip, keypoint_set=keypoint_set)
+    if options.seg is not None:
+        from rtpose.segmentation import Segmenter
+
+        segmenter = Segmenter(options.seg, options.seg_weights, options.seg_classes,
+                              device=resolve_device(options.device))
+        say(f"segmentation {options.seg}: HRNetV2-W{segmenter.model.width} {segmenter.weights.name} "
+            f"({segmenter.classes.dataset}, {segmenter.classes.num_classes} classes) on {segmenter.device}")
+        estimator.segmenter = segmenter
+    return estimator
 
 
 def estimator_for_model(model, *, device: str = "auto", input_hw: tuple[int, int] = (256, 192), flip: bool = False,

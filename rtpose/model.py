@@ -77,6 +77,11 @@ class PoseModel:
         det_every: in streams, run the detector on one frame in N (boxes from the last keypoints between).
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code); without
             it such a file is refused in one sentence.
+        seg: "person" adds each person's mask (``result.masks``) and the frame's person probability
+            (``result.person_mask``); "parts" adds body parts (``result.parts``, LIP classes) and masks
+            (see :mod:`rtpose.segmentation`). None: pose only.
+        seg_weights: the HRNetV2 segmentation checkpoint or registry name (None: the mode's default).
+        seg_classes: the class set's name where the file's class count is ambiguous ("voc", "lip", …).
 
     Bad values are one :class:`~rtpose.errors.RtposeError` sentence naming the parameter, raised before
     any model loads. Use as a context manager, or call :meth:`close`.
@@ -98,11 +103,15 @@ class PoseModel:
         classes: Sequence[int | str] | None = None,
         det_every: int = 1,
         trust_detector: bool = False,
+        seg: str | None = None,
+        seg_weights: str | None = None,
+        seg_classes: str | None = None,
     ) -> None:
         options = ModelOptions(
             weights=None if weights is None else str(weights), backend=backend, device=device,
             input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
-            max_people=max_people, classes=classes, trust_detector=trust_detector,
+            max_people=max_people, classes=classes, trust_detector=trust_detector, seg=seg,
+            seg_weights=None if seg_weights is None else str(seg_weights), seg_classes=seg_classes,
         )
         self._build(options, det_every)
 

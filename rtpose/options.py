@@ -44,6 +44,10 @@ class ModelOptions:
         classes: detector classes (ids or names) instead of the keypoint set's.
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code);
             without it such a file is refused in one sentence.
+        seg: None, "person" (whole-frame person masks) or "parts" (LIP body parts per person); see
+            :mod:`rtpose.segmentation`.
+        seg_weights: the segmentation checkpoint or registry name (None: the mode's default).
+        seg_classes: the segmentation class set's name where the file's class count is ambiguous.
         with_detector: False for models that are always given boxes (evaluation).
     """
 
@@ -59,6 +63,9 @@ class ModelOptions:
     max_people: int = 32
     classes: Sequence[int | str] | None = None
     trust_detector: bool = False
+    seg: str | None = None
+    seg_weights: str | None = None
+    seg_classes: str | None = None
     with_detector: bool = True
 
     @classmethod
@@ -99,6 +106,10 @@ class ModelOptions:
             raise RtposeError(f"conf={self.conf!r} must be between 0 and 1.")
         if int(self.max_people) < 1:
             raise RtposeError(f"max_people={self.max_people!r} must be at least 1.")
+        if self.seg is not None and self.seg not in ("person", "parts"):
+            raise RtposeError(f"Unknown seg={self.seg!r}; choose 'person' or 'parts' (or None).")
+        if self.seg is None and (self.seg_weights or self.seg_classes):
+            raise RtposeError("seg_weights= and seg_classes= need seg='person' or seg='parts'.")
         return self
 
 

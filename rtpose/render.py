@@ -61,6 +61,7 @@ def draw_result(
     show_ids: bool = True,
     copy: bool = True,
     parts: Iterable[str] | None = None,
+    show_masks: bool = True,
 ) -> np.ndarray:
     """Draw the boxes, skeletons and keypoints of a :class:`~rtpose.results.PoseResult` on a BGR image.
 
@@ -73,11 +74,15 @@ def draw_result(
         copy: draw on a copy (True) or in place (False).
         parts: names of the set's parts to draw (``keypoint_set.parts``, e.g. ``{"body", "face"}``);
             None draws all. A limb is drawn when both its ends are in drawn parts.
+        show_masks: tint each person's mask (``result.masks``) in their track colour, or the body parts
+            (``result.parts``) in the class set's palette, where the result has them.
 
     Returns:
         The drawn image (``image`` itself when ``copy`` is False).
     """
     out = image.copy() if copy else image
+    if show_masks:
+        draw_masks(out, result)
     thickness, radius = _scale(out)
     kset = result.keypoint_set
     fine = _fine_mask(kset)
@@ -109,6 +114,84 @@ def draw_result(
             cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
             cv2.circle(out, centre, radius, confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
     return out
+
+
+def draw_masks(image: np.ndarray, result: PoseResult, alpha: float = 0.45) -> np.ndarray:
+    """Tint (in place) each person's mask in their track colour, or body parts in their palette colour."""
+    if result.parts is not None and result.seg_classes is not None:
+        palette = np.asarray(result.seg_classes.palette, np.uint8)[:, ::-1]  # RGB → BGR
+        where = result.parts != (result.seg_classes.background or 0)
+        image[where] = (image[where] * (1 - alpha) + palette[result.parts[where]] * alpha).astype(np.uint8)
+        return image
+    if result.masks is None:
+        return image
+    for mask, track_id in zip(result.masks, result.track_id_list()):
+        colour = np.array(track_colour(track_id), np.float32)
+        image[mask] = (image[mask] * (1 - alpha) + colour * alpha).astype(np.uint8)
+    return image
+
+
+def person_area(result: PoseResult, image_hw: tuple[int, int]) -> np.ndarray:
+    """float32 ``(H, W)`` in [0, 1]: how much each pixel is a person (the person probability, else the masks)."""
+    if result.person_mask is not None:
+        return np.clip(result.person_mask, 0.0, 1.0).astype(np.float32)
+    if result.masks is not None and len(result.masks):
+        return result.masks.any(axis=0).astype(np.float32)
+    if result.parts is not None:
+        return (result.parts > 0).astype(np.float32)
+    return np.zeros(image_hw, np.float32)
+
+
+def parse_background(spec: str) -> str | tuple[int, int, int] | np.ndarray:
+    """``--background``: "blur", a colour ("green", "#00ff00", "0,255,0" as R,G,B) or an image file."""
+    from pathlib import Path
+
+    from rtpose.errors import RtposeError
+
+    named = {"black": (0, 0, 0), "white": (255, 255, 255), "green": (0, 255, 0), "blue": (0, 0, 255),
+             "grey": (128, 128, 128), "gray": (128, 128, 128)}
+    text = spec.strip().lower()
+    if text == "blur":
+        return "blur"
+    if text in named:
+        r, g, b = named[text]
+        return (b, g, r)
+    if text.startswith("#") and len(text) == 7:
+        try:
+            r, g, b = (int(text[i:i + 2], 16) for i in (1, 3, 5))
+            return (b, g, r)
+        except ValueError:
+            pass
+    parts = text.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() and int(p) <= 255 for p in parts):
+        r, g, b = (int(p) for p in parts)
+        return (b, g, r)
+    if Path(spec).is_file():
+        image = cv2.imread(spec, cv2.IMREAD_COLOR)
+        if image is None:
+            raise RtposeError(f"background={spec!r} is not an image OpenCV can read.")
+        return image
+    raise RtposeError(f"background={spec!r}: give 'blur', a colour (green, #00ff00, 0,255,0) or an image file.")
+
+
+def apply_background(image: np.ndarray, result: PoseResult, background) -> np.ndarray:
+    """Blur or replace everything that is not a person (in place): the video-call effect.
+
+    ``background``: what :func:`parse_background` returns. The edge is soft: pixels are blended by the
+    person probability (or the masks).
+    """
+    h, w = image.shape[:2]
+    alpha = person_area(result, (h, w))[..., None]
+    if isinstance(background, str):  # blur
+        k = max(3, (min(h, w) // 20) | 1)
+        behind = cv2.GaussianBlur(image, (k, k), 0)
+    elif isinstance(background, np.ndarray):
+        behind = cv2.resize(background, (w, h), interpolation=cv2.INTER_AREA)
+    else:
+        behind = np.empty_like(image)
+        behind[:] = background
+    image[:] = (image * alpha + behind * (1 - alpha)).astype(np.uint8)
+    return image
 
 
 def _fine_mask(keypoint_set: KeypointSet) -> np.ndarray:
@@ -154,4 +237,5 @@ def hud_lines(result: PoseResult, backend_name: str = "", device: str = "") -> l
     return lines
 
 
-__all__ = ["FINE_PARTS", "confidence_colour", "draw_hud", "draw_result", "hud_lines", "track_colour"]
+__all__ = ["FINE_PARTS", "apply_background", "confidence_colour", "draw_hud", "draw_masks", "draw_result", "hud_lines",
+           "parse_background", "person_area", "track_colour"]

@@ -79,6 +79,10 @@ class PoseResult:
         dropped: frames dropped so far by the stream (live sources keep only the newest frame).
         origin: the :func:`rtpose.timing.now` time latency counts from.
         stream: the index of the frame's source when a model runs on several (0 for one).
+        masks: bool ``(N, H, W)`` each person's pixels, when the model segments (``seg=``), else None.
+        person_mask: float32 ``(H, W)`` the probability that a pixel is a person (``seg="person"``), else None.
+        parts: uint8 ``(H, W)`` body-part class of every pixel (``seg="parts"``; 0 background), else None.
+        seg_classes: the :class:`~rtpose.seg_classes.SegClassSet` of ``parts`` / the segmentation model.
     """
 
     boxes: np.ndarray
@@ -94,6 +98,10 @@ class PoseResult:
     dropped: int = 0
     origin: float | None = None
     stream: int = 0
+    masks: np.ndarray | None = None
+    person_mask: np.ndarray | None = None
+    parts: np.ndarray | None = None
+    seg_classes: object | None = None
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -155,6 +163,7 @@ class PoseResult:
             boxes=self.boxes[rows], scores=self.scores[rows], keypoints=self.keypoints[rows],
             track_ids=None if self.track_ids is None else self.track_ids[rows],
             raw_keypoints=None if self.raw_keypoints is None else self.raw_keypoints[rows],
+            masks=None if self.masks is None else self.masks[rows],
         )
 
     def _person(self, i: int) -> Person:
@@ -216,8 +225,23 @@ class PoseResult:
             "frame": self.index,
             "timestamp": None if timestamp is None else round(timestamp, 6),
             "file": self.file,
-            "people": [p.to_dict() for p in self],
+            "people": self._people_records(),
         }
+
+    def _people_records(self) -> list[dict]:
+        records = [p.to_dict() for p in self]
+        if self.masks is not None and len(records):
+            from rtpose.masks import encode_rles
+
+            for record, rle in zip(records, encode_rles(self.masks)):
+                record["mask"] = rle
+            if self.parts is not None and self.seg_classes is not None:
+                names = self.seg_classes.class_names
+                for record, mask in zip(records, self.masks):
+                    labels = np.where(mask, self.parts, 0)
+                    present = [c for c in np.unique(labels) if mask.any() and c != self.seg_classes.background]
+                    record["parts"] = {names[c]: encode_rles((labels == c)[None])[0] for c in present}
+        return records
 
     def plot(
         self,
@@ -228,6 +252,7 @@ class PoseResult:
         keypoints: bool = True,
         ids: bool = True,
         parts: Iterable[str] | None = None,
+        masks: bool = True,
         copy: bool = True,
     ) -> np.ndarray:
         """The people drawn on ``image`` (default: a copy of the frame's image); see
@@ -239,7 +264,7 @@ class PoseResult:
                 raise ValueError("this result has no frame image: pass image= to plot()")
             image = self.image
         return draw_result(image, self, kpt_thr=kpt_thr, show_boxes=boxes, show_keypoints=keypoints, show_ids=ids,
-                           parts=parts, copy=copy)
+                           parts=parts, show_masks=masks, copy=copy)
 
     def __repr__(self) -> str:
         where = f"frame {self.index}" if self.frame is not None else "image"

@@ -537,6 +537,50 @@ class GridWindowSink(Sink):
         self.window.close()
 
 
+class MaskSink(Sink):
+    """One indexed-colour PNG per frame in ``folder`` (``frame_000012.png``; ``s1_frame_000012.png`` for stream 1).
+
+    With body parts (``seg="parts"``) a pixel's index is its part class (the class set's palette, as LIP's
+    and VOC's label images); with person masks, 0 is background and person ``i`` of the frame is ``i + 1``
+    (coloured by track id where there is one). A result without masks writes nothing.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        from rtpose.paths import output_folder
+
+        self.path = output_folder(folder, "--save-masks folder")
+        self.count = 0
+
+    def write(self, result, annotated: np.ndarray | None = None) -> None:
+        from PIL import Image
+
+        from rtpose.render import track_colour
+
+        if result.masks is None and result.parts is None:
+            return
+        if result.parts is not None and result.seg_classes is not None:
+            labels = result.parts.astype(np.uint8)
+            palette = np.zeros((256, 3), np.uint8)
+            palette[: result.seg_classes.num_classes] = result.seg_classes.palette
+        else:
+            h, w = result.image.shape[:2]
+            labels = np.zeros((h, w), np.uint8)
+            palette = np.zeros((256, 3), np.uint8)
+            for i, (mask, track_id) in enumerate(zip(result.masks[:255], result.track_id_list()[:255])):
+                labels[mask] = i + 1
+                palette[i + 1] = track_colour(track_id)[::-1]  # BGR → RGB
+        prefix = f"s{result.stream}_" if result.stream else ""
+        target = self.path / f"{prefix}frame_{result.index:06d}.png"
+        image = Image.fromarray(labels, mode="P")
+        image.putpalette(palette.reshape(-1).tolist())
+        try:
+            image.save(target)
+        except OSError as exc:
+            raise OutputError(f"Could not write {target} ({oserror_cause(exc)}); the masks of the frames before "
+                              f"it were written ({self.count}).") from None
+        self.count += 1
+
+
 def stream_video_paths(folder: str | os.PathLike, sources, suffix: str = ".mp4") -> list[Path]:
     """One video per stream in ``folder``, named after its source (``cam1.mp4``, ``vtest.mp4``; numbered
     where two would have the same name)."""
@@ -555,6 +599,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ByStream",
     "GridWindowSink",
+    "MaskSink",
     "check_outputs",
     "stream_video_paths",
     "stream_header",

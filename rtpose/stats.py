@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 #: Stage order of the summary table.
-STAGE_ORDER = ["capture", "queue", "detect", "crop", "pose", "decode", "track", "render", "write", "latency", "e2e"]
+STAGE_ORDER = ["capture", "queue", "detect", "crop", "pose", "decode", "segment", "track", "render", "write", "latency",
+               "e2e"]
 
 
 @dataclass(frozen=True)

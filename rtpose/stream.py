@@ -219,6 +219,7 @@ def run(
     kpt_thr: float | None = None,
     hud: Callable[[PoseResult], list[str]] | None = None,
     on_result: Callable[[PoseResult], None] | None = None,
+    background=None,
 ) -> RunStats:
     """Run ``stream`` to its end (or until a sink asks to stop), writing every result to ``sinks``.
 
@@ -229,11 +230,13 @@ def run(
         kpt_thr: keypoints below this score are not drawn (default: the stream's ``kpt_thr``).
         hud: lines to write in the picture's corner for a result (e.g. :func:`rtpose.render.hud_lines`).
         on_result: called after the sinks with each result (progress lines).
+        background: blur or replace what is not a person in the pictures (what
+            :func:`rtpose.render.parse_background` returns; needs a segmenting model).
 
     Every sink is closed when the run ends, however it ends (a video is finalised). Returns the run's
     figures, with ``render``, ``write`` and ``e2e`` added to the stream's stages.
     """
-    from rtpose.render import draw_hud
+    from rtpose.render import apply_background, draw_hud
 
     threshold = stream.options.kpt_thr if kpt_thr is None else kpt_thr
     timer = stream.pipeline.timer
@@ -243,7 +246,11 @@ def run(
             annotated = None
             if drawing:
                 with timer.stage("render"):
-                    annotated = result.plot(kpt_thr=threshold)
+                    if background is not None:
+                        canvas = apply_background(result.image.copy(), result, background)
+                        annotated = result.plot(canvas, kpt_thr=threshold, masks=False, copy=False)
+                    else:
+                        annotated = result.plot(kpt_thr=threshold)
                     if hud is not None:
                         draw_hud(annotated, hud(result))
             with timer.stage("write"):

@@ -92,6 +92,17 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
                        help="keypoint set of the weights when the file cannot say (e.g. ap10k for 17 animal "
                             "keypoints): " + ", ".join(KEYPOINT_SETS) + " (default: from the registry entry or "
                             "the number of heatmaps)")
+    seg = parser.add_argument_group("segmentation (HRNetV2 next to pose)")
+    seg.add_argument("--seg", choices=("person", "parts"), default=None,
+                     help="person: each person's mask from whole-frame segmentation (default weights: VOC HRNetV2-W18, "
+                          "downloaded once); parts: body-part parsing of each person (LIP classes; --seg-weights "
+                          "needed: the official LIP file has no published checksum, so it is never fetched)")
+    seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
+                     help="segmentation checkpoint (official HRNet-Semantic-Segmentation, mmsegmentation or rtpose "
+                          "file) or registry name (rtpose weights list)")
+    seg.add_argument("--seg-classes", metavar="NAME", default=None,
+                     help="the file's class set where its class count is ambiguous: voc, lip, cityscapes, ade20k, "
+                          "pascal_context, pascal_context60")
     if precision:
         group.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                            help="inference precision: auto runs OpenVINO in bf16 where the CPU has native BF16 "

@@ -57,6 +57,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="write JSON Lines (.jsonl): a header line per stream, then one line per frame (for one "
                           "image: a JSON file unless the name ends in .jsonl); - is standard output; schema in "
                           "the README")
+    out.add_argument("--save-masks", metavar="DIR", default=None,
+                     help="with --seg: one indexed-colour PNG per frame (person i+1, or the body-part class)")
+    out.add_argument("--background", metavar="blur|COLOR|IMAGE", default=None,
+                     help="with --seg: blur or replace everything that is not a person in the video and window "
+                          "(a colour: green, #00ff00 or 0,255,0; or an image file)")
     out.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                      help="show a window with the overlay (default: when a display exists); q or Esc quits")
     out.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
@@ -76,6 +81,12 @@ def main(args: argparse.Namespace) -> int:
     if not specs:
         raise RtposeError("Nothing to run on: give --camera N or --source FILE|FOLDER|URL (see rtpose --help).")
     options = StreamOptions.from_args(args).validate()
+    if (args.save_masks or args.background) and not args.seg:
+        raise RtposeError("--save-masks and --background need --seg person or --seg parts.")
+    if args.background:
+        from rtpose.render import parse_background
+
+        args.background = parse_background(args.background)
     if len(specs) > 1:
         return _run_streams(args, specs, options)
     show = display_available() if args.show is None else args.show
@@ -126,6 +137,7 @@ def _run_streams(args, specs: list, options) -> int:
         ByStream,
         GridWindowSink,
         JsonLinesSink,
+        MaskSink,
         VideoSink,
         WindowSink,
         check_outputs,
@@ -170,9 +182,11 @@ def _run_streams(args, specs: list, options) -> int:
                                                for path, s, c in zip(videos, sources, stream.pipeline.captures)]))
                     if window is not None:
                         sinks.append(GridWindowSink(window, len(sources)))
+                    if args.save_masks:
+                        sinks.append(MaskSink(args.save_masks))
                     say(f"running on {len(sources)} streams: " + ", ".join(s.name for s in sources) + "; Ctrl-C stops")
                     if not stop.requested:
-                        stats = run(stream, sinks, kpt_thr=args.kpt_thr,
+                        stats = run(stream, sinks, kpt_thr=args.kpt_thr, background=args.background,
                                     hud=lambda r: hud_lines(r, info.name, info.device))
                 except KeyboardInterrupt:
                     stop.signum = stop.signum or signal.SIGINT
@@ -203,12 +217,20 @@ def _run_streams(args, specs: list, options) -> int:
 
 def _run_image(args, source, model, window) -> int:
     """One image: no threads (and no tracking), annotate, write the image and a JSON document."""
+    from rtpose.render import apply_background
     from rtpose.signals import stop_on_signals
-    from rtpose.sinks import IMAGE_OUT_SUFFIXES, ImageSink, JsonLinesSink, JsonSink, VideoSink, stream_header
+    from rtpose.sinks import IMAGE_OUT_SUFFIXES, ImageSink, JsonLinesSink, JsonSink, MaskSink, VideoSink, stream_header
 
     frame = source.read()
     result = model(frame.image).replace(frame=frame)
-    annotated = result.plot(kpt_thr=args.kpt_thr)
+    if args.background is not None:
+        canvas = apply_background(frame.image.copy(), result, args.background)
+        annotated = result.plot(canvas, kpt_thr=args.kpt_thr, masks=False, copy=False)
+    else:
+        annotated = result.plot(kpt_thr=args.kpt_thr)
+    if args.save_masks:
+        with MaskSink(args.save_masks) as sink:
+            sink.write(result, annotated)
     if args.save:
         save_image = Path(args.save).suffix.lower() in IMAGE_OUT_SUFFIXES
         with ImageSink(args.save) if save_image else VideoSink(args.save, 1.0) as sink:
@@ -232,7 +254,7 @@ def _run_stream(args, source, model, options, window) -> int:
     """Video, camera, stream or folder: the library's stream and run loop, with this command's sinks."""
     from rtpose.render import hud_lines
     from rtpose.signals import stop_on_signals
-    from rtpose.sinks import JsonLinesSink, VideoSink
+    from rtpose.sinks import JsonLinesSink, MaskSink, VideoSink
     from rtpose.stream import PoseStream, run
     from rtpose.timing import now
 
@@ -261,10 +283,12 @@ def _run_stream(args, source, model, options, window) -> int:
                                        real_time=stream.pipeline.drop_frames))
             if window is not None:
                 sinks.append(window)
+            if args.save_masks:
+                sinks.append(MaskSink(args.save_masks))
             say(f"running on {source.name}" + (f" ({total} frames)" if total else "") + "; Ctrl-C stops")
             if not stop.requested:
                 stats = run(stream, sinks, kpt_thr=args.kpt_thr, hud=lambda r: hud_lines(r, info.name, info.device),
-                            on_result=progress)
+                            on_result=progress, background=args.background)
         except KeyboardInterrupt:  # a second signal while stopping
             stop.signum = stop.signum or signal.SIGINT
         finally:

@@ -1,0 +1,135 @@
+"""Segmentation next to pose: person masks and body-part parsing with HRNetV2 (:class:`rtpose.models.HRNetSeg`).
+
+Two modes (``PoseModel(seg=…)``, ``rtpose --seg …``), each one batched model call per frame:
+
+- ``"person"``: whole-frame semantic segmentation (default weights: mmsegmentation's VOC
+  ``fcn_hr18_voc12aug_512x512``, person = class 15). The frame is resized so that its short side is the
+  model's training size (keeping the aspect ratio; any size works, HRNetSeg needs no multiple of 32), the
+  per-pixel person probability is resized back to the frame (``person_mask``), and the pixels above 0.5
+  are split between the people found (:func:`rtpose.masks.split_person_mask`: nearest skeleton, within
+  each person's box) into ``masks``.
+- ``"parts"``: body-part parsing (LIP's 20 classes) of each person on the same crop centres and scales as
+  pose (square crops at the model's input size), all people in one batch; the labels are pasted back
+  with the inverse transform (:func:`rtpose.masks.paste_crops`) into ``parts`` (a frame label map) and
+  ``masks`` (each person's non-background pixels).
+
+Runs on PyTorch (CPU, or CUDA in FP16). Results: :attr:`rtpose.results.PoseResult.masks` ``(N, H, W)``
+bool, ``person_mask`` ``(H, W)`` float32 probability, ``parts`` ``(H, W)`` uint8 class labels,
+``seg_classes`` (the :class:`~rtpose.seg_classes.SegClassSet`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from rtpose.crops import BOX_PADDING, box_to_center_size, crop_transform, normalize_crops, warp_crop
+from rtpose.errors import RtposeError
+from rtpose.results import PoseResult
+from rtpose.timing import StageTimer
+
+MODES = ("person", "parts")
+#: Registry checkpoints each mode uses when no ``seg_weights`` are given.
+DEFAULT_SEG_WEIGHTS = {"person": "fcn_hr18_voc12aug_512x512", "parts": "hrnetv2_w48_lip_473x473"}
+
+
+class Segmenter:
+    """An HRNetSeg in one of :data:`MODES`, applied to a frame and the people pose found in it.
+
+    Args:
+        mode: "person" or "parts".
+        weights: a segmentation checkpoint (official, mmseg or rtpose layout) or a registry name; None: the
+            mode's :data:`DEFAULT_SEG_WEIGHTS` (VOC is downloaded and checked on first use; LIP has no
+            published checksum, so it is never fetched automatically: the error says where to get it).
+        classes: the class set's name where the file's class count is ambiguous (``seg_classes=``).
+        device: "cpu", "cuda" or "cuda:N" (resolved already).
+        input_size: the model input: the short side for "person", the square crop side for "parts"; None:
+            the registry entry's training size (512 for VOC, 473 for LIP), else 512 / 473.
+    """
+
+    def __init__(self, mode: str, weights: str | os.PathLike | None = None, classes: str | None = None,
+                 device: str = "cpu", input_size: int | None = None) -> None:
+        import torch
+
+        from rtpose.seg_checkpoints import checkpoint_seg_classes, load_seg_model
+        from rtpose.weights import find_entry, resolve_weights
+
+        if mode not in MODES:
+            raise RtposeError(f"Unknown seg={mode!r}; choose one of {', '.join(MODES)}.")
+        self.mode = mode
+        path = resolve_weights(str(weights) if weights is not None else DEFAULT_SEG_WEIGHTS[mode])
+        self.weights = path
+        self.classes = checkpoint_seg_classes(path, classes)
+        if mode == "parts" and self.classes.background is None:
+            raise RtposeError(f"seg='parts' needs a body-part model with a background class (LIP); "
+                              f"{path.name} has the {self.classes.name} classes.")
+        if mode == "person" and not self.classes.person_classes:
+            raise RtposeError(f"seg='person' needs a model with a person class; {path.name} has the "
+                              f"{self.classes.name} classes, none of them a person.")
+        entry = find_entry(path.name)
+        trained = min(entry.input_hw) if entry is not None and entry.kind == "segmentation" else None
+        self.input_size = int(input_size or trained or (512 if mode == "person" else 473))
+        self.device = torch.device(device)
+        self.fp16 = self.device.type == "cuda"
+        model = load_seg_model(path).to(self.device)
+        self.model = model.half() if self.fp16 else model
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        """float32 ``(N, 3, H, W)`` normalised → float32 logits ``(N, C, H/4, W/4)`` (rounded up)."""
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+            out = self.model(x.half() if self.fp16 else x)
+        return out.float().cpu().numpy()
+
+    def __call__(self, image_bgr: np.ndarray, result: PoseResult, timer: StageTimer | None = None) -> PoseResult:
+        """``result`` with ``masks``, ``person_mask`` / ``parts`` and ``seg_classes`` for ``image_bgr``."""
+        timer = timer or StageTimer()
+        with timer.stage("segment"):
+            if self.mode == "person":
+                return self._person(image_bgr, result)
+            return self._parts(image_bgr, result)
+
+    def _person(self, image: np.ndarray, result: PoseResult) -> PoseResult:
+        from rtpose.masks import person_probability, split_person_mask
+
+        h, w = image.shape[:2]
+        scale = self.input_size / min(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+        logits = self._logits(normalize_crops(resized[None]))
+        probability = person_probability(logits, self.classes.person_classes)[0]
+        person = cv2.resize(probability, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        masks = split_person_mask(person >= 0.5, result.keypoints if len(result) else None,
+                                  result.boxes if len(result) else None, links=np.asarray(result.keypoint_set.links))
+        return result.replace(masks=masks.astype(bool), person_mask=person, seg_classes=self.classes)
+
+    def _parts(self, image: np.ndarray, result: PoseResult) -> PoseResult:
+        from rtpose.masks import paste_crops
+
+        h, w = image.shape[:2]
+        side = (self.input_size, self.input_size)
+        if not len(result):
+            return result.replace(masks=np.zeros((0, h, w), bool), parts=np.zeros((h, w), np.uint8),
+                                  seg_classes=self.classes)
+        centers, sizes = box_to_center_size(result.boxes, 1.0, BOX_PADDING)
+        crops = np.stack([warp_crop(image, crop_transform(c, s, side), side) for c, s in zip(centers, sizes)])
+        logits = self._logits(normalize_crops(crops))  # (N, C, h, w) at stride 4
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        sureness = (shifted.max(axis=1) / shifted.sum(axis=1)).astype(np.float32)  # (N, h, w)
+        # labels and sureness are pasted, not the C logit channels: N·H·W each, whatever the frame size
+        labels = paste_crops(logits.argmax(axis=1).astype(np.float32), centers, sizes, side, (h, w), stride=4,
+                             labels=True, fill=-1).astype(np.int16)
+        sure = paste_crops(sureness, centers, sizes, side, (h, w), stride=4, fill=-1.0)
+        background = self.classes.background
+        masks = (labels >= 0) & (labels != background)
+        # the frame's map: at each pixel the part of the person whose crop is most sure of it
+        best = np.where(labels >= 0, sure, -np.inf).argmax(axis=0)
+        chosen = np.take_along_axis(np.where(masks, labels, background), best[None], axis=0)[0]
+        return result.replace(masks=masks, parts=chosen.astype(np.uint8), seg_classes=self.classes)
+
+
+__all__ = ["DEFAULT_SEG_WEIGHTS", "MODES", "Segmenter"]
