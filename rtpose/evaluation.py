@@ -57,6 +57,8 @@ KEYPOINT_SCORE_THR = 0.2
 
 #: The names of :func:`evaluate_coco`'s metrics, in pycocotools' ``stats`` order.
 METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+#: pycocotools' ``segm`` metrics, in its order.
+MASK_METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
 class DatasetError(RtposeError):
@@ -113,7 +115,12 @@ def oks_nms(
 def coco_results(image_id: int, result: PoseResult, category_id: int = 1) -> list[dict]:
     """COCO keypoint results for the people of one image, scored by :func:`instance_score`."""
     records = []
-    for box, score, keypoints in zip(result.boxes, result.scores, result.keypoints.astype(np.float64)):
+    masks = None
+    if result.masks is not None and len(result):
+        from rtpose.masks import encode_rles
+
+        masks = encode_rles(result.masks)
+    for i, (box, score, keypoints) in enumerate(zip(result.boxes, result.scores, result.keypoints.astype(np.float64))):
         records.append({
             "image_id": int(image_id),
             "category_id": int(category_id),
@@ -121,6 +128,8 @@ def coco_results(image_id: int, result: PoseResult, category_id: int = 1) -> lis
             "score": round(instance_score(keypoints, score), 6),
             "bbox": [round(float(v), 2) for v in (*box[:2], *(box[2:4] - box[:2]))],
         })
+        if masks is not None:
+            records[-1]["segmentation"] = masks[i]
     return records
 
 
@@ -339,6 +348,39 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     metrics, text = _cocoeval(coco, results, kset.oks_sigmas)
     _show_table(text, quiet, table)
     return metrics
+
+
+def evaluate_masks(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = True,
+                   table: TextIO | None = None) -> dict[str, float]:
+    """COCO mask AP/AR of person masks (pycocotools ``COCOeval``, ``iouType="segm"``, category 1).
+
+    ``results``: COCO results with a ``segmentation`` (RLE, the image's size) and a ``score`` each (rtpose's
+    ``seg=`` predictions carry both). The table goes to ``table`` or the ``rtpose`` logger as in
+    :func:`evaluate_coco`. Returns ``{"AP": …, …, "ARl": …}`` (see :data:`MASK_METRIC_NAMES`).
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    coco = load_coco(ann_file)
+    records = [dict(r) for r in _load_results(results) if isinstance(r, dict) and r.get("segmentation")]
+    if not records:
+        raise DatasetError("No result has a person mask (\"segmentation\"), so there is no mask AP to compute.")
+    for r in records:
+        r.setdefault("category_id", 1)
+        r.pop("bbox", None)  # pycocotools derives the box of a mask result from the mask
+    for ann in coco.dataset.get("annotations", []):
+        if not ann.get("segmentation"):
+            raise DatasetError(f"Annotation {ann.get('id')} of {Path(ann_file).name} has no segmentation, so "
+                               "masks cannot be scored against it.")
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator = COCOeval(coco, coco.loadRes(records), iouType="segm")
+        evaluator.params.catIds = [1]
+        evaluator.evaluate()
+        evaluator.accumulate()
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        evaluator.summarize()
+    _show_table(text.getvalue(), quiet, table)
+    return {name: float(value) for name, value in zip(MASK_METRIC_NAMES, evaluator.stats)}
 
 
 def _show_table(text: str, quiet: bool, table: TextIO | None) -> None:

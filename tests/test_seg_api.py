@@ -108,3 +108,25 @@ def test_cli_seg_writes_masks_json_and_background(small_weights, seg_weights, tm
     assert "need --seg" in capsys.readouterr().err
     with pytest.raises(RtposeError, match="seg='nope'"):
         rtpose.PoseModel(small_weights, seg="nope")
+
+
+def test_ground_truth_masks_as_predictions_score_mask_ap_one_through_rtpose_eval(tmp_path, capsys):
+    from pycocotools.coco import COCO
+
+    from rtpose.cli import main
+    from tests.conftest import VAL_DEV_ANN
+
+    coco = COCO(str(VAL_DEV_ANN))
+    results = []
+    for ann in coco.loadAnns(coco.getAnnIds(catIds=[1], iscrowd=False)):
+        rle = coco.annToRLE(ann)
+        results.append({"image_id": ann["image_id"], "category_id": 1, "score": 1.0,
+                        "keypoints": [float(v) for v in ann["keypoints"]],
+                        "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")
+                                         if isinstance(rle["counts"], bytes) else rle["counts"]}})
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps(results))
+    assert main(["eval", "--ann", str(VAL_DEV_ANN), "--results", str(preds)]) == 0
+    out = capsys.readouterr().out
+    mask_line = next(line for line in out.splitlines() if line.startswith("mask "))
+    assert mask_line.startswith("mask AP 1.0000 | AP50 1.0000 | AP75 1.0000"), mask_line

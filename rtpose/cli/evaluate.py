@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "score COCO-format keypoint predictions (any keypoint set), or run a model on a set and score it (OKS AP)"
+HELP = ("score COCO-format keypoint predictions (any keypoint set; with person masks, mask AP too), or run a "
+        "model on a set and score it (OKS AP; with --seg person, mask AP)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -69,3 +70,20 @@ def _report(ann, results, keypoint_set) -> None:
             print(f"{part:<11} {format_metrics(metrics)}")
         return
     print(format_metrics(evaluate_coco(ann, results, keypoint_set=kset, table=sys.stdout)))
+    if _has_masks(results):
+        from rtpose.evaluation import evaluate_masks
+
+        print("mask " + format_metrics(evaluate_masks(ann, results, table=sys.stdout)))
+
+
+def _has_masks(results) -> bool:
+    """Whether the results carry person masks (``"segmentation"``): then the mask AP is scored too."""
+    if not isinstance(results, list):
+        import json
+        from pathlib import Path
+
+        try:
+            results = json.loads(Path(results).read_text())
+        except (OSError, ValueError):
+            return False
+    return isinstance(results, list) and any(isinstance(r, dict) and r.get("segmentation") for r in results)
