@@ -32,6 +32,10 @@ _PREFIX_MAP = (
 )
 
 
+#: Globals a weights-only checkpoint may name (tensors, their storage, plain containers, numpy scalars).
+_PLAIN_GLOBALS = ("torch.", "collections.", "numpy.", "builtins.", "_codecs.", "argparse.Namespace")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """The raw contents of a checkpoint file, loaded safely; a clear error if it is not one."""
     path = Path(path)
@@ -41,6 +45,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         magic = file.read(4)
     if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # a zip archive or a pickle
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint (neither a zip archive nor a pickle).")
+    # Other libraries may have allowed their classes for every weights-only load of the process (Ultralytics
+    # does when it loads a detector safely): a checkpoint must hold tensors and plain containers whatever
+    # they allowed.
+    if magic.startswith(b"PK\x03\x04"):
+        try:
+            objects = [name for name in torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+                       if not name.startswith(_PLAIN_GLOBALS) or name.startswith("torch.nn.")]
+        except Exception:  # a damaged archive: torch.load below says so
+            objects = []
+        if objects:
+            raise WeightsError(
+                f"{path} holds pickled Python objects ({objects[0]}), not just tensors; rtpose only loads "
+                "weights-only checkpoints, so pass an HRNet state_dict file."
+            )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
