@@ -433,8 +433,10 @@ class MainWindow(WindowLayout, QMainWindow):
             self.statusBar().showMessage(f"Stopped after {frames} frames", 5000)
         else:
             name = self._source_info.get("name", "")
+            names = [s["name"] for s in self._source_info.get("streams", ())] + [name]
             # The error sentence names the source already (most do): do not say it twice.
-            self.show_error(reason if name and name in reason else f"{name or 'The source'} stopped: {reason}")
+            named = any(str(n) and str(n) in reason for n in names)
+            self.show_error(reason if named else f"{name or 'The source'} stopped: {reason}")
         if self.recorder is not None and self._resume_after_load is None:
             self.stop_recording()  # the end of the source, an error or Stop finalise the recording
         self._update_controls()
@@ -579,10 +581,13 @@ class MainWindow(WindowLayout, QMainWindow):
         size = self._source_info.get("size")
         if self.last_annotated is not None:
             size = (self.last_annotated.shape[1], self.last_annotated.shape[0])
-        fps = (self._source_info.get("fps") if not self._multi else None) or \
-            (self.last_result.fps if self.last_result else 0) or 25.0
+        fps = self._source_info.get("fps") or (self.last_result.fps if self.last_result else 0) or 25.0
+        real_time = bool(self._source_info.get("is_live"))
+        if self._multi:  # the grid changes once per result of any stream, frame numbers interleave
+            fps = sum(s.get("fps") or 25.0 for s in self._source_info["streams"])
+            real_time = False
         try:
-            self.recorder = Recording(path, fps, tuple(size), real_time=bool(self._source_info.get("is_live")))
+            self.recorder = Recording(path, fps, tuple(size), real_time=real_time)
         except (RtposeError, OSError) as exc:
             self.recorder = None
             self.act_record.setChecked(False)

@@ -377,7 +377,7 @@ def test_the_backend_list_comes_from_the_backend_table(qtbot, qapp, monkeypatch)
 
 
 # ------------------------------------------------------------------------------------- several streams
-def test_two_videos_play_in_a_grid_with_a_readout_per_stream(qtbot, window):
+def test_two_videos_play_in_a_grid_with_a_readout_per_stream(qtbot, window, tmp_path):
     """Dropping two files opens one stream over both: each stream's frames in its tile, a row each."""
     import cv2
     from PyQt5.QtCore import QMimeData, QPoint, Qt, QUrl
@@ -411,6 +411,15 @@ def test_two_videos_play_in_a_grid_with_a_readout_per_stream(qtbot, window):
     assert table.isVisible() and table.rowCount() == 2
     assert "vtest-480x360.avi" in table.figures(0)["Stream"]
     assert "one-by-one-person.mp4" in table.figures(1)["Stream"]
+    # The recording is of the grid.
+    recording = tmp_path / "grid.mp4"
+    assert window.start_recording(recording)
+    _wait_frames(qtbot, window, window.frames_shown + 3)
+    assert window.stop_recording() == recording
+    capture = cv2.VideoCapture(str(recording))
+    ok, first = capture.read()
+    capture.release()
+    assert ok and first.shape == grid.shape
     # Several streams cannot seek; pause and resume work for all.
     assert not window.position.isEnabled() and not window.act_fwd.isEnabled()
     window.toggle_pause()
@@ -493,6 +502,11 @@ def test_a_dropped_stream_is_named_once_in_the_banner(window):
     assert window.view.banner.count(url) == 1
     window._run_finished("the decoder failed.", None)  # a sentence that does not name it gets the name
     assert window.view.banner.startswith(url)
+    other = "rtsp://192.0.2.8:8554/live"  # several streams: the one lost is named, once
+    window._source_info = {"name": f"{url}, {other}", "spec": [url, other], "is_live": True,
+                           "streams": [{"name": url, "is_live": True}, {"name": other, "is_live": True}]}
+    window._run_finished(f"{other} stopped sending frames (camera unplugged or stream ended).", None)
+    assert window.view.banner.count(other) == 1 and url not in window.view.banner
 
 
 def test_a_still_image_shows_no_frame_rate(qtbot, window):
