@@ -323,7 +323,8 @@ class MainWindow(WindowLayout, QMainWindow):
             self.statusBar().showMessage("Playing", 2000)
         else:
             self.controller.pause()
-            self.statusBar().showMessage("Paused — Space resumes, ←/→ step through frames", 4000)
+            self.statusBar().showMessage("Paused — Space resumes" + ("" if self._multi else
+                                                                      ", ←/→ step through frames"), 4000)
         self._update_controls()
 
     def stop(self) -> None:

@@ -274,13 +274,18 @@ class Readouts(QWidget):
 
 
 class StreamTable(QTableWidget):
-    """One row per stream of a run over several sources: its name, FPS, latency, people and drops."""
+    """One row per stream of a run over several sources: its number (name in the tooltip; the source group
+    lists the numbered names), FPS, latency, people and drops."""
 
-    COLUMNS = ("Stream", "FPS", "Latency", "People", "Dropped")
+    COLUMNS = ("#", "FPS", "Latency", "People", "Dropped")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
         self.setHorizontalHeaderLabels(self.COLUMNS)
+        for column, tip in enumerate(("Stream (its name is in the tooltip and in the Source group)",
+                                      "Results per second of the stream", "Latency of its newest result, ms",
+                                      "People in its newest frame", "Frames dropped to stay current")):
+            self.horizontalHeaderItem(column).setToolTip(tip)
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.NoSelection)
@@ -288,15 +293,16 @@ class StreamTable(QTableWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for column in range(1, len(self.COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
+        for column in range(len(self.COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeToContents if column == 0 else QHeaderView.Stretch)
+        self.names: list[str] = []
 
     def set_streams(self, names: list[str]) -> None:
         """A row per stream, named (figures empty until :meth:`update_stream`)."""
+        self.names = [str(n) for n in names]
         self.setRowCount(len(names))
-        for row, name in enumerate(names):
-            item = QTableWidgetItem(f"{row + 1} {name}")
+        for row, name in enumerate(self.names):
+            item = QTableWidgetItem(str(row + 1))
             item.setToolTip(name)
             self.setItem(row, 0, item)
             for column in range(1, len(self.COLUMNS)):
@@ -308,12 +314,13 @@ class StreamTable(QTableWidget):
     def update_stream(self, row: int, fps: float, latency_ms: float, people: int, dropped: int) -> None:
         if not 0 <= row < self.rowCount():
             return
-        for column, text in enumerate((f"{fps:.1f}", f"{latency_ms:.0f} ms", str(people), str(dropped)), 1):
+        for column, text in enumerate((f"{fps:.1f}", f"{latency_ms:.0f}", str(people), str(dropped)), 1):
             self.item(row, column).setText(text)
 
     def figures(self, row: int) -> dict[str, str]:
-        """The texts of a row, by column title (tests, tooltips)."""
-        return {title: self.item(row, column).text() for column, title in enumerate(self.COLUMNS)}
+        """The texts of a row, by column title, and the stream's ``name`` (tests, tooltips)."""
+        texts = {title: self.item(row, column).text() for column, title in enumerate(self.COLUMNS)}
+        return {**texts, "name": self.names[row]}
 
     @staticmethod
     def _value(text: str) -> QTableWidgetItem:

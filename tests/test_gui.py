@@ -409,8 +409,8 @@ def test_two_videos_play_in_a_grid_with_a_readout_per_stream(qtbot, window, tmp_
     table = window.stream_table
     qtbot.waitUntil(lambda: all(table.figures(r)["FPS"] != "–" for r in range(2)), timeout=30_000)
     assert table.isVisible() and table.rowCount() == 2
-    assert "vtest-480x360.avi" in table.figures(0)["Stream"]
-    assert "one-by-one-person.mp4" in table.figures(1)["Stream"]
+    assert table.figures(0)["#"] == "1" and "vtest-480x360.avi" in table.figures(0)["name"]
+    assert table.figures(1)["#"] == "2" and "one-by-one-person.mp4" in table.figures(1)["name"]
     # The recording is of the grid.
     recording = tmp_path / "grid.mp4"
     assert window.start_recording(recording)
