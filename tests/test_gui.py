@@ -528,3 +528,21 @@ def test_snapshot_path_stays_visible_until_the_next_action(qtbot, window, tmp_pa
     assert str(path) in window.snapshot_label.text() and window.snapshot_label.isVisible()
     window.open_source(str(VIDEO_MULTI))  # the next action
     assert window.snapshot_label.text() == ""
+
+
+def test_open_several_files_urls_and_the_url_box_open_one_stream_over_all(window, monkeypatch):
+    from PyQt5.QtWidgets import QFileDialog, QInputDialog
+
+    opened = []
+    monkeypatch.setattr(window, "_open", lambda spec, start_index=0: opened.append(spec))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (["/v/a.mp4", "/v/b.mp4"], "")))
+    window.act_open_several.trigger()
+    monkeypatch.setattr(QInputDialog, "getMultiLineText",
+                        staticmethod(lambda *a, **k: ("rtsp://h/1\n\nrtsp://h/2\n0\n", True)))
+    window.act_open_urls.trigger()
+    window.url_edit.setText("rtsp://h/3  rtsp://h/4")
+    window.btn_url.click()
+    window.url_edit.setText("rtsp://h/5")
+    window.btn_url.click()
+    assert opened == [["/v/a.mp4", "/v/b.mp4"], ["rtsp://h/1", "rtsp://h/2", 0], ["rtsp://h/3", "rtsp://h/4"],
+                      "rtsp://h/5"]
