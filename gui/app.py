@@ -110,9 +110,15 @@ def create_window(args: argparse.Namespace):
     stream_options = StreamOptions.from_args(args, realtime=False, max_frames=None).validate()
     window = MainWindow(config, kpt_thr=getattr(args, "kpt_thr", 0.3), realtime=getattr(args, "realtime", False),
                         stream_options=stream_options)
-    first = args.camera if getattr(args, "camera", None) is not None else getattr(args, "source", None)
-    if first is not None:
-        window.open_source(first)
+    sources = getattr(args, "source", None)
+    if isinstance(sources, str):  # a Namespace built by hand
+        sources = [sources]
+    if getattr(args, "camera", None) is not None:
+        window.open_source(args.camera)
+    elif sources and len(sources) > 1:
+        window.open_sources(sources)  # one stream each, in a grid
+    elif sources:
+        window.open_source(sources[0])
     return window
 
 

@@ -30,7 +30,7 @@ from PyQt5.QtWidgets import (
 )
 
 from gui import theme
-from gui.widgets import ElidedLabel, LabeledSlider, Readouts, VideoView, make_icon
+from gui.widgets import ElidedLabel, LabeledSlider, Readouts, StreamTable, VideoView, make_icon
 from rtpose.backends.select import available_backends
 from rtpose.devices import available_devices
 
@@ -55,6 +55,10 @@ class WindowLayout:
     def _build_actions(self) -> None:
         self._icons = {"play": make_icon("play"), "pause": make_icon("pause")}
         self.act_open = self._action("&Open file…", self.open_file_dialog, "Ctrl+O", "open")
+        self.act_open_several = self._action("Open &several files…", self.open_files_dialog, "Ctrl+Shift+O",
+                                             tip="Open several videos at once: a grid of the streams")
+        self.act_open_urls = self._action("Open several &URLs…", self.open_urls_dialog,
+                                          tip="Open several stream URLs (one a line): a grid of the streams")
         self.act_weights = self._action("Load &weights…", self.open_weights_dialog, "Ctrl+W", tip="Load HRNet weights")
         self.act_pause = self._action("&Pause", self.toggle_pause, "Space", "pause", tip="Pause / resume")
         self.act_stop = self._action("&Stop", self.stop, None, "stop")
@@ -75,8 +79,10 @@ class WindowLayout:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.act_open)
+        file_menu.addAction(self.act_open_several)
         file_menu.addAction("Open &camera", self.open_camera)
         file_menu.addAction("Open &URL", self.open_url)
+        file_menu.addAction(self.act_open_urls)
         file_menu.addSeparator()
         file_menu.addAction(self.act_record)
         file_menu.addAction(self.act_snapshot)
@@ -178,6 +184,10 @@ class WindowLayout:
         self.rec_label = QLabel("")
         self.rec_label.setStyleSheet(f"color: {theme.DANGER}; font-weight: 600;")
         self.backend_label = QLabel("loading model…")
+        self.snapshot_label = QLabel("")  # the last snapshot's path, until the next action
+        self.snapshot_label.setObjectName("muted")
+        self.snapshot_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        status.addPermanentWidget(self.snapshot_label)
         status.addPermanentWidget(self.rec_label)
         status.addPermanentWidget(self.backend_label)
 
@@ -187,7 +197,7 @@ class WindowLayout:
         layout.setSpacing(6)
         self.btn_open = QPushButton(make_icon("open", "#ffffff"), "  Open video or image…")
         self.btn_open.setObjectName("primary")
-        self.btn_open.setToolTip("Open a file (Ctrl+O) — or drop one onto the window")
+        self.btn_open.setToolTip("Open a file (Ctrl+O), several at once (Ctrl+Shift+O) — or drop files onto the window")
         self.btn_open.clicked.connect(self.open_file_dialog)
         layout.addWidget(self.btn_open)
         row = QHBoxLayout()
@@ -201,7 +211,7 @@ class WindowLayout:
         layout.addLayout(row)
         row = QHBoxLayout()
         self.url_edit = QLineEdit()
-        self.url_edit.setPlaceholderText("rtsp:// or http:// stream URL")
+        self.url_edit.setPlaceholderText("rtsp:// or http:// stream URL (several: space between)")
         self.url_edit.returnPressed.connect(self.open_url)
         row.addWidget(self.url_edit, 1)
         self.btn_url = QPushButton("Go")
@@ -219,6 +229,9 @@ class WindowLayout:
         layout = QVBoxLayout(group)
         self.readouts = Readouts()
         layout.addWidget(self.readouts)
+        self.stream_table = StreamTable()  # several streams: one row each
+        self.stream_table.hide()
+        layout.addWidget(self.stream_table)
         return group
 
     def _detection_group(self, kpt_thr: float) -> QGroupBox:

@@ -16,10 +16,12 @@ from PyQt5.QtWidgets import (
     QAction,
     QCheckBox,
     QFileDialog,
+    QInputDialog,
     QMainWindow,
     QSlider,
 )
 
+from gui import overlay
 from gui.layout import WindowLayout
 from gui.recording import Recording, save_snapshot, timestamped_path
 from gui.widgets import bgr_to_qimage
@@ -70,6 +72,10 @@ class MainWindow(WindowLayout, QMainWindow):
         self._pending_open: tuple | None = None
         self._resume_after_load: tuple | None = None
         self._source_info: dict = {}
+        self._stream_results: dict = {}  # several streams: the newest result of each, by stream index
+        self._stream_images: dict[int, np.ndarray] = {}  # … and its drawn picture
+        self._tile: tuple[int, int] = (640, 360)
+        self.hud_rect: tuple[int, int, int, int] | None = None  # where the last HUD was drawn
         self._render_ms = 0.0
         self._last_readout = 0.0
         self._closing = False
@@ -211,7 +217,8 @@ class MainWindow(WindowLayout, QMainWindow):
             index = self.last_result.frame.index + 1 if self.last_result is not None else 0
             spec = self._source_info["spec"]
             self.controller.stop()
-            self._resume_after_load = (spec, index if not self._source_info.get("is_live") else 0)
+            self._resume_after_load = (spec, index if not self._source_info.get("is_live") and not self._multi
+                                       else 0)
 
     def open_weights_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load HRNet weights", str(Path.home()),
@@ -241,7 +248,17 @@ class MainWindow(WindowLayout, QMainWindow):
             spec = int(spec)
         self._open(spec, start_index)
 
+    def open_sources(self, specs: list) -> None:
+        """Open several sources at once (files, URLs, camera indices): one stream each, shown in a grid."""
+        specs = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in specs
+                 if not (isinstance(s, str) and not s.strip())]
+        if len(specs) == 1:
+            self._open(specs[0])
+        elif specs:
+            self._open(list(specs))
+
     def _open(self, spec, start_index: int = 0) -> None:
+        self.snapshot_label.setText("")
         if self.estimator is None:
             if self.loader.busy:
                 self._pending_open = (spec, start_index)
@@ -250,8 +267,9 @@ class MainWindow(WindowLayout, QMainWindow):
             self.show_error(self.model_error or weights_help())
             return
         self.view.set_banner(None)
-        self.statusBar().showMessage(f"Opening {spec}…")
-        self.source_label.setText(f"Opening {spec}…")
+        what = f"{len(spec)} sources" if isinstance(spec, list) else str(spec)
+        self.statusBar().showMessage(f"Opening {what}…")
+        self.source_label.setText(f"Opening {what}…")
         self.controller.open(spec, self.estimator, realtime=self.realtime.isChecked(), start_index=start_index)
         self._update_controls()
 
@@ -259,6 +277,19 @@ class MainWindow(WindowLayout, QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a video or image", str(Path.cwd()), VIDEO_FILTER)
         if path:
             self.open_source(path)
+
+    def open_files_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open several videos (one stream each)", str(Path.cwd()),
+                                                VIDEO_FILTER)
+        if paths:
+            self.open_sources(paths)
+
+    def open_urls_dialog(self) -> None:
+        text, ok = QInputDialog.getMultiLineText(self, "Open several URLs",
+                                                 "Stream URLs, files or camera numbers, one a line:",
+                                                 self.url_edit.text().strip())
+        if ok:
+            self.open_sources(text.split())
 
     def open_camera(self) -> None:
         self.open_source(int(self.camera_index.value()))
@@ -269,7 +300,7 @@ class MainWindow(WindowLayout, QMainWindow):
             self.url_edit.setFocus()
             self.show_error("Type a stream URL first (rtsp://…, http://…).")
             return
-        self.open_source(url)
+        self.open_sources(url.split())  # URLs have no spaces: several URLs open as several streams
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -279,7 +310,7 @@ class MainWindow(WindowLayout, QMainWindow):
         files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if files:
             event.acceptProposedAction()
-            self.open_source(files[0])
+            self.open_sources(files)
 
     # ------------------------------------------------------------------------------- transport
     def toggle_pause(self) -> None:
@@ -292,7 +323,8 @@ class MainWindow(WindowLayout, QMainWindow):
             self.statusBar().showMessage("Playing", 2000)
         else:
             self.controller.pause()
-            self.statusBar().showMessage("Paused — Space resumes, ←/→ step through frames", 4000)
+            self.statusBar().showMessage("Paused — Space resumes" + ("" if self._multi else
+                                                                      ", ←/→ step through frames"), 4000)
         self._update_controls()
 
     def stop(self) -> None:
@@ -324,12 +356,30 @@ class MainWindow(WindowLayout, QMainWindow):
 
     def _seekable(self) -> bool:
         return bool(self.controller.stream is not None and self._source_info.get("frame_count")
-                    and not self._source_info.get("is_live"))
+                    and not self._source_info.get("is_live") and not self._multi)
+
+    @property
+    def _multi(self) -> bool:
+        """Several streams run (or ran): a grid, per-stream readouts, no seeking."""
+        return len(self._source_info.get("streams", ())) > 1
+
+    @property
+    def _still(self) -> bool:
+        """One still image: no frame rate to show."""
+        info = self._source_info
+        return bool(info) and not self._multi and info.get("frame_count") == 1 and not info.get("is_live")
 
     def _run_started(self, info: dict) -> None:
         self._source_info = info
         self.last_result = None
         self.frames_shown = 0
+        self._stream_results, self._stream_images = {}, {}
+        streams = info.get("streams") or [info]
+        self.stream_table.set_streams([s["name"] for s in streams])
+        if self._multi:
+            self._tile = overlay.tile_size([s.get("size") or (0, 0) for s in streams])
+            self._show_multi_started(streams)
+            return
         count = info.get("frame_count")
         self.position.setRange(0, max(0, (count or 1) - 1))
         self.position.setValue(0)
@@ -345,8 +395,31 @@ class MainWindow(WindowLayout, QMainWindow):
         self.readouts.clear()
         self._update_controls()
 
+    def _show_multi_started(self, streams: list[dict]) -> None:
+        self.position.setRange(0, 0)
+        self.position_label.setText(f"{len(streams)} streams")
+        self.source_label.setText("\n".join(
+            f"{i + 1}. {s['name']}" + (" · live" if s["is_live"] else "")
+            + (f" · {s['size'][0]}×{s['size'][1]}" if s.get("size") and s["size"][0] else "")
+            for i, s in enumerate(streams)))
+        self.setWindowTitle(f"{len(streams)} streams: {self._source_info['name']} — rtpose viewer")
+        self.statusBar().showMessage(f"Playing {len(streams)} streams", 3000)
+        self.readouts.clear()
+        self._update_controls()
+
     def _source_failed(self, message: str) -> None:
+        """Opening failed: nothing runs, so nothing of the previous source stays (frame, title, figures)."""
+        self._source_info = {}
+        self.last_result = self.last_annotated = None
+        self._stream_results, self._stream_images = {}, {}
+        self.frames_shown = 0
+        self.view.set_image(None)
+        self.setWindowTitle("rtpose viewer")
         self.source_label.setText("No source")
+        self.readouts.clear()
+        self.stream_table.set_streams([])
+        self.position.setRange(0, 0)
+        self.position_label.setText("--:-- / --:--")
         self.show_error(message)
         self._update_controls()
 
@@ -360,7 +433,11 @@ class MainWindow(WindowLayout, QMainWindow):
         elif reason == "stopped":
             self.statusBar().showMessage(f"Stopped after {frames} frames", 5000)
         else:
-            self.show_error(f"{self._source_info.get('name', 'The source')} stopped: {reason}")
+            name = self._source_info.get("name", "")
+            names = [s["name"] for s in self._source_info.get("streams", ())] + [name]
+            # The error sentence names the source already (most do): do not say it twice.
+            named = any(str(n) and str(n) in reason for n in names)
+            self.show_error(reason if named else f"{name or 'The source'} stopped: {reason}")
         if self.recorder is not None and self._resume_after_load is None:
             self.stop_recording()  # the end of the source, an error or Stop finalise the recording
         self._update_controls()
@@ -369,6 +446,9 @@ class MainWindow(WindowLayout, QMainWindow):
     def _results_ready(self) -> None:
         results = self.controller.take_results()
         if not results or self._closing:
+            return
+        if self._multi:
+            self._results_ready_grid(results)
             return
         for result in results:
             start = time.perf_counter()
@@ -391,21 +471,78 @@ class MainWindow(WindowLayout, QMainWindow):
         if first:
             self._update_controls()
 
-    def render(self, result) -> np.ndarray:
-        """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD)."""
-        from rtpose.render import draw_hud, hud_lines
+    def _results_ready_grid(self, results: list) -> None:
+        """Several streams: draw each new result, and show every stream's newest picture in its tile."""
+        start = time.perf_counter()
+        drawn = {}
+        for result in results:  # the newest of each stream is enough
+            self._stream_results[int(result.stream)] = result
+            drawn[int(result.stream)] = result
+        for index, result in drawn.items():
+            self._stream_images[index] = self.render(result)
+        self._render_ms = (time.perf_counter() - start) * 1e3 / max(1, len(drawn))
+        self._compose()
+        if self.recorder is not None:
+            self._record(results[-1], self.last_annotated)
+        self.last_result = results[-1]
+        first = self.frames_shown == 0
+        self.frames_shown += len(results)
+        now = time.perf_counter()
+        if now - self._last_readout > 0.1 or self.controller.paused:
+            self._last_readout = now
+            self._update_stream_readouts()
+        if first:
+            self._update_controls()
 
+    def _compose(self) -> None:
+        """The grid of the streams' newest pictures, on show and in :attr:`last_annotated`."""
+        streams = len(self._source_info.get("streams", ()))
+        grid = overlay.compose_grid(self._stream_images, streams, self._tile)
+        self.last_annotated = grid
+        self.view.set_image(bgr_to_qimage(grid))
+
+    def _update_stream_readouts(self) -> None:
+        results = [self._stream_results[i] for i in sorted(self._stream_results)]
+        for result in results:
+            self.stream_table.update_stream(int(result.stream), result.fps, result.latency_ms, len(result),
+                                            result.dropped)
+        if results:
+            newest = self.last_result
+            stages = {k: float(v) for k, v in newest.timings_ms.items()}
+            stages["render"] = self._render_ms
+            order = [s for s in STAGE_ORDER if s in stages] + sorted(s for s in stages if s not in STAGE_ORDER)
+            self.readouts.update_from(sum(r.fps for r in results), max(r.latency_ms for r in results),
+                                      sum(len(r) for r in results), sum(r.dropped for r in results),
+                                      f"{len(results)} streams", [(s, stages[s]) for s in order])
+
+    def hud_lines(self, result) -> list[str]:
+        """The HUD of ``result``: FPS (none for a still image), latency, people, backend and device."""
+        lines = overlay.hud_lines(result, self.model_info.get("backend", ""), self.model_info.get("device", ""),
+                                  still=self._still)
+        if self._multi:  # which stream this tile shows, numbered as in the side panel's table
+            streams = self._source_info["streams"]
+            name = streams[result.stream]["name"] if result.stream < len(streams) else ""
+            lines.insert(0, f"{result.stream + 1}. {Path(str(name)).name or name}")
+        return lines
+
+    def render(self, result) -> np.ndarray:
+        """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD).
+
+        The HUD goes in the corner of the frame where it covers the fewest people.
+        """
         parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
         image = result.plot(kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
                             keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts)
         if self.show_hud.isChecked():
-            lines = hud_lines(result, self.model_info.get("backend", ""), self.model_info.get("device", ""))
-            image = draw_hud(image, lines)
+            self.hud_rect = overlay.draw_hud(image, self.hud_lines(result), result.boxes)
         return image
 
     def _rerender(self) -> None:
         """Redraw the last frame after a display setting changed (so it applies even while paused)."""
-        if self.last_result is not None:
+        if self._multi and self._stream_results:
+            self._stream_images = {i: self.render(r) for i, r in self._stream_results.items()}
+            self._compose()
+        elif self.last_result is not None:
             self.last_annotated = self.render(self.last_result)
             self.view.set_image(bgr_to_qimage(self.last_annotated))
 
@@ -417,8 +554,8 @@ class MainWindow(WindowLayout, QMainWindow):
         order = [s for s in STAGE_ORDER if s in stages] + sorted(s for s in stages if s not in STAGE_ORDER)
         count = self._source_info.get("frame_count")
         frame = f"{result.frame.index + 1}/{count}" if count else str(result.frame.index + 1)
-        self.readouts.update_from(result.fps, result.latency_ms, len(result), result.dropped, frame,
-                                  [(s, float(stages[s])) for s in order])
+        self.readouts.update_from(None if self._still else result.fps, result.latency_ms, len(result),
+                                  result.dropped, frame, [(s, float(stages[s])) for s in order])
         fps = self._source_info.get("fps")
         if count and fps:
             self.position_label.setText(f"{_clock(result.frame.index / fps)} / {_clock(count / fps)}")
@@ -432,6 +569,7 @@ class MainWindow(WindowLayout, QMainWindow):
         if self.recorder is not None:
             self.stop_recording()
         else:
+            self.snapshot_label.setText("")
             self.start_recording()
 
     def start_recording(self, path: str | Path | None = None) -> bool:
@@ -445,8 +583,12 @@ class MainWindow(WindowLayout, QMainWindow):
         if self.last_annotated is not None:
             size = (self.last_annotated.shape[1], self.last_annotated.shape[0])
         fps = self._source_info.get("fps") or (self.last_result.fps if self.last_result else 0) or 25.0
+        real_time = bool(self._source_info.get("is_live"))
+        if self._multi:  # the grid changes once per result of any stream, frame numbers interleave
+            fps = sum(s.get("fps") or 25.0 for s in self._source_info["streams"])
+            real_time = False
         try:
-            self.recorder = Recording(path, fps, tuple(size), real_time=bool(self._source_info.get("is_live")))
+            self.recorder = Recording(path, fps, tuple(size), real_time=real_time)
         except (RtposeError, OSError) as exc:
             self.recorder = None
             self.act_record.setChecked(False)
@@ -492,6 +634,8 @@ class MainWindow(WindowLayout, QMainWindow):
             return None
         self.last_snapshot = path
         self.statusBar().showMessage(f"Saved snapshot {path}", 6000)
+        self.snapshot_label.setText(f"Snapshot: {path}")  # stays until the next action
+        self.snapshot_label.setToolTip(str(path))
         return path
 
     # ------------------------------------------------------------------------------------ misc

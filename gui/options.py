@@ -16,8 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_tracking_args(parser)
     group = parser.add_argument_group("source (optional: the viewer can also open one later)")
     first = group.add_mutually_exclusive_group()
-    first.add_argument("--source", metavar="FILE|URL|FOLDER",
-                       help="video, image, folder or stream URL to open at start")
+    first.add_argument("--source", metavar="FILE|URL|FOLDER", action="append",
+                       help="video, image, folder or stream URL to open at start; repeat it to open several "
+                            "at once (a grid of the streams)")
     first.add_argument("--camera", type=non_negative_int, metavar="N", help="camera index to open at start")
     group.add_argument("--realtime", action="store_true",
                        help="play files at their own frame rate, dropping frames inference cannot keep up with")

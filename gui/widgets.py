@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
-from PyQt5.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 
@@ -215,7 +227,7 @@ class Readouts(QWidget):
         font.setBold(True)
         self.fps.setFont(font)
         self.fps.setStyleSheet(f"color: {theme.ACCENT};")
-        fps_unit = QLabel("FPS")
+        self.fps_unit = fps_unit = QLabel("FPS")
         fps_unit.setObjectName("muted")
         self.values: dict[str, QLabel] = {}
         grid = QGridLayout()
@@ -244,18 +256,77 @@ class Readouts(QWidget):
 
     def clear(self) -> None:
         self.fps.setText("–")
+        self.fps_unit.setText("FPS")
         for label in self.values.values():
             label.setText("–")
         self.bars.set_stages([])
 
-    def update_from(self, fps: float, latency_ms: float, people: int, dropped: int, frame: str,
+    def update_from(self, fps: float | None, latency_ms: float, people: int, dropped: int, frame: str,
                     stages: list[tuple[str, float]]) -> None:
-        self.fps.setText(f"{fps:.1f}")
+        """``fps`` None: a still image, where a frame rate means nothing."""
+        self.fps.setText("–" if fps is None else f"{fps:.1f}")
+        self.fps_unit.setText("still image" if fps is None else "FPS")
         self.values["latency"].setText(f"{latency_ms:.0f} ms")
         self.values["people"].setText(str(people))
         self.values["dropped"].setText(str(dropped))
         self.values["frame"].setText(frame)
         self.bars.set_stages(stages)
+
+
+class StreamTable(QTableWidget):
+    """One row per stream of a run over several sources: its number (name in the tooltip; the source group
+    lists the numbered names), FPS, latency, people and drops."""
+
+    COLUMNS = ("#", "FPS", "Latency", "People", "Dropped")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        for column, tip in enumerate(("Stream (its name is in the tooltip and in the Source group)",
+                                      "Results per second of the stream", "Latency of its newest result, ms",
+                                      "People in its newest frame", "Frames dropped to stay current")):
+            self.horizontalHeaderItem(column).setToolTip(tip)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.NoSelection)
+        self.setFocusPolicy(Qt.NoFocus)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        header = self.horizontalHeader()
+        for column in range(len(self.COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeToContents if column == 0 else QHeaderView.Stretch)
+        self.names: list[str] = []
+
+    def set_streams(self, names: list[str]) -> None:
+        """A row per stream, named (figures empty until :meth:`update_stream`)."""
+        self.names = [str(n) for n in names]
+        self.setRowCount(len(names))
+        for row, name in enumerate(self.names):
+            item = QTableWidgetItem(str(row + 1))
+            item.setToolTip(name)
+            self.setItem(row, 0, item)
+            for column in range(1, len(self.COLUMNS)):
+                self.setItem(row, column, self._value("–"))
+        height = self.horizontalHeader().height() + sum(self.rowHeight(r) for r in range(len(names))) + 4
+        self.setFixedHeight(height)
+        self.setVisible(len(names) > 1)
+
+    def update_stream(self, row: int, fps: float, latency_ms: float, people: int, dropped: int) -> None:
+        if not 0 <= row < self.rowCount():
+            return
+        for column, text in enumerate((f"{fps:.1f}", f"{latency_ms:.0f}", str(people), str(dropped)), 1):
+            self.item(row, column).setText(text)
+
+    def figures(self, row: int) -> dict[str, str]:
+        """The texts of a row, by column title, and the stream's ``name`` (tests, tooltips)."""
+        texts = {title: self.item(row, column).text() for column, title in enumerate(self.COLUMNS)}
+        return {**texts, "name": self.names[row]}
+
+    @staticmethod
+    def _value(text: str) -> QTableWidgetItem:
+        item = QTableWidgetItem(text)
+        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        return item
 
 
 def make_icon(kind: str, colour: str = theme.TEXT, size: int = 36) -> QIcon:

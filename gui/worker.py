@@ -111,13 +111,14 @@ class GuiSink:
     needs_image = False  # the viewer draws on the GUI thread, with its own toggles
     stop_requested = False
 
-    def __init__(self, controller: PipelineController) -> None:
+    def __init__(self, controller: PipelineController, generation: int | None = None) -> None:
         self.controller = controller
+        self.generation = generation
         self.count = 0
 
     def write(self, result, annotated=None) -> None:
         self.count += 1
-        self.controller._on_result(result)
+        self.controller._on_result(result, self.generation)
 
     def close(self) -> None:
         pass
@@ -128,7 +129,8 @@ class PipelineController(QObject):
 
     Signals (all delivered on the GUI thread):
         started(dict): the source is open and frames flow; keys ``name``, ``is_live``, ``fps``, ``size``,
-            ``frame_count``, ``spec``.
+            ``frame_count``, ``spec`` (of the first source), and ``streams``: one such dict per source
+            (several when ``spec`` is a list; then ``frame_count`` is None: several streams cannot seek).
         results_ready(): call :meth:`take_results` for the results that arrived.
         finished(str, object): the run ended; a reason ("end", "stopped" or an error sentence) and its
             :class:`~rtpose.stats.RunStats` (None when it never started).
@@ -178,9 +180,13 @@ class PipelineController(QObject):
         return self._stream is not None and bool(self._stream.paused)
 
     # -- commands --------------------------------------------------------------------------------------
-    def open(self, spec: str | int, estimator, *, realtime: bool = False, start_index: int = 0,
+    def open(self, spec: str | int | list, estimator, *, realtime: bool = False, start_index: int = 0,
              timeout: float = 10.0) -> None:
-        """Stop what runs, then open ``spec`` and run the stream on it on a background thread."""
+        """Stop what runs, then open ``spec`` and run the stream on it on a background thread.
+
+        ``spec``: one source, or a list of sources: one :class:`~rtpose.stream.PoseStream` over all of them
+        (``start_index`` then does not apply).
+        """
         self.stop()
         self._generation += 1
         generation = self._generation
@@ -191,7 +197,7 @@ class PipelineController(QObject):
 
             try:
                 stream = PoseStream(estimator, spec, options)
-                if start_index and stream.source.frame_count:
+                if start_index and len(stream.sources) == 1 and stream.source.frame_count:
                     stream.source.seek(min(start_index, stream.source.frame_count - 1))
             except BaseException as exc:  # noqa: BLE001 - shown to the user, never raised on this thread
                 if generation == self._generation:
@@ -200,16 +206,20 @@ class PipelineController(QObject):
             if generation != self._generation:  # superseded or stopped while opening
                 stream.close()
                 return
-            source = stream.source
-            info = {"spec": spec, "name": source.name, "is_live": bool(source.is_live), "fps": source.fps,
-                    "size": tuple(source.size or (0, 0)), "frame_count": source.frame_count}
+            streams = [{"spec": s, "name": source.name, "is_live": bool(source.is_live), "fps": source.fps,
+                        "size": tuple(source.size or (0, 0)), "frame_count": source.frame_count}
+                       for s, source in zip(spec if isinstance(spec, (list, tuple)) else [spec], stream.sources)]
+            info = {**streams[0], "spec": spec, "streams": streams}
+            if len(streams) > 1:
+                info.update(name=", ".join(s["name"] for s in streams), frame_count=None,
+                            is_live=any(s["is_live"] for s in streams))
             with self._lock:
                 self._pending.clear()
                 self._notified = False
             self._stream, self.info, self._run_error, self._stats = stream, info, None, None
             self.started.emit(info)
             try:
-                self._stats = run(stream, [GuiSink(self)])
+                self._stats = run(stream, [GuiSink(self, generation)])
             except BaseException as exc:  # noqa: BLE001 - reported by _check_running on the GUI thread
                 self._run_error = exc
                 self._stats = stream.stats()
@@ -241,6 +251,9 @@ class PipelineController(QObject):
         self._generation += 1
         runner, stream = self._runner, self._stream
         self._runner, self._stream = None, None
+        with self._lock:  # results of the stopped run are not shown any more
+            self._pending.clear()
+            self._notified = False
         stats = None
         if stream is not None:
             self._stopping = True
@@ -277,9 +290,11 @@ class PipelineController(QObject):
         return results
 
     # -- internals -------------------------------------------------------------------------------------
-    def _on_result(self, result) -> None:
-        """Run-loop sink, on the run thread."""
+    def _on_result(self, result, generation: int | None = None) -> None:
+        """Run-loop sink, on the run thread (results of a run stopped or superseded are dropped)."""
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             self._pending.append(result)
             if self._notified:
                 return
@@ -296,9 +311,10 @@ class PipelineController(QObject):
         error = self._run_error
         if stream is None:  # opening failed: error() was emitted already
             return
-        source = stream.source
-        if error is None and source.is_live and getattr(source, "ended_early", False):
-            error = f"{source.name} stopped sending frames (camera unplugged or stream ended)."
+        if error is None:
+            lost = [s.name for s in stream.sources if s.is_live and getattr(s, "ended_early", False)]
+            if lost:
+                error = f"{', '.join(lost)} stopped sending frames (camera unplugged or stream ended)."
         if self._pending:
             self.results_ready.emit()
         if isinstance(error, str):

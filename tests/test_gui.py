@@ -20,7 +20,7 @@ pytest.importorskip("PyQt5")
 pytest.importorskip("pytestqt")
 
 import gui  # noqa: E402  (qapp below prepares the Qt environment)
-from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI  # noqa: E402
+from tests.conftest import BUS, DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI, VIDEO_ONE_BY_ONE  # noqa: E402
 from tests.xserver import xvfb  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
@@ -294,7 +294,8 @@ def test_rtpose_gui_subcommand_comes_from_the_viewer_and_loads_no_qt_until_it_ru
         "assert commands()['gui'] == 'gui.command'  # the viewer's entry point, not a library module\n"
         "parser = build_parser('gui')\n"
         "args = parser.parse_args(['--source', 'x.mp4', '--kpt-thr', '0.5'])\n"
-        "assert args.source == 'x.mp4' and args.kpt_thr == 0.5\n"
+        "assert args.source == ['x.mp4'] and args.kpt_thr == 0.5\n"
+        "assert parser.parse_args(['--source', 'a.mp4', '--source', 'b.mp4']).source == ['a.mp4', 'b.mp4']\n"
         "assert 'PyQt5' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
@@ -322,6 +323,7 @@ def test_camera_open_plays_live_frames_and_unplugging_is_shown(qtbot, window, mo
     assert len(window.last_result)
     qtbot.waitUntil(lambda: window.view.banner is not None, timeout=60_000)
     assert "camera 0 stopped sending frames" in window.view.banner
+    assert window.view.banner.count("camera 0") == 1  # named once, not prefixed again
     assert not window.controller.running
 
 
@@ -372,3 +374,175 @@ def test_the_backend_list_comes_from_the_backend_table(qtbot, qapp, monkeypatch)
     items = [win.backend_combo.itemText(i) for i in range(win.backend_combo.count())]
     assert items[0] == "auto" and "threaded-torch" in items and "torch" in items
     win.close()
+
+
+# ------------------------------------------------------------------------------------- several streams
+def test_two_videos_play_in_a_grid_with_a_readout_per_stream(qtbot, window, tmp_path):
+    """Dropping two files opens one stream over both: each stream's frames in its tile, a row each."""
+    import cv2
+    from PyQt5.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PyQt5.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(VIDEO_MULTI)), QUrl.fromLocalFile(str(VIDEO_ONE_BY_ONE))])
+    window.dropEvent(QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    qtbot.waitUntil(lambda: set(window._stream_results) == {0, 1}, timeout=90_000)
+    assert window.controller.stream is not None and len(window.controller.stream.sources) == 2
+    assert "2 streams" in window.windowTitle()
+    window.show_hud.setChecked(False)  # compare bare tiles with the frames
+    window.show_boxes.setChecked(False)
+    window.show_keypoints.setChecked(False)
+    grid = window.last_annotated
+    tile = window._tile
+    assert grid.shape == (tile[1], 2 * tile[0], 3)  # one row, two tiles
+    assert window.view.image.width() == grid.shape[1]
+    for stream, result in window._stream_results.items():
+        frame = result.frame.image
+        x1, y1, x2, y2 = (0, 0, tile[0], tile[1]) if stream == 0 else (tile[0], 0, 2 * tile[0], tile[1])
+        cell = grid[y1:y2, x1:x2]
+        scale = min(tile[0] / frame.shape[1], tile[1] / frame.shape[0])
+        w, h = int(frame.shape[1] * scale), int(frame.shape[0] * scale)
+        oy, ox = (tile[1] - h) // 2, (tile[0] - w) // 2
+        expected = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        assert np.abs(cell[oy:oy + h, ox:ox + w].astype(int) - expected.astype(int)).mean() < 1.0, stream
+    # Per-stream readouts: a row each, with figures.
+    table = window.stream_table
+    qtbot.waitUntil(lambda: all(table.figures(r)["FPS"] != "–" for r in range(2)), timeout=30_000)
+    assert table.isVisible() and table.rowCount() == 2
+    assert table.figures(0)["#"] == "1" and "vtest-480x360.avi" in table.figures(0)["name"]
+    assert table.figures(1)["#"] == "2" and "one-by-one-person.mp4" in table.figures(1)["name"]
+    # The recording is of the grid.
+    recording = tmp_path / "grid.mp4"
+    assert window.start_recording(recording)
+    _wait_frames(qtbot, window, window.frames_shown + 3)
+    assert window.stop_recording() == recording
+    capture = cv2.VideoCapture(str(recording))
+    ok, first = capture.read()
+    capture.release()
+    assert ok and first.shape == grid.shape
+    # Several streams cannot seek; pause and resume work for all.
+    assert not window.position.isEnabled() and not window.act_fwd.isEnabled()
+    window.toggle_pause()
+    assert window.controller.paused
+    qtbot.wait(2500)
+    shown = window.frames_shown
+    qtbot.wait(1500)
+    assert window.frames_shown == shown
+    window.toggle_pause()
+    _wait_frames(qtbot, window, shown + 2)
+    # Back to one source: no grid, no table.
+    window.open_source(str(VIDEO_MULTI))
+    qtbot.waitUntil(lambda: "2 streams" not in window.windowTitle() and window.frames_shown >= 1, timeout=60_000)
+    assert window.last_annotated.shape == (360, 480, 3)
+    assert not window.stream_table.isVisible()
+
+
+def test_gui_several_sources_on_the_command_line_open_together(qapp, monkeypatch):
+    from gui import app
+    from gui.main_window import MainWindow
+
+    opened = []
+    monkeypatch.setattr(MainWindow, "reload_model", lambda self: None)
+    monkeypatch.setattr(MainWindow, "open_sources", lambda self, specs: opened.append(list(specs)))
+    args = app.build_parser().parse_args(["--source", "a.mp4", "--source", "b.mp4", "--detector",
+                                          str(DETECTOR_WEIGHTS)])
+    win = app.create_window(args)
+    try:
+        assert opened == [["a.mp4", "b.mp4"]]
+    finally:
+        win.close()
+
+
+# ---------------------------------------------------------------------------------------------- mends
+def _result_with_a_person_at_the_top_left():
+    from rtpose.results import PoseResult
+    from rtpose.sources import Frame
+
+    image = np.full((360, 480, 3), 128, np.uint8)
+    image[::8] = 200  # texture: darkening shows
+    keypoints = np.zeros((1, 17, 3), np.float32)
+    return PoseResult(boxes=[[2, 2, 160, 300]], scores=[0.9], keypoints=keypoints, fps=12.5, latency_ms=80.0,
+                      frame=Frame(0, 0.0, image))
+
+
+def test_hud_does_not_cover_a_person_in_the_top_left_corner(window):
+    result = _result_with_a_person_at_the_top_left()
+    window.show_hud.setChecked(False)
+    bare = window.render(result)
+    window.show_hud.setChecked(True)
+    with_hud = window.render(result)
+    x1, y1, x2, y2 = window.hud_rect
+    assert x1 >= 160 or y1 >= 300  # clear of the box (2, 2, 160, 300)
+    np.testing.assert_array_equal(with_hud[0:302, 0:162], bare[0:302, 0:162])  # the person is not darkened
+    assert not np.array_equal(with_hud, bare)  # the HUD is drawn, elsewhere
+
+
+def test_failed_open_clears_the_old_source_and_space_does_not_restart_it(qtbot, window, tmp_path):
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 1)
+    qtbot.waitUntil(lambda: window.readouts.fps.text() != "–", timeout=30_000)
+    window.open_source(str(tmp_path / "missing.avi"))
+    qtbot.waitUntil(lambda: window.view.banner is not None, timeout=10_000)
+    assert "does not exist" in window.view.banner
+    qtbot.wait(300)
+    assert window.view.image is None and window.last_annotated is None and window.last_result is None
+    assert window.windowTitle() == "rtpose viewer"
+    assert window.readouts.fps.text() == "–" and window.readouts.values["people"].text() == "–"
+    assert window.source_label.text() == "No source"
+    assert not window.act_pause.isEnabled() and not window.act_snapshot.isEnabled()
+    window.toggle_pause()  # Space
+    qtbot.wait(500)
+    assert not window.controller.running and window.frames_shown == 0
+
+
+def test_a_dropped_stream_is_named_once_in_the_banner(window):
+    url = "rtsp://192.0.2.7:8554/live"
+    window._source_info = {"name": url, "spec": url, "is_live": True}
+    window._run_finished(f"{url} stopped sending frames (camera unplugged or stream ended).", None)
+    assert window.view.banner.count(url) == 1
+    window._run_finished("the decoder failed.", None)  # a sentence that does not name it gets the name
+    assert window.view.banner.startswith(url)
+    other = "rtsp://192.0.2.8:8554/live"  # several streams: the one lost is named, once
+    window._source_info = {"name": f"{url}, {other}", "spec": [url, other], "is_live": True,
+                           "streams": [{"name": url, "is_live": True}, {"name": other, "is_live": True}]}
+    window._run_finished(f"{other} stopped sending frames (camera unplugged or stream ended).", None)
+    assert window.view.banner.count(other) == 1 and url not in window.view.banner
+
+
+def test_a_still_image_shows_no_frame_rate(qtbot, window):
+    window.open_source(str(BUS))
+    _wait_frames(qtbot, window, 1)
+    qtbot.waitUntil(lambda: window.readouts.values["people"].text() != "–", timeout=30_000)
+    assert window.readouts.fps.text() != "0.0" and window.readouts.fps_unit.text() == "still image"
+    hud = " ".join(window.hud_lines(window.last_result))
+    assert "FPS" not in hud and "still image" in hud
+
+
+def test_snapshot_path_stays_visible_until_the_next_action(qtbot, window, tmp_path):
+    window.open_source(str(VIDEO_MULTI))
+    _wait_frames(qtbot, window, 1)
+    path = window.snapshot(tmp_path / "kept.png")
+    assert path is not None and path.is_file()
+    window.statusBar().clearMessage()  # what a 2-s message would have done
+    qtbot.wait(100)
+    assert str(path) in window.snapshot_label.text() and window.snapshot_label.isVisible()
+    window.open_source(str(VIDEO_MULTI))  # the next action
+    assert window.snapshot_label.text() == ""
+
+
+def test_open_several_files_urls_and_the_url_box_open_one_stream_over_all(window, monkeypatch):
+    from PyQt5.QtWidgets import QFileDialog, QInputDialog
+
+    opened = []
+    monkeypatch.setattr(window, "_open", lambda spec, start_index=0: opened.append(spec))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (["/v/a.mp4", "/v/b.mp4"], "")))
+    window.act_open_several.trigger()
+    monkeypatch.setattr(QInputDialog, "getMultiLineText",
+                        staticmethod(lambda *a, **k: ("rtsp://h/1\n\nrtsp://h/2\n0\n", True)))
+    window.act_open_urls.trigger()
+    window.url_edit.setText("rtsp://h/3  rtsp://h/4")
+    window.btn_url.click()
+    window.url_edit.setText("rtsp://h/5")
+    window.btn_url.click()
+    assert opened == [["/v/a.mp4", "/v/b.mp4"], ["rtsp://h/1", "rtsp://h/2", 0], ["rtsp://h/3", "rtsp://h/4"],
+                      "rtsp://h/5"]
