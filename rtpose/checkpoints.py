@@ -33,7 +33,33 @@ _PREFIX_MAP = (
 
 
 #: Globals a weights-only checkpoint may name (tensors, their storage, plain containers, numpy scalars).
-_PLAIN_GLOBALS = ("torch.", "collections.", "numpy.", "builtins.", "_codecs.", "argparse.Namespace")
+_PLAIN_GLOBALS = ("torch.", "collections.", "numpy.", "builtins.", "__builtin__.", "_codecs.", "argparse.Namespace")
+
+
+def _pickled_globals(path: Path) -> list[str]:
+    """Every ``module.name`` a ``torch.save`` archive's pickle refers to, read from its opcodes (nothing runs).
+
+    Not :func:`torch.serialization.get_unsafe_globals_in_checkpoint`: it leaves out what the process has
+    allowed, and that is the question here. A damaged archive gives [] (``torch.load`` then says so).
+    """
+    import pickletools
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            data = archive.read(name) if name is not None else b""
+        found, strings = [], []
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name == "GLOBAL":
+                found.append(str(arg).replace(" ", "."))
+            elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                strings.append(str(arg))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+        return found
+    except Exception:  # noqa: BLE001 - a damaged archive
+        return []
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -49,11 +75,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     # does when it loads a detector safely): a checkpoint must hold tensors and plain containers whatever
     # they allowed.
     if magic.startswith(b"PK\x03\x04"):
-        try:
-            objects = [name for name in torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-                       if not name.startswith(_PLAIN_GLOBALS) or name.startswith("torch.nn.")]
-        except Exception:  # a damaged archive: torch.load below says so
-            objects = []
+        objects = [name for name in _pickled_globals(path)
+                   if not name.startswith(_PLAIN_GLOBALS) or name.startswith("torch.nn.")]
         if objects:
             raise WeightsError(
                 f"{path} holds pickled Python objects ({objects[0]}), not just tensors; rtpose only loads "

@@ -448,7 +448,9 @@ class Pipeline:
             due = [k for k, (i, _) in enumerate(batch)
                    if self.det_every[i] is None or self.det_every[i].due()]
             if due:
-                found = detector.detect_batch([images[k] for k in due])
+                batch_call = getattr(detector, "detect_batch", None)  # any callable detector works, frame by frame
+                found = (batch_call([images[k] for k in due]) if batch_call is not None
+                         else [detector(images[k]) for k in due])
                 for k, d in zip(due, found):
                     detections[k] = d
             for k, (i, _) in enumerate(batch):

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:  # rtpose.signals.Interrupted says by which signal and during what
-        print(f"rtpose: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"rtpose: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # the reader went away (rtpose cache | head): not an error of ours
         import os
