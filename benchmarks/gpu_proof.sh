@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The GPU proof's two steps (see benchmarks/README.md):
+#
+#   bash benchmarks/gpu_proof.sh prepare          # here (PyPI reachable): wheels + data into .whl/ (git-ignored)
+#   bash benchmarks/gpu_proof.sh run OUTDIR [...]  # there (the GPU machine, .whl carried): install, run the proof
+#
+# prepare downloads the wheels the GPU machine lacks, for CPython 3.12 on manylinux x86-64, and copies the
+# few files of ../shared the proof and the GPU tests read into .whl/shared (../shared does not travel).
+# run installs the wheels into /tmp/site (the machine's own packages stay as they are) and runs
+# benchmarks/gpu_proof.py with a hard limit of 8 minutes; extra arguments go to gpu_proof.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHL=.whl
+#: The wheels, pinned: Ultralytics (the detector) and its imports that are not on the GPU machine.
+WHEELS=(ultralytics==8.4.190 ultralytics-thop==2.2.3 PyYAML==6.0.3 tqdm==4.70.1 pytest-timeout==2.4.0)
+#: What the proof and the GPU tests read from ../shared (never data/holdout).
+SHARED_FILES=(reference/fill.py reference/hrnet_w32_256x192.npz models/yolov8n-person.pt data/images/bus.jpg
+              data/videos/vtest-480x360.avi data/coco_val_dev)
+
+case "${1:-}" in
+  prepare)
+    shared=${RTPOSE_SHARED:-../shared}
+    mkdir -p "$WHL"
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+      --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+      -d "$WHL" "${WHEELS[@]}"
+    for f in "${SHARED_FILES[@]}"; do
+      mkdir -p "$WHL/shared/$(dirname "$f")"
+      rm -rf "${WHL:?}/shared/$f"
+      cp -r "$shared/$f" "$WHL/shared/$f"
+    done
+    ls -l "$WHL"/*.whl
+    du -sh "$WHL"/*.whl "$WHL/shared" | sed 's/^/size: /'
+    du -sh "$WHL" | sed 's/^/total (carried with the working tree, 64 MiB at most): /'
+    ;;
+  run)
+    out=${2:?usage: gpu_proof.sh run OUTDIR [gpu_proof.py options]}
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHL"/*.whl
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+    if [ -z "${RTPOSE_SHARED:-}" ] && [ -d "$WHL/shared" ]; then export RTPOSE_SHARED=$PWD/$WHL/shared; fi
+    export PYTHONUNBUFFERED=1
+    timeout -k 10 480 python3 benchmarks/gpu_proof.py --out "$out" "${@:3}"
+    ;;
+  *)
+    echo "usage: $0 prepare | run OUTDIR [gpu_proof.py options]" >&2
+    exit 2
+    ;;
+esac
