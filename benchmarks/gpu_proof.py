@@ -305,9 +305,20 @@ def _md_runs(s: dict) -> list[str]:
     return out
 
 
+def _md_compile(s: dict) -> list[str]:
+    out = md_table(["job", "compile s", "crops/s", "TFLOP/s", "share of spec / measured peak"], [
+        [r["job"], _fmt(r.get("compile_s")), _fmt(r.get("crops_per_s")) if "crops_per_s" in r else r.get("result"),
+         _fmt(r.get("tflops")),
+         f"{100 * r['share_spec']:.1f}% / {100 * r['share_measured']:.1f}%" if "share_spec" in r else "-"]
+        for r in s.get("rows", [])
+    ]) if s.get("rows") else []
+    return out + (_md_agreement({"rows": s["agreement"]}) if s.get("agreement") else [])
+
+
 SECTION_MD: dict[str, Callable[[dict], list[str]]] = {
     "environment": _md_environment, "gpu_tests": _md_gpu_tests, "peak": _md_peak, "agreement": _md_agreement,
     "throughput": _md_throughput, "tensorrt": _md_tensorrt, "end_to_end": _md_runs, "multi_stream": _md_runs,
+    "compile": lambda s: _md_compile(s),
 }
 
 
@@ -605,15 +616,6 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
 
         compare(_Wrapped("torch", fp16.device, replay, "cuda", max_batch=len(crops)),
                 "torch cuda fp16 CUDA graph")
-        if budget.allows(90):
-            compiled = torch.compile(fp16.model)
-
-            def run_compiled(x):
-                return compiled(x.contiguous(memory_format=torch.channels_last).half())
-
-            compare(_Wrapped("torch", fp16.device, run_compiled, "cuda"), "torch cuda fp16 torch.compile")
-        else:
-            entry["cut"].append("torch.compile fp16 (needs ~90 s to compile)")
         from rtpose.backends.onnxruntime_backend import available_providers
 
         if "CUDAExecutionProvider" in available_providers():
@@ -696,7 +698,6 @@ def section_throughput(budget: Budget, entry: dict, args, peak: dict) -> dict:
     spec = peak.get("spec")
     measured = peak.get("measured")
     models_out = []
-    compile_jobs = []
     for width, input_hw in configs:
         label = f"HRNet-W{width} {input_hw[0]}x{input_hw[1]}"
         if not budget.allows(30 if cuda else 3):
@@ -738,43 +739,92 @@ def section_throughput(budget: Budget, entry: dict, args, peak: dict) -> dict:
                 row["cells"][str(batch)] = _cell(batch / seconds, gflop, precision, spec, measured)
         if not cuda:
             for tag in ("fp16", "bf16"):
-                model_out["rows"].append({"variant": f"{tag} eager / CUDA graph / compile", "precision": tag,
+                model_out["rows"].append({"variant": f"{tag} eager / CUDA graph", "precision": tag,
                                           "cells": {str(b): {"note": NO_CUDA_DRY} for b in batches}})
-        if cuda:
-            compile_jobs.append((label, gflop, batches, model_out, copy_as, input_hw))
         del variants
         if cuda:
             torch.cuda.empty_cache()
-    # torch.compile last, as the budget allows: W32 FP16 first, the largest batch first.
-    if cuda:
-        for label, gflop, batches_, model_out, copy_as, input_hw in compile_jobs:
-            for tag, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
-                row = {"variant": f"{tag} torch.compile channels-last", "precision": tag, "cells": {}}
-                net = copy_as(dtype)
-                compiled = torch.compile(net)
-                for batch in sorted(batches_, reverse=True):
-                    if batch not in (64, 16, 1):
-                        continue
-                    if not budget.allows(75 if not row["cells"] else 40):
-                        entry["cut"].append(f"{label} {tag} torch.compile batch {batch}")
-                        continue
-                    try:
-                        seconds = _time_variant(compiled, tag, batch, input_hw, "cuda", min_s)
-                    except Exception as exc:
-                        row["cells"][str(batch)] = {"note": f"failed: {gist(exc)[:80]}"}
-                        continue
-                    row["cells"][str(batch)] = _cell(batch / seconds, gflop, tag, spec, measured)
-                if row["cells"]:
-                    model_out["rows"].append(row)
-                del compiled, net
-                torch.cuda.empty_cache()
-    else:
-        entry["cut"].append(f"CUDA graphs and torch.compile ({NO_CUDA_DRY})")
+    if not cuda:
+        entry["cut"].append(f"CUDA graphs ({NO_CUDA_DRY})")
     result = {"models": models_out, "peak_spec_tflops": spec, "peak_measured_tflops": measured,
               "timing": f"median of calls over >= {min_s} s after 3 warm-up calls, device synchronised"}
     if not cuda:
         result["reason"] = f"{NO_CUDA_DRY}: FP32 on the CPU at tiny sizes"
     if entry["cut"]:
+        result["status"] = "ok (partly cut)"
+    return result
+
+
+#: torch.compile jobs in the order they are tried (each compile takes tens of seconds): (width, precision, batch).
+COMPILE_JOBS = [(32, "fp16", 64), (32, "bf16", 64), (48, "fp16", 64), (32, "fp16", 1), (48, "bf16", 64),
+                (32, "fp16", 16)]
+
+
+def section_compile(budget: Budget, entry: dict, args, peak: dict) -> dict:
+    """torch.compile (inductor, static shapes) of the channels-last FP16/BF16 network, as the budget allows.
+
+    The first job compiles HRNet-W32 FP16 with the reference weights: its output on the reference crops (tiled
+    to the batch, so no second compile) is checked against PyTorch FP32 with the FP16 rule too.
+    """
+    if not cuda_ok():
+        return {"status": "skipped", "reason": f"{NO_CUDA_DRY}: torch.compile is timed on CUDA only",
+                "rows": [], "agreement": []}
+    import numpy as np
+    import torch
+
+    from rtpose.backends.torch_backend import TorchBackend
+    from rtpose.checkpoints import load_pose_model
+    from rtpose.cli.check import compare_to_reference
+
+    sizes_by_width = {32: (256, 192), 48: (384, 288)}
+    spec, measured = peak.get("spec"), peak.get("measured")
+    rows, agreement = [], []
+    for i, (width, tag, batch) in enumerate(COMPILE_JOBS):
+        label = f"HRNet-W{width} {sizes_by_width[width][0]}x{sizes_by_width[width][1]} {tag} batch {batch}"
+        if not budget.allows(60 if i == 0 else 45):
+            entry["cut"].append(label)
+            continue
+        input_hw = sizes_by_width[width]
+        dtype = torch.float16 if tag == "fp16" else torch.bfloat16
+        weights = weights_for(width, args.tmp, args.weights if width == 32 else None)
+        net = load_pose_model(weights).cuda().to(memory_format=torch.channels_last).to(dtype).eval()
+        compiled = torch.compile(net, dynamic=False)
+        x = torch.randn(batch, 3, *input_hw, device="cuda").to(dtype).contiguous(memory_format=torch.channels_last)
+        try:
+            start = time.perf_counter()
+            with torch.inference_mode():
+                compiled(x)
+                sync()
+                compile_s = time.perf_counter() - start
+                seconds = time_per_call(lambda c=compiled, x=x: c(x), 0.25)
+        except Exception as exc:
+            rows.append({"job": label, "result": f"failed: {gist(exc)}"})
+            continue
+        gflop = _flops(width, input_hw)[0]
+        rows.append({"job": label, "compile_s": compile_s, **_cell(batch / seconds, gflop, tag, spec, measured)})
+        if i == 0 and SHARED is not None:
+            crops = reference_crops(False)
+            reference = TorchBackend(load_pose_model(weights), device="cpu", input_hw=input_hw).infer(crops)
+
+            def run(x_in, c=compiled, batch=batch, dtype=dtype):
+                # the compiled graph's static batch: the crops repeated, the first len(x_in) results kept
+                reps = -(-batch // len(x_in))
+                full = x_in.repeat(reps, 1, 1, 1)[:batch].to(dtype).contiguous(memory_format=torch.channels_last)
+                return c(full)[: len(x_in)]
+
+            wrapped = _Wrapped("torch", f"cuda:0 ({torch.cuda.get_device_name(0)}) fp16", run, "cuda",
+                               max_batch=len(crops))
+            centers = np.tile(np.float32([[input_hw[1] / 2, input_hw[0] / 2]]), (len(crops), 1))
+            sizes = np.tile(np.float32([[input_hw[1], input_hw[0]]]), (len(crops), 1))
+            check = compare_to_reference(wrapped, crops, reference, centers, sizes, 1, "torch.compile fp16")
+            agreement.append(_row(check, f"torch cuda fp16 torch.compile (batch {batch}, first {len(crops)} checked)"))
+        del compiled, net
+        torch._dynamo.reset()
+        torch.cuda.empty_cache()
+    result = {"rows": rows, "agreement": agreement}
+    if any(not r["ok"] for r in agreement):
+        result.update(status="failed", reason="torch.compile disagrees with PyTorch FP32")
+    elif entry["cut"]:
         result["status"] = "ok (partly cut)"
     return result
 
@@ -1028,10 +1078,10 @@ def section_multi_stream(budget: Budget, entry: dict, args) -> dict:
 # -- main ---------------------------------------------------------------------------------------------
 
 #: (section, budget in seconds) in run order; the full run's budgets add up to about 7.5 minutes.
-SECTIONS_FULL = [("environment", 10), ("gpu_tests", 150), ("peak", 15), ("agreement", 90), ("throughput", 110),
-                 ("tensorrt", 40), ("end_to_end", 45), ("multi_stream", 60)]
+SECTIONS_FULL = [("environment", 10), ("gpu_tests", 120), ("peak", 15), ("agreement", 40), ("throughput", 90),
+                 ("tensorrt", 60), ("end_to_end", 45), ("multi_stream", 60), ("compile", 200)]
 SECTIONS_DRY = [("environment", 10), ("gpu_tests", 40), ("peak", 5), ("agreement", 25), ("throughput", 20),
-                ("tensorrt", 5), ("end_to_end", 20), ("multi_stream", 20)]
+                ("tensorrt", 5), ("end_to_end", 20), ("multi_stream", 20), ("compile", 5)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1086,6 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak": (section_peak, ()), "agreement": (section_agreement, ()),
             "throughput": (section_throughput, (peak,)), "tensorrt": (section_tensorrt, ()),
             "end_to_end": (section_end_to_end, ()), "multi_stream": (section_multi_stream, ()),
+            "compile": (section_compile, (peak,)),
         }
         for name, budget_s in sections:
             if args.only and name not in args.only:

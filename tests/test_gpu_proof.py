@@ -20,7 +20,8 @@ import torch
 from .conftest import ROOT, SHARED
 
 PROOF = ROOT / "benchmarks" / "gpu_proof.py"
-SECTIONS = ["environment", "gpu_tests", "peak", "agreement", "throughput", "tensorrt", "end_to_end", "multi_stream"]
+SECTIONS = ["environment", "gpu_tests", "peak", "agreement", "throughput", "tensorrt", "end_to_end", "multi_stream",
+            "compile"]
 STATUSES = {"ok", "ok (partly cut)", "failed", "skipped", "cut", "not covered", "not available in this checkout"}
 HAS_CUDA = torch.cuda.is_available()
 
@@ -84,6 +85,7 @@ def test_dry_run_sections_say_what_they_did(dry_run):
         assert "no CUDA: dry run" in sections["gpu_tests"]["reason"]
         assert sections["peak"]["reason"].startswith("no CUDA: dry run")
         assert any("no CUDA: dry run" in c for c in sections["throughput"]["cut"])
+        assert sections["compile"]["status"] == "skipped" and "no CUDA: dry run" in sections["compile"]["reason"]
     if importlib.util.find_spec("tensorrt") is None:
         assert sections["tensorrt"] == {**sections["tensorrt"], "status": "not covered",
                                         "reason": "TensorRT not installed: not covered"}
