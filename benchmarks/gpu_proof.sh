@@ -25,19 +25,26 @@ case "${1:-}" in
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
       --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
       -d "$WHL" "${WHEELS[@]}"
+    [ -d "$WHL/shared" ] && chmod -R u+w "$WHL/shared"
     for f in "${SHARED_FILES[@]}"; do
       mkdir -p "$WHL/shared/$(dirname "$f")"
       rm -rf "${WHL:?}/shared/$f"
       cp -r "$shared/$f" "$WHL/shared/$f"
     done
+    chmod -R u+w "$WHL/shared"  # ../shared is read-only: the copy must stay removable
     ls -l "$WHL"/*.whl
     du -sh "$WHL"/*.whl "$WHL/shared" | sed 's/^/size: /'
     du -sh "$WHL" | sed 's/^/total (carried with the working tree, 64 MiB at most): /'
     ;;
   run)
     out=${2:?usage: gpu_proof.sh run OUTDIR [gpu_proof.py options]}
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHL"/*.whl
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+    # PROOF_SITE: where the wheels go (default /tmp/site); PROOF_PIP_ARGS: extra pip options, e.g. to try this
+    # step on another Python: --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
+    site=${PROOF_SITE:-/tmp/site}
+    # shellcheck disable=SC2086  # PROOF_PIP_ARGS is a list of options
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade ${PROOF_PIP_ARGS:-} \
+      --target "$site" "$WHL"/*.whl
+    export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
     if [ -z "${RTPOSE_SHARED:-}" ] && [ -d "$WHL/shared" ]; then export RTPOSE_SHARED=$PWD/$WHL/shared; fi
     export PYTHONUNBUFFERED=1
     timeout -k 10 480 python3 benchmarks/gpu_proof.py --out "$out" "${@:3}"
