@@ -218,7 +218,7 @@ def render_md(data: dict) -> str:
             with contextlib.suppress(Exception):
                 lines += render(s)
         if s.get("cut"):
-            lines += ["Cut for the budget: " + "; ".join(s["cut"]), ""]
+            lines += ["Not run (the budget, or no CUDA in a dry run): " + "; ".join(s["cut"]), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -284,6 +284,8 @@ def _md_runs(s: dict) -> list[str]:
     clip = s.get("clip")
     if clip:
         out += [f"Clip: {clip}", ""]
+    if s.get("device_over_host"):
+        out += [f"Device-resident / host-crop frames/s: {s['device_over_host']:.2f}x", ""]
     runs = s.get("runs", [])
     if not runs:
         return out
@@ -638,7 +640,8 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
             bus_reference = cpu.infer(bus_crops)
         try:
             row = check_device_path(device_backend, bus, boxes, bus_reference, bus_centers, bus_sizes, iters)
-            rows.append(_row(row, f"device path (torch crops + DARK) on bus.jpg, {len(boxes)} people"))
+            people = "1 person" if len(boxes) == 1 else f"{len(boxes)} people"
+            rows.append(_row(row, f"device path (torch crops + DARK) on bus.jpg, {people}"))
         except Exception as exc:
             rows.append({"path": "device path", "precision": "-", "device": "-", "ok": False,
                          "result": f"FAIL: {gist(exc)}"})
@@ -824,6 +827,9 @@ def section_compile(budget: Budget, entry: dict, args, peak: dict) -> dict:
     result = {"rows": rows, "agreement": agreement}
     if any(not r["ok"] for r in agreement):
         result.update(status="failed", reason="torch.compile disagrees with PyTorch FP32")
+    elif any("result" in r for r in rows):
+        result.update(status="failed", reason="torch.compile failed: " + "; ".join(
+            f"{r['job']}: {r['result']}" for r in rows if "result" in r)[:400])
     elif entry["cut"]:
         result["status"] = "ok (partly cut)"
     return result
