@@ -985,11 +985,16 @@ def section_end_to_end(budget: Budget, entry: dict, args) -> dict:
 
                 device_path(np.zeros((720, 1280, 3), np.uint8), np.array([[0, 0, 640, 360]], np.float32))
             stream = model.stream(str(clip), track=False, smooth=False)
-            stats = run(stream)
+            sink = _CountStreams(budget)
+            stats = run(stream, [sink])
             runs.append(_stats_row(f"{path} crops ({model.info.backend.device})", stats))
+            if sink.stop_requested:
+                entry["cut"].append(f"{path} path stopped after {stats.frames} of {frames} frames")
     finally:
         model.close()
     result = {"clip": clip_text, "runs": runs, "backend": "torch", "input_hw": list(input_hw)}
+    if not runs:
+        return {**result, "status": "cut", "reason": "the budget ended before a run"}
     if len(runs) == 2 and runs[0]["fps"]:
         result["device_over_host"] = runs[1]["fps"] / runs[0]["fps"]
     if not cuda:
@@ -1023,17 +1028,21 @@ def multi_stream_available(model, clip: Path) -> str | None:
 
 
 class _CountStreams:
-    """A sink that counts results per ``result.stream``."""
+    """A sink that counts results per ``result.stream`` and asks the run loop to stop when the budget ends."""
 
     needs_image = False
-    stop_requested = False
 
-    def __init__(self) -> None:
+    def __init__(self, budget: Budget | None = None, margin_s: float = 2.0) -> None:
         self.counts: dict[str, int] = {}
+        self.budget = budget
+        self.margin_s = margin_s
+        self.stop_requested = False
 
     def write(self, result, annotated=None) -> None:
         key = str(getattr(result, "stream", None))
         self.counts[key] = self.counts.get(key, 0) + 1
+        if self.budget is not None and not self.budget.allows(self.margin_s):
+            self.stop_requested = True
 
     def close(self) -> None:
         pass
@@ -1064,9 +1073,11 @@ def section_multi_stream(budget: Budget, entry: dict, args) -> dict:
             if not budget.allows(10 if cuda else 2):
                 entry["cut"].append(f"{n} streams")
                 continue
-            sink = _CountStreams()
+            sink = _CountStreams(budget)
             stats = run(model.stream([str(clip)] * n, track=False, smooth=False), [sink])
             row = _stats_row(f"{n} stream(s)", stats, per_stream=dict(sorted(sink.counts.items())))
+            if sink.stop_requested:
+                entry["cut"].append(f"{n} streams stopped after {stats.frames} of {n * frames} frames")
             per = getattr(stats, "streams", None) or getattr(stats, "per_stream", None)
             if per:
                 with contextlib.suppress(Exception):
@@ -1076,6 +1087,8 @@ def section_multi_stream(budget: Budget, entry: dict, args) -> dict:
     finally:
         model.close()
     result = {"clip": clip_text, "runs": runs}
+    if not runs:
+        return {**result, "status": "cut", "reason": "the budget ended before a run"}
     if not cuda:
         result["reason"] = f"{NO_CUDA_DRY}: on the CPU, tiny model input"
     return result
