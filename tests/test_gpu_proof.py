@@ -150,3 +150,21 @@ def test_the_gpu_test_selector_reads_skip_reasons():
     assert not any(proof.GPU_REASON.search(r) for r in others)
     files = proof.gpu_test_files()
     assert "tests/test_backends.py" in files and "tests/test_device.py" in files
+
+
+def test_without_ultralytics_the_detector_sections_skip_with_the_reason(tmp_path):
+    blocked = tmp_path / "site"
+    (blocked / "ultralytics").mkdir(parents=True)
+    (blocked / "ultralytics" / "__init__.py").write_text('raise ImportError("ultralytics is blocked in this test")\n')
+    env = dict(os.environ, RTPOSE_SHARED=str(SHARED), PYTHONPATH=os.pathsep.join([str(blocked), str(ROOT)]))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(PROOF), "--dry-run", "--out", str(out), "--only", "environment",
+                           "end_to_end", "multi_stream"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    sections = json.loads((out / "report.json").read_text())["sections"]
+    for name in ("end_to_end", "multi_stream"):
+        assert sections[name]["status"] == "skipped", sections[name]
+        assert sections[name]["reason"].startswith("Ultralytics does not import ("), sections[name]["reason"]
+        assert sections[name]["reason"].endswith("): skipped")
+    assert sections["environment"]["facts"]["Ultralytics usable"].startswith("Ultralytics does not import")
