@@ -539,6 +539,10 @@ def _row(check_row, path: str) -> dict:
             "result": ("ok" if check_row.ok else "FAIL") + (f": {check_row.note}" if check_row.note else "")}
 
 
+def _failed_row(path: str, exc: BaseException) -> dict:
+    return {"path": path, "precision": "-", "device": "-", "ok": False, "result": f"FAIL: {gist(exc)}"}
+
+
 def reference_crops(dry: bool):
     """The four real person crops of the reference (256x192); the dry run: the first, at 128x96 (4x cheaper)."""
     import numpy as np
@@ -581,7 +585,7 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
         try:
             rows.append(_row(compare_to_reference(backend, crops, reference, centers, sizes, iters, label), label))
         except Exception as exc:
-            rows.append({"path": label, "precision": "-", "device": "-", "ok": False, "result": f"FAIL: {gist(exc)}"})
+            rows.append(_failed_row(label, exc))
 
     cuda = cuda_ok()
     if cuda:
@@ -592,32 +596,40 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
         compare(fp16, "torch cuda fp16 channels-last (rtpose backend, host in/out)")
         compare(_Wrapped("torch", fp16.device, fp16.infer_device, "cuda"),
                 "torch cuda fp16 infer_device (device in/out)")
-        bf16_model = load_pose_model(weights).cuda().to(memory_format=torch.channels_last).bfloat16().eval()
+        def bf16_row() -> None:
+            bf16_model = load_pose_model(weights).cuda().to(memory_format=torch.channels_last).bfloat16().eval()
 
-        def bf16(x, m=bf16_model):
-            return m(x.contiguous(memory_format=torch.channels_last).bfloat16())
+            def bf16(x, m=bf16_model):
+                return m(x.contiguous(memory_format=torch.channels_last).bfloat16())
 
-        compare(_Wrapped("torch", f"cuda:0 ({name}) bf16", bf16, "cuda"), "torch cuda bf16 channels-last")
-        # The FP16 network captured in a CUDA graph at the crops' batch size.
-        static_in = torch.zeros(len(crops), 3, *input_hw, device="cuda")
-        with torch.inference_mode():
-            stream = torch.cuda.Stream()
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):
-                for _ in range(3):
-                    fp16.infer_device(static_in)
-            torch.cuda.current_stream().wait_stream(stream)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                static_out = fp16.infer_device(static_in)
+            compare(_Wrapped("torch", f"cuda:0 ({name}) bf16", bf16, "cuda"), "torch cuda bf16 channels-last")
 
-        def replay(x):
-            static_in.copy_(x)
-            graph.replay()
-            return static_out.clone()
+        def graph_row() -> None:
+            # The FP16 network captured in a CUDA graph at the crops' batch size.
+            static_in = torch.zeros(len(crops), 3, *input_hw, device="cuda")
+            with torch.inference_mode():
+                stream = torch.cuda.Stream()
+                stream.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(stream):
+                    for _ in range(3):
+                        fp16.infer_device(static_in)
+                torch.cuda.current_stream().wait_stream(stream)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    static_out = fp16.infer_device(static_in)
 
-        compare(_Wrapped("torch", fp16.device, replay, "cuda", max_batch=len(crops)),
-                "torch cuda fp16 CUDA graph")
+            def replay(x):
+                static_in.copy_(x)
+                graph.replay()
+                return static_out.clone()
+
+            compare(_Wrapped("torch", fp16.device, replay, "cuda", max_batch=len(crops)), "torch cuda fp16 CUDA graph")
+
+        for label, make_row in (("torch cuda bf16 channels-last", bf16_row), ("torch cuda fp16 CUDA graph", graph_row)):
+            try:
+                make_row()
+            except Exception as exc:  # a path that cannot even start is a failed row, the others still run
+                rows.append(_failed_row(label, exc))
         from rtpose.backends.onnxruntime_backend import available_providers
 
         if "CUDAExecutionProvider" in available_providers():
@@ -643,8 +655,7 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
             people = "1 person" if len(boxes) == 1 else f"{len(boxes)} people"
             rows.append(_row(row, f"device path (torch crops + DARK) on bus.jpg, {people}"))
         except Exception as exc:
-            rows.append({"path": "device path", "precision": "-", "device": "-", "ok": False,
-                         "result": f"FAIL: {gist(exc)}"})
+            rows.append(_failed_row("device path (torch crops + DARK) on bus.jpg", exc))
     else:
         entry["cut"].append("device path on bus.jpg")
     failed = [r["path"] for r in rows if not r["ok"]]
@@ -878,6 +889,8 @@ def section_tensorrt(budget: Budget, entry: dict, args) -> dict:
         return {"status": "not covered", "reason": NO_TENSORRT}
     if not tensorrt_available():
         return {"status": "not covered", "reason": "TensorRT is installed but has no usable CUDA GPU here: not covered"}
+    if SHARED is None:
+        return {"status": "skipped", "reason": "the shared data (reference crops) was not found"}
     import numpy as np
     import torch
 
