@@ -15,8 +15,8 @@ its own time budget (what did not fit is listed under ``cut``):
   ``rtpose check`` rule (FP16 rule for FP16 and FP32-on-GPU, BF16 rule for BF16), plus the
   device-resident path (torch crops + DARK) on ``bus.jpg``.
 - ``throughput``: HRNet-W32 256x192 and W48 384x288, crops/s at batch 1-64 for FP32, FP16 and BF16
-  (channels-last eager, CUDA graphs, ``torch.compile`` as the budget allows) and rtpose's own torch
-  backend; FLOP per crop (torch's FLOP counter and the conv count) and the share of both peaks.
+  (channels-last eager and CUDA graphs) and rtpose's own torch backend; FLOP per crop (torch's FLOP
+  counter and the conv count) and the share of both peaks.
 - ``tensorrt``: an FP16 engine, its agreement and crops/s; "TensorRT not installed: not covered" without it.
 - ``end_to_end``: the device-resident path vs the host-crop path on a 1280x720 clip of many people (a
   2x2 grid of vtest frames), through the library (``rtpose.PoseModel`` + ``rtpose.stream.run``):
@@ -24,6 +24,8 @@ its own time budget (what did not fit is listed under ``cut``):
 - ``multi_stream``: 1, 4 and 16 streams in one process (``model.stream([src, …])``): frames/s and
   people per pose call. Where this checkout's ``PoseModel.stream`` does not take a list of sources (a
   real call is tried), the section says "not available in this checkout".
+- ``compile``: ``torch.compile`` of the FP16/BF16 networks with the time left (``COMPILE_JOBS`` in
+  order): compile seconds, crops/s, share of the peaks; the first job's output checked against FP32.
 
 Without ``--weights`` the models get the reference's deterministic weights (speed does not depend on
 them; agreement is about backends, not accuracy). The data comes from ``$RTPOSE_SHARED``, else
