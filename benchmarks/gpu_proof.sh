@@ -2,6 +2,7 @@
 # The GPU proof's two steps (see benchmarks/README.md):
 #
 #   bash benchmarks/gpu_proof.sh prepare          # here (PyPI reachable): wheels + data into .whl/ (git-ignored)
+#   bash benchmarks/gpu_proof.sh check            # here: is the wheel list complete? (the dry run, GPU machine's packages)
 #   bash benchmarks/gpu_proof.sh run OUTDIR [...]  # there (the GPU machine, .whl carried): install, run the proof
 #
 # prepare downloads the wheels the GPU machine lacks, for CPython 3.12 on manylinux x86-64, and copies the
@@ -49,8 +50,55 @@ case "${1:-}" in
     export PYTHONUNBUFFERED=1
     timeout -k 10 480 python3 benchmarks/gpu_proof.py --out "$out" "${@:3}"
     ;;
+  check)
+    # Is the wheel list complete? Here, with .whl prepared: the wheels installed for CPython 3.12, then the dry
+    # run under `python3 -S` seeing only the GPU machine's packages (taken from this Python: torch, torchvision,
+    # onnx, onnxruntime, OpenCV, numpy, pytest and what they declare), the wheels and the checkout.
+    tmp=$(mktemp -d)
+    python3 -m pip install -q --no-index --no-deps --only-binary=:all: --python-version 3.12 \
+      --platform manylinux2014_x86_64 --target "$tmp/wheels" "$WHL"/*.whl
+    python3 - "$tmp/machine" <<'PY'
+import os, re, sys
+from importlib.metadata import PackageNotFoundError, distribution
+from packaging.requirements import Requirement
+
+out, seen, todo = sys.argv[1], {}, ["torch", "torchvision", "onnx", "onnxruntime", "numpy", "pytest",
+                                    "opencv-python-headless", "opencv-python"]
+while todo:
+    name = todo.pop()
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    if key in seen or key.startswith("nvidia-") or key == "triton":
+        continue
+    try:
+        seen[key] = dist = distribution(name)
+    except PackageNotFoundError:
+        continue
+    for text in dist.requires or []:
+        req = Requirement(text)
+        if not req.marker or req.marker.evaluate({"extra": ""}):
+            todo.append(req.name)
+os.makedirs(out, exist_ok=True)
+for dist in seen.values():
+    for top in {str(f).split("/")[0] for f in dist.files or []} - {".."}:
+        src, dst = str(dist.locate_file(top)), os.path.join(out, top)
+        if os.path.exists(src) and not os.path.lexists(dst) and not top.endswith((".pth", ".data")):
+            os.symlink(src, dst)
+print("the GPU machine's packages, as seen here:", ", ".join(sorted(seen)))
+PY
+    out=${2:-$tmp/out}
+    env -u PYTHONPATH RTPOSE_SHARED="$PWD/$WHL/shared" PYTHONPATH="$tmp/machine:$tmp/wheels:$PWD" \
+      python3 -S benchmarks/gpu_proof.py --dry-run --out "$out"
+    python3 - "$out/report.json" <<'PY'
+import json, sys
+
+sections = json.load(open(sys.argv[1]))["sections"]
+usable = sections["environment"]["facts"]["Ultralytics usable"]
+print(f"Ultralytics usable: {usable}; end_to_end: {sections['end_to_end']['status']}")
+sys.exit(0 if usable == "yes" and sections["end_to_end"]["status"] == "ok" else 1)
+PY
+    ;;
   *)
-    echo "usage: $0 prepare | run OUTDIR [gpu_proof.py options]" >&2
+    echo "usage: $0 prepare | check [OUTDIR] | run OUTDIR [gpu_proof.py options]" >&2
     exit 2
     ;;
 esac
