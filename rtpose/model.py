@@ -64,7 +64,8 @@ class PoseModel:
     Args:
         weights: HRNet checkpoint, ``.onnx``, ``.engine`` or registry name; None: the default COCO model
             (downloaded on first use, sha256-checked).
-        backend: "auto" (the fastest this machine has), "torch", "onnxruntime", "openvino" or "tensorrt".
+        backend: "auto" (the fastest this machine has), "torch", "onnxruntime", "openvino", "tensorrt" or
+            "triton" (a client of Triton servers, see ``server``).
         device: "auto", "cpu", "cuda" or "cuda:N" (the detector and the pose model alike).
         precision: "auto", "fp32" or "bf16" (OpenVINO on CPUs with native BF16).
         input_size: model input (H, W); None: what the weights were trained for.
@@ -77,6 +78,8 @@ class PoseModel:
         det_every: in streams, run the detector on one frame in N (boxes from the last keypoints between).
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code); without
             it such a file is refused in one sentence.
+        server: with backend="triton": the Triton servers' gRPC addresses, "host:8001[,host2:8001]"
+            (serving what ``rtpose export-triton`` wrote).
 
     Bad values are one :class:`~rtpose.errors.RtposeError` sentence naming the parameter, raised before
     any model loads. Use as a context manager, or call :meth:`close`.
@@ -98,11 +101,12 @@ class PoseModel:
         classes: Sequence[int | str] | None = None,
         det_every: int = 1,
         trust_detector: bool = False,
+        server: str | None = None,
     ) -> None:
         options = ModelOptions(
             weights=None if weights is None else str(weights), backend=backend, device=device,
             input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
-            max_people=max_people, classes=classes, trust_detector=trust_detector,
+            max_people=max_people, classes=classes, trust_detector=trust_detector, server=server,
         )
         self._build(options, det_every)
 

@@ -45,6 +45,7 @@ class ModelOptions:
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code);
             without it such a file is refused in one sentence.
         with_detector: False for models that are always given boxes (evaluation).
+        server: for backend "triton": the Triton servers' gRPC addresses, ``"host:8001[,host2:8001]"``.
     """
 
     weights: str | None = None
@@ -60,6 +61,7 @@ class ModelOptions:
     classes: Sequence[int | str] | None = None
     trust_detector: bool = False
     with_detector: bool = True
+    server: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **overrides) -> ModelOptions:
