@@ -292,3 +292,38 @@ def test_full_queue_rejects_and_deadline_drops(repo, tmp_path, server):
         assert sum(1 for out in outs if out.any()) == 8 - backend.failures["rejected"]
     finally:
         own.stop()
+
+
+def test_dead_python_backend_counts_as_down(repo, tmp_path):
+    """A killed Python-backend stub leaves the model "ready" while every request fails: after 3 internal errors
+    the server counts as down (no more requests, only probes), and once the model is reloaded pose resumes."""
+    import tritonclient.grpc as grpcclient
+
+    from rtpose.backends.triton_backend import ERRORS_AS_DOWN, TritonBackend
+
+    _need_server()
+    own = TritonServer(repo, tmp_path / "server").start()
+    try:
+        backend = TritonBackend(own.url, timeout_s=30)
+        crops = np.random.default_rng(1).integers(0, 255, (2, 3, 256, 192), dtype=np.uint8)
+        assert backend.infer_uint8(crops).any()
+        stubs = [pid for pid in subprocess.run(["pgrep", "-P", str(own.process.pid)], capture_output=True,
+                                               text=True).stdout.split()
+                 if Path(f"/proc/{pid}/comm").read_text().startswith("triton_python")]
+        assert stubs
+        for pid in stubs:
+            os.kill(int(pid), 9)
+        for _ in range(ERRORS_AS_DOWN + 2):
+            assert not backend.infer_uint8(crops).any()
+        assert backend.failures["error"] == ERRORS_AS_DOWN
+        assert backend.failures["down"] == 2 and backend.servers[0].down
+        assert grpcclient.InferenceServerClient(own.url).is_model_ready("hrnet_pose")  # what made this hard to see
+        control = grpcclient.InferenceServerClient(own.url)
+        control.unload_model("hrnet_pose", unload_dependents=False)  # (load_model alone keeps an unchanged model)
+        control.load_model("hrnet_pose")  # a fresh stub
+        deadline = time.monotonic() + 60
+        while not backend.infer_uint8(crops).any():
+            assert time.monotonic() < deadline, "pose did not resume after the model was reloaded"
+            time.sleep(0.1)
+    finally:
+        own.stop()

@@ -11,8 +11,8 @@ boxes with keypoint scores 0, and it is counted in :attr:`TritonBackend.failures
 
 - ``down``: the server refused the connection or is unreachable (gRPC UNAVAILABLE), or gave internal
   errors :data:`ERRORS_AS_DOWN` times in a row (a dead Python-backend stub leaves ``/v2/health`` at 200
-  while every request fails). A down server gets no requests; it is probed for readiness with backoff
-  (:data:`BACKOFF_S`) and used again once ready.
+  while every request fails). A down server gets no requests; it is probed with backoff (:data:`BACKOFF_S`):
+  once its model is ready and a one-crop request passes, it is used again.
 - ``deadline``: no answer within ``timeout_s`` (gRPC DEADLINE_EXCEEDED): the frame is dropped, never retried.
 - ``rejected``: the request waited in Triton's queue past its queue policy's timeout (stale work is
   rejected, not queued).
@@ -204,6 +204,8 @@ class TritonBackend:
             return
         try:
             ready = server.client.is_model_ready(self.model_name, client_timeout=min(1.0, self.timeout_s))
+            if ready:  # ready is not enough: a dead Python-backend stub leaves the model "ready"; one crop must pass
+                ready = self._canary(server)
         except Exception:  # noqa: BLE001 - any failure: still down
             ready = False
         finally:
@@ -214,6 +216,16 @@ class TritonBackend:
             else:
                 server.probes += 1
                 server.next_probe = now + BACKOFF_S[min(server.probes, len(BACKOFF_S) - 1)]
+
+    def _canary(self, server: _Server) -> bool:
+        """Whether the server answers a one-crop request within the deadline."""
+        from rtpose.backends.triton_export import INPUT, OUTPUT
+
+        tensor = self._grpc.InferInput(INPUT, [1, 3, *self.input_hw], "UINT8")
+        tensor.set_data_from_numpy(np.zeros((1, 3, *self.input_hw), np.uint8))
+        result = server.client.infer(self.model_name, [tensor], outputs=[self._grpc.InferRequestedOutput(OUTPUT)],
+                                     client_timeout=self.timeout_s)
+        return result.as_numpy(OUTPUT) is not None
 
     def _mark_down(self, server: _Server) -> None:
         with self._lock:
