@@ -136,20 +136,17 @@ def test_uint8_graph_equals_the_float_graph(repo, small_weights, tmp_path):
     assert np.allclose(heatmaps.astype(np.float32), expected, rtol=2e-3, atol=2e-2)
 
 
-def test_keypoints_equal_the_local_backend(server, small_weights, tmp_path):
+def test_keypoints_equal_the_local_backend(server, small_weights, tmp_path, monkeypatch):
     """PoseModel(backend="triton") on bus.jpg: the local ONNX Runtime keypoints, within fp16 rounding."""
     import rtpose
 
     kwargs = {"weights": str(small_weights), "detector": str(DETECTOR_WEIGHTS), "device": "cpu"}
-    os.environ["RTPOSE_ENGINES"] = str(tmp_path)
-    try:
-        with rtpose.PoseModel(backend="onnxruntime", **kwargs) as local:
-            expected = local(str(BUS))
-        with rtpose.PoseModel(backend="triton", server=server.url, **kwargs) as remote:
-            assert remote.info.backend.name == "triton"
-            got = remote(str(BUS))
-    finally:
-        os.environ.pop("RTPOSE_ENGINES")
+    monkeypatch.setenv("RTPOSE_ENGINES", str(tmp_path))
+    with rtpose.PoseModel(backend="onnxruntime", **kwargs) as local:
+        expected = local(str(BUS))
+    with rtpose.PoseModel(backend="triton", server=server.url, **kwargs) as remote:
+        assert remote.info.backend.name == "triton"
+        got = remote(str(BUS))
     assert len(expected) == len(got) > 0
     np.testing.assert_allclose(got.boxes, expected.boxes)
     # fp16 heatmaps: a keypoint whose heatmap has two near-equal peaks (these test weights have many) may pick
@@ -325,5 +322,37 @@ def test_dead_python_backend_counts_as_down(repo, tmp_path):
         while not backend.infer_uint8(crops).any():
             assert time.monotonic() < deadline, "pose did not resume after the model was reloaded"
             time.sleep(0.1)
+    finally:
+        own.stop()
+
+
+def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights, monkeypatch):
+    """model.stream(...) with the server killed mid-run: every frame comes out, with boxes; frames while it is
+    down have keypoint scores 0 and are counted; after the restart pose resumes."""
+    import cv2
+
+    import rtpose
+
+    _need_server()
+    monkeypatch.setenv("RTPOSE_ENGINES", str(tmp_path / "engines"))
+    own = TritonServer(repo, tmp_path / "server").start()
+    image = cv2.imread(str(BUS))
+    try:
+        with rtpose.PoseModel(backend="triton", server=own.url, detector=str(DETECTOR_WEIGHTS), device="cpu",
+                              weights=str(small_weights)) as model:
+            backend = model.estimator.backend
+            scores = []
+            for result in model.stream([image] * 60, track=False, smooth=False):
+                assert len(result) > 0  # the detector's boxes, server or not
+                scores.append(float(result.keypoints[..., 2].max()))
+                if len(scores) == 3:
+                    own.stop()
+                if len(scores) == 12:
+                    own.start()
+        assert len(scores) == 60
+        assert scores[0] > 0 and scores[-1] > 0
+        dark = sum(1 for s in scores if s == 0)
+        assert dark > 0 and backend.failures["down"] == dark == backend.failed_calls
+        assert backend.failure_summary().startswith(f"{dark} pose call")
     finally:
         own.stop()
