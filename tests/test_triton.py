@@ -356,3 +356,23 @@ def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights
         assert backend.failure_summary().startswith(f"{dark} pose call")
     finally:
         own.stop()
+
+
+def test_detector_model_agrees_with_its_onnx_file(tmp_path, small_weights):
+    """--detector adds Ultralytics' ONNX export of the YOLO detector, with a config.pbtxt that fits the file."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rtpose", "export-triton", "--weights", str(small_weights), "--repo",
+         str(tmp_path / "repo"), "--detector", str(DETECTOR_WEIGHTS)],
+        capture_output=True, text=True, env=_env(), timeout=600, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "repo" / "yolo_detector"
+    assert done.stdout.split() == [str(tmp_path / "repo" / "hrnet_pose"), str(folder)]
+    config = _model_config(folder / "config.pbtxt")
+    (in_name, in_type, in_dims), = _onnx_io(folder / "1" / "model.onnx")[0]
+    (out_name, out_type, out_dims), = _onnx_io(folder / "1" / "model.onnx")[1]
+    assert (config.input[0].name, config.output[0].name) == (in_name, out_name) == ("images", "output0")
+    assert in_type == out_type == "FLOAT" and config.platform == "onnxruntime_onnx"
+    assert in_dims[1] == 3 and list(config.input[0].dims) == [3, -1, -1] and len(config.output[0].dims) == 2
+    assert all(isinstance(d, str) for d in (in_dims[0], in_dims[2], in_dims[3], out_dims[0]))  # dynamic
+    assert not (tmp_path / "yolov8n-person.onnx").exists() and not (DETECTOR_WEIGHTS.with_suffix(".onnx")).exists()

@@ -147,6 +147,56 @@ class TritonPythonModel:
 '''
 
 
+#: Name of the served detector (``--detector``: Ultralytics' ONNX export, run by Triton's ONNX Runtime backend).
+DETECTOR_NAME = "yolo_detector"
+
+
+def export_detector(detector: str | os.PathLike, repo: str | os.PathLike, imgsz: int = 640, max_batch: int = 8,
+                    instances: int = 1, gpu: bool = True, trusted: bool = False) -> Path:
+    """Write ``repo/yolo_detector``: Ultralytics' own ONNX export of ``detector`` (dynamic batch and size,
+    float32 ``images (N, 3, H, W)`` in 0..1 → ``output0``), with its config.pbtxt; returns the model's folder."""
+    import tempfile
+
+    from rtpose.detector import check_detector_pickle, import_ultralytics, ultralytics_to_debug
+    from rtpose.hashing import file_sha256
+
+    detector = Path(detector)
+    if not detector.is_file():
+        from rtpose.errors import RtposeError
+
+        raise RtposeError(f"--detector {detector} is not a file; pass the YOLO .pt file to export.")
+    check_detector_pickle(detector, trusted=trusted)
+    import_ultralytics()
+    from ultralytics import YOLO
+
+    folder = Path(repo) / DETECTOR_NAME
+    (folder / "1").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, ultralytics_to_debug():
+        copy = Path(tmp) / detector.name
+        shutil.copyfile(detector, copy)  # Ultralytics writes the export next to the file it loaded
+        made = YOLO(str(copy), task="detect").export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False,
+                                                     half=False, verbose=False)
+        shutil.move(str(made), folder / "1" / "model.onnx")
+    kind = "KIND_GPU" if gpu else "KIND_CPU"
+    lines = [
+        f'name: "{DETECTOR_NAME}"',
+        'platform: "onnxruntime_onnx"',
+        f"max_batch_size: {int(max_batch)}",
+        'input [ { name: "images" data_type: TYPE_FP32 dims: [ 3, -1, -1 ] } ]',
+        'output [ { name: "output0" data_type: TYPE_FP32 dims: [ -1, -1 ] } ]',
+        "dynamic_batching {",
+        f"  max_queue_delay_microseconds: {QUEUE_DELAY_US}",
+        "  default_queue_policy { timeout_action: REJECT "
+        f"default_timeout_microseconds: {QUEUE_TIMEOUT_US} allow_timeout_override: true }}",
+        "}",
+        f"instance_group [ {{ count: {int(instances)} kind: {kind} }} ]",
+        f'parameters {{ key: "detector_sha256" value: {{ string_value: "{file_sha256(detector)}" }} }}',
+        f'parameters {{ key: "imgsz" value: {{ string_value: "{int(imgsz)}" }} }}',
+    ]
+    (folder / "config.pbtxt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
 def export_repository(
     weights: str | os.PathLike,
     repo: str | os.PathLike,
@@ -203,4 +253,5 @@ def export_repository(
     return folder
 
 
-__all__ = ["INPUT", "MODEL_NAME", "OUTPUT", "Uint8Graph", "config_text", "export_repository", "export_uint8_onnx"]
+__all__ = ["DETECTOR_NAME", "INPUT", "MODEL_NAME", "OUTPUT", "Uint8Graph", "config_text", "export_detector",
+           "export_repository", "export_uint8_onnx"]

@@ -23,6 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", action="store_true", help="ONNX Runtime backend on the server's CPU (KIND_CPU)")
     parser.add_argument("--max-batch", type=int, default=64, help="max_batch_size (default: 64)")
     parser.add_argument("--instances", type=int, default=1, help="model instances (default: 1)")
+    parser.add_argument("--detector", metavar="PATH", default=None,
+                        help="also write the Ultralytics YOLO detector (its own ONNX export) as model yolo_detector")
+    parser.add_argument("--trust-detector", action="store_true",
+                        help="load a --detector file even when it needs unsafe unpickling (it could run code)")
     parser.add_argument("--queue-timeout-ms", type=float, default=200.0,
                         help="a request waiting longer in Triton's queue is rejected (default: 200)")
 
@@ -36,4 +40,9 @@ def main(args: argparse.Namespace) -> int:
         queue_timeout_us=int(args.queue_timeout_ms * 1000),
     )
     print(folder)
+    if args.detector:
+        from rtpose.backends.triton_export import export_detector
+
+        print(export_detector(args.detector, args.repo, instances=args.instances, gpu=not args.cpu,
+                              trusted=args.trust_detector))
     return 0
