@@ -332,7 +332,7 @@ def test_dead_python_backend_counts_as_down(repo, tmp_path):
         own.stop()
 
 
-def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights, monkeypatch):
+def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights, monkeypatch, capfd):
     """model.stream(...) with the server killed mid-run: every frame comes out, with boxes; frames while it is
     down have keypoint scores 0 and are counted; after the restart pose resumes."""
     import cv2
@@ -369,6 +369,8 @@ def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights
         dark = sum(1 for s in scores if s == 0)
         assert dark > 0 and backend.failures["down"] == dark == backend.failed_calls
         assert backend.failure_summary().startswith(f"{dark} pose call")
+        said = capfd.readouterr().err  # when the model closed
+        assert f"rtpose: warning: {dark} pose call" in said and "those frames' people have keypoint scores 0." in said
     finally:
         own.stop()
 

@@ -309,7 +309,14 @@ class TritonBackend:
         return np.zeros((n, self.num_joints, *self.output_hw), np.float32)
 
     def close(self) -> None:
-        """Close the gRPC channels; safe to call twice."""
+        """Close the gRPC channels, and say how many pose calls failed (a warning), once; safe to call twice."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        if self.failed_calls:
+            from rtpose.log import warn
+
+            warn(f"{self.failure_summary()}; those frames' people have keypoint scores 0.")
         for server in self.servers:
             with contextlib.suppress(Exception):  # closing is best effort
                 server.client.close()
