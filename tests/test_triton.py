@@ -393,3 +393,30 @@ def test_detector_model_agrees_with_its_onnx_file(tmp_path, small_weights):
     assert in_dims[1] == 3 and list(config.input[0].dims) == [3, -1, -1] and len(config.output[0].dims) == 2
     assert all(isinstance(d, str) for d in (in_dims[0], in_dims[2], in_dims[3], out_dims[0]))  # dynamic
     assert not (tmp_path / "yolov8n-person.onnx").exists() and not (DETECTOR_WEIGHTS.with_suffix(".onnx")).exists()
+
+
+def test_two_servers_share_the_work_and_cover_for_each_other(repo, tmp_path, server):
+    """--server a,b: concurrent frames go to both (fewest in flight); with one killed, the other takes every
+    frame and nothing fails."""
+    from rtpose.backends.triton_backend import TritonBackend
+
+    other = TritonServer(repo, tmp_path / "other").start()
+    try:
+        backend = TritonBackend(f"{server.url},{other.url}", timeout_s=60)
+        before = [s.metric("nv_inference_request_success") for s in (server, other)]
+        crops = np.random.default_rng(2).integers(0, 255, (2, 3, 256, 192), dtype=np.uint8)
+        outs = []
+        threads = [threading.Thread(target=lambda: outs.append(backend.infer_uint8(crops))) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert len(outs) == 6 and all(out.any() for out in outs) and backend.failed_calls == 0
+        served = [s.metric("nv_inference_request_success") - b for s, b in zip((server, other), before)]
+        assert sum(served) == 6 and min(served) >= 2
+        other.stop()
+        for _ in range(3):
+            assert backend.infer_uint8(crops).any()
+        assert backend.failed_calls == 0 and backend.servers[1].down
+    finally:
+        other.stop()
