@@ -29,10 +29,16 @@ def build_estimator(options: ModelOptions):
     from rtpose.weights import resolve_weights
 
     options.validate()
-    weights = resolve_weights(options.weights)
-    keypoint_set = checkpoint_keypoint_set(weights, options.keypoints)
-    backend = create_backend(options.backend, weights=str(weights), device=options.device,
-                             input_hw=options.input_size, precision=options.precision)
+    if options.backend == "triton":  # the servers hold the model and say its keypoint set
+        from rtpose.skeleton import get_keypoint_set
+
+        backend = create_backend("triton", weights=options.weights, input_hw=options.input_size, server=options.server)
+        keypoint_set = get_keypoint_set(options.keypoints or backend.keypoint_set or "coco")
+    else:
+        weights = resolve_weights(options.weights)
+        keypoint_set = checkpoint_keypoint_set(weights, options.keypoints)
+        backend = create_backend(options.backend, weights=str(weights), device=options.device,
+                                 input_hw=options.input_size, precision=options.precision)
     say(f"pose backend {backend.info.summary}")
     detector = None
     if options.with_detector:

@@ -64,7 +64,8 @@ class PoseModel:
     Args:
         weights: HRNet checkpoint, ``.onnx``, ``.engine`` or registry name; None: the default COCO model
             (downloaded on first use, sha256-checked).
-        backend: "auto" (the fastest this machine has), "torch", "onnxruntime", "openvino" or "tensorrt".
+        backend: "auto" (the fastest this machine has), "torch", "onnxruntime", "openvino", "tensorrt" or
+            "triton" (a client of Triton servers, see ``server``).
         device: "auto", "cpu", "cuda" or "cuda:N" (the detector and the pose model alike).
         precision: "auto", "fp32" or "bf16" (OpenVINO on CPUs with native BF16).
         input_size: model input (H, W); None: what the weights were trained for.
@@ -82,6 +83,8 @@ class PoseModel:
             (see :mod:`rtpose.segmentation`). None: pose only.
         seg_weights: the HRNetV2 segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the class set's name where the file's class count is ambiguous ("voc", "lip", …).
+        server: with backend="triton": the Triton servers' gRPC addresses, "host:8001[,host2:8001]"
+            (serving what ``rtpose export-triton`` wrote).
 
     Bad values are one :class:`~rtpose.errors.RtposeError` sentence naming the parameter, raised before
     any model loads. Use as a context manager, or call :meth:`close`.
@@ -106,12 +109,13 @@ class PoseModel:
         seg: str | None = None,
         seg_weights: str | None = None,
         seg_classes: str | None = None,
+        server: str | None = None,
     ) -> None:
         options = ModelOptions(
             weights=None if weights is None else str(weights), backend=backend, device=device,
             input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
             max_people=max_people, classes=classes, trust_detector=trust_detector, seg=seg,
-            seg_weights=None if seg_weights is None else str(seg_weights), seg_classes=seg_classes,
+            seg_weights=None if seg_weights is None else str(seg_weights), seg_classes=seg_classes, server=server,
         )
         self._build(options, det_every)
 

@@ -49,6 +49,7 @@ class ModelOptions:
         seg_weights: the segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the segmentation class set's name where the file's class count is ambiguous.
         with_detector: False for models that are always given boxes (evaluation).
+        server: for backend "triton": the Triton servers' gRPC addresses, ``"host:8001[,host2:8001]"``.
     """
 
     weights: str | None = None
@@ -67,6 +68,7 @@ class ModelOptions:
     seg_weights: str | None = None
     seg_classes: str | None = None
     with_detector: bool = True
+    server: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **overrides) -> ModelOptions:

@@ -74,6 +74,7 @@ class Request:
     fp16: bool | None
     engines: Path
     precision: str = "auto"
+    server: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ BACKENDS: dict[str, BackendSpec] = {
                     (".onnx",), lambda r: _openvino_from_onnx(r.path, r.precision), "an ONNX file"),
         BackendSpec("tensorrt", "tensorrt", _tensorrt_for_checkpoint,
                     ENGINE_SUFFIXES, lambda r: _tensorrt_from_engine(r.path, r.device), "a TensorRT engine"),
+        BackendSpec("triton", "tritonclient", lambda r: _triton(r.server, r.path, r.input_hw)),
     )
 }
 
@@ -155,6 +157,7 @@ def create_backend(
     fp16: bool | None = None,
     engines_dir: str | None = None,
     precision: str = "auto",
+    server: str | None = None,
 ) -> PoseBackend:
     """Build the backend ``backend`` for ``weights`` on ``device``.
 
@@ -169,10 +172,17 @@ def create_backend(
         engines_dir: where engines and exported ONNX files are looked for and written
             (default: :func:`rtpose.backends.sidecar.default_engines_dir`).
         precision: "auto", "fp32" or "bf16" (OpenVINO's CPU inference precision; see the module docstring).
+        server: for backend="triton": ``"host:8001[,host2:8001]"``, the Triton servers' gRPC addresses
+            (the weights, when given as a file, must be the ones the servers serve).
 
     The returned backend's ``info`` (:class:`~rtpose.backends.base.BackendInfo`) says what it is and
     why it was chosen.
     """
+    if backend == "triton":  # the model is on the servers: nothing to resolve or download here
+        backend_object = _triton(server, None if weights is None else Path(weights), input_hw)
+        backend_object.reason = "requested with backend='triton'"
+        backend_object.info = describe(backend_object)
+        return backend_object
     backend_object = _create(backend, weights, device, input_hw, fp16, engines_dir, precision)
     backend_object.info = describe(backend_object)
     return backend_object
@@ -342,6 +352,17 @@ def _onnxruntime(path: Path, device: str, input_hw: tuple[int, int], fp16: bool 
 
     onnx_path = ensure_onnx(path, input_hw=input_hw, fp16=bool(fp16), out_dir=engines)
     return OnnxRuntimeBackend(onnx_path, device=device)
+
+
+def _triton(server: str | None, weights: Path | None, input_hw: tuple[int, int] | None) -> PoseBackend:
+    from rtpose.backends.triton_backend import TritonBackend
+
+    sha = None
+    if weights is not None and weights.is_file() and weights.suffix.lower() in (".pth", ".pt", ".bin"):
+        from rtpose.hashing import file_sha256
+
+        sha = file_sha256(weights)
+    return TritonBackend(server, input_hw=input_hw, weights_sha256=sha)
 
 
 def _openvino_from_onnx(onnx_path: Path, precision: str = "auto") -> PoseBackend:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "build-engine": "rtpose.cli.engine",
     "check": "rtpose.cli.check",
     "cache": "rtpose.cli.cache",
+    "export-triton": "rtpose.cli.triton",
 }
 
 _COMMAND_HELP = {
@@ -36,6 +37,7 @@ _COMMAND_HELP = {
     "build-engine": "compile a TensorRT engine from the ONNX model",
     "check": "report the GPU/backend setup and check every backend against PyTorch FP32",
     "cache": "list and clean downloaded weights and exported ONNX/engine files",
+    "export-triton": "write a Triton Inference Server model repository (uint8 crops in, fp16 heatmaps out)",
 }
 
 

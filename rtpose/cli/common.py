@@ -82,6 +82,8 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
     group.add_argument("--backend", choices=backend_names(), default="auto",
                        help="pose inference backend; auto picks the fastest available (default: auto)")
     group.add_argument("--device", type=device_name, default="auto", help="cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--server", default=None, metavar="HOST:PORT[,HOST:PORT]",
+                       help="with --backend triton: the Triton servers' gRPC addresses (e.g. gpu1:8001,gpu2:8001)")
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                        help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")

@@ -1,0 +1,48 @@
+"""``rtpose export-triton``: a Triton Inference Server model repository for the pose model."""
+
+from __future__ import annotations
+
+import argparse
+
+from rtpose.cli.common import parse_size
+
+HELP = "write a Triton Inference Server model repository for the pose model (uint8 crops in, fp16 heatmaps out)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", metavar="PATH|NAME",
+                        help="HRNet checkpoint or registry name (default: hrnet_w32_coco_256x192)")
+    parser.add_argument("--repo", required=True, metavar="DIR", help="model repository folder to write")
+    parser.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
+                        help="model input height x width (default: what the weights were trained for)")
+    parser.add_argument("--python-backend", action="store_true",
+                        help="serve the ONNX file with ONNX Runtime inside Triton's Python backend (CPU)")
+    parser.add_argument("--engine", metavar="PLAN", default=None,
+                        help="a TensorRT plan built from this repository's model.onnx for the server's GPU: "
+                             "served with the tensorrt_plan platform")
+    parser.add_argument("--cpu", action="store_true", help="ONNX Runtime backend on the server's CPU (KIND_CPU)")
+    parser.add_argument("--max-batch", type=int, default=64, help="max_batch_size (default: 64)")
+    parser.add_argument("--instances", type=int, default=1, help="model instances (default: 1)")
+    parser.add_argument("--detector", metavar="PATH", default=None,
+                        help="also write the Ultralytics YOLO detector (its own ONNX export) as model yolo_detector")
+    parser.add_argument("--trust-detector", action="store_true",
+                        help="load a --detector file even when it needs unsafe unpickling (it could run code)")
+    parser.add_argument("--queue-timeout-ms", type=float, default=200.0,
+                        help="a request waiting longer in Triton's queue is rejected (default: 200)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rtpose.backends.triton_export import export_repository
+
+    folder = export_repository(
+        args.weights, args.repo, input_hw=args.input_size, python_backend=args.python_backend, engine=args.engine,
+        max_batch=args.max_batch, instances=args.instances, gpu=not args.cpu,
+        queue_timeout_us=int(args.queue_timeout_ms * 1000),
+    )
+    print(folder)
+    if args.detector:
+        from rtpose.backends.triton_export import export_detector
+
+        print(export_detector(args.detector, args.repo, instances=args.instances, gpu=not args.cpu,
+                              trusted=args.trust_detector))
+    return 0
