@@ -26,6 +26,7 @@ from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.errors import RtposeError
 from rtpose.options import StreamOptions
+from rtpose.sources import redact_url
 from rtpose.stats import STAGE_ORDER
 
 VIDEO_FILTER = (
@@ -250,8 +251,9 @@ class MainWindow(WindowLayout, QMainWindow):
             self.show_error(self.model_error or weights_help())
             return
         self.view.set_banner(None)
-        self.statusBar().showMessage(f"Opening {spec}…")
-        self.source_label.setText(f"Opening {spec}…")
+        shown = redact_url(str(spec)) if isinstance(spec, str) else spec  # never a stream's password
+        self.statusBar().showMessage(f"Opening {shown}…")
+        self.source_label.setText(f"Opening {shown}…")
         self.controller.open(spec, self.estimator, realtime=self.realtime.isChecked(), start_index=start_index)
         self._update_controls()
 

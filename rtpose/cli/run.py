@@ -18,6 +18,7 @@ from rtpose.cli.common import (
     add_model_args,
     add_tracking_args,
     fraction,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -39,6 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="play files at their frame rate, dropping frames when inference is slower")
     src.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
                      help="seconds to wait for a stream to connect (default: 10)")
+    src.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0, metavar="S",
+                     help="seconds a stream that stopped may take to come back before the run ends with exit "
+                          "code 1 (default: 30; 0 ends at once)")
     add_model_args(parser)
     add_tracking_args(parser)
     out = parser.add_argument_group("output")
@@ -72,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
     show = display_available() if args.show is None else args.show
     window = WindowSink() if show else None  # DisplayError before anything slow happens
     source = open_source(args.camera if args.camera is not None else args.source, realtime=options.realtime,
-                         timeout=options.timeout)
+                         timeout=options.timeout, reconnect_timeout=options.reconnect_timeout)
     try:
         check_outputs(args.save, args.json, source)  # before the model loads
         model = PoseModel.from_options(ModelOptions.from_args(args), det_every=options.det_every)
@@ -183,6 +187,8 @@ def _run_stream(args, source, model, options, window) -> int:
         warn(f"{source.name} ended after {stats.captured} of {expected} frames (the file is truncated or "
              "damaged); everything up to there was processed")
     elif source.ended_early:
+        if getattr(source, "end_reason", None):  # a stream that did not come back
+            raise SourceError(f"{source.end_reason[:-1]}; everything up to then was written.")
         if getattr(source, "is_camera", False):
             raise SourceError(
                 f"{source.name.capitalize()} stopped sending frames after {stats.captured} frames "
