@@ -612,6 +612,9 @@ class CaptureSource(FrameSource):
             cap = self._cap
         frame = None
         try:
+            if self._pending is not None and self._stale(self._pending):
+                self._pending = None  # read while opening, and a model loaded since: the stream has newer ones
+                self.dropped += 1
             if self._pending is not None:
                 frame, self._pending = self._pending, None
                 self.paced_s = 0.0
@@ -641,6 +644,11 @@ class CaptureSource(FrameSource):
             if release and cap is not None:  # close() was called while we were blocked in read(): release here
                 cap.release()
         return None if release else frame
+
+    def _stale(self, frame: Frame) -> bool:
+        """Whether a frame kept from the open is older than the stream's next one would be."""
+        period = 1.0 / self.fps if self.fps else 0.0
+        return now() - frame.timestamp > max(0.5, 2 * period)
 
     def _ended(self) -> None:
         if self.is_live:
