@@ -81,13 +81,17 @@ def test_cli_never_prints_a_password(capsys):
 
 
 class StreamServer:
-    """tests/stream_server.py in its own process: start, kill, start again on the same port."""
+    """tests/stream_server.py (MJPEG over HTTP) or tests/rtsp_server.py (GStreamer's RTSP server) in its own
+    process: start, kill, start again on the same port."""
 
-    def __init__(self, fps: float, video: str | None = None) -> None:
-        self.fps, self.video, self.port, self.proc = fps, video, 0, None
+    def __init__(self, fps: float, video: str | None = None, rtsp: bool = False) -> None:
+        self.fps, self.video, self.rtsp, self.port, self.proc = fps, video, rtsp, 0, None
 
     def start(self) -> StreamServer:
-        cmd = [sys.executable, "-m", "tests.stream_server", str(self.port), str(self.fps)]
+        if self.rtsp:
+            cmd = [SYSTEM_PYTHON, "tests/rtsp_server.py", str(self.port), str(self.fps)]
+        else:
+            cmd = [sys.executable, "-m", "tests.stream_server", str(self.port), str(self.fps)]
         if self.video:
             cmd += ["--video", self.video]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -104,15 +108,36 @@ class StreamServer:
             self.proc.wait()
 
     def url(self, credentials: str = "") -> str:
+        if self.rtsp:
+            return f"rtsp://{credentials}127.0.0.1:{self.port}/live"
         return f"http://{credentials}127.0.0.1:{self.port}/live.mjpg"
+
+
+#: The system's Python, which has the Debian packages' GStreamer bindings (not the test's virtual environment).
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _rtsp_server_missing() -> str | None:
+    """Why GStreamer's RTSP server cannot run here, or None when it can."""
+    probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
+             "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
+             "assert all(Gst.ElementFactory.find(n) for n in ('videotestsrc', 'jpegenc', 'rtpjpegpay'))")
+    try:
+        done = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return f"no {SYSTEM_PYTHON}"
+    if done.returncode:
+        return ("needs GStreamer's RTSP server for the system Python (Debian: python3-gi gir1.2-gst-rtsp-server-1.0 "
+                "gstreamer1.0-plugins-base gstreamer1.0-plugins-good)")
+    return None
 
 
 @pytest.fixture
 def servers():
     made: list[StreamServer] = []
 
-    def make(fps: float, video: str | None = None) -> StreamServer:
-        made.append(StreamServer(fps, video))
+    def make(fps: float, video: str | None = None, rtsp: bool = False) -> StreamServer:
+        made.append(StreamServer(fps, video, rtsp))
         return made[-1].start()
 
     yield make
@@ -150,6 +175,30 @@ def test_library_stream_comes_back_and_counts_the_outage(servers, capsys):
     lines = [line for line in err.splitlines() if "reconnecting" in line]
     assert len(lines) == 1 and "me:***@127.0.0.1" in lines[0], err
     assert "pa@ss" not in err and "WARN" not in err and "timeout" not in err.lower(), err
+
+
+def test_rtsp_stream_comes_back_after_its_server_restarts(servers, capsys):
+    """GStreamer's RTSP server (RTP over UDP): a dead server is noticed by the read timeout, then reopened."""
+    missing = _rtsp_server_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    server = servers(10.0, rtsp=True)
+    with open_source(server.url("cam:se:cr@t@"), timeout=5, reconnect_timeout=30) as source:
+        assert source.is_live and source.fps == pytest.approx(10.0, rel=0.2)
+        before = [source.read() for _ in range(5)]
+        server.kill()
+        server.start()
+        after = [source.read() for _ in range(5)]
+        assert source.outages == 1 and source.reconnects == 1 and not source.ended_early
+    assert all(f is not None for f in before + after)
+    gap = after[0].timestamp - before[-1].timestamp
+    assert after[0].index - before[-1].index == pytest.approx(gap * source.fps, abs=2)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "reconnecting" in line]
+    assert len(lines) == 1 and "rtsp://cam:***@127.0.0.1" in lines[0], err
+    assert "se:cr" not in err and "WARN" not in err and "timeout" not in err.lower(), err
 
 
 def test_reconnect_timeout_zero_ends_at_once(servers):
