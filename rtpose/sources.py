@@ -401,17 +401,21 @@ class VideoSource(FrameSource):
             cap.release()
 
 
-def measure_fps(arrivals: list[float] | tuple[float, ...]) -> float | None:
-    """Frames per second of a stream from its frames' arrival times (seconds), or None with too few.
+def measure_fps(arrivals, expected: float | None = None) -> float | None:
+    """Frames per second of a stream from its frames' arrival times (seconds), or None when they cannot tell.
 
     Frames that arrive in a burst (what a player buffered while connecting, or while nobody read) are
     left out: intervals under a fifth of the typical one (the upper quartile) do not count, and the rate
-    is one over the median of the rest.
+    is one over the median of the rest. With ``expected`` (the rate so far), intervals under a quarter
+    of its period are a burst, and a window that is mostly burst tells nothing (None).
     """
     times = list(arrivals)
     intervals = [b - a for a, b in zip(times, times[1:], strict=False) if b >= a]
     if len(intervals) < 2:
         return None
+    if expected:
+        paced = [i for i in intervals if i >= 0.25 / expected]
+        return 1.0 / statistics.median(paced) if len(paced) >= max(2, len(intervals) // 2) else None
     typical = statistics.quantiles(intervals, n=4)[2] if len(intervals) >= 4 else max(intervals)
     paced = [i for i in intervals if i >= 0.2 * typical and i > 0]
     if len(paced) < 2:
@@ -563,10 +567,10 @@ class CaptureSource(FrameSource):
         if self.announced_fps and self.measured_fps and self.fps != self.announced_fps:
             debug(f"{self.name} announces {self.announced_fps:g} frames/s but sends {self.measured_fps:.2f}")
 
-    def _update_fps(self) -> None:
+    def _update_fps(self, running: bool = False) -> None:
         while len(self._arrivals) > 2 and self._arrivals[-1] - self._arrivals[0] > self.WINDOW_S:
             self._arrivals.popleft()
-        measured = measure_fps(self._arrivals)
+        measured = measure_fps(self._arrivals, self.fps if running else None)
         if measured is None or not 0 < measured < 1000:
             return
         self.measured_fps = round(measured, 2)
@@ -586,7 +590,7 @@ class CaptureSource(FrameSource):
         elif self.is_live and not self.is_camera:
             self._arrivals.append(arrival)
             if len(self._arrivals) % 16 == 0:
-                self._update_fps()
+                self._update_fps(running=True)
         self._last_arrival = arrival
         frame = Frame(self._next_index, arrival, image, media_time)
         self._next_index += 1

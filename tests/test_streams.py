@@ -320,3 +320,17 @@ def test_constant_rate_files_keep_frame_over_fps():
     with open_source(VIDEO_MULTI) as source:  # an AVI, whose first time stamp is two frames in
         times = [source.read().media_time for _ in range(30)]
     assert times == [round(i / 10, 6) for i in range(30)]
+
+
+def test_measure_fps_leaves_bursts_out():
+    from rtpose.sources import measure_fps
+
+    steady = [i * 0.5 for i in range(6)]
+    assert measure_fps(steady) == pytest.approx(2.0)
+    # five frames buffered while connecting, then 2 frames/s
+    assert measure_fps([0.0, 0.001, 0.002, 0.003, 0.004] + [0.004 + 0.5 * i for i in range(1, 5)]) == pytest.approx(2.0)
+    # a backlog drained at once while the stream runs at 5 frames/s: mostly burst, tells nothing
+    backlog = [i * 0.002 for i in range(40)] + [0.08 + 0.2 * i for i in range(1, 6)]
+    assert measure_fps(backlog, expected=5.0) is None
+    assert measure_fps([0.2 * i for i in range(10)], expected=5.0) == pytest.approx(5.0)
+    assert measure_fps([0.0]) is None
