@@ -298,7 +298,8 @@ class PipelineController(QObject):
             return
         source = stream.source
         if error is None and source.is_live and getattr(source, "ended_early", False):
-            error = f"{source.name} stopped sending frames (camera unplugged or stream ended)."
+            error = (getattr(source, "end_reason", None)  # a stream that did not come back
+                     or f"{source.name} stopped sending frames (camera unplugged or stream ended).")
         if self._pending:
             self.results_ready.emit()
         if isinstance(error, str):
