@@ -143,7 +143,7 @@ def mjpeg_url():
 
 
 def test_stream_that_dies_midway_ends_cleanly(mjpeg_url):
-    """With reconnect_timeout=0 a stream that stops ends (test_streams.py has the streams that come back)."""
+    """With reconnect_timeout=0 a stream that stops ends (test_stream_sources.py has the streams that come back)."""
     start = time.perf_counter()
     with open_source(mjpeg_url, timeout=3, reconnect_timeout=0) as src:
         assert isinstance(src, CaptureSource) and src.is_live and src.frame_count is None
