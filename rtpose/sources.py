@@ -471,6 +471,7 @@ class CaptureSource(FrameSource):
         self.measured_fps: float | None = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._interrupted = False
         self._reading = False
         self._closed = False
         self._pending: Frame | None = None
@@ -524,14 +525,14 @@ class CaptureSource(FrameSource):
         # Short joins, not one long one: a Ctrl-C that the OS delivers to the connecting thread only wakes this
         # thread at its next check, so one long join would sit out the whole timeout before honouring it.
         try:
-            while worker.is_alive() and now() - start < timeout + 1.0 and not self._closing.is_set():
+            while worker.is_alive() and now() - start < timeout + 1.0 and not self._stopping():
                 worker.join(0.1)
         except BaseException:
             box["abandoned"] = True
             raise
         if worker.is_alive():
             box["abandoned"] = True
-            if self._closing.is_set():
+            if self._stopping():
                 raise SourceError(f"{self.name} was closed while connecting.")
             raise SourceError(f"{self.name} did not connect within {timeout:g} s.")
         cap = box.get("cap")
@@ -634,7 +635,7 @@ class CaptureSource(FrameSource):
                     ok, image = cap.read()
                 if ok and image is not None:
                     frame = self._frame(image)
-                elif self.reconnecting and not self._closing.is_set():
+                elif self.reconnecting and not self._stopping():
                     frame = self._reconnect(cap)
                 else:
                     self._ended()
@@ -648,6 +649,20 @@ class CaptureSource(FrameSource):
             if release and cap is not None:  # close() was called while we were blocked in read(): release here
                 cap.release()
         return None if release else frame
+
+    def interrupt(self) -> None:
+        """Stop reconnecting and waiting: a :meth:`read` in progress returns soon (safe from signal handlers)."""
+        self._interrupted = True  # a plain flag: setting it never blocks
+
+    def _stopping(self) -> bool:
+        return self._interrupted or self._closing.is_set()
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when the source was closed or interrupted meanwhile."""
+        end = now() + seconds
+        while not self._stopping() and now() < end:
+            time.sleep(min(0.1, max(0.0, end - now())))
+        return self._stopping()
 
     def _stale(self, frame: Frame) -> bool:
         """Whether a frame kept from the open is older than the stream's next one would be."""
@@ -673,7 +688,7 @@ class CaptureSource(FrameSource):
         deadline = lost + self.reconnect_timeout
         wait, longest = RECONNECT_BACKOFF
         attempts = 0
-        while not self._closing.is_set():
+        while not self._stopping():
             remaining = deadline - now()
             if remaining <= 0:
                 break
@@ -706,13 +721,13 @@ class CaptureSource(FrameSource):
                 return self._frame(image)
             if cap is not None:
                 cap.release()
-            if self._closing.wait(max(0.0, min(wait, deadline - now()))):
+            if self._pause(max(0.0, min(wait, deadline - now()))):
                 break
             wait = min(wait * 2, longest)
         self.lost_s += now() - last
         self.paced_s = now() - lost
         self.ended_early = True
-        if not self._closing.is_set():
+        if not self._stopping():
             self.end_reason = (f"The stream {self.name} stopped sending frames and did not come back within "
                                f"{self.reconnect_timeout:g} s (reconnect_timeout={self.reconnect_timeout:g}).")
         return None

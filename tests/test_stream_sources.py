@@ -201,6 +201,27 @@ def test_rtsp_stream_comes_back_after_its_server_restarts(servers, capsys):
     assert "se:cr" not in err and "WARN" not in err and "timeout" not in err.lower(), err
 
 
+def test_a_stop_ends_the_wait_for_a_stream_that_stays_away(servers):
+    """Ctrl-C while a stream is away: the pipeline's stop interrupts the reconnecting read, without a 60 s wait."""
+    import threading
+
+    server = servers(10.0)
+    with open_source(server.url(), timeout=3, reconnect_timeout=60) as source:
+        assert source.read() is not None
+        server.kill()
+        done: list = []
+        reader = threading.Thread(target=lambda: done.append([source.read() for _ in range(200)]), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 30
+        while source.outages == 0 and time.monotonic() < deadline:  # it is reconnecting now
+            time.sleep(0.05)
+        assert source.outages == 1
+        source.interrupt()  # what Capture.stop calls, from a signal handler too
+        reader.join(30)  # a hang guard: it returns within a backoff slice
+        assert not reader.is_alive() and done and done[0][-1] is None
+        assert source.ended_early and source.end_reason is None  # stopped, not given up
+
+
 def test_reconnect_timeout_zero_ends_at_once(servers):
     server = servers(10.0)
     with open_source(server.url(), timeout=3, reconnect_timeout=0) as source:
