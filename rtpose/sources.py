@@ -802,9 +802,6 @@ def redact_text(text: str) -> str:
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
 
 
-_redact = redact_url  # the old private name
-
-
 def open_source(spec: str | int | os.PathLike, *, realtime: bool = False, timeout: float = 10.0,
                 reconnect_timeout: float = RECONNECT_TIMEOUT) -> FrameSource:
     """Open what the user named.
