@@ -28,6 +28,7 @@ from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.errors import RtposeError
 from rtpose.options import StreamOptions
+from rtpose.sources import redact_url
 from rtpose.stats import STAGE_ORDER
 
 VIDEO_FILTER = (
@@ -267,7 +268,7 @@ class MainWindow(WindowLayout, QMainWindow):
             self.show_error(self.model_error or weights_help())
             return
         self.view.set_banner(None)
-        what = f"{len(spec)} sources" if isinstance(spec, list) else str(spec)
+        what = f"{len(spec)} sources" if isinstance(spec, list) else redact_url(str(spec))  # never a password
         self.statusBar().showMessage(f"Opening {what}…")
         self.source_label.setText(f"Opening {what}…")
         self.controller.open(spec, self.estimator, realtime=self.realtime.isChecked(), start_index=start_index)

@@ -312,9 +312,11 @@ class PipelineController(QObject):
         if stream is None:  # opening failed: error() was emitted already
             return
         if error is None:
-            lost = [s.name for s in stream.sources if s.is_live and getattr(s, "ended_early", False)]
-            if lost:
-                error = f"{', '.join(lost)} stopped sending frames (camera unplugged or stream ended)."
+            lost = [s for s in stream.sources if s.is_live and getattr(s, "ended_early", False)]
+            if lost:  # a stream that did not come back says why; others stopped sending frames
+                error = " ".join(getattr(s, "end_reason", None)
+                                 or f"{s.name} stopped sending frames (camera unplugged or stream ended)."
+                                 for s in lost)
         if self._pending:
             self.results_ready.emit()
         if isinstance(error, str):

@@ -66,6 +66,9 @@ class Capture:
     def stop(self, discard: bool = False, blocking: bool = True) -> None:
         """Ask the thread to end (it may be waiting on a full queue); ``discard`` drops waiting frames."""
         self._stop.set()
+        interrupt = getattr(self.source, "interrupt", None)
+        if interrupt is not None:  # a stream waiting to reconnect gives up waiting
+            interrupt()
         if discard:
             self.handoff.close(discard=True)
         self.wake(blocking)

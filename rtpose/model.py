@@ -213,6 +213,7 @@ class PoseModel:
         kpt_thr: float = 0.3,
         det_every: int | None = None,
         timeout: float = 10.0,
+        reconnect_timeout: float = 30.0,
     ) -> PoseStream:
         """Results of every frame of ``source``, computed on background threads while you iterate.
 
@@ -230,6 +231,8 @@ class PoseModel:
             kpt_thr: keypoints below this score neither count for tracking nor update the smoothing.
             det_every: detector on one frame in N (default: the model's ``det_every``).
             timeout: seconds to wait for a stream to connect.
+            reconnect_timeout: seconds a network stream that stopped may take to come back (it is
+                reopened meanwhile) before it ends; 0: it ends at once.
 
         The source is opened here (a bad one fails at once). Iterate the returned
         :class:`~rtpose.stream.PoseStream`; leaving the loop in any way stops its threads and releases the
@@ -238,7 +241,8 @@ class PoseModel:
         self._check_open()
         options = StreamOptions(track=track, smooth=smooth, track_buffer=track_buffer, kpt_thr=kpt_thr,
                                 det_every=self.stream_defaults.det_every if det_every is None else det_every,
-                                realtime=realtime, max_frames=max_frames, timeout=timeout)
+                                realtime=realtime, max_frames=max_frames, timeout=timeout,
+                                reconnect_timeout=reconnect_timeout)
         return PoseStream(self.estimator, source, options)
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:

@@ -128,6 +128,8 @@ class StreamOptions:
         realtime: play files at their frame rate, dropping frames inference cannot keep up with.
         max_frames: stop after this many processed frames (None: to the end).
         timeout: seconds to wait for a stream to connect.
+        reconnect_timeout: seconds a network stream that stopped may take to come back before it ends
+            (0: it ends at once).
     """
 
     track: bool = True
@@ -138,6 +140,7 @@ class StreamOptions:
     realtime: bool = False
     max_frames: int | None = None
     timeout: float = 10.0
+    reconnect_timeout: float = 30.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **overrides) -> StreamOptions:
@@ -156,6 +159,8 @@ class StreamOptions:
             raise RtposeError(f"max_frames={self.max_frames!r} must be at least 1 (or None for all).")
         if not float(self.timeout) > 0:
             raise RtposeError(f"timeout={self.timeout!r} must be more than 0 seconds.")
+        if not float(self.reconnect_timeout) >= 0:
+            raise RtposeError(f"reconnect_timeout={self.reconnect_timeout!r} must be 0 seconds or more.")
         return self
 
     def tracker(self, keypoint_set=None):

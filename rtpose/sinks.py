@@ -13,7 +13,8 @@ JSON output, schema ``rtpose.poses`` version 2 (:data:`SCHEMA`, :data:`SCHEMA_VE
   there is one; ``rtpose --source A --source B`` numbers them in the order given). Version 1 had no
   ``stream`` fields and one header.
 - A JSON document (``--json out.json`` for a single image): the header's fields and the frame's.
-- ``timestamp``: seconds of media time for files (``frame / fps``), Unix time (seconds since 1970,
+- ``timestamp``: seconds of media time for files (the frame's presentation time; ``frame / fps`` at a
+  constant rate), Unix time (seconds since 1970,
   UTC) of the capture for cameras and streams, null for folders of unrelated photos. The header's
   ``timestamp`` says which: ``"media"``, ``"unix"`` or null.
 - ``file``: the image's file name for folders and single images, else null.

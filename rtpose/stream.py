@@ -49,7 +49,8 @@ def open_any_source(source, options: StreamOptions) -> tuple[FrameSource, bool]:
         raise InputError(f"source={source!r}: give a camera index, a file, a folder, a stream URL or an iterable "
                          "of frames.")
     if isinstance(source, (int, str, os.PathLike)):
-        return open_source(source, realtime=options.realtime, timeout=options.timeout), True
+        return open_source(source, realtime=options.realtime, timeout=options.timeout,
+                           reconnect_timeout=options.reconnect_timeout), True
     if is_frame_iterable(source):
         return ArraySource(source), True
     raise InputError(f"source= takes a camera index, a path, a URL or an iterable of frames, not "

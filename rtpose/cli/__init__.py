@@ -45,7 +45,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-sentence errors: ``rtpose: error: …`` and exit 2, without the usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog.split()[0]}: error: {message} (see '{self.prog} --help')\n")
+        from rtpose.sources import redact_text  # argparse quotes what was typed: a URL's password too
+
+        self.exit(2, f"{self.prog.split()[0]}: error: {redact_text(message)} (see '{self.prog} --help')\n")
 
 
 #: Entry point group through which installed applications add commands (``gui = "gui.command"``).
@@ -96,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     known = commands()
     command = argv.pop(0) if argv and argv[0] in known else "run"
     if command == "run" and argv and not argv[0].startswith("-"):
-        print(f"rtpose: error: {_unknown_command(argv[0], known)}", file=sys.stderr)
+        from rtpose.sources import redact_text
+
+        print(f"rtpose: error: {redact_text(_unknown_command(argv[0], known))}", file=sys.stderr)
         return 2
     try:
         parser = build_parser(command)

@@ -19,6 +19,7 @@ from rtpose.cli.common import (
     add_model_args,
     add_tracking_args,
     fraction,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -43,6 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="play files at their frame rate, dropping frames when inference is slower")
     src.add_argument("--timeout", type=positive_float, default=10.0, metavar="S",
                      help="seconds to wait for a stream to connect (default: 10)")
+    src.add_argument("--reconnect-timeout", type=non_negative_float, default=30.0, metavar="S",
+                     help="seconds a stream that stopped may take to come back before the run ends with exit "
+                          "code 1 (default: 30; 0 ends at once)")
     add_model_args(parser)
     add_tracking_args(parser)
     out = parser.add_argument_group("output")
@@ -91,7 +95,8 @@ def main(args: argparse.Namespace) -> int:
         return _run_streams(args, specs, options)
     show = display_available() if args.show is None else args.show
     window = WindowSink() if show else None  # DisplayError before anything slow happens
-    source = open_source(specs[0], realtime=options.realtime, timeout=options.timeout)
+    source = open_source(specs[0], realtime=options.realtime, timeout=options.timeout,
+                         reconnect_timeout=options.reconnect_timeout)
     try:
         check_outputs(args.save, args.json, source)  # before the model loads
         model = PoseModel.from_options(ModelOptions.from_args(args), det_every=options.det_every)
@@ -152,7 +157,8 @@ def _run_streams(args, specs: list, options) -> int:
     sources = []
     try:
         for spec in specs:
-            sources.append(open_source(spec, realtime=options.realtime, timeout=options.timeout))
+            sources.append(open_source(spec, realtime=options.realtime, timeout=options.timeout,
+                                       reconnect_timeout=options.reconnect_timeout))
         videos: list[Path] = []
         if args.save:
             folder = Path(args.save)
@@ -204,9 +210,14 @@ def _run_streams(args, specs: list, options) -> int:
             if stop.requested:
                 say(f"stopped by {stop.name}")
                 return stop.exit_code
+            lost = []
             for i, source in enumerate(sources):
-                if source.ended_early and getattr(source, "is_camera", False):
+                if source.ended_early and getattr(source, "end_reason", None):  # a stream that did not come back
+                    lost.append(f"Stream {i}: {source.end_reason}")
+                elif source.ended_early and getattr(source, "is_camera", False):
                     warn(f"stream {i}: {source.name} stopped sending frames after {stats.streams[i].captured} frames")
+            if lost:
+                raise SourceError(" ".join(lost))
         return 0
     finally:
         for source in sources:
@@ -320,6 +331,8 @@ def _run_stream(args, source, model, options, window) -> int:
         warn(f"{source.name} ended after {stats.captured} of {expected} frames (the file is truncated or "
              "damaged); everything up to there was processed")
     elif source.ended_early:
+        if getattr(source, "end_reason", None):  # a stream that did not come back
+            raise SourceError(f"{source.end_reason[:-1]}; everything up to then was written.")
         if getattr(source, "is_camera", False):
             raise SourceError(
                 f"{source.name.capitalize()} stopped sending frames after {stats.captured} frames "
