@@ -115,15 +115,22 @@ def _export_locked(weights, sha256: str, imgsz: int, engines: Path, folder: Path
     log(f"no OpenVINO export of the detector {Path(weights).name} in {engines}; "
         "Ultralytics exports it once (kept there)")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=engines, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
-        # Ultralytics writes the export next to the .pt it loaded: export a copy named after the cache folder.
-        copy = Path(tmp) / f"{folder.name[: -len('_openvino_model')]}.pt"
-        shutil.copyfile(weights, copy)
-        made = Path(YOLO(str(copy), task="detect").export(format="openvino", imgsz=imgsz, dynamic=True, half=False,
-                                                          verbose=False))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(made, folder)
+    prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+    try:
+        with tempfile.TemporaryDirectory(dir=engines, prefix=prefix) as tmp:
+            # Ultralytics writes the export next to the .pt it loaded: export a copy named after the cache folder.
+            copy = Path(tmp) / f"{folder.name[: -len('_openvino_model')]}.pt"
+            shutil.copyfile(weights, copy)
+            made = Path(YOLO(str(copy), task="detect").export(format="openvino", imgsz=imgsz, dynamic=True,
+                                                              half=False, verbose=False))
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(made, folder)
+    finally:
+        # A stop signal can land while the temporary folder is being made, before the with-block owns it:
+        # whatever this process made is removed, however the export ended.
+        for leftover in engines.glob(f"{prefix}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
     export_s = time.perf_counter() - start
     ms_torch = time_detector(torch_model or YOLO(str(weights), task="detect"), imgsz)
     ms_openvino = time_detector(YOLO(str(folder), task="detect"), imgsz)
