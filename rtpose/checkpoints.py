@@ -124,8 +124,12 @@ def infer_architecture(state_dict: dict[str, torch.Tensor]) -> tuple[int, int]:
     return int(weight.shape[1]), int(weight.shape[0])
 
 
-def load_state_dict_strict(model: HRNet, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """``model.load_state_dict(state_dict, strict=True)`` with an error that names what does not fit."""
+def load_state_dict_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str = "checkpoint",
+                           model_text: str | None = None) -> None:
+    """``model.load_state_dict(state_dict, strict=True)`` with an error that names what does not fit.
+
+    ``model_text``: how the sentence calls the model (default: ``HRNet-W{width} with {num_joints} joints``).
+    """
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -137,7 +141,8 @@ def load_state_dict_strict(model: HRNet, state_dict: dict[str, torch.Tensor], so
                 shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
                 parts.append(f"{len(keys)} {label} ({shown})")
         raise WeightsError(
-            f"{source} does not fit HRNet-W{model.width} with {model.num_joints} joints: " + "; ".join(parts) + "."
+            f"{source} does not fit {model_text or f'HRNet-W{model.width} with {model.num_joints} joints'}: "
+            + "; ".join(parts) + "."
         )
     model.load_state_dict(state_dict, strict=True)
 

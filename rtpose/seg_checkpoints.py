@@ -108,21 +108,10 @@ def load_seg_state_dict_strict(
     model: HRNetSeg, state_dict: dict[str, torch.Tensor], source: str = "checkpoint"
 ) -> None:
     """``model.load_state_dict(state_dict, strict=True)`` with one sentence naming what does not fit."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    wrong = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-            if keys:
-                shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-                parts.append(f"{len(keys)} {label} ({shown})")
-        raise WeightsError(
-            f"{source} does not fit HRNetV2-W{model.width} segmentation with {model.num_classes} classes: "
-            + "; ".join(parts) + "."
-        )
-    model.load_state_dict(state_dict, strict=True)
+    from rtpose.checkpoints import load_state_dict_strict
+
+    load_state_dict_strict(model, state_dict, source,
+                           f"HRNetV2-W{model.width} segmentation with {model.num_classes} classes")
 
 
 def _meta(checkpoint: dict) -> dict:
