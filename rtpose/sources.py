@@ -44,6 +44,11 @@ RECONNECT_TIMEOUT = 30.0
 RECONNECT_BACKOFF = (0.5, 10.0)
 #: A stream's announced frame rate is kept when it is within this fraction of the measured one.
 FPS_TOLERANCE = 0.15
+#: Schemes whose streams lose what is sent while the reader stalls (datagrams): the frames after a stall are
+#: numbered as if the lost ones had been dropped. Over TCP a stall delays frames, which then arrive in a burst.
+DATAGRAM_SCHEMES = ("udp://", "rtp://", "srt://")
+#: A gap between two frames of a datagram stream counts as a stall from this many frame periods (and 0.5 s).
+STALL_PERIODS = 4
 
 
 _quiet_lock = threading.Lock()
@@ -436,6 +441,10 @@ class CaptureSource(FrameSource):
     so a video saved in real time keeps the stream's duration. A stream that is not back within
     ``reconnect_timeout`` seconds ends (``read`` returns None, ``ended_early`` is set and
     :attr:`end_reason` says why in one sentence); ``reconnect_timeout=0`` ends it at the first failure.
+    A datagram stream (``udp://``, ``rtp://``, ``srt://``) whose frames pause for a while (at least
+    :data:`STALL_PERIODS` frame periods and 0.5 s) but less than ``timeout`` lost the frames of the pause:
+    they are numbered as dropped too and counted in :attr:`stalls`. Over TCP (HTTP, RTSP's default) a
+    pause delays frames, which then arrive in a burst, so the numbering goes on.
     A camera that stops simply ends (``ended_early``).
 
     The frame rate a stream announces is not trusted: MJPEG and some RTSP servers say 25 whatever they
@@ -466,6 +475,8 @@ class CaptureSource(FrameSource):
         self.outages = 0
         self.reconnects = 0
         self.lost_s = 0.0
+        self.stalls = 0
+        self._datagrams = not self.is_camera and str(spec).lower().startswith(DATAGRAM_SCHEMES)
         self.end_reason: str | None = None
         self.announced_fps: float | None = None
         self.measured_fps: float | None = None
@@ -589,6 +600,7 @@ class CaptureSource(FrameSource):
         if not self.is_live and self.fps:
             media_time = self._media_time()
         elif self.is_live and not self.is_camera:
+            self._number_after_stall(arrival)
             self._arrivals.append(arrival)
             if len(self._arrivals) % 16 == 0:
                 self._update_fps(running=True)
@@ -596,6 +608,17 @@ class CaptureSource(FrameSource):
         frame = Frame(self._next_index, arrival, image, media_time)
         self._next_index += 1
         return frame
+
+    def _number_after_stall(self, arrival: float) -> None:
+        """A datagram stream that stalled lost the frames of the stall: number on as if they had been dropped."""
+        if not self._datagrams or not self.fps or self._last_arrival is None:
+            return
+        gap = arrival - self._last_arrival
+        if gap >= max(STALL_PERIODS / self.fps, 0.5):
+            self._next_index += max(0, round(gap * self.fps) - 1)
+            self.stalls += 1
+            self.lost_s += gap
+            debug(f"{self.name} stalled for {gap:.1f} s; its frames of that time are lost")
 
     def _media_time(self) -> float:
         """The presentation time of the frame just read (variable frame rates), else ``index / fps``."""
@@ -717,6 +740,7 @@ class CaptureSource(FrameSource):
                 if self.fps:  # number the frame as if the gap's frames had been dropped: a real-time video keeps
                     self._next_index += max(0, round((back - last) * self.fps) - 1)  # the duration
                 self._arrivals.clear()
+                self._last_arrival = None  # the gap is numbered here, not again as a stall
                 debug(f"{self.name} is back after {back - lost:.1f} s ({attempts} attempt(s))")
                 return self._frame(image)
             if cap is not None:

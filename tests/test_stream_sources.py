@@ -1,7 +1,9 @@
 """Live streams that stop and come back, measured frame rates, variable frame rates and redacted URLs.
 
-The streams are real: an MJPEG-over-HTTP server in its own process on 127.0.0.1 (tests/stream_server.py),
-killed and restarted as a camera's server would be; the variable-rate file is made by ffmpeg.
+The streams are real, on 127.0.0.1, killed and restarted as a camera's server would be: an MJPEG-over-HTTP
+server in its own process (tests/stream_server.py), GStreamer's RTSP server (tests/rtsp_server.py), and
+ffmpeg sending MPEG-TS over UDP and serving it over HTTP (``-listen 1``); the variable-rate file is made by
+ffmpeg.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import pytest
@@ -230,6 +234,112 @@ def test_reconnect_timeout_zero_ends_at_once(servers):
         while source.read() is not None:  # what was in flight
             pass
         assert source.ended_early and source.outages == 0 and source.end_reason is None
+
+
+class FfmpegStream:
+    """A shared video sent live by ffmpeg: MPEG-TS over UDP (a sender; the reader binds the port) or over HTTP
+    (``-listen 1``: one client), killed and restarted like :class:`StreamServer`."""
+
+    def __init__(self, transport: str, video: str) -> None:
+        self.transport, self.video, self.proc = transport, video, None
+        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+
+    def url(self) -> str:
+        return f"udp://127.0.0.1:{self.port}" if self.transport == "udp" else f"http://127.0.0.1:{self.port}/live.ts"
+
+    def start(self) -> FfmpegStream:
+        out = (["-f", "mpegts", f"{self.url()}?pkt_size=1316"] if self.transport == "udp"
+               else ["-f", "mpegts", "-listen", "1", self.url()])
+        self.proc = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", self.video,
+                                      "-c:v", "mpeg2video", "-q:v", "5", *out], stdin=subprocess.DEVNULL)
+        if self.transport == "http":  # a probing connection would be its one client: watch the listen table
+            deadline = time.monotonic() + 30
+            while not _listening(self.port) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+
+def _listening(port: int) -> bool:
+    """Whether a TCP socket listens on ``port`` (Linux's /proc/net/tcp: state 0A)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A" for r in rows)
+
+
+@pytest.fixture
+def ffmpeg_streams():
+    if shutil.which("ffmpeg") is None:
+        if os.environ.get("CI"):
+            pytest.fail("needs the ffmpeg program (Debian package ffmpeg)")
+        pytest.skip("needs the ffmpeg program (Debian package ffmpeg)")
+    made: list[FfmpegStream] = []
+
+    def make(transport: str) -> FfmpegStream:
+        made.append(FfmpegStream(transport, str(VIDEO_MULTI)))
+        return made[-1].start()
+
+    yield make
+    for stream in made:
+        stream.kill()
+
+
+def test_udp_stream_that_stalls_keeps_real_time(ffmpeg_streams):
+    """Datagrams sent while the sender is away are lost: the frames after the stall are numbered past it."""
+    sender = ffmpeg_streams("udp")
+    with open_source(sender.url(), timeout=5, reconnect_timeout=20) as source:
+        assert source.is_live and source.fps == pytest.approx(10.0, rel=0.2)
+        before = [source.read() for _ in range(5)]
+        sender.kill()
+        time.sleep(2.0)  # shorter than the read timeout: a stall, not an outage
+        sender.start()
+        after = [source.read() for _ in range(5)]
+        assert source.stalls == 1 and source.outages == 0 and not source.ended_early
+    assert all(f is not None for f in before + after)
+    gap = after[0].timestamp - before[-1].timestamp
+    assert gap > 1.5
+    assert after[0].index - before[-1].index == pytest.approx(gap * source.fps, abs=2)
+    frames = before + after
+    steps = [b.index - a.index for a, b in zip(frames, frames[1:], strict=False)]
+    assert steps.count(1) == len(steps) - 1  # only the stall skips numbers
+
+
+def test_udp_stream_that_never_comes_back_ends_with_the_reason(ffmpeg_streams):
+    sender = ffmpeg_streams("udp")
+    with open_source(sender.url(), timeout=2, reconnect_timeout=2) as source:
+        assert source.read() is not None
+        sender.kill()
+        while source.read() is not None:  # what was in flight, then the timeout and the reconnect attempts
+            pass
+        assert source.outages == 1 and source.reconnects == 0 and source.ended_early
+        assert source.end_reason == (f"The stream {sender.url()} stopped sending frames and did not come back "
+                                     "within 2 s (reconnect_timeout=2).")
+
+
+def test_mpegts_over_http_comes_back_after_its_server_restarts(ffmpeg_streams, capsys):
+    """ffmpeg's own HTTP server (``-listen 1``): the connection closes when it dies; reopened once it is back."""
+    server = ffmpeg_streams("http")
+    with open_source(server.url(), timeout=5, reconnect_timeout=30) as source:
+        assert source.is_live and source.fps == pytest.approx(10.0, rel=0.2)
+        before = [source.read() for _ in range(5)]
+        server.kill()
+        time.sleep(1.0)
+        server.start()
+        after = [source.read() for _ in range(8)]
+        assert source.outages == 1 and source.reconnects == 1 and not source.ended_early
+    assert all(f is not None for f in before + after)
+    jump = max(b.index - a.index for a, b in zip(before + after, before[1:] + after[1:], strict=False))
+    assert jump > 5  # the outage: numbered as if its frames had been dropped
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if "reconnecting" in line]) == 1, err
+    assert "WARN" not in err and "[mpegts" not in err and "[http" not in err, err
 
 
 def _rtpose(weights, url: str, tmp_path, *extra: str) -> subprocess.Popen:
