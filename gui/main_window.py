@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 from PyQt5.QtCore import QTimer
-from PyQt5.QtGui import QCloseEvent
+from PyQt5.QtGui import QCloseEvent, QColor
 from PyQt5.QtWidgets import (
     QAction,
     QCheckBox,
+    QColorDialog,
     QFileDialog,
     QInputDialog,
     QMainWindow,
@@ -24,6 +25,7 @@ from PyQt5.QtWidgets import (
 from gui import overlay
 from gui.layout import WindowLayout
 from gui.recording import Recording, save_snapshot, timestamped_path
+from gui.segview import NEEDS_PARTS, NEEDS_SEG, SegDisplay, draw_segmentation, seg_mode
 from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.errors import RtposeError
@@ -31,6 +33,7 @@ from rtpose.options import StreamOptions
 from rtpose.sources import redact_url
 from rtpose.stats import STAGE_ORDER
 
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff);;All files (*)"
 VIDEO_FILTER = (
     "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;"
     "All files (*)"
@@ -81,6 +84,11 @@ class MainWindow(WindowLayout, QMainWindow):
         self._last_readout = 0.0
         self._closing = False
         self._stale_models: list = []  # replaced models, closed once no stream uses them
+        # Segmentation: the weights chosen (kept while segmentation is off) and the background effect.
+        self._seg_weights: str | None = self.config.seg_weights
+        self._seg_classes: str | None = self.config.seg_classes
+        self._background = None  # what rtpose.render.parse_background returned, or None
+        self._background_index = 0
 
         self.loader = ModelLoader(self)
         self.loader.loaded.connect(self._model_loaded)
@@ -100,6 +108,8 @@ class MainWindow(WindowLayout, QMainWindow):
                                  "(applies to the next file opened)")
         self._build_ui(kpt_thr)
         self._build_menus()
+        self._update_seg_controls(None)
+        self._show_seg_weights()
         self._update_controls()
         if load_model:
             self.reload_model()
@@ -140,6 +150,7 @@ class MainWindow(WindowLayout, QMainWindow):
 
         if config is not None:
             self.config = config
+            self._sync_model_controls()
         self.loader.cancel(timeout=0.0)
         if self.model is not None and self.model is not model:
             self._restart_after_reload()
@@ -161,7 +172,9 @@ class MainWindow(WindowLayout, QMainWindow):
         self._close_stale_models()
         self._show_parts(estimator.keypoint_set)
         self.model, self.estimator, self.model_info, self.model_error = model, estimator, info, None
-        self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
+        self._update_seg_controls(seg_mode(estimator))
+        self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}"
+                                 + (f"\n+ {info['seg']}" if info.get("seg") else ""))
         self.model_label.setToolTip(f"{info['backend']} on {info.get('device_full', info['device'])}"
                                     + (f"\n{info['reason']}" if info.get("reason") else ""))
         self.detector_label.set_full_text(info["detector"])
@@ -199,6 +212,7 @@ class MainWindow(WindowLayout, QMainWindow):
             return
         self.model_error = message
         self._pending_open = self._resume_after_load = None
+        self._update_seg_controls(None)
         self.model_label.setText("not loaded")
         self.backend_label.setText("no model")
         self.show_error(message if message.startswith("No HRNet") else f"Model: {message}")
@@ -206,11 +220,156 @@ class MainWindow(WindowLayout, QMainWindow):
 
     def _model_choice_changed(self) -> None:
         backend, device = self.backend_combo.currentText(), self.device_combo.currentText()
-        if (backend, device) == (self.config.backend, self.config.device) and self.estimator is not None:
+        server = self.server_edit.text().strip() or None
+        self._show_server_row(backend == "triton")
+        if backend == "triton" and server is None:
+            self.server_edit.setFocus()
+            self.statusBar().showMessage("Type the Triton servers' gRPC address (host:8001) and press Enter.", 15000)
             return
-        self.config = dataclasses.replace(self.config, backend=backend, device=device)
+        unchanged = (backend, device) == (self.config.backend, self.config.device) and (
+            backend != "triton" or server == self.config.server)
+        if unchanged and self.estimator is not None:
+            return
+        self.config = dataclasses.replace(self.config, backend=backend, device=device, server=server)
         self._restart_after_reload()
         self.reload_model()
+
+    def apply_server(self) -> None:
+        """Enter in the server field (or Connect): rebuild the model on those Triton servers, even if unchanged."""
+        if self.backend_combo.currentText() != "triton":
+            return
+        server = self.server_edit.text().strip()
+        if not server:
+            self.server_edit.setFocus()
+            self.show_error("Type the Triton servers' gRPC address first (host:8001, several: comma between).")
+            return
+        self.config = dataclasses.replace(self.config, backend="triton", server=server)
+        self._restart_after_reload()
+        self.reload_model()
+
+    def _sync_model_controls(self) -> None:
+        """The model panel's choices as :attr:`config` says (a model set from outside)."""
+        self._select(self.backend_combo, self.config.backend)
+        self._select(self.device_combo, self.config.device)
+        self._select(self.seg_combo, self.config.seg or "off")
+        self.server_edit.setText(self.config.server or "")
+        self._show_server_row(self.config.backend == "triton")
+        if self.config.seg:
+            self._seg_weights, self._seg_classes = self.config.seg_weights, self.config.seg_classes
+        self._show_seg_weights()
+
+    # --------------------------------------------------------------------------- segmentation
+    def _seg_choice_changed(self) -> None:
+        seg = None if self.seg_combo.currentText() == "off" else self.seg_combo.currentText()
+        if seg == self.config.seg and self.estimator is not None:
+            return
+        self._apply_seg(seg)
+
+    def _apply_seg(self, seg: str | None) -> None:
+        self.config = dataclasses.replace(self.config, seg=seg, seg_weights=self._seg_weights if seg else None,
+                                          seg_classes=self._seg_classes if seg else None)
+        self._show_seg_weights()
+        self._restart_after_reload()
+        self.reload_model()
+
+    def open_seg_weights_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load segmentation weights", str(Path.home()),
+                                              "Checkpoints (*.pth *.pt *.ckpt *.bin);;All files (*)")
+        if path:
+            self.load_seg_weights(path)
+
+    def load_seg_weights(self, path: str) -> None:
+        """Use these segmentation weights (rebuilds the model when segmentation is on)."""
+        self._seg_weights, self._seg_classes = str(path), None
+        if self.config.seg:
+            self._apply_seg(self.config.seg)
+        else:
+            self._show_seg_weights()
+            self.statusBar().showMessage("Segmentation weights chosen: pick person or parts in the Segment row to "
+                                         "use them.", 10000)
+
+    def _show_seg_weights(self) -> None:
+        from rtpose.segmentation import DEFAULT_SEG_WEIGHTS
+
+        seg = self.seg_combo.currentText()
+        if self._seg_weights:
+            self.seg_weights_label.set_full_text(Path(self._seg_weights).name, self._seg_weights)
+        elif seg == "person":
+            name = DEFAULT_SEG_WEIGHTS["person"]
+            self.seg_weights_label.set_full_text(f"{name} (default)", f"the default checkpoint {name}, downloaded "
+                                                                       "on first use")
+        elif seg == "parts":
+            self.seg_weights_label.set_full_text("none: load a LIP file", "Body parts need LIP weights (the "
+                                                 "official file has no published checksum, so it is never fetched)")
+        else:
+            self.seg_weights_label.set_full_text("–", "Segmentation is off")
+
+    def _update_seg_controls(self, mode: str | None) -> None:
+        """Toggles usable only where the model's results have what they draw; greyed ones say why."""
+        on = mode is not None
+        self.show_masks.setEnabled(on)
+        self.act_masks.setEnabled(on)
+        self.show_masks.setToolTip("Tint each person's mask in their track colour, the colour of their box (M)"
+                                   + ("; the body parts take its place while they are shown" if mode == "parts"
+                                      else "") if on else NEEDS_SEG)
+        self.show_seg_parts.setEnabled(mode == "parts")
+        self.act_seg_parts.setEnabled(mode == "parts")
+        self.show_seg_parts.setToolTip("Tint the body parts in the LIP palette (P)" if mode == "parts" else
+                                       NEEDS_PARTS if on else NEEDS_SEG)
+        for widget in (self.background_combo, self.background_label):
+            widget.setEnabled(on)
+            widget.setToolTip("Blur or replace what is not a person (the segmentation's person area)" if on
+                              else NEEDS_SEG)
+        self._rerender()
+
+    def seg_display(self) -> SegDisplay:
+        """What the segmentation toggles ask for now (greyed-out toggles draw nothing)."""
+        return SegDisplay(masks=self.show_masks.isEnabled() and self.show_masks.isChecked(),
+                          parts=self.show_seg_parts.isEnabled() and self.show_seg_parts.isChecked(),
+                          background=self._background if self.background_combo.isEnabled() else None)
+
+    def _background_chosen(self, index: int) -> None:
+        if index == 0:
+            self.set_background(None)
+        elif index == 1:
+            self.set_background("blur")
+        elif index == 2:
+            colour = QColorDialog.getColor(QColor(0, 255, 0), self, "Background colour")
+            if colour.isValid():
+                self.set_background(colour.name())
+            else:
+                self.background_combo.setCurrentIndex(self._background_index)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Background image", str(Path.home()), IMAGE_FILTER)
+            if path:
+                self.set_background(path)
+            else:
+                self.background_combo.setCurrentIndex(self._background_index)
+
+    def set_background(self, spec: str | None) -> bool:
+        """The background effect: None, "blur", a colour ("green", "#00ff00", "0,255,0") or an image file.
+
+        A spec :func:`rtpose.render.parse_background` refuses is shown in one sentence (False returned).
+        """
+        from rtpose.render import parse_background
+
+        value, index = None, 0
+        if spec is not None and spec.strip().lower() not in ("", "none"):
+            try:
+                value = parse_background(spec)
+            except RtposeError as exc:
+                self.background_combo.setCurrentIndex(self._background_index)
+                self.show_error(str(exc))
+                return False
+            index = 1 if isinstance(value, str) else 3 if isinstance(value, np.ndarray) else 2
+        if index == 2:
+            self.background_combo.setItemText(2, f"Colour {spec.strip()}…")
+        elif index == 3:
+            self.background_combo.setItemText(3, f"Image {Path(spec).name}…")
+        self._background, self._background_index = value, index
+        self.background_combo.setCurrentIndex(index)
+        self._rerender()
+        return True
 
     def _restart_after_reload(self) -> None:
         """Remember what runs so it restarts (at the same frame) with the new model."""
@@ -527,13 +686,15 @@ class MainWindow(WindowLayout, QMainWindow):
         return lines
 
     def render(self, result) -> np.ndarray:
-        """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD).
+        """The frame of ``result`` with the overlay as the controls say (segmentation, boxes, skeletons, IDs, HUD).
 
         The HUD goes in the corner of the frame where it covers the fewest people.
         """
         parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
-        image = result.plot(kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
-                            keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts)
+        image = draw_segmentation(result.image.copy(), result, self.seg_display())
+        result.plot(image, kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
+                    keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts,
+                    masks=False, copy=False)
         if self.show_hud.isChecked():
             self.hud_rect = overlay.draw_hud(image, self.hud_lines(result), result.boxes)
         return image
