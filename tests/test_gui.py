@@ -711,7 +711,7 @@ def test_triton_server_field_and_a_refused_connection_in_the_banner(qtbot, bare_
         pytest.skip("tritonclient is not installed: the backend list has no triton")
     assert not win.server_row.isVisible()
     _choose(win.backend_combo, "triton")
-    assert win.server_row.isVisible() and win.server_edit.hasFocus()
+    assert win.server_row.isVisible() and win.focusWidget() is win.server_edit  # ready to type in
     assert win.config.backend == "torch" and not win.loader.busy  # nothing built before a server is typed
     address = f"127.0.0.1:{free_port()}"  # nobody listens there
     qtbot.keyClicks(win.server_edit, address)
