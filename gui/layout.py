@@ -357,7 +357,7 @@ class WindowLayout:
         self.server_edit.setToolTip("The Triton servers' gRPC addresses; Enter connects (rebuilds the model)")
         self.server_edit.returnPressed.connect(self.apply_server)
         self.btn_server = QToolButton()
-        self.btn_server.setText("Connect")
+        self.btn_server.setText("Go")
         self.btn_server.setToolTip("Connect to the Triton servers (rebuilds the model)")
         self.btn_server.clicked.connect(self.apply_server)
         self.server_row = QWidget()
