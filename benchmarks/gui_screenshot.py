@@ -1,6 +1,7 @@
 """Save a screenshot of the viewer showing a video frame with skeletons (offscreen, no display needed).
 
     python benchmarks/gui_screenshot.py --out gui_screenshot.png [--weights W.pth] [--frame 120]
+    python benchmarks/gui_screenshot.py --seg parts --seg-weights LIP.pth --background blur --source bus.jpg
 
 Without ``--weights`` it uses HRNet-W18 with the deterministic reference weights of ``../shared/reference``
 (untrained, so the skeletons are not meaningful — the screenshot shows the layout and the overlay).
@@ -37,6 +38,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=6, help="frames to show before the shot (default: 6)")
     parser.add_argument("--size", default="1360x900", help="window WIDTHxHEIGHT (default: 1360x900)")
     parser.add_argument("--tracking", action="store_true", help="turn tracking on (IDs on the boxes)")
+    parser.add_argument("--seg", choices=("person", "parts"), help="segmentation next to pose (as rtpose gui --seg)")
+    parser.add_argument("--seg-weights", help="segmentation checkpoint (with --seg)")
+    parser.add_argument("--background", help="with --seg: blur, a colour or an image file (as rtpose gui --background)")
     args = parser.parse_args()
 
     from PyQt5.QtWidgets import QApplication
@@ -50,8 +54,12 @@ def main() -> int:
     app = QApplication([sys.argv[0]])
     apply_theme(app)
     weights = args.weights or str(deterministic_weights(18))
-    config = ModelConfig(weights=weights, detector=args.detector, device=args.device)
+    config = ModelConfig(weights=weights, detector=args.detector, device=args.device, seg=args.seg,
+                         seg_weights=args.seg_weights)
     window = MainWindow(config, output_dir=tempfile.gettempdir())
+    if args.background and not window.set_background(args.background):
+        print(window.last_error, file=sys.stderr)
+        return 1
     width, height = (int(v) for v in args.size.lower().split("x"))
     window.resize(width, height)
     window.show()
@@ -70,11 +78,14 @@ def main() -> int:
         print(f"model did not load: {window.model_error}", file=sys.stderr)
         return 1
     print(f"model loaded in {time.perf_counter() - start:.1f} s: {window.model_info}")
-    window.open_source(args.source, start_index=args.frame)
-    if not wait(lambda: window.frames_shown >= args.frames, 300):
+    still = Path(args.source).suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")
+    window.open_source(args.source, start_index=0 if still else args.frame)
+    frames = 1 if still else args.frames
+    if not wait(lambda: window.frames_shown >= frames, 300):
         print(f"only {window.frames_shown} frames arrived: {getattr(window, 'last_error', '')}", file=sys.stderr)
         return 1
-    window.toggle_pause()
+    if window.controller.running:
+        window.toggle_pause()
     wait(lambda: False, 0.3)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

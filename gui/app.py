@@ -110,6 +110,8 @@ def create_window(args: argparse.Namespace):
     stream_options = StreamOptions.from_args(args, realtime=False, max_frames=None).validate()
     window = MainWindow(config, kpt_thr=getattr(args, "kpt_thr", 0.3), realtime=getattr(args, "realtime", False),
                         stream_options=stream_options)
+    if getattr(args, "background", None):
+        window.set_background(args.background)
     sources = getattr(args, "source", None)
     if isinstance(sources, str):  # a Namespace built by hand
         sources = [sources]
@@ -128,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from rtpose.log import attach_stderr
 
     attach_stderr(translate=cli_words)  # the viewer shows the library's messages on stderr, as the CLI does
+    check_background(args)
     prepare_qt_environment()  # before the QApplication exists
     check_display()
     from PyQt5.QtCore import Qt
@@ -152,6 +155,18 @@ def run(args: argparse.Namespace) -> int:
         window.wait_for_threads(10.0)  # a frame still inside the model finishes before the process exits
         window.release_models()
     return stop.exit_code or code
+
+
+def check_background(args: argparse.Namespace) -> None:
+    """One sentence now, before Qt and the model, for a ``--background`` that cannot work."""
+    spec = getattr(args, "background", None)
+    if not spec:
+        return
+    if not getattr(args, "seg", None):
+        raise RtposeError("--background needs --seg person or --seg parts.")
+    from rtpose.render import parse_background
+
+    parse_background(spec)  # a file that is no image, a colour it cannot read
 
 
 def _wake_python_regularly(app) -> None:

@@ -1,5 +1,5 @@
 """The viewer window's widgets: actions and shortcuts, menus, the video with its transport bar, and the
-side panel (source, live readouts, detection, display and model groups).
+side panel (source, live readouts, detection, display, segmentation and model groups).
 
 :class:`WindowLayout` is a mixin of :class:`gui.main_window.MainWindow`: it only builds and lays out;
 the slots it connects (``open_file_dialog``, ``toggle_pause``, ``_rerender`` …) are the window's.
@@ -33,6 +33,11 @@ from gui import theme
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, StreamTable, VideoView, make_icon
 from rtpose.backends.select import available_backends
 from rtpose.devices import available_devices
+
+#: The segmentation combo's items: none, or a ``seg=`` mode of :class:`rtpose.PoseModel`.
+SEG_CHOICES = ("off", "person", "parts")
+#: The background combo's items: the frame as it is, blurred, a colour or an image (each asks which).
+BACKGROUND_CHOICES = ("None", "Blur", "Colour…", "Image…")
 
 
 class WindowLayout:
@@ -74,6 +79,11 @@ class WindowLayout:
                                            checkable=True)
         self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
         self.act_leave_fullscreen = self._action("Leave full screen", self._leave_fullscreen, "Esc")
+        # Segmentation display toggles (their check boxes are in the side panel; the two stay in step).
+        self.act_masks = self._action("Person &masks", lambda on: self.show_masks.setChecked(on), "M",
+                                      checkable=True, tip="Tint each person's mask in their track colour")
+        self.act_seg_parts = self._action("Body &parts", lambda on: self.show_seg_parts.setChecked(on), "P",
+                                          checkable=True, tip="Tint the body parts in the LIP palette")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -100,9 +110,13 @@ class WindowLayout:
             box.toggled.connect(action.setChecked)
             view.addAction(action)
         view.addSeparator()
+        view.addAction(self.act_masks)
+        view.addAction(self.act_seg_parts)
+        view.addSeparator()
         view.addAction(self.act_fullscreen)
         model = bar.addMenu("&Model")
         model.addAction(self.act_weights)
+        model.addAction("Load &segmentation weights…", self.open_seg_weights_dialog)
 
     def _tool_button(self, action: QAction, text: str | None = None, object_name: str = "") -> QToolButton:
         button = QToolButton()
@@ -169,6 +183,7 @@ class WindowLayout:
         column.addWidget(self._live_group())
         column.addWidget(self._detection_group(kpt_thr))
         column.addWidget(self._display_group())
+        column.addWidget(self._segmentation_group())
         column.addWidget(self._model_group())
         column.addStretch(1)
         self.side_panel = QScrollArea()
@@ -284,6 +299,31 @@ class WindowLayout:
             box.toggled.connect(lambda _on: self._rerender())
         return group
 
+    def _segmentation_group(self) -> QGroupBox:
+        """Display toggles of a segmenting model's results (applied live; greyed out without segmentation)."""
+        group = QGroupBox("Segmentation")
+        layout = QVBoxLayout(group)
+        row = QHBoxLayout()
+        self.show_masks = QCheckBox("Masks")
+        self.show_seg_parts = QCheckBox("Body parts")
+        for box, action in ((self.show_masks, self.act_masks), (self.show_seg_parts, self.act_seg_parts)):
+            box.setChecked(True)  # what 'rtpose run --seg' draws
+            action.setChecked(True)
+            box.toggled.connect(action.setChecked)
+            box.toggled.connect(lambda _on: self._rerender())
+            row.addWidget(box)
+        row.addStretch(1)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        self.background_label = QLabel("Background")
+        row.addWidget(self.background_label)
+        self.background_combo = QComboBox()
+        self.background_combo.addItems(BACKGROUND_CHOICES)
+        self.background_combo.activated.connect(self._background_chosen)
+        row.addWidget(self.background_combo, 1)
+        layout.addLayout(row)
+        return group
+
     def _model_group(self) -> QGroupBox:
         group = QGroupBox("Model")
         form = QFormLayout(group)
@@ -310,6 +350,23 @@ class WindowLayout:
         runs_on.addWidget(self.backend_combo, 1)
         runs_on.addWidget(self.device_combo, 1)
         form.addRow("Runs on", runs_on)
+        # Triton's servers (shown while the backend is triton): Enter or Connect rebuilds the model.
+        self.server_label = QLabel("Server")
+        self.server_edit = QLineEdit(self.config.server or "")
+        self.server_edit.setPlaceholderText("host:8001[,host2:8001]")
+        self.server_edit.setToolTip("The Triton servers' gRPC addresses; Enter connects (rebuilds the model)")
+        self.server_edit.returnPressed.connect(self.apply_server)
+        self.btn_server = QToolButton()
+        self.btn_server.setText("Go")
+        self.btn_server.setToolTip("Connect to the Triton servers (rebuilds the model)")
+        self.btn_server.clicked.connect(self.apply_server)
+        self.server_row = QWidget()
+        server_row = QHBoxLayout(self.server_row)
+        server_row.setContentsMargins(0, 0, 0, 0)
+        server_row.addWidget(self.server_edit, 1)
+        server_row.addWidget(self.btn_server)
+        form.addRow(self.server_label, self.server_row)
+        self._show_server_row(self.config.backend == "triton")
         form.addRow("Model", self.model_label)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.weights_label, 1)
@@ -321,7 +378,29 @@ class WindowLayout:
         weights_row.addWidget(button)
         form.addRow("Weights", weights_row)
         form.addRow("Detector", self.detector_label)
+        self.seg_combo = QComboBox()
+        self.seg_combo.addItems(SEG_CHOICES)
+        self._select(self.seg_combo, self.config.seg or "off")
+        self.seg_combo.setToolTip("Segmentation next to pose: person masks or body parts (changing it rebuilds "
+                                  "the model)")
+        self.seg_combo.activated.connect(lambda _i: self._seg_choice_changed())
+        self.seg_weights_label = ElidedLabel("–")
+        self.seg_weights_label.setObjectName("mono")
+        seg_button = QToolButton()
+        seg_button.setText("Load…")
+        seg_button.setToolTip("Load segmentation weights (HRNetV2: VOC for person, LIP for parts)")
+        seg_button.setFocusPolicy(Qt.NoFocus)
+        seg_button.clicked.connect(self.open_seg_weights_dialog)
+        form.addRow("Segment", self.seg_combo)
+        seg_row = QHBoxLayout()
+        seg_row.addWidget(self.seg_weights_label, 1)
+        seg_row.addWidget(seg_button)
+        form.addRow("Seg weights", seg_row)
         return group
+
+    def _show_server_row(self, shown: bool) -> None:
+        self.server_label.setVisible(shown)
+        self.server_row.setVisible(shown)
 
     @staticmethod
     def _select(combo: QComboBox, text: str) -> None:

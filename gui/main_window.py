@@ -1,6 +1,6 @@
 """The viewer's main window: what it does with models, sources, frames, recordings and snapshots.
 
-Its widgets are built in :mod:`gui.layout`.
+Its widgets are built in :mod:`gui.layout`; the segmentation choices are handled in :mod:`gui.seg_controls`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from PyQt5.QtWidgets import (
 from gui import overlay
 from gui.layout import WindowLayout
 from gui.recording import Recording, save_snapshot, timestamped_path
+from gui.seg_controls import SegmentationControls
+from gui.segview import draw_segmentation, seg_mode
 from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.errors import RtposeError
@@ -43,7 +45,7 @@ def weights_help() -> str:
             "(see 'rtpose weights list').")
 
 
-class MainWindow(WindowLayout, QMainWindow):
+class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
     """The rtpose viewer.
 
     Args:
@@ -81,6 +83,11 @@ class MainWindow(WindowLayout, QMainWindow):
         self._last_readout = 0.0
         self._closing = False
         self._stale_models: list = []  # replaced models, closed once no stream uses them
+        # Segmentation: the weights chosen (kept while segmentation is off) and the background effect.
+        self._seg_weights: str | None = self.config.seg_weights
+        self._seg_classes: str | None = self.config.seg_classes
+        self._background = None  # what rtpose.render.parse_background returned, or None
+        self._background_index = 0
 
         self.loader = ModelLoader(self)
         self.loader.loaded.connect(self._model_loaded)
@@ -100,6 +107,8 @@ class MainWindow(WindowLayout, QMainWindow):
                                  "(applies to the next file opened)")
         self._build_ui(kpt_thr)
         self._build_menus()
+        self._update_seg_controls(None)
+        self._show_seg_weights()
         self._update_controls()
         if load_model:
             self.reload_model()
@@ -140,6 +149,7 @@ class MainWindow(WindowLayout, QMainWindow):
 
         if config is not None:
             self.config = config
+            self._sync_model_controls()
         self.loader.cancel(timeout=0.0)
         if self.model is not None and self.model is not model:
             self._restart_after_reload()
@@ -161,7 +171,9 @@ class MainWindow(WindowLayout, QMainWindow):
         self._close_stale_models()
         self._show_parts(estimator.keypoint_set)
         self.model, self.estimator, self.model_info, self.model_error = model, estimator, info, None
-        self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}")
+        self._update_seg_controls(seg_mode(estimator))
+        self.model_label.setText(f"{info['model']}\n{info['backend']} · {info['device']}"
+                                 + (f"\n+ {info['seg']}" if info.get("seg") else ""))
         self.model_label.setToolTip(f"{info['backend']} on {info.get('device_full', info['device'])}"
                                     + (f"\n{info['reason']}" if info.get("reason") else ""))
         self.detector_label.set_full_text(info["detector"])
@@ -199,6 +211,7 @@ class MainWindow(WindowLayout, QMainWindow):
             return
         self.model_error = message
         self._pending_open = self._resume_after_load = None
+        self._update_seg_controls(None)
         self.model_label.setText("not loaded")
         self.backend_label.setText("no model")
         self.show_error(message if message.startswith("No HRNet") else f"Model: {message}")
@@ -206,11 +219,43 @@ class MainWindow(WindowLayout, QMainWindow):
 
     def _model_choice_changed(self) -> None:
         backend, device = self.backend_combo.currentText(), self.device_combo.currentText()
-        if (backend, device) == (self.config.backend, self.config.device) and self.estimator is not None:
+        server = self.server_edit.text().strip() or None
+        self._show_server_row(backend == "triton")
+        if backend == "triton" and server is None:
+            self.server_edit.setFocus()
+            self.statusBar().showMessage("Type the Triton servers' gRPC address (host:8001) and press Enter.", 15000)
             return
-        self.config = dataclasses.replace(self.config, backend=backend, device=device)
+        unchanged = (backend, device) == (self.config.backend, self.config.device) and (
+            backend != "triton" or server == self.config.server)
+        if unchanged and self.estimator is not None:
+            return
+        self.config = dataclasses.replace(self.config, backend=backend, device=device, server=server)
         self._restart_after_reload()
         self.reload_model()
+
+    def apply_server(self) -> None:
+        """Enter in the server field (or Connect): rebuild the model on those Triton servers, even if unchanged."""
+        if self.backend_combo.currentText() != "triton":
+            return
+        server = self.server_edit.text().strip()
+        if not server:
+            self.server_edit.setFocus()
+            self.show_error("Type the Triton servers' gRPC address first (host:8001, several: comma between).")
+            return
+        self.config = dataclasses.replace(self.config, backend="triton", server=server)
+        self._restart_after_reload()
+        self.reload_model()
+
+    def _sync_model_controls(self) -> None:
+        """The model panel's choices as :attr:`config` says (a model set from outside)."""
+        self._select(self.backend_combo, self.config.backend)
+        self._select(self.device_combo, self.config.device)
+        self._select(self.seg_combo, self.config.seg or "off")
+        self.server_edit.setText(self.config.server or "")
+        self._show_server_row(self.config.backend == "triton")
+        if self.config.seg:
+            self._seg_weights, self._seg_classes = self.config.seg_weights, self.config.seg_classes
+        self._show_seg_weights()
 
     def _restart_after_reload(self) -> None:
         """Remember what runs so it restarts (at the same frame) with the new model."""
@@ -527,13 +572,15 @@ class MainWindow(WindowLayout, QMainWindow):
         return lines
 
     def render(self, result) -> np.ndarray:
-        """The frame of ``result`` with the overlay as the controls say (boxes, skeletons, IDs, HUD).
+        """The frame of ``result`` with the overlay as the controls say (segmentation, boxes, skeletons, IDs, HUD).
 
         The HUD goes in the corner of the frame where it covers the fewest people.
         """
         parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
-        image = result.plot(kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
-                            keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts)
+        image = draw_segmentation(result.image.copy(), result, self.seg_display())
+        result.plot(image, kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
+                    keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts,
+                    masks=False, copy=False)
         if self.show_hud.isChecked():
             self.hud_rect = overlay.draw_hud(image, self.hud_lines(result), result.boxes)
         return image

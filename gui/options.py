@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     view.add_argument("--kpt-thr", type=fraction, default=0.3,
                       help="keypoints below this score are hidden, 0 to 1 (default: 0.3)")
     view.add_argument("--fullscreen", action="store_true", help="start in full screen (F toggles)")
+    view.add_argument("--background", metavar="blur|COLOR|IMAGE", default=None,
+                      help="with --seg: blur or replace everything that is not a person (a colour: green, #00ff00 "
+                           "or 0,255,0; or an image file); the Segmentation group's Background choice changes it")
 
 
 __all__ = ["HELP", "configure"]

@@ -63,6 +63,9 @@ QCheckBox::indicator {{
     width: 16px; height: 16px; border-radius: 4px; border: 1px solid {BORDER}; background: {FIELD};
 }}
 QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox:disabled, QLabel:disabled, QComboBox:disabled {{ color: #5b6170; }}
+QCheckBox::indicator:disabled {{ background: #2a2e37; border-color: #2a2e37; }}
+QCheckBox::indicator:checked:disabled {{ background: #3a3f4b; border-color: #3a3f4b; }}
 QStatusBar {{ background: {PANEL}; border-top: 1px solid {BORDER}; color: {MUTED}; }}
 QStatusBar QLabel {{ color: {MUTED}; padding: 0 6px; }}
 QMenuBar {{ background: {PANEL}; border-bottom: 1px solid {BORDER}; }}

@@ -49,7 +49,15 @@ def describe_model(model) -> dict:
         "model": f"HRNet-W{backend.width} {h}x{w}" if backend.width else f"HRNet {h}x{w}",
         "weights": str(model.options.weights),
         "detector": Path(info.detector).name if info.detector else "-",
+        "seg": _describe_segmenter(getattr(model.estimator, "segmenter", None)),
     }
+
+
+def _describe_segmenter(segmenter) -> str:
+    """``"seg person · HRNetV2-W18 (voc)"``, or "" without segmentation."""
+    if segmenter is None:
+        return ""
+    return f"seg {segmenter.mode} · HRNetV2-W{segmenter.model.width} ({segmenter.classes.name})"
 
 
 def _one_sentence(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ keep two CPU cores quick) is shared by the tests. ``tests/test_gui_x11.py`` runs
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -546,3 +547,215 @@ def test_open_several_files_urls_and_the_url_box_open_one_stream_over_all(window
     window.btn_url.click()
     assert opened == [["/v/a.mp4", "/v/b.mp4"], ["rtsp://h/1", "rtsp://h/2", 0], ["rtsp://h/3", "rtsp://h/4"],
                       "rtsp://h/5"]
+
+
+# ------------------------------------------------------------------------------- segmentation, Triton
+import tests.test_seg_api as seg_api  # noqa: E402
+
+seg_weights = seg_api.seg_weights  # the fixture of deterministic VOC and LIP weights (HRNetV2-W18), reused
+
+
+@pytest.fixture
+def bare_window(qtbot, qapp, config, tmp_path):
+    """A window with no model yet (the model panel builds one); the shared estimator stays out of it."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow(config, output_dir=tmp_path, load_model=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.wait_for_threads(30.0)
+    win.release_models()
+
+
+def _choose(combo, text: str) -> None:
+    """Pick ``text`` in a combo box as a user does (``activated`` is what the viewer listens to)."""
+    index = combo.findText(text)
+    assert index >= 0, text
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def _bare_overlay(win) -> None:
+    for box in (win.show_hud, win.show_boxes, win.show_keypoints):
+        box.setChecked(False)
+
+
+def test_segmentation_toggles_are_greyed_out_without_segmentation(window):
+    from gui.segview import NEEDS_SEG
+
+    assert window.seg_combo.currentText() == "off"
+    for widget in (window.show_masks, window.show_seg_parts, window.background_combo, window.act_masks,
+                   window.act_seg_parts):
+        assert not widget.isEnabled()
+    assert window.show_masks.toolTip() == NEEDS_SEG == window.background_combo.toolTip()
+    assert "Segment row" in NEEDS_SEG
+    assert not window.server_row.isVisible()  # the torch backend: no server field
+    shortcuts = {a.shortcut().toString() for a in window.actions()}
+    assert {"M", "P"} <= shortcuts
+
+
+def test_person_segmentation_is_chosen_in_the_model_panel_and_blurs_the_background(qtbot, bare_window,
+                                                                                    seg_weights):
+    from gui.segview import NEEDS_PARTS, seg_mode
+    from rtpose.render import apply_background, draw_masks
+
+    win = bare_window
+    win.load_seg_weights(str(seg_weights["voc"]))  # segmentation still off: nothing rebuilt
+    assert win.config.seg is None and win.seg_weights_label.full_text() == "hrnetv2_w18_voc.pth"
+    _choose(win.seg_combo, "person")
+    qtbot.waitUntil(lambda: seg_mode(win.estimator) == "person", timeout=90_000)
+    assert win.config.seg == "person" and win.config.seg_weights == str(seg_weights["voc"])
+    assert "seg person" in win.model_label.text()
+    assert win.show_masks.isEnabled() and win.background_combo.isEnabled()
+    assert not win.show_seg_parts.isEnabled() and win.show_seg_parts.toolTip() == NEEDS_PARTS
+    win.estimator.segmenter.input_size = 160  # a small input keeps the frame quick on two cores
+    _bare_overlay(win)
+    _choose(win.background_combo, "Blur")
+    win.open_source(str(BUS))
+    _wait_frames(qtbot, win, 1)
+    result = win.last_result
+    frame = result.frame.image
+    assert result.person_mask is not None and result.person_mask.shape == frame.shape[:2]
+    expected = draw_masks(apply_background(frame.copy(), result, "blur"), result)
+    np.testing.assert_array_equal(win.last_annotated, expected)
+    assert not np.array_equal(win.last_annotated, frame)
+    # Segmentation off: the model is rebuilt without it, the toggles grey out and draw nothing.
+    _choose(win.seg_combo, "off")
+    qtbot.waitUntil(lambda: win.estimator is not None and seg_mode(win.estimator) is None, timeout=90_000)
+    assert win.config.seg is None and win.config.seg_weights is None
+    assert not win.background_combo.isEnabled() and win.background_combo.currentText() == "Blur"
+    np.testing.assert_array_equal(win.last_annotated, frame)
+
+
+def test_body_parts_masks_and_background_redraw_as_the_library_draws(qtbot, qapp, config, seg_weights, tmp_path,
+                                                                      monkeypatch):
+    import cv2
+    from PyQt5.QtGui import QColor
+    from PyQt5.QtWidgets import QColorDialog, QFileDialog
+
+    from gui.main_window import MainWindow
+    from rtpose.factory import build_estimator
+    from rtpose.render import apply_background, draw_masks
+    from tests.conftest import DATA
+
+    parts_config = dataclasses.replace(config, seg="parts", seg_weights=str(seg_weights["lip"]))
+    estimator = build_estimator(parts_config)
+    estimator.segmenter.input_size = 160
+    win = MainWindow(parts_config, output_dir=tmp_path, load_model=False)
+    qtbot.addWidget(win)
+    win.set_estimator(estimator, parts_config)
+    win.show()
+    assert win.seg_combo.currentText() == "parts" and win.seg_weights_label.full_text() == "hrnetv2_w18_lip.pth"
+    assert win.show_masks.isEnabled() and win.show_seg_parts.isEnabled() and win.background_combo.isEnabled()
+    _bare_overlay(win)
+    win.open_source(str(BUS))
+    _wait_frames(qtbot, win, 1)
+    result = win.last_result
+    frame = result.frame.image
+    people = result.masks.any(axis=0)
+    assert result.parts is not None and people.any() and not people.all()
+
+    def shown_is(expected):
+        np.testing.assert_array_equal(win.last_annotated, expected)
+
+    shown_is(draw_masks(frame.copy(), result))  # by default the parts, as 'rtpose run --seg parts' draws
+    win.act_seg_parts.trigger()  # P: the parts off, each person's mask in their track colour
+    assert not win.show_seg_parts.isChecked()
+    masks = draw_masks(frame.copy(), result.replace(parts=None))
+    shown_is(masks)
+    assert not np.array_equal(masks, draw_masks(frame.copy(), result))
+    assert not np.array_equal(masks[people], frame[people]) and np.array_equal(masks[~people], frame[~people])
+    win.act_masks.trigger()  # M: no masks either
+    shown_is(frame)
+
+    _choose(win.background_combo, "Blur")
+    shown_is(apply_background(frame.copy(), result, "blur"))
+    assert np.array_equal(win.last_annotated[people], frame[people])  # the people stay sharp
+    assert not np.array_equal(win.last_annotated[~people], frame[~people])
+    monkeypatch.setattr(QColorDialog, "getColor", staticmethod(lambda *a, **k: QColor("#00ff00")))
+    _choose(win.background_combo, "Colour…")
+    assert (win.last_annotated[~people] == (0, 255, 0)).all()  # BGR green
+    assert win.background_combo.currentText() == "Colour #00ff00…"
+    picture = DATA / "images" / "zidane.jpg"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(picture), "")))
+    _choose(win.background_combo, "Image…")
+    replaced = apply_background(frame.copy(), result, cv2.imread(str(picture)))
+    shown_is(replaced)
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a picture")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(notes), "")))
+    _choose(win.background_combo, "Image zidane.jpg…")
+    assert "is not an image OpenCV can read" in win.view.banner
+    assert win.background_combo.currentText() == "Image zidane.jpg…"
+    shown_is(replaced)  # the previous background stays
+    win.act_masks.trigger()
+    win.act_seg_parts.trigger()
+    shown_is(draw_masks(replaced.copy(), result))
+    # A snapshot (Ctrl+S) is what is shown.
+    path = win.snapshot(tmp_path / "parts.png")
+    np.testing.assert_array_equal(cv2.imread(str(path)), win.last_annotated)
+    win.close()
+    assert win.wait_for_threads(30.0)
+    win.release_models()
+
+
+def test_triton_server_field_and_a_refused_connection_in_the_banner(qtbot, bare_window):
+    from PyQt5.QtCore import Qt
+
+    from tests.triton_server import free_port
+
+    win = bare_window
+    if win.backend_combo.findText("triton") < 0:
+        pytest.skip("tritonclient is not installed: the backend list has no triton")
+    assert not win.server_row.isVisible()
+    _choose(win.backend_combo, "triton")
+    assert win.server_row.isVisible() and win.focusWidget() is win.server_edit  # ready to type in
+    assert win.config.backend == "torch" and not win.loader.busy  # nothing built before a server is typed
+    address = f"127.0.0.1:{free_port()}"  # nobody listens there
+    qtbot.keyClicks(win.server_edit, address)
+    qtbot.keyClick(win.server_edit, Qt.Key_Return)
+    qtbot.waitUntil(lambda: win.model_error is not None, timeout=60_000)
+    banner = win.view.banner
+    assert banner.startswith(f"Model: The Triton server {address} is not reachable"), banner
+    assert "\n" not in banner and "Traceback" not in banner
+    assert win.config.backend == "triton" and win.config.server == address and win.estimator is None
+    # The viewer stays usable: back to torch, a model is built and an image is shown.
+    _choose(win.backend_combo, "torch")
+    assert not win.server_row.isVisible()
+    qtbot.waitUntil(lambda: win.estimator is not None, timeout=90_000)
+    assert win.view.banner is None
+    win.open_source(str(BUS))
+    _wait_frames(qtbot, win, 1)
+
+
+def test_command_line_preselects_segmentation_triton_and_background(qapp, monkeypatch, seg_weights):
+    from gui import app
+    from gui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "reload_model", lambda self: None)
+    args = app.build_parser().parse_args(["--backend", "triton", "--server", "gpu1:8001,gpu2:8001", "--seg", "person",
+                                          "--seg-weights", str(seg_weights["voc"]), "--background", "blur",
+                                          "--detector", str(DETECTOR_WEIGHTS)])
+    app.check_background(args)
+    win = app.create_window(args)
+    try:
+        assert win.backend_combo.currentText() == "triton" and not win.server_row.isHidden()
+        assert win.server_edit.text() == "gpu1:8001,gpu2:8001"
+        assert win.seg_combo.currentText() == "person" and win.seg_weights_label.full_text() == "hrnetv2_w18_voc.pth"
+        assert win.background_combo.currentText() == "Blur"
+    finally:
+        win.close()
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--background", "blur"], "--background needs --seg person or --seg parts."),
+    (["--seg", "person", "--background", "pink"], "--background pink: give 'blur', a colour"),
+])
+def test_a_background_that_cannot_work_is_one_sentence_before_anything_starts(flags, words):
+    proc = subprocess.run([sys.executable, "-m", "gui", *flags], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DISPLAY": ""})
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr, proc.stderr

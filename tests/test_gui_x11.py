@@ -18,12 +18,14 @@ from pathlib import Path
 import cv2
 import pytest
 
+import tests.test_seg_api as seg_api
 from tests.cli_helpers import count_video_frames
-from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
+from tests.conftest import BUS, DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 from tests.xserver import require, wait_for_window, xdotool, xvfb
 
 pytest.importorskip("PyQt5")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+seg_weights = seg_api.seg_weights  # the fixture of deterministic VOC and LIP weights (HRNetV2-W18), reused
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +148,6 @@ def test_missing_xcb_libraries_are_named_with_the_apt_line(display, tmp_path):
 
 def test_show_window_of_one_image_closes_on_ctrl_c(display, tmp_path, small_weights):
     """``rtpose --source photo.jpg --show`` waits for q/Esc in an OpenCV window; Ctrl-C must end it too."""
-    from tests.conftest import BUS
-
     env = {**_env(display, tmp_path), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "rtpose", "--source", str(BUS), "--show", "--weights",
                              str(small_weights), "--detector", str(DETECTOR_WEIGHTS), "--backend", "torch"],
@@ -162,3 +162,50 @@ def test_show_window_of_one_image_closes_on_ctrl_c(display, tmp_path, small_weig
             proc.wait()
     assert proc.returncode == 130, err
     assert "4 people in bus.jpg" in err and "Traceback" not in err and "QFontDatabase" not in err
+
+
+def test_segmentation_toggles_by_keyboard_change_what_is_saved(display, tmp_path, small_weights, seg_weights):
+    """``rtpose gui --seg parts``: P hides the body parts (the masks show), M the masks; Ctrl+S saves each view."""
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "rtpose", "gui", "--weights", str(small_weights), "--detector", str(DETECTOR_WEIGHTS),
+           "--backend", "torch", "--device", "cpu", "--max-people", "2", "--seg", "parts", "--seg-weights",
+           str(seg_weights["lip"]), "--source", str(BUS)]
+    log = tmp_path / "viewer.log"
+
+    def snapshots(count: int) -> list[Path]:
+        """Ctrl+S until there are ``count`` snapshots (the first only once the frame is through the models)."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            xdotool(display, "key", "--clearmodifiers", "ctrl+s")
+            time.sleep(1)
+            found = sorted(work.glob("rtpose-*.png"), key=lambda path: path.stat().st_mtime_ns)
+            if len(found) >= count:
+                return found
+        raise AssertionError(log.read_text())
+
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=work, env={**_env(display, tmp_path), "PYTHONPATH": str(ROOT)},
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        window = wait_for_window(display, "bus.jpg", proc=proc)
+        xdotool(display, "windowfocus", "--sync", window)
+        snapshots(1)
+        xdotool(display, "key", "--clearmodifiers", "p")
+        snapshots(2)
+        xdotool(display, "key", "--clearmodifiers", "m")
+        shots = snapshots(3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in log.read_text()
+    parts, masks, neither = (cv2.imread(str(path)) for path in shots)
+    assert parts.shape == masks.shape == neither.shape == cv2.imread(str(BUS)).shape
+    # Each key changed the picture, only where a person is tinted: the rest of the frame stays as it was.
+    tinted = (masks != neither).any(axis=2)
+    assert 0.05 < tinted.mean() < 0.95
+    outside = (parts != masks).any(axis=2) & ~tinted
+    assert (parts != masks).any() and outside.sum() < 1e-3 * tinted.sum()  # a tint can round to the pixel itself
