@@ -23,7 +23,7 @@ def build_estimator(options: ModelOptions):
     """
     from rtpose.backends import create_backend
     from rtpose.checkpoints import checkpoint_keypoint_set
-    from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
+    from rtpose.detector import DEFAULT_DETECTOR, make_detector
     from rtpose.devices import resolve_device
     from rtpose.estimator import TopDownEstimator
     from rtpose.weights import resolve_weights
@@ -42,7 +42,7 @@ def build_estimator(options: ModelOptions):
     say(f"pose backend {backend.info.summary}")
     detector = None
     if options.with_detector:
-        detector = PersonDetector(
+        detector = make_detector(
             options.detector or DEFAULT_DETECTOR, conf=options.conf, max_people=options.max_people,
             device=resolve_device(options.device), classes=options.classes or keypoint_set.detector_classes,
             trusted=options.trust_detector,
