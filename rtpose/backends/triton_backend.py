@@ -33,16 +33,15 @@ from pathlib import Path
 import numpy as np
 
 from rtpose.errors import EngineError, RtposeError
+from rtpose.stats import FAILURE_WORDS
 
 DEFAULT_MODEL = "hrnet_pose"
 #: Readiness probes of a down server: first after this many seconds, doubling up to the last.
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: Internal errors in a row after which a server counts as down.
 ERRORS_AS_DOWN = 3
-#: Failure causes, in the order the summary names them.
-CAUSES = ("down", "deadline", "rejected", "error")
-_CAUSE_WORDS = {"down": "server down", "deadline": "past deadline", "rejected": "rejected by a full queue",
-                "error": "server error"}
+#: Failure causes, in the order the summary names them (:data:`rtpose.stats.FAILURE_WORDS`).
+CAUSES = tuple(FAILURE_WORDS)
 
 
 def parse_servers(text: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -123,7 +122,7 @@ def describe_failures(failures: dict[str, int], what: str) -> str:
     total = sum(failures.values())
     if not total:
         return ""
-    parts = ", ".join(f"{_CAUSE_WORDS[c]}: {n}" for c, n in failures.items() if n)
+    parts = ", ".join(f"{FAILURE_WORDS[c]}: {n}" for c, n in failures.items() if n)
     return f"{total} {what}{'s' if total != 1 else ''} failed ({parts})"
 
 
