@@ -302,17 +302,6 @@ class PersonDetector:
         return found
 
 
-def make_detector(weights: str | os.PathLike = DEFAULT_DETECTOR, **kwargs) -> PersonDetector:
-    """A :class:`PersonDetector` for ``weights``, or, for a Triton URL (``triton://HOST:PORT/MODEL``,
-    ``grpc://…``, ``http://…``), a :class:`~rtpose.backends.triton_detector.TritonDetector` with the same
-    keyword arguments (those of a local model, e.g. ``device``, do not apply to it)."""
-    from rtpose.backends.triton_detector import TritonDetector, is_triton_url
-
-    if is_triton_url(weights):
-        return TritonDetector(str(weights), **kwargs)
-    return PersonDetector(weights, **kwargs)
-
-
 def resolve_classes(classes: Sequence[int | str], names: dict[int, str], weights: str = "the detector") -> list[int]:
     """Class ids for ``classes`` (ids or names) of a model with class ``names``; one sentence if one is unknown."""
     by_name = {str(n).lower(): int(i) for i, n in names.items()}

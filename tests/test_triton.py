@@ -469,7 +469,8 @@ def test_served_detector_equals_the_local_one(server):
     graph, Ultralytics' pre- and post-processing on both sides); a batch of frames is one request."""
     import cv2
 
-    from rtpose.detector import PersonDetector, make_detector
+    from rtpose.detector import PersonDetector
+    from rtpose.factory import make_detector
 
     images = [cv2.imread(str(BUS)), *_video_frames(3)]
     remote = make_detector(f"triton://{server.url}/yolo_detector", conf=0.3, max_people=3)
@@ -488,8 +489,8 @@ def test_served_detector_equals_the_local_one(server):
 
 
 def test_served_detector_wrong_model_or_url_is_one_sentence(server):
-    from rtpose.detector import make_detector
     from rtpose.errors import RtposeError
+    from rtpose.factory import make_detector
 
     cases = {f"triton://{server.url}/yolo": "has no ready model 'yolo'",
              f"grpc://127.0.0.1:{free_port()}/yolo_detector": "is not reachable",
