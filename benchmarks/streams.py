@@ -84,10 +84,12 @@ def summary_figures(stderr: str) -> dict:
 
 
 def triton_figures(stderr: str) -> dict:
-    """Failed and total calls of the served parts, from the summary's ``triton pose:``/``triton detector:`` rows."""
+    """Failed and total calls of the served parts, and the failures by cause, from the summary's ``triton pose:``
+    and ``triton detector:`` rows."""
     found = {}
-    for part, failed, calls in re.findall(r"triton (\w+): (\d+) of (\d+) calls failed", stderr):
-        found[part] = {"failed": int(failed), "calls": int(calls)}
+    for part, failed, calls, causes in re.findall(r"triton (\w+): (\d+) of (\d+) calls failed \((.*)\)", stderr):
+        found[part] = {"failed": int(failed), "calls": int(calls),
+                       "causes": {c: int(n) for c, n in re.findall(r"([a-z ()]+?) (\d+)(?:, |$)", causes) if int(n)}}
     return found
 
 
@@ -179,19 +181,22 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((n, together, apart, load))
             print(json.dumps({"streams": n, "one_process": together, "separate": apart, "load": load}))
         served = [] if args.no_triton else triton_rows(args, weights, Path(tmp))
-    print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
-          f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
-          f"{'memory ratio':>12} | load")
-    for n, a, b, load in rows:
-        print(f"{n:>3} | {a['fps']:>21.2f} {a['people_s']:>9.1f} {a['per_call']:>9.1f} {a['memory']:>7.0f} | "
-              f"{b['fps']:>21.2f} {b['people_s']:>9.1f} {b['per_call']:>9.1f} {b['memory']:>7.0f} | "
-              f"{a['people_s'] / max(b['people_s'], 1e-9):>14.2f} {a['memory'] / max(b['memory'], 1e-9):>12.2f} | "
-              f"{load:.2f}")
+    if rows:
+        print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
+              f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
+              f"{'memory ratio':>12} | load")
+        for n, a, b, load in rows:
+            print(f"{n:>3} | {a['fps']:>21.2f} {a['people_s']:>9.1f} {a['per_call']:>9.1f} {a['memory']:>7.0f} | "
+                  f"{b['fps']:>21.2f} {b['people_s']:>9.1f} {b['per_call']:>9.1f} {b['memory']:>7.0f} | "
+                  f"{a['people_s'] / max(b['people_s'], 1e-9):>14.2f} {a['memory'] / max(b['memory'], 1e-9):>12.2f} | "
+                  f"{load:.2f}")
     if served:
         print(f"\n{'N':>3} | {'Triton: frames/s':>16} {'people/s':>9} {'per call':>9} {'client MB':>9} "
               f"{'server MB':>9} | failed calls (pose, detector) | load")
         for n, t in served:
-            failed = ", ".join(f"{part} {f['failed']} of {f['calls']}" for part, f in t["failures"].items())
+            failed = ", ".join(f"{part} {f['failed']} of {f['calls']}"
+                               + "".join(f" ({c}: {n})" for c, n in f["causes"].items())
+                               for part, f in t["failures"].items())
             print(f"{n:>3} | {t['fps']:>16.2f} {t['people_s']:>9.1f} {t['per_call']:>9.1f} {t['memory']:>9.0f} "
                   f"{t['server_memory']:>9.0f} | {failed:<29} | {t['load']:.2f}")
     print(f"(load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} at the end, {os.cpu_count()} cores)")
