@@ -486,6 +486,14 @@ def test_served_detector_equals_the_local_one(server):
         np.testing.assert_allclose(g.scores, e.scores, atol=2e-3)
         assert (g.scores >= 0.3).all()
     remote.close()
+    from rtpose.backends.triton_detector import TritonDetector, is_triton_url
+
+    late = TritonDetector(f"grpc://{server.url}/yolo_detector", timeout_s=0.001)  # Ultralytics' own URL form
+    assert [len(d) for d in late.detect_batch(images[:2])] == [0, 0]  # frames go on, with nobody
+    assert late.failures["deadline"] == 1 and late.failure_summary() == "1 detector call failed (past deadline: 1)"
+    assert not late.server.down
+    late.close()
+    assert is_triton_url("http://gpu1:8000/yolo_detector") and not is_triton_url("http://host/models/yolov8n.pt")
 
 
 def test_served_detector_wrong_model_or_url_is_one_sentence(server):

@@ -30,9 +30,12 @@ SCHEMES = ("triton", "grpc", "http")
 
 
 def is_triton_url(text: object) -> bool:
-    """Whether ``text`` names a served detector (``triton://``, ``grpc://`` or ``http://`` with a host)."""
+    """Whether ``text`` names a served detector: ``triton://`` or ``grpc://`` with a host, or ``http://`` with a
+    host and a path without a file suffix (``http://host/yolov8n.pt`` is a file to download, as for Ultralytics)."""
     parts = urlsplit(str(text))
-    return parts.scheme in SCHEMES and bool(parts.netloc)
+    if parts.scheme not in SCHEMES or not parts.netloc:
+        return False
+    return parts.scheme != "http" or "." not in parts.path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def parse_detector_url(text: str) -> tuple[str, str, str]:
