@@ -23,7 +23,7 @@ import numpy as np
 
 from rtpose.backends.triton_backend import CAUSES, ServerState, describe_failures, failure_cause
 from rtpose.detector import PERSON_CLASS, Detections, PersonDetector, resolve_classes, ultralytics_to_debug
-from rtpose.errors import EngineError, RtposeError
+from rtpose.errors import EngineError, RtposeError, exception_gist
 
 #: URL schemes of a served detector: rtpose's ``triton://`` (gRPC) and Ultralytics' own ``grpc://``/``http://``.
 SCHEMES = ("triton", "grpc", "http")
@@ -77,11 +77,18 @@ class TritonDetector(PersonDetector):
         self._lock = threading.Lock()
         self.max_batch = self._check_server(scheme, netloc, model)
         YOLO = import_ultralytics().YOLO  # noqa: N806 (Ultralytics' class name)
-        with ultralytics_to_debug():
-            self.model = YOLO(f"{scheme}://{netloc}/{model}", task="detect")
-            # The first prediction sets up Ultralytics' predictor and its TritonRemoteModel (and warms it up).
-            self.model.predict(np.zeros((32, 32, 3), np.uint8), device="cpu", imgsz=32, verbose=False)
-        remote = self.model.predictor.model.backend.model
+        try:
+            with ultralytics_to_debug():
+                self.model = YOLO(f"{scheme}://{netloc}/{model}", task="detect")
+                # The first prediction sets up Ultralytics' predictor and its TritonRemoteModel (and warms it up).
+                self.model.predict(np.zeros((32, 32, 3), np.uint8), device="cpu", imgsz=32, verbose=False)
+        except Exception as exc:  # noqa: BLE001 - Ultralytics and tritonclient raise many types
+            raise EngineError(
+                f"The model {model!r} on {scheme}://{netloc} did not answer Ultralytics' first request "
+                f"({exception_gist(exc)}); serve the detector that 'rtpose export-triton' wrote."
+            ) from None
+        auto = self.model.predictor.model  # Ultralytics' AutoBackend: its TritonRemoteModel is in .backend.model
+        remote = getattr(getattr(auto, "backend", None), "model", None) or getattr(auto, "model", None)
         self._give_deadline(remote, scheme, netloc)
         self.server = ServerState(f"{scheme}://{netloc}", remote.triton_client)
         self.classes = resolve_classes(classes, self.model.names or {}, self.weights)
