@@ -9,8 +9,15 @@ loading at different times), people per pose call, and peak memory (resident set
 sampled every 50 ms), with the CPU model and the load average. The goal on the CPU: N streams in one
 process give ≥ 1.2× the people/s of N processes at ≤ half their memory.
 
+Then, per N, the same N streams in one rtpose process whose pose model and detector are served by a local
+Triton server (``--backend triton --detector triton://…``): the repository ``rtpose export-triton
+--python-backend`` writes, served by the ``tritonserver`` of ``.triton-venv`` (tests/triton_server.py; the
+rows are skipped, saying why, where it is missing). Printed: frames/s, people/s, the client's and the
+server's memory, and the failed calls of the run's summary.
+
     python benchmarks/streams.py                            # vtest, 40 frames per stream, deterministic W32
     python benchmarks/streams.py --streams 1 4 --frames 100 --weights W.pth
+    python benchmarks/streams.py --streams 1 2 --frames 10 --triton-only
 
 Not a test: it prints numbers.
 """
@@ -81,6 +88,60 @@ def summary_figures(stderr: str) -> dict:
             "calls": int(people.group(2)) if people else 0}
 
 
+def triton_figures(stderr: str) -> dict:
+    """Failed and total calls of the served parts, and the failures by cause, from the summary's ``triton pose:``
+    and ``triton detector:`` rows."""
+    found = {}
+    for part, failed, calls, causes in re.findall(r"triton (\w+): (\d+) of (\d+) calls failed \((.*)\)", stderr):
+        found[part] = {"failed": int(failed), "calls": int(calls),
+                       "causes": {c: int(n) for c, n in re.findall(r"([a-z ()]+?) (\d+)(?:, |$)", causes) if int(n)}}
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Triton's Python backend stubs), MB."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total / 1e6
+
+
+def triton_rows(args, weights: str, tmp: Path) -> list[tuple[int, dict]]:
+    """The Triton rows: N streams in one process, pose model and detector served by a local tritonserver."""
+    from tests.triton_server import TritonServer, why_no_server
+
+    reason = why_no_server()
+    if reason:
+        print(f"Triton rows skipped: {reason}")
+        return []
+    repo = tmp / "triton-repo"
+    subprocess.run([sys.executable, "-m", "rtpose", "export-triton", "--weights", weights, "--repo", str(repo),
+                    "--python-backend", "--detector", args.detector, "--queue-timeout-ms", "2000"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = TritonServer(repo, tmp / "triton-server", models=("hrnet_pose", "yolo_detector")).start()
+    rows = []
+    try:
+        base = [sys.executable, "-m", "rtpose", "--weights", weights, "--backend", "triton", "--server", server.url,
+                "--detector", f"triton://{server.url}/yolo_detector", "--max-frames", str(args.frames), "--no-show"]
+        run_processes([base + ["--source", args.video, "--max-frames", "2"]])  # the server's first executions
+        for n in args.streams:
+            load = os.getloadavg()[0]
+            errs, memory = run_processes([base + [arg for _ in range(n) for arg in ("--source", args.video)]])
+            one = summary_figures(errs[0])
+            row = {"fps": one["frames"] / one["elapsed"], "people_s": one["people"] / one["elapsed"],
+                   "per_call": one["people"] / max(one["calls"], 1), "memory": memory,
+                   "server_memory": tree_rss_mb(server.process.pid), "failures": triton_figures(errs[0]), "load": load}
+            rows.append((n, row))
+            print(json.dumps({"streams": n, "triton": row}))
+    finally:
+        server.stop()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default=str(SHARED / "data" / "videos" / "vtest-480x360.avi"))
@@ -90,18 +151,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default=str(SHARED / "models" / "yolov8n-person.pt"))
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-triton", action="store_true", help="leave out the rows through a local Triton server")
+    parser.add_argument("--triton-only", action="store_true", help="only the rows through a local Triton server")
     args = parser.parse_args(argv)
+    if args.no_triton and args.triton_only:
+        parser.error("--no-triton and --triton-only contradict each other; pass one of them")
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights or str(deterministic_weights(32, Path(tmp)))
         base = [sys.executable, "-m", "rtpose", "--weights", weights, "--detector", args.detector,
                 "--backend", args.backend, "--device", args.device, "--max-frames", str(args.frames), "--no-show"]
-        # one run first so that every row finds the ONNX and detector exports made
-        run_processes([base + ["--source", args.video, "--max-frames", "2"]])
         print(f"machine: {cpu_model()}")
         print(f"video: {args.video}, {args.frames} frames per stream; weights: {Path(weights).name}")
         rows = []
-        for n in args.streams:
+        if not args.triton_only:
+            # one run first so that every row finds the ONNX and detector exports made
+            run_processes([base + ["--source", args.video, "--max-frames", "2"]])
+        for n in [] if args.triton_only else args.streams:
             load = os.getloadavg()[0]
             errs, memory, _ = run_processes([base + [arg for _ in range(n) for arg in ("--source", args.video)]])
             one = summary_figures(errs[0])
@@ -121,14 +187,25 @@ def main(argv: list[str] | None = None) -> int:
             }
             rows.append((n, together, apart, load))
             print(json.dumps({"streams": n, "one_process": together, "separate": apart, "load": load}))
-    print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
-          f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
-          f"{'memory ratio':>12} | load")
-    for n, a, b, load in rows:
-        print(f"{n:>3} | {a['fps']:>21.2f} {a['people_s']:>9.1f} {a['per_call']:>9.1f} {a['memory']:>7.0f} | "
-              f"{b['fps']:>21.2f} {b['people_s']:>9.1f} {b['per_call']:>9.1f} {b['memory']:>7.0f} | "
-              f"{a['people_s'] / max(b['people_s'], 1e-9):>14.2f} {a['memory'] / max(b['memory'], 1e-9):>12.2f} | "
-              f"{load:.2f}")
+        served = [] if args.no_triton else triton_rows(args, weights, Path(tmp))
+    if rows:
+        print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
+              f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
+              f"{'memory ratio':>12} | load")
+        for n, a, b, load in rows:
+            print(f"{n:>3} | {a['fps']:>21.2f} {a['people_s']:>9.1f} {a['per_call']:>9.1f} {a['memory']:>7.0f} | "
+                  f"{b['fps']:>21.2f} {b['people_s']:>9.1f} {b['per_call']:>9.1f} {b['memory']:>7.0f} | "
+                  f"{a['people_s'] / max(b['people_s'], 1e-9):>14.2f} {a['memory'] / max(b['memory'], 1e-9):>12.2f} | "
+                  f"{load:.2f}")
+    if served:
+        print(f"\n{'N':>3} | {'Triton: frames/s':>16} {'people/s':>9} {'per call':>9} {'client MB':>9} "
+              f"{'server MB':>9} | failed calls (pose, detector) | load")
+        for n, t in served:
+            failed = ", ".join(f"{part} {f['failed']} of {f['calls']}"
+                               + "".join(f" ({c}: {n})" for c, n in f["causes"].items())
+                               for part, f in t["failures"].items())
+            print(f"{n:>3} | {t['fps']:>16.2f} {t['people_s']:>9.1f} {t['per_call']:>9.1f} {t['memory']:>9.0f} "
+                  f"{t['server_memory']:>9.0f} | {failed:<29} | {t['load']:.2f}")
     print(f"(load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} at the end, {os.cpu_count()} cores)")
     return 0
 

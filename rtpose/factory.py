@@ -8,9 +8,13 @@ same way, pick backends by the same rules and say so in the same words.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtpose.log import say
 from rtpose.options import ModelOptions
+
+if TYPE_CHECKING:
+    from rtpose.detector import PersonDetector
 
 
 def build_estimator(options: ModelOptions):
@@ -23,7 +27,7 @@ def build_estimator(options: ModelOptions):
     """
     from rtpose.backends import create_backend
     from rtpose.checkpoints import checkpoint_keypoint_set
-    from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
+    from rtpose.detector import DEFAULT_DETECTOR
     from rtpose.devices import resolve_device
     from rtpose.estimator import TopDownEstimator
     from rtpose.weights import resolve_weights
@@ -42,7 +46,7 @@ def build_estimator(options: ModelOptions):
     say(f"pose backend {backend.info.summary}")
     detector = None
     if options.with_detector:
-        detector = PersonDetector(
+        detector = make_detector(
             options.detector or DEFAULT_DETECTOR, conf=options.conf, max_people=options.max_people,
             device=resolve_device(options.device), classes=options.classes or keypoint_set.detector_classes,
             trusted=options.trust_detector,
@@ -60,6 +64,20 @@ def build_estimator(options: ModelOptions):
     return estimator
 
 
+def make_detector(weights: str | None = None, **kwargs) -> PersonDetector:
+    """A :class:`~rtpose.detector.PersonDetector` for ``weights`` (default:
+    :data:`~rtpose.detector.DEFAULT_DETECTOR`), or, for a Triton URL (``triton://HOST:PORT/MODEL``, ``grpc://…``,
+    ``http://…``), a :class:`~rtpose.backends.triton_detector.TritonDetector` with the same keyword arguments
+    (those only a local model has, e.g. ``device``, do not apply to it)."""
+    from rtpose.backends.triton_detector import TritonDetector, is_triton_url
+    from rtpose.detector import DEFAULT_DETECTOR, PersonDetector
+
+    weights = weights or DEFAULT_DETECTOR
+    if is_triton_url(weights):
+        return TritonDetector(str(weights), **kwargs)
+    return PersonDetector(weights, **kwargs)
+
+
 def estimator_for_model(model, *, device: str = "auto", input_hw: tuple[int, int] = (256, 192), flip: bool = False,
                         keypoint_set=None):
     """A box-given estimator around an HRNet already in memory (training's validation), on PyTorch.
@@ -75,4 +93,4 @@ def estimator_for_model(model, *, device: str = "auto", input_hw: tuple[int, int
     return TopDownEstimator(backend, detector=None, flip=flip, keypoint_set=keypoint_set)
 
 
-__all__ = ["ModelOptions", "build_estimator", "estimator_for_model"]
+__all__ = ["ModelOptions", "build_estimator", "estimator_for_model", "make_detector"]

@@ -71,7 +71,8 @@ class PoseModel:
         input_size: model input (H, W); None: what the weights were trained for.
         keypoints: the keypoint set's name when the weights do not say (e.g. "ap10k").
         flip: flip test (mirrored crops join the same batch).
-        detector: Ultralytics YOLO weights or model name; None: ``yolov8n.pt``.
+        detector: Ultralytics YOLO weights or model name, or a detector served by Triton
+            (``"triton://HOST:8001/yolo_detector"``, README "Many machines"); None: ``yolov8n.pt``.
         conf: detection confidence, 0 to 1.
         max_people: most people per image.
         classes: detector classes (ids or names) instead of the keypoint set's.

@@ -38,7 +38,8 @@ class ModelOptions:
         flip: flip test.
         precision: "auto", "fp32" or "bf16" (see :mod:`rtpose.backends.select`).
         keypoints: the keypoint set's name when the weights do not say.
-        detector: YOLO weights or model name; None: :data:`rtpose.detector.DEFAULT_DETECTOR`.
+        detector: YOLO weights or model name, or a Triton URL (``triton://HOST:PORT/MODEL``);
+            None: :data:`rtpose.detector.DEFAULT_DETECTOR`.
         conf: detection confidence, 0 to 1.
         max_people: most people per image.
         classes: detector classes (ids or names) instead of the keypoint set's.

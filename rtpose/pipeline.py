@@ -45,7 +45,7 @@ from rtpose.estimator import TopDownEstimator
 from rtpose.handoff import Item
 from rtpose.results import PoseResult
 from rtpose.sources import FrameSource
-from rtpose.stats import STAGE_ORDER, RunStats, stage_stats
+from rtpose.stats import STAGE_ORDER, RunStats, remote_failures, stage_stats
 from rtpose.timing import StageTimer, now
 
 _END = object()
@@ -361,6 +361,7 @@ class Pipeline:
             pose_calls=self.pose_calls,
             stages=stage_stats(self.timer.summary()),
             streams=per_stream,
+            failures=remote_failures(self.estimator),
         )
 
     # ------------------------------------------------------------------ the inference thread

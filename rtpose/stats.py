@@ -42,6 +42,8 @@ class RunStats:
         pose_calls: batched pose-model calls (frames with at least one person).
         stages: per-stage figures, in :data:`STAGE_ORDER` where they exist.
         streams: each source's own figures (frames, drops, people) when a run reads several, else empty.
+        failures: for a model served by Triton, per part ("pose", "detector"): its ``calls`` and the failed ones
+            by cause (``down``, ``deadline``, ``rejected``, ``error``; :mod:`rtpose.backends.triton_backend`).
     """
 
     source: str
@@ -54,6 +56,7 @@ class RunStats:
     pose_calls: int = 0
     stages: dict[str, StageStats] = field(default_factory=dict)
     streams: tuple[RunStats, ...] = ()
+    failures: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -83,7 +86,8 @@ class RunStats:
         )
 
     def format(self) -> str:
-        """The end-of-run table: a head line (frames, dropped, skipped, frames/s), then one row per stage."""
+        """The end-of-run table: a head line (frames, dropped, skipped, frames/s), a row per part served by Triton
+        (its failed calls by cause), then one row per stage."""
         lines = [self.head()]
         if self.streams:
             lines[0] = (f"{len(self.streams)} streams: {self.frames} frames processed, {self.dropped} dropped, "
@@ -92,10 +96,32 @@ class RunStats:
             lines += [f"  stream {i} {s.head()}" for i, s in enumerate(self.streams)]
         elif self.pose_calls:
             lines[0] += f"; {self.people} people in {self.pose_calls} pose calls ({self.people_per_call:.1f} per call)"
+        lines += [failure_row(part, counts) for part, counts in self.failures.items()]
         lines += [f"{'stage':<12}{'count':>8}{'mean ms':>10}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"]
         for name, s in self.stages.items():
             lines.append(f"{name:<12}{s.count:>8d}{s.mean_ms:>10.1f}{s.p50_ms:>10.1f}{s.p95_ms:>10.1f}{s.max_ms:>10.1f}")
         return "\n".join(lines)
+
+
+#: Failure causes of a Triton-served part, as the summary names them.
+FAILURE_WORDS = {"down": "server down", "deadline": "past deadline", "rejected": "rejected (queue full)",
+                 "error": "server error"}
+
+
+def failure_row(part: str, counts: dict[str, int]) -> str:
+    """``"triton pose: 3 of 40 calls failed (server down 3, past deadline 0, rejected (queue full) 0, server
+    error 0)"``."""
+    failed = sum(counts.get(cause, 0) for cause in FAILURE_WORDS)
+    causes = ", ".join(f"{words} {counts.get(cause, 0)}" for cause, words in FAILURE_WORDS.items())
+    return f"triton {part}: {failed} of {counts.get('calls', 0)} calls failed ({causes})"
+
+
+def remote_failures(estimator) -> dict[str, dict[str, int]]:
+    """The calls and failures (by cause) of the parts of ``estimator`` served by Triton: its pose backend
+    (``"pose"``) and its detector (``"detector"``); empty when neither is."""
+    parts = {"pose": getattr(estimator, "backend", None), "detector": getattr(estimator, "detector", None)}
+    return {name: {"calls": int(part.calls), **{cause: int(n) for cause, n in part.failures.items()}}
+            for name, part in parts.items() if isinstance(getattr(part, "failures", None), dict)}
 
 
 def stage_stats(summary: dict[str, dict[str, float]]) -> dict[str, StageStats]:
@@ -108,4 +134,4 @@ def stage_stats(summary: dict[str, dict[str, float]]) -> dict[str, StageStats]:
     }
 
 
-__all__ = ["RunStats", "STAGE_ORDER", "StageStats", "stage_stats"]
+__all__ = ["FAILURE_WORDS", "RunStats", "STAGE_ORDER", "StageStats", "failure_row", "remote_failures", "stage_stats"]

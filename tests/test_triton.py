@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import BUS, DETECTOR_WEIGHTS, ROOT
+from tests.conftest import BUS, DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 from tests.triton_server import TritonServer, free_port, why_no_server
 
 pytest.importorskip("tritonclient.grpc")
@@ -42,15 +42,16 @@ def _need_server() -> None:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, small_weights) -> Path:
-    """The repository ``rtpose export-triton --python-backend`` writes for the W18 test weights (a queue timeout
-    of 5 s: one execution takes about half a second on two CPU cores)."""
+    """The repository ``rtpose export-triton --python-backend`` writes for the W18 test weights and the shared
+    YOLO detector (a queue timeout of 5 s: one execution takes about half a second on two CPU cores)."""
     out = tmp_path_factory.mktemp("triton") / "repo"
     done = subprocess.run(
         [sys.executable, "-m", "rtpose", "export-triton", "--weights", str(small_weights), "--repo", str(out),
-         "--python-backend", "--queue-timeout-ms", "5000"], capture_output=True, text=True, env=_env(), timeout=600,
+         "--python-backend", "--queue-timeout-ms", "5000", "--detector", str(DETECTOR_WEIGHTS)],
+        capture_output=True, text=True, env=_env(), timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(out / "hrnet_pose")
+    assert done.stdout.split() == [str(out / "hrnet_pose"), str(out / "yolo_detector")]
     # The batcher waits up to 100 ms (not 2) for more requests: one execution takes about half a second on two
     # shared cores, so a client's next request may come a few ms after the other client's waiting one.
     config = out / "hrnet_pose" / "config.pbtxt"
@@ -63,7 +64,7 @@ def repo(tmp_path_factory, small_weights) -> Path:
 @pytest.fixture(scope="module")
 def server(repo, tmp_path_factory):
     _need_server()
-    running = TritonServer(repo, tmp_path_factory.mktemp("server")).start()
+    running = TritonServer(repo, tmp_path_factory.mktemp("server"), models=("hrnet_pose", "yolo_detector")).start()
     yield running
     running.stop()
 
@@ -354,7 +355,8 @@ def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights
                 while time.monotonic() < deadline and not (state["resumed"] and len(scores) > state["resumed"] + 3):
                     yield image
 
-            for result in model.stream(frames(), track=False, smooth=False):
+            stream = model.stream(frames(), track=False, smooth=False)
+            for result in stream:
                 assert len(result) > 0  # the detector's boxes, server or not
                 scores.append(float(result.keypoints[..., 2].max()))
                 if len(scores) == 3:
@@ -369,6 +371,12 @@ def test_a_stream_goes_on_through_a_server_restart(repo, tmp_path, small_weights
         dark = sum(1 for s in scores if s == 0)
         assert dark > 0 and backend.failures["down"] == dark == backend.failed_calls
         assert backend.failure_summary().startswith(f"{dark} pose call")
+        stats = stream.stats()  # the run's summary counts them, by cause
+        assert stats.failures == {"pose": {"calls": backend.calls, "down": dark, "deadline": 0, "rejected": 0,
+                                           "error": 0}}
+        assert stats.to_dict()["failures"]["pose"]["down"] == dark
+        assert (f"triton pose: {dark} of {backend.calls} calls failed (server down {dark}, past deadline 0, "
+                "rejected (queue full) 0, server error 0)") in stats.format().splitlines()
         said = capfd.readouterr().err  # when the model closed
         assert f"rtpose: warning: {dark} pose call" in said and "those frames' people have keypoint scores 0." in said
     finally:
@@ -392,6 +400,16 @@ def test_detector_model_agrees_with_its_onnx_file(tmp_path, small_weights):
     assert in_type == out_type == "FLOAT" and config.platform == "onnxruntime_onnx"
     assert in_dims[1] == 3 and list(config.input[0].dims) == [3, -1, -1] and len(config.output[0].dims) == 2
     assert all(isinstance(d, str) for d in (in_dims[0], in_dims[2], in_dims[3], out_dims[0]))  # dynamic
+    assert list(config.output[0].dims) == [-1 if isinstance(d, str) else d for d in out_dims[1:]]
+    import ast
+
+    from rtpose.hashing import file_sha256
+
+    params = {k: v.string_value for k, v in config.parameters.items()}
+    assert params["detector_sha256"] == file_sha256(DETECTOR_WEIGHTS)
+    metadata = ast.literal_eval(params["metadata"])  # what Ultralytics' TritonRemoteModel reads
+    assert ast.literal_eval(metadata["names"])[0] == "person" and metadata["task"] == "detect"
+    assert ast.literal_eval(metadata["args"])["dynamic"] is True
     assert not (tmp_path / "yolov8n-person.onnx").exists() and not (DETECTOR_WEIGHTS.with_suffix(".onnx")).exists()
 
 
@@ -420,3 +438,145 @@ def test_two_servers_share_the_work_and_cover_for_each_other(repo, tmp_path, ser
         assert backend.failed_calls == 0 and backend.servers[1].down
     finally:
         other.stop()
+
+
+def _video_frames(n: int) -> list[np.ndarray]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(VIDEO_MULTI))
+    frames = []
+    while len(frames) < n:
+        ok, frame = capture.read()
+        assert ok, VIDEO_MULTI
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def test_python_backend_detector_config(repo):
+    """--python-backend writes the detector for Triton's Python backend too: model.py beside the same ONNX file."""
+    config = _model_config(repo / "yolo_detector" / "config.pbtxt")
+    from tritonclient.grpc import model_config_pb2 as pb
+
+    assert config.backend == "python" and config.instance_group[0].kind == pb.ModelInstanceGroup.KIND_CPU
+    model_py = repo / "yolo_detector" / "1" / "model.py"
+    assert model_py.read_text() == (repo / "hrnet_pose" / "1" / "model.py").read_text()
+    assert config.max_batch_size == 16 and [i.name for i in config.input] == ["images"]
+
+
+def test_served_detector_equals_the_local_one(server):
+    """--detector triton://…: the people of bus.jpg and of video frames are the local detector's (same ONNX
+    graph, Ultralytics' pre- and post-processing on both sides); a batch of frames is one request."""
+    import cv2
+
+    from rtpose.detector import PersonDetector
+    from rtpose.factory import make_detector
+
+    images = [cv2.imread(str(BUS)), *_video_frames(3)]
+    remote = make_detector(f"triton://{server.url}/yolo_detector", conf=0.3, max_people=3)
+    local = PersonDetector(str(DETECTOR_WEIGHTS), conf=0.3, max_people=3, device="cpu", runtime="torch")
+    before = server.metric("nv_inference_request_success", "yolo_detector")
+    got, expected = remote.detect_batch(images), local.detect_batch(images)
+    assert server.metric("nv_inference_request_success", "yolo_detector") - before == 1
+    assert remote.calls == 1 and remote.failed_calls == 0
+    assert [len(g) for g in got] == [len(e) for e in expected] and len(got[0]) == 3  # max_people
+    assert sum(len(g) for g in got[1:]) > 0
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g.boxes, e.boxes, atol=1.0)
+        np.testing.assert_allclose(g.scores, e.scores, atol=2e-3)
+        assert (g.scores >= 0.3).all()
+    remote.close()
+    from rtpose.backends.triton_detector import TritonDetector, is_triton_url
+
+    late = TritonDetector(f"grpc://{server.url}/yolo_detector", timeout_s=0.001)  # Ultralytics' own URL form
+    assert [len(d) for d in late.detect_batch(images[:2])] == [0, 0]  # frames go on, with nobody
+    assert late.failures["deadline"] == 1 and late.failure_summary() == "1 detector call failed (past deadline: 1)"
+    assert not late.server.down
+    late.close()
+    assert is_triton_url("http://gpu1:8000/yolo_detector") and not is_triton_url("http://host/models/yolov8n.pt")
+
+
+def test_served_detector_wrong_model_or_url_is_one_sentence(server):
+    from rtpose.errors import RtposeError
+    from rtpose.factory import make_detector
+
+    cases = {f"triton://{server.url}/yolo": "has no ready model 'yolo'",
+             f"grpc://127.0.0.1:{free_port()}/yolo_detector": "is not reachable",
+             "triton://localhost/yolo_detector": "is not a Triton URL",
+             f"triton://{server.url}/hrnet_pose": "has no Ultralytics export metadata"}
+    for url, words in cases.items():
+        with pytest.raises(RtposeError) as error:
+            make_detector(url)
+        assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_cli_with_both_models_served(server, small_weights, tmp_path):
+    """``rtpose --backend triton --detector triton://…`` on video frames: people found and posed by the server; the
+    summary has a row per served part, whose failures are the frames without keypoints; a wrong detector model
+    name is one sentence and a non-zero exit."""
+    import json
+    import re
+
+    from rtpose.backends.triton_backend import TritonBackend
+
+    warm = TritonBackend(server.url, timeout_s=120)  # the first execution of a fresh Python backend model is slow
+    assert warm.infer_uint8(np.zeros((1, 3, 256, 192), np.uint8)).shape == (1, 17, 64, 48)
+    warm.close()
+    base = [sys.executable, "-m", "rtpose", "--source", str(VIDEO_MULTI), "--max-frames", "3", "--backend", "triton",
+            "--server", server.url, "--no-show", "--weights", str(small_weights), "--json", str(tmp_path / "o.jsonl")]
+    done = subprocess.run([*base, "--detector", f"triton://{server.url}/yolo_detector"], capture_output=True,
+                          text=True, env=_env(), timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "detector yolo_detector on cpu: served by Triton at grpc://" in done.stderr
+    # one call per frame, and the model's warm-up call when it loaded
+    assert re.search(r"triton detector: 0 of 4 calls failed \(server down 0, past deadline 0", done.stderr)
+    pose = re.search(r"triton pose: (\d+) of 4 calls failed", done.stderr)
+    frames = [r for r in map(json.loads, (tmp_path / "o.jsonl").read_text().splitlines()) if "people" in r]
+    assert len(frames) == 3 and all(f["people"] for f in frames) and pose, done.stderr
+    dark = sum(1 for f in frames if max(k[2] for p in f["people"] for k in p["keypoints"]) == 0)
+    # a failed pose call is a frame whose people have no keypoints (or the warm-up call)
+    assert dark <= int(pose.group(1)) <= dark + 1
+    done = subprocess.run([*base, "--detector", f"triton://{server.url}/nope"], capture_output=True, text=True,
+                          env=_env(), timeout=300, cwd=tmp_path)
+    last = done.stderr.strip().splitlines()[-1]  # after the pose backend's line: one sentence, no traceback
+    assert done.returncode != 0 and last.startswith("rtpose: error: ") and "has no ready model 'nope'" in last
+    assert "Traceback" not in done.stderr and done.stderr.count("error") == 1, done.stderr
+
+
+def test_detector_server_killed_mid_stream(repo, tmp_path, small_weights, monkeypatch):
+    """The detector's server killed mid-run: frames keep coming, with no people, each counted in the run's summary;
+    after the restart people come back."""
+    import rtpose
+
+    _need_server()
+    monkeypatch.setenv("RTPOSE_ENGINES", str(tmp_path / "engines"))
+    own = TritonServer(repo, tmp_path / "server", models=("yolo_detector",)).start()
+    image = __import__("cv2").imread(str(BUS))
+    try:
+        with rtpose.PoseModel(backend="onnxruntime", detector=f"triton://{own.url}/yolo_detector", device="cpu",
+                              weights=str(small_weights)) as model:
+            detector = model.estimator.detector
+            people, state = [], {"restarted": False}
+
+            def frames():  # until people come back after the restart (at most 2 minutes)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and not (state["restarted"] and people[-1] > 0):
+                    yield image
+
+            stream = model.stream(frames(), track=False, smooth=False)
+            for result in stream:
+                people.append(len(result))
+                if len(people) == 2:
+                    own.stop()
+                if len(people) == 6:
+                    own.start()
+                    state["restarted"] = True
+            stats = stream.stats()
+        assert people[0] == 4 and people[-1] == 4 and state["restarted"]
+        empty = people.count(0)
+        assert empty >= 4 and detector.failures["down"] == empty == detector.failed_calls
+        row = stats.failures["detector"]
+        assert row["down"] == empty and row["calls"] == detector.calls >= len(people)
+        assert f"triton detector: {empty} of {detector.calls} calls failed (server down {empty}," in stats.format()
+    finally:
+        own.stop()

@@ -33,16 +33,15 @@ from pathlib import Path
 import numpy as np
 
 from rtpose.errors import EngineError, RtposeError
+from rtpose.stats import FAILURE_WORDS
 
 DEFAULT_MODEL = "hrnet_pose"
 #: Readiness probes of a down server: first after this many seconds, doubling up to the last.
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: Internal errors in a row after which a server counts as down.
 ERRORS_AS_DOWN = 3
-#: Failure causes, in the order the summary names them.
-CAUSES = ("down", "deadline", "rejected", "error")
-_CAUSE_WORDS = {"down": "server down", "deadline": "past deadline", "rejected": "rejected by a full queue",
-                "error": "server error"}
+#: Failure causes, in the order the summary names them (:data:`rtpose.stats.FAILURE_WORDS`).
+CAUSES = tuple(FAILURE_WORDS)
 
 
 def parse_servers(text: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -60,7 +59,9 @@ def parse_servers(text: str | list[str] | tuple[str, ...] | None) -> list[str]:
 
 
 @dataclass
-class _Server:
+class ServerState:
+    """One server's client and health, shared by the pose backend and the detector (callers hold a lock)."""
+
     url: str
     client: object
     in_flight: int = 0
@@ -71,10 +72,58 @@ class _Server:
     calls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def mark_down(self) -> None:
+        """Down: no requests until a probe passes, the first one :data:`BACKOFF_S` ``[0]`` from now."""
+        if not self.down:
+            self.down, self.probes = True, 0
+            self.next_probe = time.monotonic() + BACKOFF_S[0]
+
+    def probed(self, ok: bool, now: float) -> None:
+        """A probe's outcome: up again, or the next probe later (backoff)."""
+        if ok:
+            self.down, self.errors_in_row, self.probes = False, 0, 0
+        else:
+            self.probes += 1
+            self.next_probe = now + BACKOFF_S[min(self.probes, len(BACKOFF_S) - 1)]
+
+    def failed(self, cause: str) -> None:
+        """A request failed with ``cause``: down marks it down; :data:`ERRORS_AS_DOWN` errors in a row too."""
+        if cause == "down":
+            self.mark_down()
+        elif cause == "error":
+            self.errors_in_row += 1
+            if self.errors_in_row >= ERRORS_AS_DOWN:
+                self.mark_down()
+
 
 def _status(exc: Exception) -> str:
     status = exc.status() if hasattr(exc, "status") else None
     return str(status or "")
+
+
+def failure_cause(exc: BaseException) -> str:
+    """The cause (one of :data:`CAUSES`) of a failed Triton request, from tritonclient's gRPC or HTTP exception
+    (or the socket error of the HTTP client)."""
+    status = _status(exc)
+    message = (exc.message() if hasattr(exc, "message") and callable(exc.message) else str(exc)) or ""
+    lower = message.lower()
+    if "DEADLINE_EXCEEDED" in status or "deadline exceeded" in lower or isinstance(exc, TimeoutError) \
+            or "timed out" in lower:
+        return "deadline"
+    if "timeout expired" in lower or "exceeds maximum queue size" in lower:
+        return "rejected"
+    if "UNAVAILABLE" in status or isinstance(exc, ConnectionError) or "connection refused" in lower:
+        return "down"
+    return "error"
+
+
+def describe_failures(failures: dict[str, int], what: str) -> str:
+    """``"3 pose calls failed (server down: 2, past deadline: 1)"`` for ``what="pose call"``; "" when none."""
+    total = sum(failures.values())
+    if not total:
+        return ""
+    parts = ", ".join(f"{FAILURE_WORDS[c]}: {n}" for c, n in failures.items() if n)
+    return f"{total} {what}{'s' if total != 1 else ''} failed ({parts})"
 
 
 class TritonBackend:
@@ -101,7 +150,7 @@ class TritonBackend:
         self._grpc = grpcclient
         self.model_name = model
         self.timeout_s = float(timeout_s)
-        self.servers = [_Server(url, grpcclient.InferenceServerClient(url)) for url in parse_servers(servers)]
+        self.servers = [ServerState(url, grpcclient.InferenceServerClient(url)) for url in parse_servers(servers)]
         self._lock = threading.Lock()
         self.failures = dict.fromkeys(CAUSES, 0)
         self.calls = 0
@@ -117,7 +166,7 @@ class TritonBackend:
         self.device = f"triton {','.join(s.url for s in self.servers)} ({self.model_name})"
 
     # -- start-up checks ---------------------------------------------------------------------------------------
-    def _check_server(self, server: _Server):
+    def _check_server(self, server: ServerState):
         from tritonclient.utils import InferenceServerException
 
         try:
@@ -179,12 +228,9 @@ class TritonBackend:
 
     def failure_summary(self) -> str:
         """``"3 pose calls failed (server down: 2, past deadline: 1)"``, or "" when none failed."""
-        if not self.failed_calls:
-            return ""
-        parts = ", ".join(f"{_CAUSE_WORDS[c]}: {n}" for c, n in self.failures.items() if n)
-        return f"{self.failed_calls} pose call{'s' if self.failed_calls != 1 else ''} failed ({parts})"
+        return describe_failures(self.failures, "pose call")
 
-    def _pick(self) -> _Server | None:
+    def _pick(self) -> ServerState | None:
         """The ready server with the fewest requests in flight (probing down ones whose time has come)."""
         now = time.monotonic()
         for server in self.servers:
@@ -199,7 +245,7 @@ class TritonBackend:
             server.calls += 1
             return server
 
-    def _probe(self, server: _Server, now: float) -> None:
+    def _probe(self, server: ServerState, now: float) -> None:
         if not server.lock.acquire(blocking=False):  # another thread probes it
             return
         try:
@@ -211,13 +257,9 @@ class TritonBackend:
         finally:
             server.lock.release()
         with self._lock:
-            if ready:
-                server.down, server.errors_in_row, server.probes = False, 0, 0
-            else:
-                server.probes += 1
-                server.next_probe = now + BACKOFF_S[min(server.probes, len(BACKOFF_S) - 1)]
+            server.probed(ready, now)
 
-    def _canary(self, server: _Server) -> bool:
+    def _canary(self, server: ServerState) -> bool:
         """Whether the server answers a one-crop request within the deadline."""
         from rtpose.backends.triton_export import INPUT, OUTPUT
 
@@ -226,12 +268,6 @@ class TritonBackend:
         result = server.client.infer(self.model_name, [tensor], outputs=[self._grpc.InferRequestedOutput(OUTPUT)],
                                      client_timeout=self.timeout_s)
         return result.as_numpy(OUTPUT) is not None
-
-    def _mark_down(self, server: _Server) -> None:
-        with self._lock:
-            if not server.down:
-                server.down, server.probes = True, 0
-                server.next_probe = time.monotonic() + BACKOFF_S[0]
 
     def _count(self, cause: str) -> None:
         with self._lock:
@@ -287,23 +323,11 @@ class TritonBackend:
         self._count("down")
         return self._zeros(len(crops))
 
-    def _cause(self, server: _Server, exc: Exception) -> str:
-        status = _status(exc)
-        message = exc.message() if hasattr(exc, "message") else str(exc)
-        message = message or ""
-        if "DEADLINE_EXCEEDED" in status or "Deadline Exceeded" in message:
-            return "deadline"
-        if "timeout expired" in message.lower() or "exceeds maximum queue size" in message.lower():
-            return "rejected"
-        if "UNAVAILABLE" in status:
-            self._mark_down(server)
-            return "down"
+    def _cause(self, server: ServerState, exc: Exception) -> str:
+        cause = failure_cause(exc)
         with self._lock:
-            server.errors_in_row += 1
-            errors = server.errors_in_row
-        if errors >= ERRORS_AS_DOWN:
-            self._mark_down(server)
-        return "error"
+            server.failed(cause)
+        return cause
 
     def _zeros(self, n: int) -> np.ndarray:
         return np.zeros((n, self.num_joints, *self.output_hw), np.float32)
@@ -322,4 +346,4 @@ class TritonBackend:
                 server.client.close()
 
 
-__all__ = ["TritonBackend", "parse_servers"]
+__all__ = ["CAUSES", "ServerState", "TritonBackend", "describe_failures", "failure_cause", "parse_servers"]

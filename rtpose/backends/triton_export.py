@@ -109,8 +109,9 @@ def config_text(
     return "\n".join(line for line in lines if line) + "\n"
 
 
-#: model.py of the Python backend (its tensor names are :data:`INPUT` and :data:`OUTPUT`).
-PYTHON_MODEL = '''"""Triton Python backend: the rtpose pose graph (uint8 crops → float16 heatmaps) in ONNX Runtime."""
+#: model.py of the Python backend: runs ``model.onnx`` next to it with ONNX Runtime on the CPU; the tensor names and
+#: output types come from the model's config.pbtxt, so the pose model and the detector share it.
+PYTHON_MODEL = '''"""Triton Python backend: model.onnx in ONNX Runtime (tensor names and types: config.pbtxt)."""
 
 import json
 import os
@@ -119,52 +120,135 @@ import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
+TYPES = {"TYPE_FP32": np.float32, "TYPE_FP16": np.float16, "TYPE_UINT8": np.uint8}
+
 
 class TritonPythonModel:
     def initialize(self, args):
+        config = json.loads(args["model_config"])
         here = os.path.join(args["model_repository"], args["model_version"])
+        self.inputs = [i["name"] for i in config["input"]]
+        self.outputs = [(o["name"], TYPES[o["data_type"]]) for o in config["output"]]
         options = ort.SessionOptions()
-        threads = int(json.loads(args["model_config"]).get("parameters", {}).get("ort_threads", {}).get(
-            "string_value", "0") or 0)
+        threads = int(config.get("parameters", {}).get("ort_threads", {}).get("string_value", "0") or 0)
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(os.path.join(here, "model.onnx"), options,
                                             providers=["CPUExecutionProvider"])
 
+    def _run(self, feeds):
+        return self.session.run([name for name, _ in self.outputs], feeds)
+
     def execute(self, requests):
-        arrays = [pb_utils.get_input_tensor_by_name(r, "crops").as_numpy() for r in requests]
-        sizes = [len(a) for a in arrays]
-        (heatmaps,) = self.session.run(["heatmaps"], {"crops": np.concatenate(arrays)})
-        responses, start = [], 0
-        for n in sizes:
-            out = pb_utils.Tensor("heatmaps", np.ascontiguousarray(heatmaps[start:start + n], dtype=np.float16))
-            responses.append(pb_utils.InferenceResponse(output_tensors=[out]))
-            start += n
-        return responses
+        arrays = [[pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.inputs] for r in requests]
+        if len({tuple(a.shape[1:] for a in request) for request in arrays}) == 1:  # one session run for all
+            outs = self._run({n: np.concatenate([a[k] for a in arrays]) for k, n in enumerate(self.inputs)})
+            sizes, start, parts = [len(a[0]) for a in arrays], 0, []
+            for n in sizes:
+                parts.append([o[start:start + n] for o in outs])
+                start += n
+        else:  # differently sized images (the detector's): one run each
+            parts = [self._run(dict(zip(self.inputs, request))) for request in arrays]
+        return [pb_utils.InferenceResponse(output_tensors=[
+                    pb_utils.Tensor(name, np.ascontiguousarray(o, dtype=dtype))
+                    for (name, dtype), o in zip(self.outputs, outs)])
+                for outs in parts]
 
     def finalize(self):
         self.session = None
 '''
 
 
-#: Name of the served detector (``--detector``: Ultralytics' ONNX export, run by Triton's ONNX Runtime backend).
+#: Name of the served detector (Ultralytics' ONNX export of ``--detector``).
 DETECTOR_NAME = "yolo_detector"
+#: ONNX element types → Triton data types (what the two exports use).
+_TRITON_TYPES = {"FLOAT": "TYPE_FP32", "FLOAT16": "TYPE_FP16", "UINT8": "TYPE_UINT8"}
 
 
-def export_detector(detector: str | os.PathLike, repo: str | os.PathLike, imgsz: int = 640, max_batch: int = 8,
-                    instances: int = 1, gpu: bool = True, trusted: bool = False) -> Path:
+def onnx_io(path: Path) -> tuple[list[tuple[str, str, list[int]]], list[tuple[str, str, list[int]]], dict[str, str]]:
+    """The inputs and outputs of an ONNX file as ``(name, Triton data type, dims without the batch axis)``, a
+    dynamic axis as -1, and its metadata (``metadata_props``)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+
+    def describe(value) -> tuple[str, str, list[int]]:
+        kind = onnx.TensorProto.DataType.Name(value.type.tensor_type.elem_type)
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
+        return value.name, _TRITON_TYPES.get(kind, f"TYPE_{kind}"), dims[1:]
+
+    return ([describe(v) for v in model.graph.input], [describe(v) for v in model.graph.output],
+            {p.key: p.value for p in model.metadata_props})
+
+
+def _pbtxt_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def detector_config_text(onnx_path: Path, *, max_batch: int, instances: int, kind: str, python: bool,
+                         parameters: dict[str, str], queue_timeout_us: int = QUEUE_TIMEOUT_US) -> str:
+    """The ``config.pbtxt`` of the detector: names, types and dims read from its ONNX file (dynamic axes -1),
+    Ultralytics' export metadata as the ``metadata`` parameter (what Ultralytics' ``TritonRemoteModel`` reads:
+    class names, stride, input size, dynamic), then ``parameters``."""
+    inputs, outputs, metadata = onnx_io(onnx_path)
+
+    def tensors(items) -> str:
+        return ", ".join(f'{{ name: "{n}" data_type: {t} dims: [ {", ".join(str(d) for d in dims)} ] }}'
+                         for n, t, dims in items)
+
+    lines = [
+        f'name: "{DETECTOR_NAME}"',
+        'backend: "python"' if python else 'platform: "onnxruntime_onnx"',
+        f"max_batch_size: {int(max_batch)}",
+        f"input [ {tensors(inputs)} ]",
+        f"output [ {tensors(outputs)} ]",
+        "dynamic_batching {",
+        f"  max_queue_delay_microseconds: {QUEUE_DELAY_US}",
+        "  default_queue_policy { timeout_action: REJECT "
+        f"default_timeout_microseconds: {int(queue_timeout_us)} allow_timeout_override: true }}",
+        "}",
+        f"instance_group [ {{ count: {int(instances)} kind: {kind} }} ]",
+        f'parameters {{ key: "metadata" value: {{ string_value: {_pbtxt_string(repr(metadata))} }} }}',
+    ]
+    lines += [f'parameters {{ key: "{k}" value: {{ string_value: {_pbtxt_string(v)} }} }}'
+              for k, v in parameters.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _detector_file(detector: str | os.PathLike) -> Path:
+    """The detector's ``.pt`` file: ``detector`` itself, or the file Ultralytics resolves a model name to."""
+    from rtpose.errors import RtposeError
+
+    path = Path(detector)
+    if path.is_file():
+        return path
+    if os.sep in str(detector) or path.suffix != ".pt":
+        raise RtposeError(f"--detector {detector} is not a file; pass the YOLO .pt file to export.")
+    from rtpose.detector import import_ultralytics, ultralytics_to_debug
+
+    import_ultralytics()
+    from ultralytics import YOLO
+
+    with ultralytics_to_debug():
+        return Path(YOLO(str(detector), task="detect").ckpt_path)  # Ultralytics fetches a model it knows by name
+
+
+def export_detector(detector: str | os.PathLike, repo: str | os.PathLike, imgsz: int = 640, max_batch: int = 16,
+                    instances: int = 1, gpu: bool = True, trusted: bool = False, python_backend: bool = False,
+                    queue_timeout_us: int = QUEUE_TIMEOUT_US, ort_threads: int = 0) -> Path:
     """Write ``repo/yolo_detector``: Ultralytics' own ONNX export of ``detector`` (dynamic batch and size,
-    float32 ``images (N, 3, H, W)`` in 0..1 → ``output0``), with its config.pbtxt; returns the model's folder."""
+    float32 ``images (N, 3, H, W)`` RGB in 0..1 → ``output0 (N, 4 + classes, anchors)``, boxes as centre x, y,
+    width, height in input pixels), with its config.pbtxt; returns the model's folder.
+
+    ``python_backend``: the ONNX file run by ONNX Runtime in Triton's Python backend (CPU), as for the pose model.
+    The detector file's sha256 is the parameter ``detector_sha256``.
+    """
     import tempfile
 
     from rtpose.detector import check_detector_pickle, import_ultralytics, ultralytics_to_debug
     from rtpose.hashing import file_sha256
 
-    detector = Path(detector)
-    if not detector.is_file():
-        from rtpose.errors import RtposeError
-
-        raise RtposeError(f"--detector {detector} is not a file; pass the YOLO .pt file to export.")
+    detector = _detector_file(detector)
     check_detector_pickle(detector, trusted=trusted)
     import_ultralytics()
     from ultralytics import YOLO
@@ -177,23 +261,15 @@ def export_detector(detector: str | os.PathLike, repo: str | os.PathLike, imgsz:
         made = YOLO(str(copy), task="detect").export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False,
                                                      half=False, verbose=False)
         shutil.move(str(made), folder / "1" / "model.onnx")
-    kind = "KIND_GPU" if gpu else "KIND_CPU"
-    lines = [
-        f'name: "{DETECTOR_NAME}"',
-        'platform: "onnxruntime_onnx"',
-        f"max_batch_size: {int(max_batch)}",
-        'input [ { name: "images" data_type: TYPE_FP32 dims: [ 3, -1, -1 ] } ]',
-        'output [ { name: "output0" data_type: TYPE_FP32 dims: [ -1, -1 ] } ]',
-        "dynamic_batching {",
-        f"  max_queue_delay_microseconds: {QUEUE_DELAY_US}",
-        "  default_queue_policy { timeout_action: REJECT "
-        f"default_timeout_microseconds: {QUEUE_TIMEOUT_US} allow_timeout_override: true }}",
-        "}",
-        f"instance_group [ {{ count: {int(instances)} kind: {kind} }} ]",
-        f'parameters {{ key: "detector_sha256" value: {{ string_value: "{file_sha256(detector)}" }} }}',
-        f'parameters {{ key: "imgsz" value: {{ string_value: "{int(imgsz)}" }} }}',
-    ]
-    (folder / "config.pbtxt").write_text("\n".join(lines) + "\n")
+    parameters = {"detector_sha256": file_sha256(detector), "imgsz": str(int(imgsz))}
+    if python_backend:
+        (folder / "1" / "model.py").write_text(PYTHON_MODEL)
+        if ort_threads:
+            parameters["ort_threads"] = str(int(ort_threads))
+    kind = "KIND_GPU" if gpu and not python_backend else "KIND_CPU"
+    (folder / "config.pbtxt").write_text(detector_config_text(
+        folder / "1" / "model.onnx", max_batch=max_batch, instances=instances, kind=kind, python=python_backend,
+        parameters=parameters, queue_timeout_us=queue_timeout_us))
     return folder
 
 
@@ -253,5 +329,5 @@ def export_repository(
     return folder
 
 
-__all__ = ["DETECTOR_NAME", "INPUT", "MODEL_NAME", "OUTPUT", "Uint8Graph", "config_text", "export_detector",
-           "export_repository", "export_uint8_onnx"]
+__all__ = ["DETECTOR_NAME", "INPUT", "MODEL_NAME", "OUTPUT", "Uint8Graph", "config_text", "detector_config_text",
+           "export_detector", "export_repository", "export_uint8_onnx", "onnx_io"]

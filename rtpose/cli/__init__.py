@@ -37,7 +37,7 @@ _COMMAND_HELP = {
     "build-engine": "compile a TensorRT engine from the ONNX model",
     "check": "report the GPU/backend setup and check every backend against PyTorch FP32",
     "cache": "list and clean downloaded weights and exported ONNX/engine files",
-    "export-triton": "write a Triton Inference Server model repository (uint8 crops in, fp16 heatmaps out)",
+    "export-triton": "write a Triton Inference Server model repository (the pose model and the YOLO detector)",
 }
 
 

@@ -121,8 +121,9 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
         group.add_argument("--classes", default=None, metavar="IDS|NAMES",
                            help="comma-separated detector classes to pose, ids or names (default: person; "
                                 "COCO's animal classes 14-23 for AP-10K models)")
-        group.add_argument("--detector", default=None, metavar="PATH|NAME",
-                           help="Ultralytics YOLO detector weights or model name (default: yolov8n.pt)")
+        group.add_argument("--detector", default=None, metavar="PATH|NAME|URL",
+                           help="Ultralytics YOLO detector weights or model name, or one served by Triton: "
+                                "triton://HOST:8001/yolo_detector (default: yolov8n.pt)")
         group.add_argument("--trust-detector", action="store_true",
                            help="load a --detector file even when it needs unsafe unpickling, which can run any code "
                                 "it contains (default: such files are refused; also RTPOSE_TRUST_DETECTOR=1)")

@@ -6,7 +6,8 @@ import argparse
 
 from rtpose.cli.common import parse_size
 
-HELP = "write a Triton Inference Server model repository for the pose model (uint8 crops in, fp16 heatmaps out)"
+HELP = ("write a Triton Inference Server model repository: the pose model (uint8 crops in, fp16 heatmaps out) and "
+        "the YOLO detector (Ultralytics' ONNX export)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", action="store_true", help="ONNX Runtime backend on the server's CPU (KIND_CPU)")
     parser.add_argument("--max-batch", type=int, default=64, help="max_batch_size (default: 64)")
     parser.add_argument("--instances", type=int, default=1, help="model instances (default: 1)")
-    parser.add_argument("--detector", metavar="PATH", default=None,
-                        help="also write the Ultralytics YOLO detector (its own ONNX export) as model yolo_detector")
+    parser.add_argument("--detector", metavar="PATH|NAME", default=None,
+                        help="the Ultralytics YOLO detector written (its own ONNX export) as model yolo_detector "
+                             "(default: yolov8n.pt)")
+    parser.add_argument("--no-detector", action="store_true", help="write the pose model only")
     parser.add_argument("--trust-detector", action="store_true",
                         help="load a --detector file even when it needs unsafe unpickling (it could run code)")
     parser.add_argument("--queue-timeout-ms", type=float, default=200.0,
@@ -33,6 +36,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rtpose.backends.triton_export import export_repository
+    from rtpose.errors import RtposeError
+
+    if args.no_detector and args.detector:
+        raise RtposeError("--no-detector and --detector contradict each other; pass one of them.")
+    for flag, value in (("--max-batch", args.max_batch), ("--instances", args.instances)):
+        if value < 1:
+            raise RtposeError(f"{flag} must be at least 1, not {value}.")
+    if args.queue_timeout_ms <= 0:
+        raise RtposeError(f"--queue-timeout-ms must be above 0, not {args.queue_timeout_ms:g}.")
 
     folder = export_repository(
         args.weights, args.repo, input_hw=args.input_size, python_backend=args.python_backend, engine=args.engine,
@@ -40,9 +52,11 @@ def main(args: argparse.Namespace) -> int:
         queue_timeout_us=int(args.queue_timeout_ms * 1000),
     )
     print(folder)
-    if args.detector:
+    if not args.no_detector:
         from rtpose.backends.triton_export import export_detector
+        from rtpose.detector import DEFAULT_DETECTOR
 
-        print(export_detector(args.detector, args.repo, instances=args.instances, gpu=not args.cpu,
-                              trusted=args.trust_detector))
+        print(export_detector(args.detector or DEFAULT_DETECTOR, args.repo, instances=args.instances, gpu=not args.cpu,
+                              trusted=args.trust_detector, python_backend=args.python_backend,
+                              queue_timeout_us=int(args.queue_timeout_ms * 1000)))
     return 0
