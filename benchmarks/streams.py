@@ -130,7 +130,7 @@ def triton_rows(args, weights: str, tmp: Path) -> list[tuple[int, dict]]:
         run_processes([base + ["--source", args.video, "--max-frames", "2"]])  # the server's first executions
         for n in args.streams:
             load = os.getloadavg()[0]
-            errs, memory = run_processes([base + [arg for _ in range(n) for arg in ("--source", args.video)]])
+            errs, memory, _ = run_processes([base + [arg for _ in range(n) for arg in ("--source", args.video)]])
             one = summary_figures(errs[0])
             row = {"fps": one["frames"] / one["elapsed"], "people_s": one["people"] / one["elapsed"],
                    "per_call": one["people"] / max(one["calls"], 1), "memory": memory,
