@@ -186,8 +186,10 @@ class TopDownEstimator:
         return np.concatenate([self.backend.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
 
     def close(self) -> None:
-        """Release the pose backend's resources (a TensorRT context, an inference session)."""
+        """Release the pose backend's resources (a TensorRT context, an inference session), and the segmenter's."""
         self.backend.close()
+        if self.segmenter is not None:
+            self.segmenter.close()
 
     def decode(self, heatmaps: np.ndarray, centers: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """Heatmaps ``(N, K, h, w)`` → keypoints ``(N, K, 3)`` as (x, y, score) in image pixels."""
