@@ -94,6 +94,23 @@ class Segmenter:
 
         return run_batched(self.runtime, batch)
 
+    def frame_input(self, image: np.ndarray) -> np.ndarray:
+        """"person" mode's model input: the BGR frame ``(H, W, 3)`` resized so that its short side is
+        ``input_size``, normalised: float32 ``(1, 3, h, w)``."""
+        h, w = image.shape[:2]
+        scale = self.input_size / min(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+        return normalize_crops(resized[None])
+
+    def crops_input(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """"parts" mode's model input: the square crops of ``boxes`` ``(N, 4)`` (x1, y1, x2, y2, image pixels) on
+        pose's crop centres and scales, normalised: float32 ``(N, 3, input_size, input_size)``."""
+        side = (self.input_size, self.input_size)
+        centers, sizes = box_to_center_size(np.asarray(boxes, np.float32).reshape(-1, 4), 1.0, BOX_PADDING)
+        crops = [warp_crop(image, crop_transform(c, s, side), side) for c, s in zip(centers, sizes)]
+        return normalize_crops(np.stack(crops)) if crops else np.zeros((0, 3, *side), np.float32)
+
     def close(self) -> None:
         """Release the runtime (a session, a TensorRT context, GPU memory); safe to call twice."""
         self.runtime.close()
@@ -116,10 +133,7 @@ class Segmenter:
         from rtpose.masks import person_probability, split_person_mask
 
         h, w = image.shape[:2]
-        scale = self.input_size / min(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
-        logits = self._logits(normalize_crops(resized[None]))
+        logits = self._logits(self.frame_input(image))
         probability = person_probability(logits, self.classes.person_classes)[0]
         person = cv2.resize(probability, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         # no people: the boxes (0, 4) give masks (0, H, W); the person probability is kept all the same
@@ -136,8 +150,7 @@ class Segmenter:
             return result.replace(masks=np.zeros((0, h, w), bool), parts=np.zeros((h, w), np.uint8),
                                   seg_classes=self.classes)
         centers, sizes = box_to_center_size(result.boxes, 1.0, BOX_PADDING)
-        crops = np.stack([warp_crop(image, crop_transform(c, s, side), side) for c, s in zip(centers, sizes)])
-        logits = self._logits(normalize_crops(crops))  # (N, C, h, w) at stride 4
+        logits = self._logits(self.crops_input(image, result.boxes))  # (N, C, h, w) at stride 4
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         sureness = (shifted.max(axis=1) / shifted.sum(axis=1)).astype(np.float32)  # (N, h, w)
         # labels and sureness are pasted, not the C logit channels: N·H·W each, whatever the frame size

@@ -8,6 +8,11 @@ pixels), crops/s. When TensorRT is present it builds a small FP16 engine (batch 
 device-resident path (:mod:`rtpose.device`: crops, network and DARK on the GPU, or on CPU tensors
 without one) is one row of the table.
 
+With ``--seg person|parts`` the segmentation model (``--seg-weights``) is checked the same way: every
+segmentation runtime this machine has (:mod:`rtpose.backends.seg_select`) against PyTorch FP32 on the CPU, on
+the whole image ("person") or the people's crops ("parts"), in rows of the same table: max |Δlogit|, the
+share of pixels whose label (argmax class) is the same, and the time per call.
+
 Crops: four people in ``bus.jpg``, the image the ``ultralytics`` package ships (a dependency of
 rtpose), with their boxes recorded below; ``--image`` with ``--boxes`` (or ``--detector``) uses another
 image. Weights: ``--weights``; without it, the first downloaded registry checkpoint, else an untrained
@@ -57,6 +62,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=None, metavar="PATH|NAME",
                         help="find the people of --image with this YOLO model instead of --boxes")
     parser.add_argument("--iters", type=int, default=3, help="timed calls per backend for crops/s (default: 3)")
+    seg = parser.add_argument_group("segmentation (also check the HRNetV2 segmentation model on every runtime)")
+    seg.add_argument("--seg", choices=("person", "parts"), default=None,
+                     help="person: the whole image; parts: the people's crops (default: no segmentation rows)")
+    seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
+                     help="segmentation checkpoint or registry name (default: the mode's registry checkpoint when "
+                          "downloaded, else labelled untrained seeded HRNetV2-W18 weights)")
+    seg.add_argument("--seg-size", type=int, default=None, metavar="N",
+                     help="the image's short side (person) or the crop side (parts) (default: the weights' "
+                          "training size)")
     parser.add_argument("--no-backends", action="store_true", help="only report the environment")
 
 
@@ -151,12 +165,17 @@ class Row:
     backend: str
     precision: str
     device: str
+    #: max |Δheatmap| (pose) or max |Δlogit| (segmentation) against the reference.
     max_heatmap_error: float | None = None
     moved: int | None = None
     keypoints: int = 0
     crops_per_s: float | None = None
     ok: bool = True
     note: str = ""
+    #: segmentation: the share of pixels whose label (argmax class) is the reference's.
+    labels_same: float | None = None
+    #: segmentation: the best time of one call, in ms.
+    ms_per_call: float | None = None
 
 
 def real_crops(
@@ -280,15 +299,20 @@ def check_device_path(
 
 def format_table(rows: list[Row]) -> str:
     """The comparison as a plain-text table."""
-    head = ("backend", "precision", "device", "max heatmap err", f"kpts moved >{MOVED_PX:g}px", "crops/s", "result")
+    head = ("backend", "precision", "device", "max |Δheatmap|/|Δlogit|", f"kpts moved >{MOVED_PX:g}px/labels same",
+            "speed", "result")
     cells = []
     for r in rows:
+        agreement = "-" if r.moved is None else f"{r.moved}/{r.keypoints}"
+        if r.labels_same is not None:
+            agreement = f"{r.labels_same:.2%}"
+        speed = "-" if r.crops_per_s is None else f"{r.crops_per_s:.1f} crops/s"
+        if r.ms_per_call is not None:
+            speed = f"{r.ms_per_call:.1f} ms/call"
         cells.append((
             r.backend, r.precision, r.device[:58],
             "-" if r.max_heatmap_error is None else f"{r.max_heatmap_error:.2e}",
-            "-" if r.moved is None else f"{r.moved}/{r.keypoints}",
-            "-" if r.crops_per_s is None else f"{r.crops_per_s:.1f}",
-            ("ok" if r.ok else "FAIL") + (f": {r.note}" if r.note else ""),
+            agreement, speed, ("ok" if r.ok else "FAIL") + (f": {r.note}" if r.note else ""),
         ))
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
@@ -396,8 +420,10 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.cli.check_seg import check_seg_args
     from rtpose.log import say
 
+    check_seg_args(args)
     lines, problems = environment()
     width = max(len(label) for label, _ in lines)
     print("environment")
@@ -444,6 +470,12 @@ def main(args: argparse.Namespace) -> int:
                 close = getattr(backend, "close", None)
                 if close is not None:
                     close()
+        if args.seg is not None:
+            from rtpose.cli.check_seg import seg_rows
+
+            more, intro = seg_rows(args, image, boxes, engines, Path(tmp), say)
+            print(intro)
+            rows += more
         print(format_table(rows))
     for row in rows:
         if not row.ok:
