@@ -93,8 +93,6 @@ def _close_logits(got, expected):
 @pytest.mark.parametrize("backend", ONNX_BACKENDS)
 def test_person_mode_agrees_with_pytorch_on_frames_of_any_shape(seg_weights, coco_people, tmp_path, backend):
     """One dynamic-H/W export serves a portrait photo, a landscape photo with people and a video frame."""
-    from rtpose.crops import normalize_crops
-
     image, people = coco_people
     frames = [(BUS.name, cv2.imread(str(BUS)), PoseResult.empty()), ("coco", image, people),
               ("video", _video_frame(), PoseResult.empty())]
@@ -104,9 +102,7 @@ def test_person_mode_agrees_with_pytorch_on_frames_of_any_shape(seg_weights, coc
         shapes = set()
         for name, frame, result in frames:
             h, w = frame.shape[:2]
-            scale = SMALL / min(h, w)
-            resized = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            batch = normalize_crops(resized[None])
+            batch = torch_seg.frame_input(frame)
             shapes.add(batch.shape[2:])
             _close_logits(other.runtime.infer(batch), torch_seg.runtime.infer(batch))
             want, got = torch_seg(frame, result), other(frame, result)
