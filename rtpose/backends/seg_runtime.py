@@ -101,11 +101,11 @@ class OnnxRuntimeSegRuntime:
     def __init__(self, onnx_path: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> None:
         from rtpose.backends.onnx_graph import onnx_precision
         from rtpose.backends.onnxruntime_backend import open_session
-        from rtpose.seg_export import INPUT_NAME, OUTPUT_NAME
 
         self.artifact = Path(onnx_path)
         self.session, self.note, where, self.threads = open_session(self.artifact, device, threads)
-        self.input_name, self.output_name = INPUT_NAME, OUTPUT_NAME
+        # the export's one input and one output (rtpose.seg_export's names; read here, not imported with PyTorch)
+        self.input_name, self.output_name = self.session.get_inputs()[0].name, self.session.get_outputs()[0].name
         self.precision = onnx_precision(self.artifact)
         self.device = f"{where} {self.precision}"
         self.max_batch = UNLIMITED_BATCH

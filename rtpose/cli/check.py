@@ -30,12 +30,12 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rtpose.cli.check_table import MOVED_PX, Row, format_table
 from rtpose.errors import RtposeError, exception_gist
 
 HELP = "report this machine's GPU/backend setup and check every backend against PyTorch FP32 on real crops"
@@ -44,8 +44,6 @@ HELP = "report this machine's GPU/backend setup and check every backend against 
 BUS_BOXES = np.array(
     [[49, 398, 246, 903], [670, 391, 809, 877], [221, 406, 345, 858], [0, 550, 63, 874]], dtype=np.float32
 )
-#: Keypoint shifts larger than this (image pixels) are counted as "moved".
-MOVED_PX = 0.5
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -156,26 +154,6 @@ def environment() -> tuple[list[tuple[str, str]], list[str]]:
 
 
 # -- the backend comparison -------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One line of the comparison table."""
-
-    backend: str
-    precision: str
-    device: str
-    #: max |Δheatmap| (pose) or max |Δlogit| (segmentation) against the reference.
-    max_heatmap_error: float | None = None
-    moved: int | None = None
-    keypoints: int = 0
-    crops_per_s: float | None = None
-    ok: bool = True
-    note: str = ""
-    #: segmentation: the share of pixels whose label (argmax class) is the reference's.
-    labels_same: float | None = None
-    #: segmentation: the best time of one call, in ms.
-    ms_per_call: float | None = None
 
 
 def real_crops(
@@ -295,30 +273,6 @@ def check_device_path(
         int((shift > MOVED_PX).sum()), int(shift.size), len(boxes) / best, ok,
         "" if ok else "keypoints differ from the host crop path by more than 0.1 heatmap px",
     )
-
-
-def format_table(rows: list[Row]) -> str:
-    """The comparison as a plain-text table."""
-    head = ("backend", "precision", "device", "max |Δheatmap|/|Δlogit|", f"kpts moved >{MOVED_PX:g}px/labels same",
-            "speed", "result")
-    cells = []
-    for r in rows:
-        agreement = "-" if r.moved is None else f"{r.moved}/{r.keypoints}"
-        if r.labels_same is not None:
-            agreement = f"{r.labels_same:.2%}"
-        speed = "-" if r.crops_per_s is None else f"{r.crops_per_s:.1f} crops/s"
-        if r.ms_per_call is not None:
-            speed = f"{r.ms_per_call:.1f} ms/call"
-        cells.append((
-            r.backend, r.precision, r.device[:58],
-            "-" if r.max_heatmap_error is None else f"{r.max_heatmap_error:.2e}",
-            agreement, speed, ("ok" if r.ok else "FAIL") + (f": {r.note}" if r.note else ""),
-        ))
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths)).rstrip() for cell in cells]
-    return "\n".join(lines)
 
 
 def _parse_boxes(text: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rtpose.cli.check import Row
+from rtpose.cli.check_table import Row
 from rtpose.errors import RtposeError, exception_gist
 
 #: FP32 on the CPU: largest |Δlogit| allowed, as a fraction of the largest |logit| (at least 1).
