@@ -246,7 +246,7 @@ def test_cli_bad_seg_backend_names_the_flag(tmp_path):
 
 
 @pytest.mark.slow
-def test_pose_model_reports_the_segmentation_runtime(small_weights, seg_weights, tmp_path, monkeypatch):
+def test_pose_model_reports_the_segmentation_runtime(small_weights, seg_weights, tmp_path, monkeypatch, capfd):
     import rtpose
     from tests.conftest import DETECTOR_WEIGHTS
 
@@ -256,6 +256,10 @@ def test_pose_model_reports_the_segmentation_runtime(small_weights, seg_weights,
         info = model.info.segmentation
         result = model(BUS)
     assert info.name == "onnxruntime" and info.reason == "requested with seg_backend='onnxruntime'"
+    startup = capfd.readouterr().err
+    assert ("segmentation parts: HRNetV2-W18 hrnetv2_w18_lip.pth (LIP (Look Into Person), 20 classes) on "
+            "onnxruntime on cpu (CPUExecutionProvider") in startup
+    assert "(requested with seg_backend='onnxruntime')" in startup
     assert info.input_hw == (473, 473) and info.artifact.parent == tmp_path / "engines"
     assert result.parts is not None and result.masks.shape[0] == len(result)
     assert model.estimator.segmenter.runtime.session is None  # closed with the model
