@@ -186,9 +186,11 @@ class TopDownEstimator:
         return np.concatenate([self.backend.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
 
     def close(self) -> None:
-        """Release the pose backend's resources (a TensorRT context, an inference session), and the detector's
-        where it holds some (a Triton client)."""
+        """Release the pose backend's resources (a TensorRT context, an inference session), the segmenter's,
+        and the detector's where it holds some (a Triton client)."""
         self.backend.close()
+        if self.segmenter is not None:
+            self.segmenter.close()
         if callable(getattr(self.detector, "close", None)):
             self.detector.close()
 

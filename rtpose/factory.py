@@ -54,12 +54,14 @@ def build_estimator(options: ModelOptions):
         say(f"detector {Path(detector.weights).name} on {detector.device}: {detector.note}")
     estimator = TopDownEstimator(backend, detector=detector, flip=options.flip, keypoint_set=keypoint_set)
     if options.seg is not None:
+        from rtpose.backends.seg_select import seg_backend_for
         from rtpose.segmentation import Segmenter
 
         segmenter = Segmenter(options.seg, options.seg_weights, options.seg_classes,
-                              device=resolve_device(options.device))
-        say(f"segmentation {options.seg}: HRNetV2-W{segmenter.model.width} {segmenter.weights.name} "
-            f"({segmenter.classes.dataset}, {segmenter.classes.num_classes} classes) on {segmenter.device}")
+                              device=resolve_device(options.device), precision=options.precision,
+                              backend=seg_backend_for(options.seg_backend, options.backend))
+        say(f"segmentation {options.seg}: HRNetV2-W{segmenter.width} {segmenter.weights.name} "
+            f"({segmenter.classes.dataset}, {segmenter.classes.num_classes} classes) on {segmenter.info.summary}")
         estimator.segmenter = segmenter
     return estimator
 

@@ -45,6 +45,8 @@ class ModelInfo:
         detector: the detector's file name, or None for a model that is always given boxes.
         detector_device: where the detector runs ("cpu", "cuda"), or None.
         detector_runtime: "torch" or "openvino", and why, or None.
+        segmentation: the segmentation runtime (name, device, precision, why; ``input_hw`` is the square crop
+            for ``seg="parts"``, (S, S) for the frames' short side S for ``seg="person"``), or None without ``seg``.
     """
 
     backend: BackendInfo
@@ -56,6 +58,7 @@ class ModelInfo:
     detector: str | None
     detector_device: str | None
     detector_runtime: str | None
+    segmentation: BackendInfo | None = None
 
 
 class PoseModel:
@@ -84,6 +87,8 @@ class PoseModel:
             (see :mod:`rtpose.segmentation`). None: pose only.
         seg_weights: the HRNetV2 segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the class set's name where the file's class count is ambiguous ("voc", "lip", …).
+        seg_backend: the segmentation runtime: "auto", "torch", "onnxruntime", "openvino" or "tensorrt"; None:
+            ``backend`` when segmentation has it, else "auto" (see :mod:`rtpose.backends.seg_select`).
         server: with backend="triton": the Triton servers' gRPC addresses, "host:8001[,host2:8001]"
             (serving what ``rtpose export-triton`` wrote).
 
@@ -110,6 +115,7 @@ class PoseModel:
         seg: str | None = None,
         seg_weights: str | None = None,
         seg_classes: str | None = None,
+        seg_backend: str | None = None,
         server: str | None = None,
     ) -> None:
         options = ModelOptions(
@@ -117,6 +123,7 @@ class PoseModel:
             input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
             max_people=max_people, classes=classes, trust_detector=trust_detector, seg=seg,
             seg_weights=None if seg_weights is None else str(seg_weights), seg_classes=seg_classes, server=server,
+            seg_backend=seg_backend,
         )
         self._build(options, det_every)
 
@@ -166,6 +173,7 @@ class PoseModel:
             detector=None if detector is None else detector.weights,
             detector_device=None if detector is None else detector.device,
             detector_runtime=None if detector is None else f"{detector.runtime}: {detector.note}",
+            segmentation=None if self.estimator.segmenter is None else self.estimator.segmenter.info,
         )
 
     # ------------------------------------------------------------------ one image

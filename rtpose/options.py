@@ -49,6 +49,8 @@ class ModelOptions:
             :mod:`rtpose.segmentation`.
         seg_weights: the segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the segmentation class set's name where the file's class count is ambiguous.
+        seg_backend: the segmentation runtime ("auto", "torch", "onnxruntime", "openvino", "tensorrt"); None:
+            ``backend`` when it is one of those, else "auto" (see :mod:`rtpose.backends.seg_select`).
         with_detector: False for models that are always given boxes (evaluation).
         server: for backend "triton": the Triton servers' gRPC addresses, ``"host:8001[,host2:8001]"``.
     """
@@ -68,6 +70,7 @@ class ModelOptions:
     seg: str | None = None
     seg_weights: str | None = None
     seg_classes: str | None = None
+    seg_backend: str | None = None
     with_detector: bool = True
     server: str | None = None
 
@@ -111,8 +114,11 @@ class ModelOptions:
             raise RtposeError(f"max_people={self.max_people!r} must be at least 1.")
         if self.seg is not None and self.seg not in ("person", "parts"):
             raise RtposeError(f"Unknown seg={self.seg!r}; choose 'person' or 'parts' (or None).")
-        if self.seg is None and (self.seg_weights or self.seg_classes):
-            raise RtposeError("seg_weights= and seg_classes= need seg='person' or seg='parts'.")
+        if self.seg is None and (self.seg_weights or self.seg_classes or self.seg_backend):
+            raise RtposeError("seg_weights=, seg_classes= and seg_backend= need seg='person' or seg='parts'.")
+        from rtpose.backends.seg_select import check_seg_backend
+
+        check_seg_backend(self.seg_backend, self.precision)
         return self
 
 

@@ -13,7 +13,10 @@ Two modes (``PoseModel(seg=…)``, ``rtpose --seg …``), each one batched model
   with the inverse transform (:func:`rtpose.masks.paste_crops`) into ``parts`` (a frame label map) and
   ``masks`` (each person's non-background pixels).
 
-Runs on PyTorch (CPU, or CUDA in FP16). Results: :attr:`rtpose.results.PoseResult.masks` ``(N, H, W)``
+The logits come from a runtime chosen like the pose backend (``seg_backend=``, see
+:mod:`rtpose.backends.seg_select`): PyTorch (CPU, or CUDA in FP16), ONNX Runtime, OpenVINO or TensorRT, the
+ONNX ones on an export made once (dynamic H and W for "person", a fixed square with a dynamic batch for
+"parts"). Results: :attr:`rtpose.results.PoseResult.masks` ``(N, H, W)``
 bool, ``person_mask`` ``(H, W)`` float32 probability, ``parts`` ``(H, W)`` uint8 class labels,
 ``seg_classes`` (the :class:`~rtpose.seg_classes.SegClassSet`).
 """
@@ -47,17 +50,24 @@ class Segmenter:
         device: "cpu", "cuda" or "cuda:N" (resolved already).
         input_size: the model input: the short side for "person", the square crop side for "parts"; None:
             the registry entry's training size (512 for VOC, 473 for LIP), else 512 / 473.
+        backend: the runtime, one of :data:`rtpose.backends.seg_select.SEG_BACKENDS` ("auto": TensorRT on CUDA
+            when an engine is built, else PyTorch there; OpenVINO, else ONNX Runtime, on the CPU).
+        precision: "auto", "fp32" or "bf16" (as for pose: OpenVINO runs bf16 on CPUs with native BF16 under
+            "auto"; "fp32" also keeps PyTorch and TensorRT in float32 on a GPU).
+        engines_dir: where ONNX exports and engines are kept (default: the engines folder).
     """
 
     def __init__(self, mode: str, weights: str | os.PathLike | None = None, classes: str | None = None,
-                 device: str = "cpu", input_size: int | None = None) -> None:
-        import torch
-
-        from rtpose.seg_checkpoints import checkpoint_seg_classes, load_seg_model
+                 device: str = "cpu", input_size: int | None = None, backend: str = "auto", precision: str = "auto",
+                 engines_dir: str | os.PathLike | None = None) -> None:
+        from rtpose.backends.seg_select import check_seg_backend, create_seg_runtime, seg_runtime_info
+        from rtpose.checkpoints import read_checkpoint
+        from rtpose.seg_checkpoints import checkpoint_seg_classes, extract_seg_state_dict, infer_seg_architecture
         from rtpose.weights import find_entry, resolve_weights
 
         if mode not in MODES:
             raise RtposeError(f"Unknown seg={mode!r}; choose one of {', '.join(MODES)}.")
+        check_seg_backend(backend, precision)
         self.mode = mode
         path = resolve_weights(str(weights) if weights is not None else DEFAULT_SEG_WEIGHTS[mode])
         self.weights = path
@@ -71,19 +81,45 @@ class Segmenter:
         entry = find_entry(path.name)
         trained = min(entry.input_hw) if entry is not None and entry.kind == "segmentation" else None
         self.input_size = int(input_size or trained or (512 if mode == "person" else 473))
-        self.device = torch.device(device)
-        self.fp16 = self.device.type == "cuda"
-        model = load_seg_model(path).to(self.device)
-        self.model = model.half() if self.fp16 else model
+        self.width = infer_seg_architecture(extract_seg_state_dict(read_checkpoint(path), source=str(path)))[0]
+        #: Where the logits come from (:class:`rtpose.backends.seg_runtime.SegRuntime`), and what it is as data.
+        self.runtime = create_seg_runtime(backend, path, mode, self.input_size, device=device, precision=precision,
+                                          engines_dir=engines_dir, seg_classes=self.classes.name)
+        self.info = seg_runtime_info(self.runtime, self.input_size, self.width)
+        self.device = self.runtime.device
 
     def _logits(self, batch: np.ndarray) -> np.ndarray:
         """float32 ``(N, 3, H, W)`` normalised → float32 logits ``(N, C, H/4, W/4)`` (rounded up)."""
-        import torch
+        from rtpose.backends.seg_runtime import run_batched
 
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-            out = self.model(x.half() if self.fp16 else x)
-        return out.float().cpu().numpy()
+        return run_batched(self.runtime, batch)
+
+    def frame_input(self, image: np.ndarray) -> np.ndarray:
+        """"person" mode's model input: the BGR frame ``(H, W, 3)`` resized so that its short side is
+        ``input_size``, normalised: float32 ``(1, 3, h, w)``."""
+        h, w = image.shape[:2]
+        scale = self.input_size / min(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+        return normalize_crops(resized[None])
+
+    def crops_input(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """"parts" mode's model input: the square crops of ``boxes`` ``(N, 4)`` (x1, y1, x2, y2, image pixels) on
+        pose's crop centres and scales, normalised: float32 ``(N, 3, input_size, input_size)``."""
+        side = (self.input_size, self.input_size)
+        centers, sizes = box_to_center_size(np.asarray(boxes, np.float32).reshape(-1, 4), 1.0, BOX_PADDING)
+        crops = [warp_crop(image, crop_transform(c, s, side), side) for c, s in zip(centers, sizes)]
+        return normalize_crops(np.stack(crops)) if crops else np.zeros((0, 3, *side), np.float32)
+
+    def close(self) -> None:
+        """Release the runtime (a session, a TensorRT context, GPU memory); safe to call twice."""
+        self.runtime.close()
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __call__(self, image_bgr: np.ndarray, result: PoseResult, timer: StageTimer | None = None) -> PoseResult:
         """``result`` with ``masks``, ``person_mask`` / ``parts`` and ``seg_classes`` for ``image_bgr``."""
@@ -97,14 +133,12 @@ class Segmenter:
         from rtpose.masks import person_probability, split_person_mask
 
         h, w = image.shape[:2]
-        scale = self.input_size / min(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
-        logits = self._logits(normalize_crops(resized[None]))
+        logits = self._logits(self.frame_input(image))
         probability = person_probability(logits, self.classes.person_classes)[0]
         person = cv2.resize(probability, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        masks = split_person_mask(person >= 0.5, result.keypoints if len(result) else None,
-                                  result.boxes if len(result) else None, links=np.asarray(result.keypoint_set.links))
+        # no people: the boxes (0, 4) give masks (0, H, W); the person probability is kept all the same
+        masks = split_person_mask(person >= 0.5, result.keypoints if len(result) else None, result.boxes,
+                                  links=np.asarray(result.keypoint_set.links))
         return result.replace(masks=masks.astype(bool), person_mask=person, seg_classes=self.classes)
 
     def _parts(self, image: np.ndarray, result: PoseResult) -> PoseResult:
@@ -116,8 +150,7 @@ class Segmenter:
             return result.replace(masks=np.zeros((0, h, w), bool), parts=np.zeros((h, w), np.uint8),
                                   seg_classes=self.classes)
         centers, sizes = box_to_center_size(result.boxes, 1.0, BOX_PADDING)
-        crops = np.stack([warp_crop(image, crop_transform(c, s, side), side) for c, s in zip(centers, sizes)])
-        logits = self._logits(normalize_crops(crops))  # (N, C, h, w) at stride 4
+        logits = self._logits(self.crops_input(image, result.boxes))  # (N, C, h, w) at stride 4
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         sureness = (shifted.max(axis=1) / shifted.sum(axis=1)).astype(np.float32)  # (N, h, w)
         # labels and sureness are pasted, not the C logit channels: N·H·W each, whatever the frame size

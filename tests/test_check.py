@@ -47,7 +47,7 @@ def test_check_runs_every_backend_against_torch_fp32(small_weights, tmp_path):
 def test_check_environment_only(tmp_path):
     run = run_check(tmp_path, "--no-backends")
     assert run.returncode == 0, run.stderr
-    assert "max heatmap err" not in run.stdout and "\n  GPU" in run.stdout
+    assert "max |Δheatmap|" not in run.stdout and "\n  GPU" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -58,6 +58,8 @@ def test_check_environment_only(tmp_path):
                                 "--detector MODEL."),
         (["--image", str(BUS), "--boxes", "1,2,3"], "rtpose: error: --boxes must be X1,Y1,X2,Y2 boxes separated "
                                                     "by ';', got '1,2,3'."),
+        (["--seg-weights", "x.pth"], "rtpose: error: --seg-weights and --seg-size need --seg person or --seg parts."),
+        (["--seg", "parts", "--seg-size", "8"], "rtpose: error: --seg-size must be at least 16 pixels, got 8."),
     ],
 )
 def test_check_bad_input_is_one_sentence(tmp_path, args, says):
@@ -94,3 +96,71 @@ def test_check_fails_with_one_sentence_when_a_backend_disagrees(small_weights, t
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("rtpose: error: ") and "onnxruntime on cpu (CPUExecutionProvider" in last
     assert "outside tolerance (max |Δheatmap| < 0.0001 and identical argmax keypoints)" in last
+
+
+@pytest.fixture(scope="module")
+def seg_weights(tmp_path_factory, fill_state_dict):
+    """Deterministic HRNetV2-W18 segmentation checkpoints (VOC and LIP classes)."""
+    from rtpose.models import HRNetSeg
+    from rtpose.seg_checkpoints import save_seg_checkpoint
+
+    folder = tmp_path_factory.mktemp("seg")
+    paths = {}
+    for classes, name in ((21, "voc"), (20, "lip")):
+        net = HRNetSeg(width=18, num_classes=classes)
+        net.load_state_dict(fill_state_dict(net.state_dict()), strict=True)
+        paths[name] = save_seg_checkpoint(net, folder / f"hrnetv2_w18_{name}.pth", seg_classes=name)
+    return paths
+
+
+def _seg_rows(out: str) -> dict[str, str]:
+    return {line.split("  ")[0]: line for line in out.splitlines() if line.startswith("seg ")}
+
+
+@pytest.mark.skipif(onnxruntime_conflict() is not None, reason="two ONNX Runtime wheels are installed here")
+def test_check_seg_person_adds_a_row_per_segmentation_runtime(small_weights, seg_weights, tmp_path):
+    run = run_check(tmp_path, "--weights", str(small_weights), "--iters", "1", "--seg", "person",
+                    "--seg-weights", str(seg_weights["voc"]), "--seg-size", "96")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    out = run.stdout
+    assert "segmentation (person) vs PyTorch FP32 on the CPU: the whole image at 128x96" in out  # bus.jpg is portrait
+    rows = _seg_rows(out)
+    expected = {"seg person: torch (reference)", "seg person: onnxruntime"} | (
+        {"seg person: openvino"} if openvino_available() else set())
+    assert expected == set(rows), out
+    assert all(row.endswith("  ok") and " ms/call" in row for row in rows.values())
+    assert "100.00%" in rows["seg person: onnxruntime"]  # ONNX Runtime FP32 gives every pixel PyTorch's label
+    assert out.rstrip().endswith("everything available works and agrees with PyTorch FP32")
+    assert any(p.name.startswith("hrnetv2_w18_seg_") and p.name.endswith("_dynamic_fp32.onnx")
+               for p in (tmp_path / "engines").iterdir())
+
+
+def test_check_seg_fails_with_one_sentence_when_a_runtime_disagrees(small_weights, seg_weights, fill_state_dict,
+                                                                     tmp_path):
+    """A cached parts export whose sidecar claims these weights but holds others: its rows fail, exit status 1."""
+    import json
+
+    import torch
+
+    from rtpose.backends.sidecar import sidecar_path
+    from rtpose.hashing import file_sha256
+    from rtpose.models import HRNetSeg
+    from rtpose.seg_checkpoints import save_seg_checkpoint
+    from rtpose.seg_export import ensure_seg_onnx
+
+    torch.manual_seed(1)
+    other = save_seg_checkpoint(HRNetSeg(width=18, num_classes=20), tmp_path / "other_lip.pth", seg_classes="lip")
+    onnx_path = ensure_seg_onnx(other, (96, 96), dynamic_hw=False, out_dir=tmp_path / "engines", log=lambda m: None)
+    side = sidecar_path(onnx_path)
+    side.write_text(json.dumps({**json.loads(side.read_text()), "weights_sha256": file_sha256(seg_weights["lip"])}))
+
+    run = run_check(tmp_path, "--weights", str(small_weights), "--iters", "1", "--seg", "parts",
+                    "--seg-weights", str(seg_weights["lip"]), "--seg-size", "96")
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    rows = _seg_rows(run.stdout)
+    assert rows["seg parts: torch (reference)"].endswith("  ok")
+    assert "FAIL: outside tolerance (max |Δlogit| < 0.001 × max |logit|" in rows["seg parts: onnxruntime"]
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("rtpose: error: ") and "seg parts: onnxruntime on cpu (CPUExecutionProvider" in last

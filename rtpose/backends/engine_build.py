@@ -111,6 +111,7 @@ def build_engine(
     device: str = "auto",
     out_path: str | os.PathLike | None = None,
     log: Callable[[str], None] = say,
+    profile: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None,
 ) -> Path:
     """Build a TensorRT engine from an rtpose ONNX file; returns the engine path (sidecar written next to it).
 
@@ -121,6 +122,9 @@ def build_engine(
         opt_batch: the batch TensorRT tunes kernels for (default: min(8, max_batch)).
         workspace_gb: builder workspace memory limit.
         device: "auto", "cuda" or "cuda:N".
+        profile: the optimisation profile's (min, opt, max) input shapes ``(N, 3, H, W)``, for graphs with a
+            dynamic height and width (segmentation of whole frames, :mod:`rtpose.backends.seg_tensorrt`); None:
+            batch 1…``max_batch`` tuned for ``opt_batch`` at the graph's fixed size.
     """
     import torch
 
@@ -144,7 +148,12 @@ def build_engine(
     info = graph_info(onnx_path)
     _, _, dims = info["input"]
     input_name = info["input"][0]
-    input_hw = (int(dims[2]), int(dims[3]))
+    if profile is not None:
+        profile = tuple(tuple(int(v) for v in shape) for shape in profile)
+        max_batch, opt_batch = profile[2][0], profile[1][0]
+        input_hw = (profile[2][2], profile[2][3])
+    else:
+        input_hw = (int(dims[2]), int(dims[3]))
     from rtpose.paths import output_folder
 
     out_dir = output_folder(out_dir if out_dir is not None else default_engines_dir(),
@@ -170,11 +179,12 @@ def build_engine(
         config = builder.create_builder_config()
         check_trt(config, "create a builder configuration")
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
-        profile = builder.create_optimization_profile()
         item = (3, *input_hw)
-        profile.set_shape(input_name, (1, *item), (opt_batch, *item), (max_batch, *item))
-        if config.add_optimization_profile(profile) < 0:
-            raise EngineError(f"TensorRT refused the batch profile 1…{max_batch} for {onnx_path}.")
+        shapes = profile or ((1, *item), (opt_batch, *item), (max_batch, *item))
+        optimisation = builder.create_optimization_profile()
+        optimisation.set_shape(input_name, *shapes)
+        if config.add_optimization_profile(optimisation) < 0:
+            raise EngineError(f"TensorRT refused the profile {shapes} for {onnx_path}.")
 
         cache_path = out_dir / TIMING_CACHE
         load_timing_cache(config, cache_path, log)
@@ -216,7 +226,9 @@ def build_engine(
             "io_dtype": "float32",
             "input_name": input_name,
             "output_name": info["output"][0],
-            "batch_range": [1, int(max_batch)],
+            "batch_range": [int(shapes[0][0]), int(max_batch)],
+            "profile": [list(shape) for shape in shapes] if profile is not None else None,
+            "kind": onnx_meta.get("kind", "pose"),
             "opt_batch": int(opt_batch),
             "tensorrt_version": ver,
             "strongly_typed": strongly_typed is not None,

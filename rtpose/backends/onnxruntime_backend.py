@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,64 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def open_session(onnx_path: str | os.PathLike, device: str = "cpu",
+                 threads: int | None = None) -> tuple[Any, str, str, int]:
+    """An ONNX Runtime session for ``onnx_path`` on ``device``: ``(session, note, where, threads)``.
+
+    ``where`` says where it runs, e.g. "cpu (CPUExecutionProvider, 2 threads)"; ``note`` why it runs on the
+    CPU when "auto" wanted CUDA ("" otherwise). ``device="cuda…"`` that ends on the CPU provider is an
+    EngineError, never a silent fallback. Shared by the pose backend and the segmentation runtimes.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise EngineError("onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu).") from None
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise EngineError(f"ONNX file {onnx_path} does not exist; create it with 'rtpose export-onnx'.")
+    note = ""
+    conflict = onnxruntime_conflict()
+    providers = ort.get_available_providers()
+    explicit_cuda = device.startswith("cuda")
+    if conflict and explicit_cuda:
+        raise EngineError(conflict)
+    if conflict:
+        warn(conflict)
+    want_cuda = device.startswith("cuda") or (device == "auto" and "CUDAExecutionProvider" in providers)
+    if want_cuda and "CUDAExecutionProvider" not in providers:
+        raise EngineError(
+            "ONNX Runtime has no CUDA provider here: install onnxruntime-gpu on an NVIDIA machine, "
+            "or use --device cpu."
+        )
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    threads = threads or cpu_threads()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    if want_cuda:
+        index = int(device.split(":")[1]) if ":" in device else 0
+        session_providers = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+    else:
+        session_providers = ["CPUExecutionProvider"]
+    try:
+        session = ort.InferenceSession(str(onnx_path), options, providers=session_providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        first = exception_gist(exc, 200)
+        raise EngineError(f"ONNX Runtime cannot load {onnx_path} ({first}); re-export it.") from None
+    active = list(session.get_providers())
+    problem = provider_problem(device, explicit_cuda, active)
+    if problem:
+        raise EngineError(problem)
+    if want_cuda and "CUDAExecutionProvider" not in active:
+        note = "ONNX Runtime's CUDA provider did not load, so it runs on the CPU"
+    used = active[0]
+    where = f"cuda:{device.split(':')[1] if ':' in device else 0}" if used == "CUDAExecutionProvider" else "cpu"
+    threads_text = f", {threads} threads" if where == "cpu" else ""
+    return session, note, f"{where} ({used}{threads_text})", threads
+
+
 class OnnxRuntimeBackend:
     """Runs an exported pose ONNX file (input ``"input"`` float32 ``(N, 3, H, W)``, output ``"heatmaps"``).
 
@@ -86,52 +145,10 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
 
     def __init__(self, onnx_path: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise EngineError("onnxruntime is not installed: pip install onnxruntime (or onnxruntime-gpu).") from None
         self.onnx_path = self.artifact = Path(onnx_path)
         self.reason = ""
-        if not self.onnx_path.is_file():
-            raise EngineError(f"ONNX file {self.onnx_path} does not exist; create it with 'rtpose export-onnx'.")
-        #: Why this session runs where it does when that is not what was asked for ("" otherwise).
-        self.note = ""
-        conflict = onnxruntime_conflict()
-        providers = ort.get_available_providers()
-        explicit_cuda = device.startswith("cuda")
-        if conflict and explicit_cuda:
-            raise EngineError(conflict)
-        if conflict:
-            warn(conflict)
-        want_cuda = device.startswith("cuda") or (device == "auto" and "CUDAExecutionProvider" in providers)
-        if want_cuda and "CUDAExecutionProvider" not in providers:
-            raise EngineError(
-                "ONNX Runtime has no CUDA provider here: install onnxruntime-gpu on an NVIDIA machine, "
-                "or use --device cpu."
-            )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.threads = threads or cpu_threads()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        if want_cuda:
-            index = int(device.split(":")[1]) if ":" in device else 0
-            session_providers = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-        else:
-            session_providers = ["CPUExecutionProvider"]
-        try:
-            self.session = ort.InferenceSession(str(self.onnx_path), options, providers=session_providers)
-        except Exception as exc:  # onnxruntime raises its own exception types
-            first = exception_gist(exc, 200)
-            raise EngineError(f"ONNX Runtime cannot load {self.onnx_path} ({first}); re-export it.") from None
-        active = list(self.session.get_providers())
-        problem = provider_problem(device, explicit_cuda, active)
-        if problem:
-            raise EngineError(problem)
-        if want_cuda and "CUDAExecutionProvider" not in active:
-            self.note = "ONNX Runtime's CUDA provider did not load, so it runs on the CPU"
+        #: ``note``: why this session runs where it does when that is not what was asked for ("" otherwise).
+        self.session, self.note, where, self.threads = open_session(self.onnx_path, device, threads)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         self.input_name = inputs[0].name
         self.output_name = "heatmaps" if any(o.name == "heatmaps" for o in outputs) else outputs[0].name
@@ -150,10 +167,7 @@ class OnnxRuntimeBackend:
         from rtpose.backends.onnx_graph import onnx_precision
 
         self.precision = onnx_precision(self.onnx_path)
-        used = self.session.get_providers()[0]
-        where = f"cuda:{device.split(':')[1] if ':' in device else 0}" if used == "CUDAExecutionProvider" else "cpu"
-        threads_text = f", {self.threads} threads" if where == "cpu" else ""
-        self.device = f"{where} ({used}{threads_text}) {self.precision}"
+        self.device = f"{where} {self.precision}"
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""

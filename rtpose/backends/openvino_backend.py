@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,6 +102,63 @@ def bf16_compare(reference: np.ndarray, other: np.ndarray, input_hw: tuple[int, 
     return bool(ok), diff, rule
 
 
+def compile_onnx(onnx_path: str | os.PathLike, threads: int | None = None, hint: str = "LATENCY",
+                 precision: str = "fp32") -> tuple[Any, Any, str, bool, int]:
+    """OpenVINO's CPU model of an ONNX file: ``(compiled, model, precision, has_bf16, threads)``.
+
+    ``precision`` ("fp32", "bf16", "auto") is resolved with :func:`resolve_precision` (an FP16 graph keeps its
+    own); ``threads`` defaults to every core this process may use. Shared by the pose backend and the
+    segmentation runtimes.
+    """
+    try:
+        import openvino as ov
+    except ImportError:
+        raise EngineError("OpenVINO is not installed: pip install openvino (CPU only, optional).") from None
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise EngineError(f"ONNX file {onnx_path} does not exist; create it with 'rtpose export-onnx'.")
+    threads = threads or cpu_threads()
+    core = ov.Core()
+    has_bf16 = cpu_has_bf16(core)
+    from rtpose.backends.onnx_graph import onnx_precision
+
+    graph_precision = onnx_precision(onnx_path)
+    precision = resolve_precision(precision, has_bf16)
+    if graph_precision != "fp32":  # an FP16 graph keeps its own precision
+        precision = graph_precision
+    try:
+        model = core.read_model(str(onnx_path))
+        compiled = core.compile_model(
+            model,
+            "CPU",
+            {
+                "PERFORMANCE_HINT": hint,
+                "INFERENCE_NUM_THREADS": threads,
+                "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+            },
+        )
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long texts
+        first = exception_gist(exc, 200)
+        raise EngineError(f"OpenVINO cannot load {onnx_path} ({first}); re-export it.") from None
+    return compiled, model, precision, has_bf16, threads
+
+
+def precision_note(precision: str, has_bf16: bool) -> str:
+    """Why this OpenVINO inference precision, for the start-up line."""
+    if precision == "bf16":
+        return "bf16 inference precision: this CPU has native BF16 (--precision fp32 turns it off)"
+    if has_bf16:
+        return "fp32 inference precision as asked (this CPU also has native BF16)"
+    return "fp32 inference precision: this CPU has no native BF16"
+
+
+def openvino_version() -> str:
+    """The installed OpenVINO's version without its build suffix ("2026.4.1")."""
+    import openvino as ov
+
+    return ov.__version__.split("-")[0]
+
+
 class OpenVinoBackend:
     """Runs an rtpose ONNX file (FP32) with OpenVINO on the CPU.
 
@@ -120,42 +178,15 @@ class OpenVinoBackend:
         hint: str = "LATENCY",
         precision: str = "fp32",
     ) -> None:
-        try:
-            import openvino as ov
-        except ImportError:
-            raise EngineError("OpenVINO is not installed: pip install openvino (CPU only, optional).") from None
         self.onnx_path = self.artifact = Path(onnx_path)
         self.reason = ""
-        if not self.onnx_path.is_file():
-            raise EngineError(f"ONNX file {self.onnx_path} does not exist; create it with 'rtpose export-onnx'.")
-        self.threads = threads or cpu_threads()
-        core = ov.Core()
-        self.has_bf16 = cpu_has_bf16(core)
-        from rtpose.backends.onnx_graph import onnx_precision
-
-        graph_precision = onnx_precision(self.onnx_path)
-        self.precision = resolve_precision(precision, self.has_bf16)
-        if graph_precision != "fp32":  # an FP16 graph keeps its own precision
-            self.precision = graph_precision
-        try:
-            model = core.read_model(str(self.onnx_path))
-            self.compiled = core.compile_model(
-                model,
-                "CPU",
-                {
-                    "PERFORMANCE_HINT": hint,
-                    "INFERENCE_NUM_THREADS": self.threads,
-                    "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
-                },
-            )
-        except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long texts
-            first = exception_gist(exc, 200)
-            raise EngineError(f"OpenVINO cannot load {self.onnx_path} ({first}); re-export it.") from None
+        self.compiled, model, self.precision, self.has_bf16, self.threads = compile_onnx(
+            self.onnx_path, threads, hint, precision)
         self.request = self.compiled.create_infer_request()
         shape = model.inputs[0].get_partial_shape()
         self.input_hw = (shape[2].get_length(), shape[3].get_length())
         self.max_batch = 1024
-        self.device = f"cpu (OpenVINO {ov.__version__.split('-')[0]}, {self.threads} threads) {self.precision}"
+        self.device = f"cpu (OpenVINO {openvino_version()}, {self.threads} threads) {self.precision}"
 
     @property
     def note(self) -> str:
@@ -165,11 +196,7 @@ class OpenVinoBackend:
     @property
     def precision_note(self) -> str:
         """Why this precision, for the start-up line."""
-        if self.precision == "bf16":
-            return "bf16 inference precision: this CPU has native BF16 (--precision fp32 turns it off)"
-        if self.has_bf16:
-            return "fp32 inference precision as asked (this CPU also has native BF16)"
-        return "fp32 inference precision: this CPU has no native BF16"
+        return precision_note(self.precision, self.has_bf16)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""

@@ -8,6 +8,11 @@ pixels), crops/s. When TensorRT is present it builds a small FP16 engine (batch 
 device-resident path (:mod:`rtpose.device`: crops, network and DARK on the GPU, or on CPU tensors
 without one) is one row of the table.
 
+With ``--seg person|parts`` the segmentation model (``--seg-weights``) is checked the same way: every
+segmentation runtime this machine has (:mod:`rtpose.backends.seg_select`) against PyTorch FP32 on the CPU, on
+the whole image ("person") or the people's crops ("parts"), in rows of the same table: max |Δlogit|, the
+share of pixels whose label (argmax class) is the same, and the time per call.
+
 Crops: four people in ``bus.jpg``, the image the ``ultralytics`` package ships (a dependency of
 rtpose), with their boxes recorded below; ``--image`` with ``--boxes`` (or ``--detector``) uses another
 image. Weights: ``--weights``; without it, the first downloaded registry checkpoint, else an untrained
@@ -25,12 +30,12 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rtpose.cli.check_table import MOVED_PX, Row, format_table
 from rtpose.errors import RtposeError, exception_gist
 
 HELP = "report this machine's GPU/backend setup and check every backend against PyTorch FP32 on real crops"
@@ -39,8 +44,6 @@ HELP = "report this machine's GPU/backend setup and check every backend against 
 BUS_BOXES = np.array(
     [[49, 398, 246, 903], [670, 391, 809, 877], [221, 406, 345, 858], [0, 550, 63, 874]], dtype=np.float32
 )
-#: Keypoint shifts larger than this (image pixels) are counted as "moved".
-MOVED_PX = 0.5
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +60,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=None, metavar="PATH|NAME",
                         help="find the people of --image with this YOLO model instead of --boxes")
     parser.add_argument("--iters", type=int, default=3, help="timed calls per backend for crops/s (default: 3)")
+    seg = parser.add_argument_group("segmentation (also check the HRNetV2 segmentation model on every runtime)")
+    seg.add_argument("--seg", choices=("person", "parts"), default=None,
+                     help="person: the whole image; parts: the people's crops (default: no segmentation rows)")
+    seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
+                     help="segmentation checkpoint or registry name (default: the mode's registry checkpoint when "
+                          "downloaded, else labelled untrained seeded HRNetV2-W18 weights)")
+    seg.add_argument("--seg-size", type=int, default=None, metavar="N",
+                     help="the image's short side (person) or the crop side (parts) (default: the weights' "
+                          "training size)")
     parser.add_argument("--no-backends", action="store_true", help="only report the environment")
 
 
@@ -142,21 +154,6 @@ def environment() -> tuple[list[tuple[str, str]], list[str]]:
 
 
 # -- the backend comparison -------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One line of the comparison table."""
-
-    backend: str
-    precision: str
-    device: str
-    max_heatmap_error: float | None = None
-    moved: int | None = None
-    keypoints: int = 0
-    crops_per_s: float | None = None
-    ok: bool = True
-    note: str = ""
 
 
 def real_crops(
@@ -278,25 +275,6 @@ def check_device_path(
     )
 
 
-def format_table(rows: list[Row]) -> str:
-    """The comparison as a plain-text table."""
-    head = ("backend", "precision", "device", "max heatmap err", f"kpts moved >{MOVED_PX:g}px", "crops/s", "result")
-    cells = []
-    for r in rows:
-        cells.append((
-            r.backend, r.precision, r.device[:58],
-            "-" if r.max_heatmap_error is None else f"{r.max_heatmap_error:.2e}",
-            "-" if r.moved is None else f"{r.moved}/{r.keypoints}",
-            "-" if r.crops_per_s is None else f"{r.crops_per_s:.1f}",
-            ("ok" if r.ok else "FAIL") + (f": {r.note}" if r.note else ""),
-        ))
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths)).rstrip() for cell in cells]
-    return "\n".join(lines)
-
-
 def _parse_boxes(text: str) -> np.ndarray:
     try:
         boxes = np.array([[float(v) for v in part.split(",")] for part in text.split(";") if part.strip()], np.float32)
@@ -396,8 +374,10 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.cli.check_seg import check_seg_args
     from rtpose.log import say
 
+    check_seg_args(args)
     lines, problems = environment()
     width = max(len(label) for label, _ in lines)
     print("environment")
@@ -444,6 +424,12 @@ def main(args: argparse.Namespace) -> int:
                 close = getattr(backend, "close", None)
                 if close is not None:
                     close()
+        if args.seg is not None:
+            from rtpose.cli.check_seg import seg_rows
+
+            more, intro = seg_rows(args, image, boxes, engines, Path(tmp), say)
+            print(intro)
+            rows += more
         print(format_table(rows))
     for row in rows:
         if not row.ok:

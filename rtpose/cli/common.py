@@ -109,6 +109,13 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
     seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
                      help="segmentation checkpoint (official HRNet-Semantic-Segmentation, mmsegmentation or rtpose "
                           "file) or registry name (rtpose weights list)")
+    from rtpose.backends.seg_select import SEG_BACKENDS
+
+    seg.add_argument("--seg-backend", choices=SEG_BACKENDS, default=None,
+                     help="segmentation runtime (default: --backend's when segmentation has it, else auto: a built "
+                          "TensorRT engine or PyTorch FP16 on CUDA, OpenVINO or ONNX Runtime on the CPU); onnxruntime "
+                          "and openvino export the model once into the engines folder, tensorrt builds an engine "
+                          "there once (minutes)")
     seg.add_argument("--seg-classes", metavar="NAME", default=None,
                      help="the file's class set where its class count is ambiguous: voc, lip, cityscapes, ade20k, "
                           "pascal_context, pascal_context60")

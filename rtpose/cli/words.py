@@ -7,7 +7,7 @@ import re
 #: Python parameters whose mention in a library message the command line turns into its flag.
 _PARAMETER = re.compile(
     r"\b(weights|backend|device|precision|input_size|keypoints|detector|conf|max_people|classes|det_every|"
-    r"track_buffer|kpt_thr|max_frames|timeout|reconnect_timeout|trust_detector|seg|seg_weights|seg_classes|"
+    r"track_buffer|kpt_thr|max_frames|timeout|reconnect_timeout|trust_detector|seg|seg_weights|seg_classes|seg_backend|"
     r"background|server)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
 )
 
