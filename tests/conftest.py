@@ -48,6 +48,21 @@ def fill_state_dict():
 
 
 @pytest.fixture(scope="session")
+def seg_weights(tmp_path_factory, fill_state_dict) -> dict[str, Path]:
+    """Deterministic HRNetV2-W18 segmentation checkpoints: ``{"voc": 21 classes, "lip": 20 classes}``."""
+    from rtpose.models import HRNetSeg
+    from rtpose.seg_checkpoints import save_seg_checkpoint
+
+    folder = tmp_path_factory.mktemp("seg")
+    paths = {}
+    for classes, name in ((21, "voc"), (20, "lip")):
+        net = HRNetSeg(width=18, num_classes=classes)
+        net.load_state_dict(fill_state_dict(net.state_dict()), strict=True)
+        paths[name] = save_seg_checkpoint(net, folder / f"hrnetv2_w18_{name}.pth", seg_classes=name)
+    return paths
+
+
+@pytest.fixture(scope="session")
 def reference_model(fill_state_dict):
     """HRNet-W32 with the reference's deterministic weights, in eval mode on the CPU."""
     from rtpose.models import HRNet

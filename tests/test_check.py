@@ -98,21 +98,6 @@ def test_check_fails_with_one_sentence_when_a_backend_disagrees(small_weights, t
     assert "outside tolerance (max |Δheatmap| < 0.0001 and identical argmax keypoints)" in last
 
 
-@pytest.fixture(scope="module")
-def seg_weights(tmp_path_factory, fill_state_dict):
-    """Deterministic HRNetV2-W18 segmentation checkpoints (VOC and LIP classes)."""
-    from rtpose.models import HRNetSeg
-    from rtpose.seg_checkpoints import save_seg_checkpoint
-
-    folder = tmp_path_factory.mktemp("seg")
-    paths = {}
-    for classes, name in ((21, "voc"), (20, "lip")):
-        net = HRNetSeg(width=18, num_classes=classes)
-        net.load_state_dict(fill_state_dict(net.state_dict()), strict=True)
-        paths[name] = save_seg_checkpoint(net, folder / f"hrnetv2_w18_{name}.pth", seg_classes=name)
-    return paths
-
-
 def _seg_rows(out: str) -> dict[str, str]:
     return {line.split("  ")[0]: line for line in out.splitlines() if line.startswith("seg ")}
 

@@ -550,9 +550,7 @@ def test_open_several_files_urls_and_the_url_box_open_one_stream_over_all(window
 
 
 # ------------------------------------------------------------------------------- segmentation, Triton
-import tests.test_seg_api as seg_api  # noqa: E402
 
-seg_weights = seg_api.seg_weights  # the fixture of deterministic VOC and LIP weights (HRNetV2-W18), reused
 
 
 @pytest.fixture

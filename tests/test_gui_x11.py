@@ -18,14 +18,12 @@ from pathlib import Path
 import cv2
 import pytest
 
-import tests.test_seg_api as seg_api
 from tests.cli_helpers import count_video_frames
 from tests.conftest import BUS, DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 from tests.xserver import require, wait_for_window, xdotool, xvfb
 
 pytest.importorskip("PyQt5")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-seg_weights = seg_api.seg_weights  # the fixture of deterministic VOC and LIP weights (HRNetV2-W18), reused
 
 
 @pytest.fixture(scope="module")

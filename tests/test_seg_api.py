@@ -21,20 +21,6 @@ from tests.conftest import BUS, DETECTOR_WEIGHTS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def seg_weights(tmp_path_factory, fill_state_dict):
-    from rtpose.models import HRNetSeg
-    from rtpose.seg_checkpoints import save_seg_checkpoint
-
-    folder = tmp_path_factory.mktemp("seg")
-    paths = {}
-    for classes, name in ((21, "voc"), (20, "lip")):
-        net = HRNetSeg(width=18, num_classes=classes)
-        net.load_state_dict(fill_state_dict(net.state_dict()), strict=True)
-        paths[name] = save_seg_checkpoint(net, folder / f"hrnetv2_w18_{name}.pth", seg_classes=name)
-    return paths
-
-
 def _model(small_weights, mode, weights):
     return rtpose.PoseModel(small_weights, detector=str(DETECTOR_WEIGHTS), device="cpu", backend="onnxruntime",
                             seg=mode, seg_weights=weights)
