@@ -156,19 +156,10 @@ class TensorRTSegRuntime:
         self.device = f"cuda:{index} ({gpu_name}) {self.precision}, TensorRT {trt.__version__}"
 
     def _setup(self, trt: Any, torch: Any) -> None:
-        from rtpose.backends.tensorrt_backend import _torch_dtype, check_trt
+        from rtpose.backends.tensorrt_backend import _torch_dtype, check_trt, open_engine
 
-        self.logger = trt.Logger(trt.Logger.WARNING)
-        self.runtime = trt.Runtime(self.logger)
-        check_trt(self.runtime, "create a runtime")
-        self.engine = self.runtime.deserialize_cuda_engine(self.artifact.read_bytes())
-        if self.engine is None:
-            raise EngineError(f"TensorRT could not deserialise {self.artifact}; delete it and it is built again.")
-        self.execution = self.engine.create_execution_context()
-        check_trt(self.execution, f"create an execution context for {self.artifact.name} (out of GPU memory?)")
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        self.logger, self.runtime, self.engine, self.execution, names, inputs, outputs = open_engine(
+            trt, self.artifact, "delete it and it is built again")
         if len(inputs) != 1 or len(outputs) != 1:
             raise EngineError(f"{self.artifact} is not an rtpose segmentation engine (inputs {inputs}, "
                               f"outputs {outputs}).")

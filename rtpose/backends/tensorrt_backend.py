@@ -153,6 +153,23 @@ def check_trt(ok: Any, what: str) -> None:
         raise EngineError(f"TensorRT failed to {what} (see TensorRT's message above).")
 
 
+def open_engine(trt: Any, path: Path, remedy: str) -> tuple[Any, Any, Any, Any, list[str], list[str], list[str]]:
+    """A serialised engine file opened: ``(logger, runtime, engine, execution context, tensor names, input names,
+    output names)``; ``remedy`` ends the sentence when TensorRT cannot deserialise it."""
+    logger = trt.Logger(trt.Logger.WARNING)
+    runtime = trt.Runtime(logger)
+    check_trt(runtime, "create a runtime")
+    engine = runtime.deserialize_cuda_engine(path.read_bytes())
+    if engine is None:
+        raise EngineError(f"TensorRT could not deserialise {path}; {remedy}.")
+    execution = engine.create_execution_context()
+    check_trt(execution, f"create an execution context for {path.name} (out of GPU memory?)")
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+    return logger, runtime, engine, execution, names, inputs, outputs
+
+
 class TensorRTBackend:
     """Runs a TensorRT engine built by ``rtpose build-engine``.
 
@@ -201,20 +218,9 @@ class TensorRTBackend:
         self.device = f"cuda:{index} ({gpu_name}) {self.precision}, TensorRT {trt.__version__}"
 
     def _setup(self, trt: Any, torch: Any) -> None:
-        self.logger = trt.Logger(trt.Logger.WARNING)
-        self.runtime = trt.Runtime(self.logger)
-        check_trt(self.runtime, "create a runtime")
-        self.engine = self.runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
-        if self.engine is None:
-            raise EngineError(
-                f"TensorRT could not deserialise {self.engine_path}; rebuild it with "
-                f"'{rebuild_command(self.meta, self.engine_path.parent)}'."
-            )
-        self.execution = self.engine.create_execution_context()
-        check_trt(self.execution, f"create an execution context for {self.engine_path.name} (out of GPU memory?)")
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        self.logger, self.runtime, self.engine, self.execution, names, inputs, outputs = open_engine(
+            trt, self.engine_path,
+            f"rebuild it with '{rebuild_command(self.meta, self.engine_path.parent)}'")
         if len(inputs) != 1 or not outputs:
             raise EngineError(f"{self.engine_path} is not an rtpose pose engine (inputs {inputs}, outputs {outputs}).")
         self.input_name = inputs[0]
