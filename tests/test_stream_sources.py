@@ -84,7 +84,19 @@ def test_cli_never_prints_a_password(capsys):
 # ---------------------------------------------------------------------------------------------- servers
 
 
-class StreamServer:
+class _Process:
+    """A server process of a test: ``proc``, killed (and reaped) on :meth:`kill`, restartable with ``start``."""
+
+    proc: subprocess.Popen | None = None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+
+class StreamServer(_Process):
     """tests/stream_server.py (MJPEG over HTTP) or tests/rtsp_server.py (GStreamer's RTSP server) in its own
     process: start, kill, start again on the same port."""
 
@@ -105,11 +117,6 @@ class StreamServer:
         self.port = int(line.split()[1])
         return self
 
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait()
 
     def url(self, credentials: str = "") -> str:
         if self.rtsp:
@@ -236,7 +243,7 @@ def test_reconnect_timeout_zero_ends_at_once(servers):
         assert source.ended_early and source.outages == 0 and source.end_reason is None
 
 
-class FfmpegStream:
+class FfmpegStream(_Process):
     """A shared video sent live by ffmpeg: MPEG-TS over UDP (a sender; the reader binds the port) or over HTTP
     (``-listen 1``: one client), killed and restarted like :class:`StreamServer`."""
 
@@ -261,11 +268,6 @@ class FfmpegStream:
                 time.sleep(0.05)
         return self
 
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait()
 
 
 def _listening(port: int) -> bool:
