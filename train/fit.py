@@ -501,7 +501,7 @@ def _size(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n")[0].split(": ", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=DEFAULT_CONFIG,
+    p.add_argument("--config", default=None,
                    help=f"YAML file or bundled config name (default: {DEFAULT_CONFIG}; also hrnet_w48_384x288, "
                         "hrnet_w18_person_mask, ...)")
     p.add_argument("--resume", metavar="LAST.pth", help="continue the run saved in this checkpoint (its config wins)")
@@ -548,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> dict:
     task = None if args.task is None else args.task.replace("-", "_")
-    config = load_config(TASK_CONFIGS[task] if task and args.config == DEFAULT_CONFIG else args.config)
+    config = load_config(args.config or TASK_CONFIGS[task or "pose"])
     if task and task_of(config).name != task:
         raise ConfigError(f"--task {args.task} does not fit the config {args.config}, whose task is "
                           f"{task_of(config).name}.")
