@@ -46,6 +46,7 @@ from train.checkpoint import (
     BEST,
     LAST,
     clean_temporaries,
+    load_imagenet_backbone,
     load_training_checkpoint,
     rng_state,
     save_atomic,
@@ -72,29 +73,6 @@ CSV_FIELDS = ("epoch", "lr", "loss", "images_per_s", "epoch_s", "AP", "AP50", "A
 # ----------------------------------------------------------------------------------------------------
 # model initialisation
 # ----------------------------------------------------------------------------------------------------
-def load_imagenet_backbone(model: HRNet, path: str | os.PathLike) -> dict:
-    """Load the tensors of an ImageNet HRNet file that match the pose model by name and shape.
-
-    The classification heads (``incre_modules``, ``downsamp_modules``, ``final_layer``, ``classifier``)
-    do not match and are ignored; the pose head stays as initialised. Returns counts for the log.
-    """
-    state = extract_state_dict(read_checkpoint(path))
-    own = model.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    if not matched:
-        raise RtposeError(f"{path} has no tensor that fits HRNet-W{model.width}; is it an HRNet ImageNet backbone?")
-    model.load_state_dict(matched, strict=False)
-    wrong_shape = [k for k in state if k in own and k not in matched]
-    return {
-        "loaded": len(matched),
-        "model_tensors": len(own),
-        "file_tensors": len(state),
-        "ignored_unknown": len([k for k in state if k not in own]),
-        "ignored_shape": len(wrong_shape),
-        "not_in_file": len([k for k in own if k not in matched]),
-    }
-
-
 def build_model(config: dict, log: Callable[[str], None] = print) -> HRNet:
     """An HRNet initialised from scratch, from an ImageNet backbone, or from a pose checkpoint."""
     m = config["model"]

@@ -68,7 +68,7 @@ def build_seg_model(config: dict, log: Callable[[str], None], prog: str) -> HRNe
     model = HRNetSeg(width=width, num_classes=NUM_CLASSES)
     model.init_weights()
     if m.get("pretrained"):
-        from train.fit import load_imagenet_backbone
+        from train.checkpoint import load_imagenet_backbone
 
         report = load_imagenet_backbone(model, m["pretrained"])
         log(f"{prog}: ImageNet backbone {m['pretrained']}: loaded {report['loaded']} of {report['model_tensors']} "
