@@ -223,3 +223,40 @@ def test_bad_inputs_give_one_sentence(dataset, tmp_path):
     assert "--labels" in _one_sentence(_eval("--ann", VAL_DEV_ANN, "--results", jsonl, "--json", tmp_path / "s.json"))
     assert "nonsense" in _one_sentence(
         _eval("--labels", root / "labels", "--results", jsonl, "--seg-classes", "nonsense"))
+
+
+@pytest.mark.slow
+def test_a_real_parts_run_scores_the_same_from_json_and_from_save_masks(dataset, tmp_path, small_weights):
+    """``rtpose --seg parts`` (an HRNetV2-W18 with LIP's classes and deterministic weights) writes ``--json`` and
+    ``--save-masks`` for the images; both score identically against the labels (the JSON's per-person part RLEs
+    rebuild the frame's part map that the PNGs hold)."""
+    import torch
+
+    from rtpose.models import HRNetSeg
+    from rtpose.seg_checkpoints import save_seg_checkpoint
+
+    from .conftest import DETECTOR_WEIGHTS
+
+    root, _ = dataset
+    torch.manual_seed(0)
+    model = HRNetSeg(width=18, num_classes=LIP.num_classes)
+    model.init_weights()
+    with torch.no_grad():
+        model.last_layer[3].bias.copy_(torch.linspace(-1.0, 1.0, LIP.num_classes))  # not all background
+        model.last_layer[3].weight.normal_(0.0, 0.05)
+    weights = save_seg_checkpoint(model.eval(), tmp_path / "lip_w18.pth", "lip")
+    run = subprocess.run(
+        [sys.executable, "-m", "rtpose", "--source", str(root / "images"), "--weights", str(small_weights),
+         "--detector", str(DETECTOR_WEIGHTS), "--device", "cpu", "--backend", "torch", "--seg", "parts",
+         "--seg-weights", str(weights), "--json", str(tmp_path / "parts.jsonl"), "--save-masks",
+         str(tmp_path / "masks"), "--no-show"], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    scores = []
+    for results, extra in ((tmp_path / "parts.jsonl", ()), (tmp_path / "masks", ("--source", root / "images"))):
+        out = tmp_path / f"scores_{results.name}.json"
+        ran = _eval("--labels", root / "labels", "--results", results, *extra, "--json", out)
+        assert ran.returncode == 0, ran.stderr
+        scores.append(json.loads(out.read_text()))
+    assert scores[0] == scores[1]
+    assert scores[0]["images"] == IMAGES and 0 < scores[0]["pixel_accuracy"] < 1
+    assert sum(v is not None for v in scores[0]["iou"].values()) > 4  # the model's parts and the truth's
