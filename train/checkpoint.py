@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtpose.checkpoints import read_checkpoint
+from rtpose.checkpoints import extract_state_dict, read_checkpoint
 from rtpose.errors import RtposeError
 
 LAST = "last.pth"
@@ -103,3 +103,26 @@ def load_training_checkpoint(path: str | os.PathLike) -> dict:
             "to fine-tune from it use --weights instead."
         )
     return data
+
+
+def load_imagenet_backbone(model: torch.nn.Module, path: str | os.PathLike) -> dict:
+    """Load the tensors of an ImageNet HRNet file that match the model (pose HRNet or HRNetSeg) by name and shape.
+
+    The classification heads (``incre_modules``, ``downsamp_modules``, ``final_layer``, ``classifier``)
+    do not match and are ignored; the pose head stays as initialised. Returns counts for the log.
+    """
+    state = extract_state_dict(read_checkpoint(path))
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not matched:
+        raise RtposeError(f"{path} has no tensor that fits HRNet-W{model.width}; is it an HRNet ImageNet backbone?")
+    model.load_state_dict(matched, strict=False)
+    wrong_shape = [k for k in state if k in own and k not in matched]
+    return {
+        "loaded": len(matched),
+        "model_tensors": len(own),
+        "file_tensors": len(state),
+        "ignored_unknown": len([k for k in state if k not in own]),
+        "ignored_shape": len(wrong_shape),
+        "not_in_file": len([k for k in own if k not in matched]),
+    }

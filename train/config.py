@@ -123,6 +123,19 @@ def data_path(config: dict, key: str) -> Path | None:
     return path if path.is_absolute() else Path(str(config["data"]["root"])).expanduser() / path
 
 
+def train_data(config: dict) -> tuple[Path, Path]:
+    """``(data.train_ann, data.train_images)`` as paths, after checking that the data folder exists."""
+    from rtpose.evaluation import DatasetError
+
+    root = Path(str(config["data"]["root"])).expanduser()
+    ann, images = data_path(config, "train_ann"), data_path(config, "train_images")
+    if not root.exists() and not (ann and ann.is_absolute() and ann.exists()):
+        raise DatasetError(f"Data folder {root} does not exist (set --data-root).")
+    if ann is None or images is None:
+        raise ConfigError("data.train_ann and data.train_images must be set.")
+    return ann, images
+
+
 def dump_config(config: dict) -> str:
     """The config as YAML text."""
     return _yaml().safe_dump(config, sort_keys=False)

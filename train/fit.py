@@ -1,4 +1,4 @@
-"""``python -m train.fit``: train or fine-tune HRNet on COCO-format keypoints (top-down, GT boxes).
+"""``python -m train.fit``: train or fine-tune HRNet on COCO-format keypoints (top-down, GT boxes), or person masks.
 
 Examples::
 
@@ -7,10 +7,16 @@ Examples::
     python -m train.fit --data-root /data/mydata --train-ann ann/train.json --train-images images \\
         --val-ann ann/val.json --val-images images --weights pose_hrnet_w32_256x192.pth --epochs 20 --lr 1e-4
     python -m train.fit --resume runs/w32/last.pth
+    python -m train.fit --task person-mask --data-root /data/coco --output runs/mask_w18
+
+Two tasks, one loop: ``pose`` (the default; every pose config) and ``person_mask`` (config key ``task``, or
+``--task person-mask``, whose bundled config is ``hrnet_w18_person_mask``): HRNetV2 segmentation trained on
+the ``segmentation`` fields of COCO person annotations, validated by person IoU (:mod:`train.seg_task`).
 
 Each epoch writes ``OUTPUT/last.pth`` atomically (``--resume`` continues from it exactly); validation
 COCO AP (every ``val.interval`` epochs and after the last) keeps the best model in ``OUTPUT/best.pth``,
-which ``rtpose --weights OUTPUT/best.pth`` loads. Per-epoch metrics go to ``OUTPUT/metrics.csv`` (and
+which ``rtpose --weights OUTPUT/best.pth`` loads (a person-mask run: the best person IoU, which
+``rtpose --seg person --seg-weights OUTPUT/best.pth`` loads). Per-epoch metrics go to ``OUTPUT/metrics.csv`` (and
 TensorBoard under ``OUTPUT/tb`` when it is installed).
 """
 
@@ -23,6 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,17 +40,28 @@ from rtpose.checkpoints import extract_state_dict, infer_architecture, load_stat
 from rtpose.errors import RtposeError
 from rtpose.models import HRNet
 from rtpose.signals import stop_on_signals
+from train import seg_task
 from train.augment import AugmentConfig
 from train.checkpoint import (
     BEST,
     LAST,
     clean_temporaries,
+    load_imagenet_backbone,
     load_training_checkpoint,
     rng_state,
     save_atomic,
     set_rng_state,
 )
-from train.config import DEFAULT_CONFIG, ConfigError, data_path, dump_config, load_config, merged, parse_override
+from train.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    data_path,
+    dump_config,
+    load_config,
+    merged,
+    parse_override,
+    train_data,
+)
 from train.dataset import CocoKeypoints, DataError
 from train.loss import JointsMSELoss
 
@@ -55,29 +73,6 @@ CSV_FIELDS = ("epoch", "lr", "loss", "images_per_s", "epoch_s", "AP", "AP50", "A
 # ----------------------------------------------------------------------------------------------------
 # model initialisation
 # ----------------------------------------------------------------------------------------------------
-def load_imagenet_backbone(model: HRNet, path: str | os.PathLike) -> dict:
-    """Load the tensors of an ImageNet HRNet file that match the pose model by name and shape.
-
-    The classification heads (``incre_modules``, ``downsamp_modules``, ``final_layer``, ``classifier``)
-    do not match and are ignored; the pose head stays as initialised. Returns counts for the log.
-    """
-    state = extract_state_dict(read_checkpoint(path))
-    own = model.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    if not matched:
-        raise RtposeError(f"{path} has no tensor that fits HRNet-W{model.width}; is it an HRNet ImageNet backbone?")
-    model.load_state_dict(matched, strict=False)
-    wrong_shape = [k for k in state if k in own and k not in matched]
-    return {
-        "loaded": len(matched),
-        "model_tensors": len(own),
-        "file_tensors": len(state),
-        "ignored_unknown": len([k for k in state if k not in own]),
-        "ignored_shape": len(wrong_shape),
-        "not_in_file": len([k for k in own if k not in matched]),
-    }
-
-
 def build_model(config: dict, log: Callable[[str], None] = print) -> HRNet:
     """An HRNet initialised from scratch, from an ImageNet backbone, or from a pose checkpoint."""
     m = config["model"]
@@ -129,12 +124,7 @@ def config_keypoint_set(config: dict):
 # data
 # ----------------------------------------------------------------------------------------------------
 def build_train_set(config: dict) -> CocoKeypoints:
-    root = Path(str(config["data"]["root"])).expanduser()
-    ann, images = data_path(config, "train_ann"), data_path(config, "train_images")
-    if not root.exists() and not (ann and ann.is_absolute() and ann.exists()):
-        raise DataError(f"Data folder {root} does not exist (set --data-root).")
-    if ann is None or images is None:
-        raise ConfigError("data.train_ann and data.train_images must be set.")
+    ann, images = train_data(config)
     return CocoKeypoints(
         ann, images, tuple(config["model"]["input_size"]), sigma=config["model"]["sigma"],
         augment=AugmentConfig.from_dict(config["augment"]), seed=int(config["train"]["seed"]),
@@ -209,17 +199,19 @@ def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: to
 # metrics
 # ----------------------------------------------------------------------------------------------------
 class MetricsLog:
-    """``metrics.csv`` (one row per epoch) and TensorBoard scalars when TensorBoard is installed."""
+    """``metrics.csv`` (one row per epoch, columns ``fields``) and TensorBoard scalars when TensorBoard is
+    installed."""
 
-    def __init__(self, folder: Path, resume_epoch: int | None) -> None:
+    def __init__(self, folder: Path, resume_epoch: int | None, fields: tuple[str, ...] = CSV_FIELDS) -> None:
         self.path = folder / "metrics.csv"
+        self.fields = fields
         rows = []
         if resume_epoch is not None and self.path.is_file():
             with self.path.open(newline="") as handle:
                 rows = [r for r in csv.DictReader(handle) if r.get("epoch", "").isdigit()
                         and int(r["epoch"]) <= resume_epoch]
         with self.path.open("w", newline="") as handle:  # drop rows of epochs a killed run did not save
-            writer = csv.DictWriter(handle, CSV_FIELDS, extrasaction="ignore")
+            writer = csv.DictWriter(handle, self.fields, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         self.tb = None
@@ -232,7 +224,7 @@ class MetricsLog:
 
     def write(self, row: dict) -> None:
         with self.path.open("a", newline="") as handle:
-            csv.DictWriter(handle, CSV_FIELDS, extrasaction="ignore").writerow(
+            csv.DictWriter(handle, self.fields, extrasaction="ignore").writerow(
                 {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
             )
         if self.tb is not None:
@@ -248,6 +240,80 @@ class MetricsLog:
 
 
 # ----------------------------------------------------------------------------------------------------
+# tasks
+# ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """What differs between the tasks :func:`train` runs; everything else (optimiser, schedule, AMP,
+    checkpoints, resume, signals, metrics, progress) is one loop.
+
+    Attributes:
+        samples: what one sample is, for the log ("people", "images").
+        metric: the validation score that picks ``best.pth`` (higher is better).
+        fields: the columns of ``metrics.csv``.
+        build_dataset: ``config`` → the training set (``set_epoch``, ``len``, items for the loss).
+        check_val: ``config`` → what ``validate`` needs, checked before training, or None (no validation).
+        build_model: ``(config, log)`` → the initialised model; ``empty_model``: ``config`` → one to resume into.
+        loss: ``(model, batch, device, use_amp)`` → the scalar loss of a batch.
+        validate: ``(model, config, val, device, progress, flip)`` → scores including ``metric``.
+        meta: ``(config, model)`` → the ``meta`` record of every checkpoint.
+        save_best: ``(model, config, path, epoch, score)`` writes ``best.pth``.
+    """
+
+    name: str
+    samples: str
+    metric: str
+    fields: tuple[str, ...]
+    build_dataset: Callable
+    check_val: Callable
+    build_model: Callable
+    empty_model: Callable
+    loss: Callable
+    validate: Callable
+    meta: Callable
+    save_best: Callable
+
+
+def _pose_loss(model, batch: dict, device: torch.device, use_amp: bool) -> torch.Tensor:
+    x = batch["image"].to(device, non_blocking=True)
+    target = batch["target"].to(device, non_blocking=True)
+    weight = batch["target_weight"].to(device, non_blocking=True)
+    with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+        output_maps = model(x)
+    return JointsMSELoss()(output_maps.float(), target, weight)
+
+
+def _pose_best(model, config: dict, path: Path, epoch: int, score: float) -> None:
+    save_atomic({"model": model.state_dict(), "meta": model_meta(config), "epoch": epoch, "best_ap": score,
+                 "config": config}, path)
+
+
+TASKS: dict[str, Task] = {
+    "pose": Task(
+        "pose", "people", "AP", CSV_FIELDS, build_train_set, check_val_data, build_model,
+        lambda config: HRNet(width=int(config["model"]["width"]), num_joints=int(config["model"]["num_joints"])),
+        _pose_loss, validate, lambda config, model: model_meta(config), _pose_best,
+    ),
+    "person_mask": Task(
+        "person_mask", "images", "IoU", (*CSV_FIELDS[:5], "IoU", "pixel_accuracy"), seg_task.build_seg_train_set,
+        seg_task.check_seg_val_data, lambda config, log: seg_task.build_seg_model(config, log, PROG),
+        seg_task.empty_seg_model, seg_task.seg_loss, seg_task.validate_seg, seg_task.seg_last_meta,
+        seg_task.save_seg_best,
+    ),
+}
+#: The bundled config each task starts from when ``--task`` is given without ``--config``.
+TASK_CONFIGS = {"pose": DEFAULT_CONFIG, "person_mask": "hrnet_w18_person_mask"}
+
+
+def task_of(config: dict) -> Task:
+    """The :class:`Task` of a config: its ``task`` key (default ``pose``)."""
+    name = str(config.get("task") or "pose").replace("-", "_")
+    if name not in TASKS:
+        raise ConfigError(f"Unknown task {config.get('task')!r}; choose one of {', '.join(TASKS)}.")
+    return TASKS[name]
+
+
+# ----------------------------------------------------------------------------------------------------
 # the training loop
 # ----------------------------------------------------------------------------------------------------
 def train(config: dict | None, resume: str | os.PathLike | None = None, progress: bool = True,
@@ -256,8 +322,10 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
     """Train with ``config`` (or continue the run saved in ``resume``); returns a summary dict.
 
     With ``resume``, the checkpoint's config is used, updated by ``resume_overrides`` (dotted keys;
-    e.g. more epochs, another device). Summary: ``epochs`` (completed), ``losses`` (mean loss per epoch
-    run now), ``best_ap``, ``last`` / ``best`` checkpoint paths, ``images_per_s`` (last epoch).
+    e.g. more epochs, another device). The config's ``task`` picks what is trained (:data:`TASKS`). Summary:
+    ``epochs`` (completed), ``losses`` (mean loss per epoch run now), ``best_ap`` (the best validation score:
+    AP for pose, person IoU for person masks; -1 before any), ``metric`` (its name), ``last`` / ``best``
+    checkpoint paths, ``images_per_s`` (last epoch).
 
     ``stop_requested`` is asked after every step: when it says yes, the step's data loader is closed
     (its worker processes end) and :class:`KeyboardInterrupt` is raised; ``last.pth`` holds the last
@@ -268,19 +336,20 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
         state = load_training_checkpoint(resume)
         config = merged(state["config"], resume_overrides or {})
         log(f"{PROG}: resuming {resume} after epoch {state['epoch']}")
+    task = task_of(config)
     output = Path(str(config["output"])).expanduser()
     device = resolve_torch_device(str(config.get("device") or "auto"))
     if config["train"].get("threads"):
         torch.set_num_threads(int(config["train"]["threads"]))
     torch.manual_seed(int(config["train"]["seed"]))
 
-    dataset = build_train_set(config)
-    val = check_val_data(config)
+    dataset = task.build_dataset(config)
+    val = task.check_val(config)
     if state is None:
-        model = build_model(config, log)
+        model = task.build_model(config, log)
     else:
-        model = HRNet(width=int(config["model"]["width"]), num_joints=int(config["model"]["num_joints"]))
-        load_state_dict_strict(model, state["model"], source=str(resume))
+        model = task.empty_model(config)
+        load_state_dict_strict(model, state["model"], source=str(resume), model_text=f"the {task.name} model")
     model.to(device)
 
     t = config["train"]
@@ -290,7 +359,6 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [int(v) for v in t["lr_steps"]], float(t["lr_factor"]))
     use_amp = bool(t.get("amp", True)) and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    criterion = JointsMSELoss()
     start_epoch, best_ap = 0, -1.0
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -304,25 +372,25 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
     output.mkdir(parents=True, exist_ok=True)
     clean_temporaries(output)
     (output / "config.yaml").write_text(dump_config(config))
-    metrics = MetricsLog(output, start_epoch if state is not None else None)
-    meta = model_meta(config)
+    metrics = MetricsLog(output, start_epoch if state is not None else None, task.fields)
+    meta = task.meta(config, model)
     epochs = int(t["epochs"])
     max_steps = t.get("max_steps_per_epoch")
     if start_epoch >= epochs:
         log(f"{PROG}: {output / LAST} has finished all {epochs} epochs already; nothing to train (raise --epochs "
             "to train further)")
         metrics.close()
-        return {"epochs": start_epoch, "losses": [], "best_ap": best_ap, "last": output / LAST,
+        return {"epochs": start_epoch, "losses": [], "best_ap": best_ap, "metric": task.metric, "last": output / LAST,
                 "best": output / BEST, "images_per_s": 0.0}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if int(t["workers"]) > cores:
         log(f"{PROG}: train.workers {t['workers']} > {cores} CPU cores here: loading data with {cores} processes")
         t["workers"] = cores
-    log(f"{PROG}: {len(dataset)} training people, HRNet-W{meta['width']} {meta['input_size'][0]}x"
+    log(f"{PROG}: {len(dataset)} training {task.samples}, {task.name} HRNet-W{meta['width']} {meta['input_size'][0]}x"
         f"{meta['input_size'][1]} on {device}{' with AMP' if use_amp else ''}; epochs {start_epoch + 1}..{epochs}; "
         f"writing to {output}")
 
-    summary = {"epochs": start_epoch, "losses": [], "best_ap": best_ap, "last": output / LAST,
+    summary = {"epochs": start_epoch, "losses": [], "best_ap": best_ap, "metric": task.metric, "last": output / LAST,
                "best": output / BEST, "images_per_s": 0.0}
     try:
         from tqdm import tqdm
@@ -341,12 +409,7 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                     break
                 if step >= steps:
                     break
-                x = batch["image"].to(device, non_blocking=True)
-                target = batch["target"].to(device, non_blocking=True)
-                weight = batch["target_weight"].to(device, non_blocking=True)
-                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                    output_maps = model(x)
-                loss = criterion(output_maps.float(), target, weight)
+                loss = task.loss(model, batch, device, use_amp)
                 if not use_amp and not torch.isfinite(loss):
                     raise RtposeError(f"The loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
                                       "lower the learning rate.")
@@ -354,8 +417,8 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-                loss_sum += float(loss.item()) * len(x)
-                images += len(x)
+                loss_sum += float(loss.item()) * len(batch["image"])
+                images += len(batch["image"])
                 speed = images / max(time.perf_counter() - started, 1e-9)
                 bar.set_postfix(loss=f"{loss_sum / images:.3e}", img_s=f"{speed:.1f}")
                 bar.update(1)
@@ -372,16 +435,15 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                 flip_mode = config["val"]["flip"]
                 flip = flip_mode is True or (flip_mode == "last" and epoch + 1 == epochs)
                 val_started = time.perf_counter()
-                scores = validate(model, config, val, device, progress=progress, flip=flip)
+                scores = task.validate(model, config, val, device, progress=progress, flip=flip)
                 row["val_s"] = time.perf_counter() - val_started
                 if flip:
                     log(f"{PROG}: validation with flip test took {row['val_s']:.1f} s (about half of it the flipped "
                         "crops; --val-flip last flips only the final validation, off never)")
-                row.update({k: scores.get(k, float("nan")) for k in CSV_FIELDS[5:]})
-                if scores["AP"] > best_ap:
-                    best_ap = scores["AP"]
-                    save_atomic({"model": model.state_dict(), "meta": meta, "epoch": epoch + 1, "best_ap": best_ap,
-                                 "config": config}, output / BEST)
+                row.update({k: scores.get(k, float("nan")) for k in task.fields[5:]})
+                if scores[task.metric] > best_ap:
+                    best_ap = scores[task.metric]
+                    task.save_best(model, config, output / BEST, epoch + 1, best_ap)
             metrics.write(row)
             save_atomic(
                 {"model": model.state_dict(), "meta": meta, "optimizer": optimizer.state_dict(),
@@ -389,7 +451,7 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
                  "best_ap": best_ap, "config": config, "rng": rng_state()},
                 output / LAST,
             )
-            ap_text = f", AP {row['AP']:.4f} (best {best_ap:.4f})" if "AP" in row else ""
+            ap_text = f", {task.metric} {row[task.metric]:.4f} (best {best_ap:.4f})" if task.metric in row else ""
             log(f"{PROG}: epoch {epoch + 1}/{epochs}: loss {row['loss']:.4e}, lr {lr:.2e}, "
                 f"{row['images_per_s']:.1f} img/s, {elapsed:.1f} s{ap_text}")
             summary["epochs"] = epoch + 1
@@ -417,9 +479,14 @@ def _size(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n")[0].split(": ", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=DEFAULT_CONFIG,
-                   help=f"YAML file or bundled config name (default: {DEFAULT_CONFIG}; also hrnet_w48_384x288)")
+    p.add_argument("--config", default=None,
+                   help=f"YAML file or bundled config name (default: {DEFAULT_CONFIG}; also hrnet_w48_384x288, "
+                        "hrnet_w18_person_mask, ...)")
     p.add_argument("--resume", metavar="LAST.pth", help="continue the run saved in this checkpoint (its config wins)")
+    p.add_argument("--task", choices=("pose", "person-mask"),
+                   help="what to train: pose (keypoint heatmaps) or person-mask (HRNetV2 segmentation of COCO person "
+                        "masks); default: the config's task; without --config, the task's bundled config "
+                        "(hrnet_w32_256x192, hrnet_w18_person_mask)")
     d = p.add_argument_group("data (paths relative to --data-root unless absolute)")
     d.add_argument("--data-root", help="dataset folder")
     d.add_argument("--train-ann", help="training annotations (COCO person keypoints JSON)")
@@ -458,7 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> dict:
-    config = load_config(args.config)
+    task = None if args.task is None else args.task.replace("-", "_")
+    config = load_config(args.config or TASK_CONFIGS[task or "pose"])
+    if task and task_of(config).name != task:
+        raise ConfigError(f"--task {args.task} does not fit the config {args.config}, whose task is "
+                          f"{task_of(config).name}.")
+    task_of(config)
     overrides = {
         "data.root": args.data_root, "data.train_ann": args.train_ann, "data.train_images": args.train_images,
         "data.val_ann": args.val_ann, "data.val_images": args.val_images, "data.val_boxes": args.val_boxes,
@@ -513,7 +585,8 @@ def _run(args: argparse.Namespace, stop) -> int:
         name = stop.name or "Ctrl-C"
         print(f"{PROG}: stopped by {name}; continue with --resume OUTPUT/{LAST}", file=sys.stderr)
         return stop.exit_code or 130
-    best = f", best AP {summary['best_ap']:.4f} in {summary['best']}" if summary["best_ap"] >= 0 else ""
+    best = (f", best {summary['metric']} {summary['best_ap']:.4f} in {summary['best']}" if summary["best_ap"] >= 0
+            else "")
     print(f"{PROG}: done after {summary['epochs']} epochs: {summary['last']}{best}")
     return 0
 

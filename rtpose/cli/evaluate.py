@@ -2,6 +2,7 @@
 
     rtpose eval --ann ANN.json --results PREDS.json
     rtpose eval --ann ANN.json --images DIR --weights W [--boxes gt|DETS.json] [--flip] [--out results.json]
+    rtpose eval --labels LABEL_DIR --results PARTS.jsonl|MASK_DIR [--source IMAGE_DIR] [--seg-classes lip] [--json S]
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = ("score COCO-format keypoint predictions (any keypoint set; with person masks, mask AP too), or run a "
-        "model on a set and score it (OKS AP; with --seg person, mask AP)")
+HELP = ("score COCO-format keypoint predictions (any keypoint set; with person masks, mask AP too), run a "
+        "model on a set and score it (OKS AP; with --seg person, mask AP), or score body-part maps against label "
+        "PNGs (per-class IoU, mIoU, pixel accuracy)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from rtpose.cli.common import add_model_args, fraction
 
-    parser.add_argument("--ann", required=True, metavar="ANN.json", help="COCO person keypoint annotations")
+    parser.add_argument("--ann", metavar="ANN.json", help="COCO person keypoint annotations (needed unless --labels)")
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--results", metavar="PREDS.json", help="COCO keypoint results to score")
+    what.add_argument("--results", metavar="PREDS.json",
+                      help="COCO keypoint results to score; with --labels: rtpose --seg parts --json output, or a "
+                           "folder of label PNGs (such as --save-masks writes)")
     what.add_argument("--images", metavar="DIR", help="image folder: run the model on the images of --ann")
     parser.add_argument("--boxes", default="gt", metavar="gt|DETS.json",
                         help="person boxes: 'gt' (ground truth) or a COCO detection results file (default: gt)")
@@ -27,14 +31,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="PATH",
                         help="also write the predictions with --images as COCO results JSON (default: not written)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parts = parser.add_argument_group("body-part maps (mIoU)")
+    parts.add_argument("--labels", metavar="DIR",
+                       help="ground-truth label PNGs, one per image named by its file stem (pixel = class index of "
+                            "--seg-classes, default lip; 255 = ignore): score --results as part maps")
+    parts.add_argument("--source", metavar="DIR",
+                       help="with --labels and a --save-masks folder: the image folder that run read, to match its "
+                            "frame_NNNNNN.png files to image names (default: PNGs are matched by file stem)")
+    parts.add_argument("--json", metavar="PATH",
+                       help="with --labels: also write the scores (per-class IoU, mIoU, pixel accuracy) as JSON; "
+                            "- for standard output")
     add_model_args(parser, detector=False)
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.errors import RtposeError
     from rtpose.evaluation import load_coco, predict_coco, write_results
     from rtpose.log import say, warn
     from rtpose.paths import check_distinct
 
+    if args.labels is not None:
+        return _part_maps(args)
+    for flag, value in (("--source", args.source), ("--json", args.json)):
+        if value is not None:
+            raise RtposeError(f"{flag} belongs to part-map scoring; give --labels with it.")
+    if args.ann is None:
+        raise RtposeError("--ann is needed to score keypoints (or give --labels to score part maps).")
     check_distinct({"--out": args.out}, {"--ann": args.ann, "--results": args.results, "--boxes": args.boxes})
     if args.results is not None:
         _report(args.ann, args.results, args.keypoints)
@@ -87,3 +109,35 @@ def _has_masks(results) -> bool:
         except (OSError, ValueError):
             return False
     return isinstance(results, list) and any(isinstance(r, dict) and r.get("segmentation") for r in results)
+
+
+def _part_maps(args: argparse.Namespace) -> int:
+    """``--labels``: per-class IoU, mIoU and pixel accuracy of part maps; the table, and ``--json``."""
+    import json
+
+    from rtpose.errors import RtposeError
+    from rtpose.paths import check_distinct, output_file
+    from rtpose.seg_classes import get_class_set
+    from rtpose.seg_evaluation import evaluate_part_maps
+
+    if args.results is None:
+        raise RtposeError("--labels scores part maps given with --results (rtpose --seg parts --json output or a "
+                          "folder of label PNGs), not a model run on --images.")
+    if args.ann is not None:
+        raise RtposeError("--labels and --ann are two kinds of ground truth; give one.")
+    classes = get_class_set(args.seg_classes or "lip")
+    if args.json and args.json != "-":
+        check_distinct({"--json": args.json}, {"--results": args.results})
+        output_file(args.json, "--json file")
+    scores = evaluate_part_maps(args.labels, args.results, classes, source_dir=args.source)
+    print(f"{scores.images} images, {classes.name} classes ({classes.num_classes})")
+    print(scores.table())
+    if args.json:
+        text = json.dumps({"classes": classes.name, **scores.to_dict()}, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            from pathlib import Path
+
+            Path(args.json).write_text(text + "\n")
+    return 0
