@@ -38,6 +38,25 @@ MODES = ("person", "parts")
 DEFAULT_SEG_WEIGHTS = {"person": "fcn_hr18_voc12aug_512x512", "parts": "hrnetv2_w48_lip_473x473"}
 
 
+def frame_input(image: np.ndarray, short_side: int) -> np.ndarray:
+    """"person" mode's model input: a BGR frame ``(H, W, 3)`` resized (aspect kept) so that its short side is
+    ``short_side``, normalised: float32 ``(1, 3, h, w)``."""
+    h, w = image.shape[:2]
+    scale = short_side / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+    return normalize_crops(resized[None])
+
+
+def frame_person_probability(logits: np.ndarray, person_classes, image_hw: tuple[int, int]) -> np.ndarray:
+    """The person probability of a frame, float32 ``(H, W)``, from the logits ``(1, C, h, w)`` of its
+    :func:`frame_input` (summed over ``person_classes``, resized back to ``image_hw``)."""
+    from rtpose.masks import person_probability
+
+    probability = person_probability(logits, tuple(person_classes))[0]
+    return cv2.resize(probability, (image_hw[1], image_hw[0]), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
 class Segmenter:
     """An HRNetSeg in one of :data:`MODES`, applied to a frame and the people pose found in it.
 
@@ -97,11 +116,7 @@ class Segmenter:
     def frame_input(self, image: np.ndarray) -> np.ndarray:
         """"person" mode's model input: the BGR frame ``(H, W, 3)`` resized so that its short side is
         ``input_size``, normalised: float32 ``(1, 3, h, w)``."""
-        h, w = image.shape[:2]
-        scale = self.input_size / min(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
-        return normalize_crops(resized[None])
+        return frame_input(image, self.input_size)
 
     def crops_input(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """"parts" mode's model input: the square crops of ``boxes`` ``(N, 4)`` (x1, y1, x2, y2, image pixels) on
@@ -130,12 +145,10 @@ class Segmenter:
             return self._parts(image_bgr, result)
 
     def _person(self, image: np.ndarray, result: PoseResult) -> PoseResult:
-        from rtpose.masks import person_probability, split_person_mask
+        from rtpose.masks import split_person_mask
 
-        h, w = image.shape[:2]
         logits = self._logits(self.frame_input(image))
-        probability = person_probability(logits, self.classes.person_classes)[0]
-        person = cv2.resize(probability, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        person = frame_person_probability(logits, self.classes.person_classes, image.shape[:2])
         # no people: the boxes (0, 4) give masks (0, H, W); the person probability is kept all the same
         masks = split_person_mask(person >= 0.5, result.keypoints if len(result) else None, result.boxes,
                                   links=np.asarray(result.keypoint_set.links))

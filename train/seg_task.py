@@ -23,12 +23,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.nn import functional
 
-from rtpose.crops import normalize_crops
 from rtpose.models import HRNetSeg
 from rtpose.seg_evaluation import IGNORE_INDEX, confusion_matrix, scores_from_confusion
 from train.augment import AugmentConfig
@@ -109,16 +107,11 @@ def check_seg_val_data(config: dict) -> tuple[Path, Path] | None:
 
 def predict_person_mask(model: HRNetSeg, image_bgr: np.ndarray, short_side: int, device: torch.device) -> np.ndarray:
     """Bool ``(H, W)`` person mask of a BGR image, computed as ``rtpose --seg person`` computes it."""
-    from rtpose.masks import person_probability
+    from rtpose.segmentation import frame_input, frame_person_probability
 
-    h, w = image_bgr.shape[:2]
-    scale = short_side / min(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resized = cv2.resize(image_bgr, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
     with torch.inference_mode():
-        logits = model(torch.from_numpy(normalize_crops(resized[None])).to(device)).float().cpu().numpy()
-    probability = person_probability(logits, (PERSON_CLASS,))[0]
-    return cv2.resize(probability, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+        logits = model(torch.from_numpy(frame_input(image_bgr, short_side)).to(device)).float().cpu().numpy()
+    return frame_person_probability(logits, (PERSON_CLASS,), image_bgr.shape[:2]) >= 0.5
 
 
 def person_iou(model: HRNetSeg, ann: str | os.PathLike, images: str | os.PathLike, short_side: int,
