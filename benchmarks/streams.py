@@ -2,12 +2,13 @@
 
 For N in ``--streams`` (default 1 2 4 8): ``rtpose --source V`` × N in one process (one capture thread per
 stream, one inference loop, the detector once per round on the streams' frames and one pose call for all
-their people), then N separate ``rtpose --source V`` processes started together. Printed per row: total
-frames/s and people/s over the processing time (model loading excluded: the figures come from each run's
-own summary; for N processes, from the first one's first frame to the last one's end, since they finish
-loading at different times), people per pose call, and peak memory (resident set size of all the processes together,
-sampled every 50 ms), with the CPU model and the load average. The goal on the CPU: N streams in one
-process give ≥ 1.2× the people/s of N processes at ≤ half their memory.
+their people), and N separate ``rtpose --source V`` processes started together, each side ``--repeats``
+times, alternating which goes first. Printed per row: total frames/s and people/s over the processing time
+(model loading excluded: the figures come from each run's own summary; for N processes, from the first
+one's first frame to the last one's end, since they finish loading at different times), people per pose
+call, and peak memory (resident set size of all the processes together, sampled every 50 ms), with the CPU
+model and the load average. The goal on the CPU: N streams in one process give ≥ 1.2× the people/s of N
+processes at ≤ half their memory.
 
 Then, per N, the same N streams in one rtpose process whose pose model and detector are served by a local
 Triton server (``--backend triton --detector triton://…``): the repository ``rtpose export-triton
@@ -142,6 +143,31 @@ def triton_rows(args, weights: str, tmp: Path) -> list[tuple[int, dict]]:
     return rows
 
 
+def one_process(base: list[str], video: str, n: int) -> dict:
+    """N streams in one rtpose process: its own summary's frames, people, pose calls and time; peak memory."""
+    errs, memory, _ = run_processes([base + [arg for _ in range(n) for arg in ("--source", video)]])
+    return {**summary_figures(errs[0]), "memory": memory}
+
+
+def separate_processes(base: list[str], video: str, n: int) -> dict:
+    """N rtpose processes of one stream each, started together: their frames, people and pose calls summed,
+    timed from the first one's first frame to the last one's end (they finish loading at different times,
+    so their own processing times need not overlap); peak summed memory."""
+    errs, memory, ended = run_processes([base + ["--source", video] for _ in range(n)])
+    many = [summary_figures(e) for e in errs]
+    span = max(ended) - min(end - m["elapsed"] for end, m in zip(ended, many))
+    return {"frames": sum(m["frames"] for m in many), "people": sum(m["people"] for m in many),
+            "calls": sum(m["calls"] for m in many), "elapsed": span, "memory": memory}
+
+
+def combined(runs: list[dict]) -> dict:
+    """frames/s, people/s and people per pose call over all the runs together; the largest peak memory."""
+    elapsed = sum(r["elapsed"] for r in runs)
+    return {"fps": sum(r["frames"] for r in runs) / elapsed, "people_s": sum(r["people"] for r in runs) / elapsed,
+            "per_call": sum(r["people"] for r in runs) / max(sum(r["calls"] for r in runs), 1),
+            "memory": max(r["memory"] for r in runs)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default=str(SHARED / "data" / "videos" / "vtest-480x360.avi"))
@@ -151,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default=str(SHARED / "models" / "yolov8n-person.pt"))
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="runs of each side, alternating which goes first (default: 2)")
     parser.add_argument("--no-triton", action="store_true", help="leave out the rows through a local Triton server")
     parser.add_argument("--triton-only", action="store_true", help="only the rows through a local Triton server")
     args = parser.parse_args(argv)
@@ -169,24 +197,15 @@ def main(argv: list[str] | None = None) -> int:
             run_processes([base + ["--source", args.video, "--max-frames", "2"]])
         for n in [] if args.triton_only else args.streams:
             load = os.getloadavg()[0]
-            errs, memory, _ = run_processes([base + [arg for _ in range(n) for arg in ("--source", args.video)]])
-            one = summary_figures(errs[0])
-            errs_n, memory_n, ended = run_processes([base + ["--source", args.video] for _ in range(n)])
-            many = [summary_figures(e) for e in errs_n]
-            # The processes load their models at different speeds, so their processing times need not
-            # overlap: the N processes' time is from the first one's first frame to the last one's end.
-            span = max(ended) - min(end - m["elapsed"] for end, m in zip(ended, many))
-            together = {
-                "fps": one["frames"] / one["elapsed"], "people_s": one["people"] / one["elapsed"],
-                "per_call": one["people"] / max(one["calls"], 1), "memory": memory,
-            }
-            apart = {
-                "fps": sum(m["frames"] for m in many) / span, "people_s": sum(m["people"] for m in many) / span,
-                "per_call": sum(m["people"] for m in many) / max(sum(m["calls"] for m in many), 1),
-                "memory": memory_n,
-            }
+            runs: dict[str, list[dict]] = {"one": [], "apart": []}
+            for r in range(args.repeats):  # alternated (one, N, N, one, …) so that neither always goes first
+                for kind in ("one", "apart") if r % 2 == 0 else ("apart", "one"):
+                    runs[kind].append(one_process(base, args.video, n) if kind == "one" else
+                                      separate_processes(base, args.video, n))
+            together, apart = combined(runs["one"]), combined(runs["apart"])
             rows.append((n, together, apart, load))
-            print(json.dumps({"streams": n, "one_process": together, "separate": apart, "load": load}))
+            print(json.dumps({"streams": n, "one_process": together, "separate": apart, "load": load,
+                              "runs": runs}))
         served = [] if args.no_triton else triton_rows(args, weights, Path(tmp))
     if rows:
         print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "

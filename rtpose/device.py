@@ -216,3 +216,84 @@ def uses_device_path(backend) -> bool:
     """True when ``backend`` runs on a CUDA device and takes device tensors (``infer_device``)."""
     device = getattr(backend, "torch_device", None)
     return device is not None and torch.device(device).type == "cuda" and hasattr(backend, "infer_device")
+
+
+def paste_maps(
+    maps: torch.Tensor,
+    centers: np.ndarray,
+    sizes: np.ndarray,
+    input_hw: tuple[int, int],
+    image_hw: tuple[int, int],
+    stride: int = 1,
+    labels: bool = False,
+    fill: float = 0.0,
+) -> torch.Tensor:
+    """:func:`rtpose.masks.paste_crops` on the maps' device: crop maps pasted back into the image.
+
+    Args:
+        maps: float ``(N, C, h, w)`` crop maps at ``stride`` over the crop input ``input_hw`` (class labels as
+            floats with ``labels=True``), any device.
+        centers, sizes: ``(N, 2)`` numpy, the crops the maps were computed on.
+        image_hw: the image (H, W) to paste into.
+        labels: nearest sampling (class labels) instead of bilinear.
+        fill: the value outside each crop.
+
+    Returns:
+        float32 ``(N, C, H, W)`` on the maps' device; each crop is resampled only over the image region it
+        covers (the geometry, matrices and regions, is :mod:`rtpose.masks`'s).
+    """
+    from rtpose.masks import _roi, crop_matrix
+
+    n, c, mh, mw = maps.shape
+    height, width = image_hw
+    out = torch.full((n, c, height, width), float(fill), dtype=torch.float32, device=maps.device)
+    for i in range(n):
+        forward = crop_matrix(centers[i], sizes[i], input_hw, stride).astype(np.float64)  # image px → map px
+        x0, y0, x1, y1 = _roi(cv2.invertAffineTransform(forward), mh, mw, image_hw)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        ys, xs = torch.meshgrid(torch.arange(y0, y1, device=maps.device, dtype=torch.float64),
+                                torch.arange(x0, x1, device=maps.device, dtype=torch.float64), indexing="ij")
+        matrix = torch.from_numpy(forward).to(maps.device)
+        u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
+        v = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
+        # align_corners=True: -1 and 1 are the centres of the first and last map pixels
+        grid = torch.stack([u * 2.0 / max(mw - 1, 1) - 1.0, v * 2.0 / max(mh - 1, 1) - 1.0], dim=-1).float()
+        # outside the map a bilinear sample blends towards zero: sample (map - fill), add fill back
+        sampled = F.grid_sample(maps[i : i + 1].float() - fill, grid[None], mode="nearest" if labels else "bilinear",
+                                padding_mode="zeros", align_corners=True)[0] + fill
+        out[i, :, y0:y1, x0:x1] = sampled
+    return out
+
+
+def parts_from_logits(
+    logits: torch.Tensor,
+    centers: np.ndarray,
+    sizes: np.ndarray,
+    input_hw: tuple[int, int],
+    image_hw: tuple[int, int],
+    background: int,
+    stride: int = 4,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Body-part parsing of the people's crops pasted into the frame, on the logits' device.
+
+    Args:
+        logits: ``(N, C, h, w)`` part logits of N square crops at ``stride``.
+        centers, sizes: ``(N, 2)`` numpy, the crops.
+        background: the background class.
+
+    Returns:
+        ``(masks (N, H, W) bool, parts (H, W) uint8)``: each person's non-background pixels, and the frame's
+        part map where at each pixel the person whose crop is most sure of it decides (as the CPU path,
+        :meth:`rtpose.segmentation.Segmenter._parts`).
+    """
+    logits = logits.float()
+    sureness = torch.softmax(logits, dim=1).amax(dim=1, keepdim=True)  # (N, 1, h, w)
+    labels = logits.argmax(dim=1, keepdim=True).float()
+    labels = paste_maps(labels, centers, sizes, input_hw, image_hw, stride, labels=True, fill=-1)[:, 0].round()
+    sure = paste_maps(sureness, centers, sizes, input_hw, image_hw, stride, fill=-1.0)[:, 0]
+    masks = (labels >= 0) & (labels != background)
+    best = torch.where(labels >= 0, sure, torch.full_like(sure, -float("inf"))).argmax(dim=0)
+    owned = torch.where(masks, labels, torch.full_like(labels, float(background)))
+    parts = torch.gather(owned, 0, best[None])[0]
+    return masks, parts.to(torch.uint8)

@@ -172,6 +172,17 @@ def checkpoint_seg_classes(path: str | os.PathLike, name: str | SegClassSet | No
     return class_set_for(num_classes, name)
 
 
+def recorded_input_size(checkpoint: dict) -> int | None:
+    """The short side of the input a checkpoint says it was trained at (``meta.input_size``: ``[h, w]`` or
+    one number), or None."""
+    size = _meta(checkpoint).get("input_size")
+    try:
+        values = [int(v) for v in (size if isinstance(size, (list, tuple)) else [size])] if size is not None else []
+    except (TypeError, ValueError):
+        return None
+    return min(values) if values and min(values) > 0 else None
+
+
 def save_seg_checkpoint(
     model: HRNetSeg, path: str | os.PathLike, seg_classes: str | SegClassSet | None = None, **meta
 ) -> Path:

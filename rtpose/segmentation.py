@@ -11,7 +11,9 @@ Two modes (``PoseModel(seg=…)``, ``rtpose --seg …``), each one batched model
 - ``"parts"``: body-part parsing (LIP's 20 classes) of each person on the same crop centres and scales as
   pose (square crops at the model's input size), all people in one batch; the labels are pasted back
   with the inverse transform (:func:`rtpose.masks.paste_crops`) into ``parts`` (a frame label map) and
-  ``masks`` (each person's non-background pixels).
+  ``masks`` (each person's non-background pixels). On a GPU runtime (PyTorch on CUDA, TensorRT) the logits
+  stay on the GPU and are pasted there with the device path's sampling (:func:`rtpose.device.parts_from_logits`);
+  only the masks and the part map come back.
 
 The logits come from a runtime chosen like the pose backend (``seg_backend=``, see
 :mod:`rtpose.backends.seg_select`): PyTorch (CPU, or CUDA in FP16), ONNX Runtime, OpenVINO or TensorRT, the
@@ -68,7 +70,8 @@ class Segmenter:
         classes: the class set's name where the file's class count is ambiguous (``seg_classes=``).
         device: "cpu", "cuda" or "cuda:N" (resolved already).
         input_size: the model input: the short side for "person", the square crop side for "parts"; None:
-            the registry entry's training size (512 for VOC, 473 for LIP), else 512 / 473.
+            the registry entry's training size (512 for VOC, 473 for LIP), else the size the file records
+            (``python -m train.fit --task person-mask`` records its input), else 512 / 473.
         backend: the runtime, one of :data:`rtpose.backends.seg_select.SEG_BACKENDS` ("auto": TensorRT on CUDA
             when an engine is built, else PyTorch there; OpenVINO, else ONNX Runtime, on the CPU).
         precision: "auto", "fp32" or "bf16" (as for pose: OpenVINO runs bf16 on CPUs with native BF16 under
@@ -81,7 +84,12 @@ class Segmenter:
                  engines_dir: str | os.PathLike | None = None) -> None:
         from rtpose.backends.seg_select import check_seg_backend, create_seg_runtime, seg_runtime_info
         from rtpose.checkpoints import read_checkpoint
-        from rtpose.seg_checkpoints import checkpoint_seg_classes, extract_seg_state_dict, infer_seg_architecture
+        from rtpose.seg_checkpoints import (
+            checkpoint_seg_classes,
+            extract_seg_state_dict,
+            infer_seg_architecture,
+            recorded_input_size,
+        )
         from rtpose.weights import find_entry, resolve_weights
 
         if mode not in MODES:
@@ -98,20 +106,27 @@ class Segmenter:
             raise RtposeError(f"seg='person' needs a model with a person class; {path.name} has the "
                               f"{self.classes.name} classes, none of them a person.")
         entry = find_entry(path.name)
-        trained = min(entry.input_hw) if entry is not None and entry.kind == "segmentation" else None
+        checkpoint = read_checkpoint(path)
+        trained = (min(entry.input_hw) if entry is not None and entry.kind == "segmentation"
+                   else recorded_input_size(checkpoint))
         self.input_size = int(input_size or trained or (512 if mode == "person" else 473))
-        self.width = infer_seg_architecture(extract_seg_state_dict(read_checkpoint(path), source=str(path)))[0]
+        self.width = infer_seg_architecture(extract_seg_state_dict(checkpoint, source=str(path)))[0]
         #: Where the logits come from (:class:`rtpose.backends.seg_runtime.SegRuntime`), and what it is as data.
         self.runtime = create_seg_runtime(backend, path, mode, self.input_size, device=device, precision=precision,
                                           engines_dir=engines_dir, seg_classes=self.classes.name)
         self.info = seg_runtime_info(self.runtime, self.input_size, self.width)
+        from rtpose.backends.seg_runtime import runs_on_gpu
+
+        #: "parts" on a GPU runtime: the crops' logits are pasted into the frame there (the device path's sampling).
+        self.paste_on_gpu = runs_on_gpu(self.runtime)
         self.device = self.runtime.device
 
-    def _logits(self, batch: np.ndarray) -> np.ndarray:
-        """float32 ``(N, 3, H, W)`` normalised → float32 logits ``(N, C, H/4, W/4)`` (rounded up)."""
+    def _logits(self, batch: np.ndarray, on_device: bool = False):
+        """float32 ``(N, 3, H, W)`` normalised → float32 logits ``(N, C, H/4, W/4)`` (rounded up): numpy, or
+        with ``on_device`` a torch tensor on the runtime's GPU."""
         from rtpose.backends.seg_runtime import run_batched
 
-        return run_batched(self.runtime, batch)
+        return run_batched(self.runtime, batch, on_device)
 
     def frame_input(self, image: np.ndarray) -> np.ndarray:
         """"person" mode's model input: the BGR frame ``(H, W, 3)`` resized so that its short side is
@@ -163,6 +178,12 @@ class Segmenter:
             return result.replace(masks=np.zeros((0, h, w), bool), parts=np.zeros((h, w), np.uint8),
                                   seg_classes=self.classes)
         centers, sizes = box_to_center_size(result.boxes, 1.0, BOX_PADDING)
+        if self.paste_on_gpu:  # the logits stay on the GPU; only the masks and the part map come back
+            from rtpose.device import parts_from_logits
+
+            masks, parts = parts_from_logits(self._logits(self.crops_input(image, result.boxes), on_device=True),
+                                             centers, sizes, side, (h, w), self.classes.background)
+            return result.replace(masks=masks.cpu().numpy(), parts=parts.cpu().numpy(), seg_classes=self.classes)
         logits = self._logits(self.crops_input(image, result.boxes))  # (N, C, h, w) at stride 4
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         sureness = (shifted.max(axis=1) / shifted.sum(axis=1)).astype(np.float32)  # (N, h, w)

@@ -196,3 +196,60 @@ def test_model_output_pastes_onto_the_frame(fill_state_dict, coco):
         ys, xs = np.nonzero(person)
         assert len(xs) and xs.min() >= cx - sw / 2 - 1 and xs.max() <= cx + sw / 2 + 1
         assert ys.min() >= cy - sh / 2 - 1 and ys.max() <= cy + sh / 2 + 1
+
+
+@pytest.mark.parametrize(("input_hw", "stride"), [((473, 473), 4), ((256, 192), 1)])
+def test_device_paste_samples_as_opencv_does(coco, input_hw, stride):
+    """rtpose.device.paste_maps (torch, here on CPU tensors; on CUDA in the pipeline) against paste_crops
+    (OpenCV): the ground-truth person masks of coco_val_dev cropped and pasted back by both."""
+    import torch
+
+    from rtpose.device import paste_maps
+
+    people = _people(coco)
+    diffs, agree = [], []
+    for hw, ann in people:
+        center, size = box_to_center_size(xywh_to_xyxy(np.array(ann["bbox"]))[None], input_hw[1] / input_hw[0])
+        crops = masks_to_crops(ann["mask"], center, size, input_hw, stride)  # (1, h, w) soft masks
+        expected = paste_crops(crops, center, size, input_hw, hw, stride, fill=-1.0)
+        pasted = paste_maps(torch.from_numpy(crops[:, None]), center, size, input_hw, hw, stride, fill=-1.0)
+        assert pasted.shape == (1, 1, *hw) and pasted.dtype == torch.float32
+        diffs.append(float(np.abs(pasted[:, 0].numpy() - expected).max()))
+        labels = (crops >= 0.5).astype(np.float32) * 7  # one class, as the part labels are pasted
+        expected = paste_crops(labels, center, size, input_hw, hw, stride, labels=True, fill=-1)
+        pasted = paste_maps(torch.from_numpy(labels[:, None]), center, size, input_hw, hw, stride, labels=True,
+                            fill=-1)[:, 0].numpy()
+        assert set(np.unique(pasted)) <= {-1.0, 0.0, 7.0}
+        agree.append(float((pasted == expected).mean()))
+    # OpenCV interpolates on a 1/32-pixel grid: a sample can be off by 1/32 of a neighbour difference (≤ 2 here)
+    assert max(diffs) <= 2 / 32 + 1e-5, max(diffs)
+    assert min(agree) >= 0.999, min(agree)  # nearest sampling differs only on exact half-pixel ties
+
+
+def test_device_parts_path_gives_the_cpu_parts(seg_weights, coco):
+    """seg='parts' with the logits kept on the runtime's device (a GPU in the pipeline; PyTorch's CPU here) gives
+    the masks and part map of the numpy/OpenCV path on a real image."""
+    import cv2
+
+    from rtpose.results import PoseResult
+    from rtpose.segmentation import Segmenter
+    from rtpose.skeleton import get_keypoint_set
+
+    from .conftest import VAL_DEV
+
+    data = json.loads(VAL_DEV_ANN.read_text())
+    info = next(i for i in data["images"] if len(coco.get(i["id"], (None, []))[1]) >= 3)
+    image = cv2.imread(str(VAL_DEV / "val2017" / info["file_name"]))
+    boxes = xywh_to_xyxy(np.array([a["bbox"] for a in coco[info["id"]][1]], np.float32))
+    coco_set = get_keypoint_set("coco")
+    people = PoseResult(boxes, np.ones(len(boxes), np.float32), np.zeros((len(boxes), 17, 3), np.float32), coco_set)
+    with Segmenter("parts", seg_weights["lip"], backend="torch", input_size=128) as segmenter:
+        assert not segmenter.paste_on_gpu  # the CPU: OpenCV pastes
+        cpu = segmenter(image, people)
+        segmenter.paste_on_gpu = True  # what a CUDA runtime sets: torch pastes on the logits' device
+        device = segmenter(image, people)
+    assert device.masks.shape == cpu.masks.shape == (len(boxes), *image.shape[:2])
+    assert device.parts.dtype == cpu.parts.dtype == np.uint8
+    assert cpu.masks.any() and len(np.unique(cpu.parts)) > 2  # a real parts map, not all background
+    assert (device.masks == cpu.masks).mean() >= 0.999
+    assert (device.parts == cpu.parts).mean() >= 0.995

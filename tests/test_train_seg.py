@@ -134,7 +134,7 @@ def test_overfit_lowers_loss_raises_iou_and_the_checkpoint_loads_in_rtpose(tmp_p
     assert iou_after == pytest.approx(float(rows[-1]["IoU"]), abs=1e-6)  # what the run reported
     assert iou_after > iou_before, f"person IoU {iou_after:.3f} after training, {iou_before:.3f} before"
 
-    # the file in rtpose: the library's person mask is this model's, computed the Segmenter way (512 px)
+    # the file in rtpose: the library's person mask is this model's, at the input size the file records
     import cv2
 
     from rtpose import PoseModel
@@ -145,7 +145,7 @@ def test_overfit_lowers_loss_raises_iou_and_the_checkpoint_loads_in_rtpose(tmp_p
                    seg="person", seg_weights=out / "best.pth") as model:
         result = model(image)
     assert result.person_mask is not None and result.person_mask.shape == image.shape[:2]
-    expected = predict_person_mask(trained, image, 512, torch.device("cpu"))
+    expected = predict_person_mask(trained, image, side, torch.device("cpu"))
     assert np.mean((result.person_mask >= 0.5) == expected) > 0.999
     # and on the command line
     json_out = tmp_path / "one.json"

@@ -76,12 +76,15 @@ class TorchSegRuntime:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """float32 ``(N, 3, H, W)`` → float32 logits ``(N, C, ceil(H/4), ceil(W/4))``."""
+        return self.infer_tensor(batch).cpu().numpy()
+
+    def infer_tensor(self, batch: np.ndarray) -> Any:
+        """:meth:`infer`'s logits left on the model's device: a float32 torch tensor."""
         import torch
 
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.torch_device)
-            out = self.model(x.half() if self.fp16 else x)
-        return out.float().cpu().numpy()
+            return self.model(x.half() if self.fp16 else x).float()
 
     def close(self) -> None:
         """Drop the model (its GPU memory goes back to PyTorch's allocator)."""
@@ -154,12 +157,27 @@ class OpenVinoSegRuntime:
         self.request = self.compiled = None
 
 
-def run_batched(runtime: SegRuntime, batch: np.ndarray) -> np.ndarray:
-    """Logits of ``batch``, split only where it exceeds ``runtime.max_batch``."""
+def run_batched(runtime: SegRuntime, batch: np.ndarray, on_device: bool = False) -> Any:
+    """Logits of ``batch``, split only where it exceeds ``runtime.max_batch``: a numpy array, or with
+    ``on_device`` a torch tensor on the runtime's GPU (runtimes with ``infer_tensor``)."""
     step = max(1, int(runtime.max_batch))
+    infer = runtime.infer_tensor if on_device else runtime.infer
     if len(batch) <= step:
-        return runtime.infer(batch)
-    return np.concatenate([runtime.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
+        return infer(batch)
+    parts = [infer(batch[i : i + step]) for i in range(0, len(batch), step)]
+    if on_device:
+        import torch
+
+        return torch.cat(parts)
+    return np.concatenate(parts)
 
 
-__all__ = ["OnnxRuntimeSegRuntime", "OpenVinoSegRuntime", "SegRuntime", "TorchSegRuntime", "run_batched"]
+def runs_on_gpu(runtime: SegRuntime) -> bool:
+    """Whether the runtime keeps its logits on a CUDA device (``infer_tensor``), so that pasting them back
+    into the frame can run there too (:func:`rtpose.device.parts_from_logits`)."""
+    device = getattr(runtime, "torch_device", None)
+    return callable(getattr(runtime, "infer_tensor", None)) and getattr(device, "type", None) == "cuda"
+
+
+__all__ = ["OnnxRuntimeSegRuntime", "OpenVinoSegRuntime", "SegRuntime", "TorchSegRuntime", "run_batched",
+           "runs_on_gpu"]

@@ -179,6 +179,11 @@ class TensorRTSegRuntime:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """float32 ``(N, 3, H, W)`` within the profile → float32 logits ``(N, C, ceil(H/4), ceil(W/4))``."""
+        return self.infer_tensor(batch).cpu().numpy()
+
+    def infer_tensor(self, batch: np.ndarray) -> Any:
+        """:meth:`infer`'s logits left on the GPU: a float32 torch tensor of its own (not the engine's buffer),
+        ready on the current stream."""
         import torch
 
         from rtpose.backends.tensorrt_backend import check_trt
@@ -199,8 +204,9 @@ class TensorRTSegRuntime:
                 out_shape = tuple(int(v) for v in self.execution.get_tensor_shape(self.output_name))
                 check_trt(self.execution.execute_async_v3(self.stream.cuda_stream),
                           f"run {self.artifact.name} on {tuple(batch.shape)}")
-                out = self._flat[self.output_name][: math.prod(out_shape)].view(out_shape).float().cpu()
-            return out.numpy()
+                out = self._flat[self.output_name][: math.prod(out_shape)].view(out_shape).float().clone()
+            torch.cuda.current_stream(self.torch_device).wait_stream(self.stream)
+            return out
 
     def close(self) -> None:
         """Release the execution context, engine, runtime and buffers (idempotent)."""
