@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default=str(SHARED / "models" / "yolov8n-person.pt"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--parts-width", type=int, default=18, choices=(18, 32, 48))
+    parser.add_argument("--seg-backend", default=None, help="segmentation runtime (default: as rtpose chooses)")
     args = parser.parse_args(argv)
 
     import rtpose
@@ -59,14 +60,19 @@ def main(argv: list[str] | None = None) -> int:
                 "pose + body parts": {"seg": "parts", "seg_weights": seg_weights(args.parts_width, 20, "lip", folder)}}
         print(f"machine: {cpu_model()}; video {Path(args.video).name}, {args.frames} frames, device {args.device}")
         for name, extra in rows.items():
+            if extra:
+                extra["seg_backend"] = args.seg_backend
             with rtpose.PoseModel(weights, detector=args.detector, device=args.device, **extra) as model:
                 stream = model.stream(args.video, max_frames=args.frames)
                 people = sum(len(r) for r in stream)
                 stats = stream.stats()
+                info = model.info
             stages = "  ".join(f"{s} {stats.stages[s].mean_ms:.0f}" for s in ("detect", "pose", "segment")
                                if s in stats.stages)
+            runs_on = f"pose {info.backend.name} {info.backend.precision}" + (
+                f", seg {info.segmentation.name} {info.segmentation.precision}" if info.segmentation else "")
             print(f"{name:<22} {stats.fps:6.2f} frames/s  {people / max(stats.frames, 1):4.1f} people/frame  "
-                  f"mean ms: {stages}")
+                  f"mean ms: {stages}  ({runs_on})")
     print(f"(load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())})")
     return 0
 
