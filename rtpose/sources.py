@@ -443,8 +443,9 @@ class CaptureSource(FrameSource):
     :attr:`end_reason` says why in one sentence); ``reconnect_timeout=0`` ends it at the first failure.
     A datagram stream (``udp://``, ``rtp://``, ``srt://``) whose frames pause for a while (at least
     :data:`STALL_PERIODS` frame periods and 0.5 s) but less than ``timeout`` lost the frames of the pause:
-    they are numbered as dropped too and counted in :attr:`stalls`. Over TCP (HTTP, RTSP's default) a
-    pause delays frames, which then arrive in a burst, so the numbering goes on.
+    they are numbered as dropped too and counted in :attr:`stalls`. Over TCP (HTTP, RTSP interleaved) a
+    pause delays frames, which then arrive in a burst, so the numbering goes on; RTSP, whose transport
+    the URL does not tell, is numbered on too.
     A camera that stops simply ends (``ended_early``).
 
     The frame rate a stream announces is not trusted: MJPEG and some RTSP servers say 25 whatever they
