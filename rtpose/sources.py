@@ -45,8 +45,9 @@ RECONNECT_BACKOFF = (0.5, 10.0)
 #: A stream's announced frame rate is kept when it is within this fraction of the measured one.
 FPS_TOLERANCE = 0.15
 #: Schemes whose streams lose what is sent while the reader stalls (datagrams): the frames after a stall are
-#: numbered as if the lost ones had been dropped. Over TCP a stall delays frames, which then arrive in a burst.
-DATAGRAM_SCHEMES = ("udp://", "rtp://", "srt://")
+#: numbered as if the lost ones had been dropped. Over TCP (and SRT, which resends) a stall delays frames, which
+#: then arrive in a burst.
+DATAGRAM_SCHEMES = ("udp://", "rtp://")
 #: A gap between two frames of a datagram stream counts as a stall from this many frame periods (and 0.5 s).
 STALL_PERIODS = 4
 
@@ -441,7 +442,7 @@ class CaptureSource(FrameSource):
     so a video saved in real time keeps the stream's duration. A stream that is not back within
     ``reconnect_timeout`` seconds ends (``read`` returns None, ``ended_early`` is set and
     :attr:`end_reason` says why in one sentence); ``reconnect_timeout=0`` ends it at the first failure.
-    A datagram stream (``udp://``, ``rtp://``, ``srt://``) whose frames pause for a while (at least
+    A datagram stream (``udp://``, ``rtp://``) whose frames pause for a while (at least
     :data:`STALL_PERIODS` frame periods and 0.5 s) but less than ``timeout`` lost the frames of the pause:
     they are numbered as dropped too and counted in :attr:`stalls`. Over TCP (HTTP, RTSP interleaved) a
     pause delays frames, which then arrive in a burst, so the numbering goes on; RTSP, whose transport
