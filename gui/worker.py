@@ -57,7 +57,7 @@ def _describe_segmenter(segmenter) -> str:
     """``"seg person · HRNetV2-W18 (voc)"``, or "" without segmentation."""
     if segmenter is None:
         return ""
-    return f"seg {segmenter.mode} · HRNetV2-W{segmenter.model.width} ({segmenter.classes.name})"
+    return f"seg {segmenter.mode} · HRNetV2-W{segmenter.width} ({segmenter.classes.name})"
 
 
 def _one_sentence(exc: BaseException) -> str:
