@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:  # rtpose.signals.Interrupted says by which signal and during what
+        _forget_unhandled_interrupt()
         print(f"rtpose: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # the reader went away (rtpose cache | head): not an error of ours
@@ -118,6 +119,20 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _forget_unhandled_interrupt() -> None:
+    """Let our exit code stand after a Ctrl-C that we handled.
+
+    CPython 3.11 marks a KeyboardInterrupt raised inside ``exec``'d code (dataclasses and namedtuple build their
+    methods so, e.g. while a module imports) as unhandled even when it is caught, and then ends the process by
+    SIGINT (exit status -2) instead of with our 130. Clearing the mark is harmless where it does not exist.
+    """
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(ValueError, AttributeError, OSError):
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
 
 
 def _unknown_command(word: str, known) -> str:
