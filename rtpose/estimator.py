@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rtpose.backends.base import PoseBackend
@@ -17,6 +19,23 @@ from rtpose.skeleton import (
     keypoint_set_for,
 )
 from rtpose.timing import StageTimer
+
+
+@dataclass
+class PreparedCrops:
+    """Several images' people between :meth:`TopDownEstimator.prepare` and :meth:`TopDownEstimator.finish`.
+
+    ``boxes`` ``(N_i, 4)`` and ``scores`` ``(N_i,)`` per image; ``batch`` the float32 crops ``(ΣN_i, 3, H, W)``
+    of all of them in image order, with their crops' ``centers`` and ``sizes`` ``(ΣN_i, 2)``; all None when
+    there is nobody or the device path crops on the GPU.
+    """
+
+    images: list[np.ndarray]
+    boxes: list[np.ndarray]
+    scores: list[np.ndarray]
+    batch: np.ndarray | None = None
+    centers: np.ndarray | None = None
+    sizes: np.ndarray | None = None
 
 
 class TopDownEstimator:
@@ -133,37 +152,62 @@ class TopDownEstimator:
         Returns:
             one :class:`~rtpose.results.PoseResult` per image. The crops of all images go through the
             backend together (split only at its ``max_batch``); on the GPU's device path, image by image.
+            The same as :meth:`finish` of :meth:`prepare`, which a pipeline runs on two threads.
         """
         timer = timer or self.timer
-        results = self._poses(images_bgr, boxes, scores, timer)
-        if self.segmenter is not None:
-            results = [self.segmenter(image, result, timer) for image, result in zip(images_bgr, results)]
-        return results
+        return self.finish(self.prepare(images_bgr, boxes, scores, timer), timer)
 
-    def _poses(self, images_bgr, boxes, scores, timer: StageTimer) -> list[PoseResult]:
+    def prepare(
+        self,
+        images_bgr: list[np.ndarray],
+        boxes: list[np.ndarray],
+        scores: list[np.ndarray | None],
+        timer: StageTimer | None = None,
+    ) -> PreparedCrops:
+        """The first half of :meth:`estimate_many`: the crops of every person (stage ``crop``), no model call.
+
+        On the GPU's device path (and for images without people) nothing is cropped here: :meth:`finish`
+        does it on the device.
+        """
+        timer = timer or self.timer
         boxes = [np.asarray(b, dtype=np.float32).reshape(-1, 4) for b in boxes]
         scores = [np.ones(len(b), np.float32) if s is None else np.asarray(s, np.float32)
                   for b, s in zip(boxes, scores)]
-        counts = [len(b) for b in boxes]
-        if sum(counts) == 0:
+        prepared = PreparedCrops(list(images_bgr), boxes, scores)
+        if sum(len(b) for b in boxes) == 0 or (self.device_path is not None and not self.flip):
+            return prepared
+        with timer.stage("crop"):
+            parts = [make_input_batch(image, b, self.codec.input_hw, self.padding)
+                     for image, b in zip(images_bgr, boxes) if len(b)]
+            prepared.batch = np.concatenate([p[0] for p in parts])
+            prepared.centers = np.concatenate([p[1] for p in parts])
+            prepared.sizes = np.concatenate([p[2] for p in parts])
+        return prepared
+
+    def finish(self, prepared: PreparedCrops, timer: StageTimer | None = None) -> list[PoseResult]:
+        """The second half of :meth:`estimate_many`: the pose call (stage ``pose``), decoding, segmentation."""
+        timer = timer or self.timer
+        results = self._poses(prepared, timer)
+        if self.segmenter is not None:
+            results = [self.segmenter(image, result, timer) for image, result in zip(prepared.images, results)]
+        return results
+
+    def _poses(self, prepared: PreparedCrops, timer: StageTimer) -> list[PoseResult]:
+        boxes, scores = prepared.boxes, prepared.scores
+        if sum(len(b) for b in boxes) == 0:
             return [PoseResult.empty(self.keypoint_set) for _ in boxes]
-        if self.device_path is not None and not self.flip:
+        if prepared.batch is None:  # the device path
             results = []
-            for image, b, s in zip(images_bgr, boxes, scores):
+            for image, b, s in zip(prepared.images, boxes, scores):
                 if not len(b):
                     results.append(PoseResult.empty(self.keypoint_set))
                     continue
                 keypoints = self.device_path(image, b, self.padding, timer)
                 results.append(PoseResult(b, s, keypoints, self._check_keypoints(keypoints.shape[1])))
             return results
-        with timer.stage("crop"):
-            parts = [make_input_batch(image, b, self.codec.input_hw, self.padding)
-                     for image, b in zip(images_bgr, boxes) if len(b)]
-            batch = np.concatenate([p[0] for p in parts])
-            centers = np.concatenate([p[1] for p in parts])
-            sizes = np.concatenate([p[2] for p in parts])
-            n = len(batch)
-            if self.flip:
+        batch, n = prepared.batch, len(prepared.batch)
+        if self.flip:
+            with timer.stage("crop"):
                 batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])
         with timer.stage("pose"):
             heatmaps = self.run_backend(batch)
@@ -171,11 +215,11 @@ class TopDownEstimator:
             if self.flip:
                 flips = self._check_keypoints(heatmaps.shape[1]).flip_index
                 heatmaps = self.codec.merge_flipped(heatmaps[:n], heatmaps[n:], flip_index=flips)
-            keypoints = self.decode(heatmaps, centers, sizes)
+            keypoints = self.decode(heatmaps, prepared.centers, prepared.sizes)
         results, start = [], 0
-        for b, s, count in zip(boxes, scores, counts):
-            results.append(PoseResult(b, s, keypoints[start:start + count], self.keypoint_set))
-            start += count
+        for b, s in zip(boxes, scores):
+            results.append(PoseResult(b, s, keypoints[start:start + len(b)], self.keypoint_set))
+            start += len(b)
         return results
 
     def run_backend(self, batch: np.ndarray) -> np.ndarray:

@@ -35,8 +35,10 @@ The run loop (:func:`rtpose.stream.run`) adds ``render``, ``write`` and ``e2e`` 
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from rtpose.capture import Capture
 from rtpose.det_every import DetectEveryN
@@ -49,6 +51,17 @@ from rtpose.stats import STAGE_ORDER, RunStats, remote_failures, stage_stats
 from rtpose.timing import StageTimer, now
 
 _END = object()
+
+
+@dataclass
+class _Round:
+    """One round between the two inference stages: the frames taken, when, their timer and prepared crops."""
+
+    batch: list[tuple[int, Item]]
+    taken: float
+    timer: _FrameTimer
+    prepared: object
+    resets: list[int]
 
 
 class _FrameTimer:
@@ -93,6 +106,9 @@ class Pipeline:
             of finishing (for viewers with a position slider); ``at_end`` is True while waiting.
         det_every: run the detector on one frame in N; between, boxes come from each person's previous
             keypoints (:mod:`rtpose.det_every`); 1 (default) detects on every frame.
+        overlap: run the work in two threads, so that the detector and the crops of the next frames are done
+            while the pose model runs on this round's people (default). With ``det_every`` the next round
+            waits for this one's keypoints. False: one thread does all.
 
     Each result's ``stream`` is the index of its source in ``source``. Use::
 
@@ -117,6 +133,7 @@ class Pipeline:
         queue_size: int = 4,
         hold_at_end: bool = False,
         det_every: int = 1,
+        overlap: bool = True,
     ) -> None:
         self.sources: list[FrameSource] = list(source) if isinstance(source, (list, tuple)) else [source]
         if not self.sources:
@@ -143,6 +160,14 @@ class Pipeline:
         self._results_cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: The second stage (pose, decode, track, deliver) when the work overlaps; None: one thread.
+        self._pose_thread: threading.Thread | None = None
+        self.overlap = bool(overlap) and getattr(estimator, "detector", None) is not None and hasattr(
+            estimator, "prepare")
+        self._rounds: queue.SimpleQueue = queue.SimpleQueue()
+        self._slot = threading.Semaphore(1)  # rounds ahead of the pose stage: one
+        self._pending = 0  # rounds handed to the pose stage and not finished
+        self._pending_cond = threading.Condition()
         self._started = False
         self._finished = threading.Event()
         self._error: BaseException | None = None
@@ -179,6 +204,9 @@ class Pipeline:
         self._start_time = now()
         for capture in self.captures:
             capture.start()
+        if self.overlap:
+            self._pose_thread = threading.Thread(target=self._pose_loop, name="rtpose-pose", daemon=True)
+            self._pose_thread.start()
         self._thread = threading.Thread(target=self._inference_loop, name="rtpose-inference", daemon=True)
         self._thread.start()
 
@@ -211,8 +239,8 @@ class Pipeline:
         deadline = now() + timeout
         for capture in self.captures:
             capture.join(max(0.0, deadline - now()))
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(max(0.0, deadline - now()))
+        for thread in self._inference_threads():
+            thread.join(max(0.0, deadline - now()))
         if self._end_time is None:
             self._end_time = now()
 
@@ -221,20 +249,25 @@ class Pipeline:
         """The error that ended the inference thread or a capture thread, if any."""
         return self._error or next((c.error for c in self.captures if c.error is not None), None)
 
+    def _inference_threads(self) -> list[threading.Thread]:
+        """The inference threads other than the calling one."""
+        return [t for t in (self._thread, self._pose_thread) if t is not None and t is not threading.current_thread()]
+
     @property
     def running(self) -> bool:
         """True while any pipeline thread is alive."""
-        return any(c.alive for c in self.captures) or (self._thread is not None and self._thread.is_alive())
+        return any(c.alive for c in self.captures) or self.inferring
 
     @property
     def inferring(self) -> bool:
-        """True while the inference thread is alive (a capture thread may still wait in a source's read)."""
-        return self._thread is not None and self._thread.is_alive()
+        """True while an inference thread is alive (a capture thread may still wait in a source's read)."""
+        return any(t is not None and t.is_alive() for t in (self._thread, self._pose_thread))
 
     def join_inference(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for the inference thread (a pose call cannot be cut short)."""
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        """Wait up to ``timeout`` s for the inference threads (a pose call cannot be cut short)."""
+        deadline = now() + timeout
+        for thread in self._inference_threads():
+            thread.join(max(0.0, deadline - now()))
 
     @property
     def finished(self) -> bool:
@@ -382,68 +415,137 @@ class Pipeline:
         return None
 
     def _inference_loop(self) -> None:
-        frame_timer = _FrameTimer(self.timer)
+        """The first stage: take frames, detect, crop; hands each round to the pose stage (or runs it here)."""
         generations = [c.handoff.generation for c in self.captures]
         try:
             while not self._stop.is_set():
+                if self.overlap and not self._wait_for_slot():
+                    break
                 batch = self._take()
                 if batch is None:
                     break
                 taken = now()
-                self._apply_tracker()
+                frame_timer = _FrameTimer(self.timer)
+                resets = []
                 for i, item in batch:
                     if item.generation != generations[i]:
                         generations[i] = item.generation
-                        if self.trackers[i] is not None:
-                            self.trackers[i].reset()
-                        if self.det_every[i] is not None:
-                            self.det_every[i].reset()
+                        resets.append(i)
+                if any(self.det_every[i] is not None for i, _ in batch):
+                    self._pose_idle()  # boxes between detections come from the pose stage's last keypoints
+                for i in resets:
+                    if self.det_every[i] is not None:
+                        self.det_every[i].reset()
                 frame_timer.frame = {"capture": max(item.capture_ms for _, item in batch)}
                 for _, item in batch:
                     self.timer.add("queue", taken - item.queued_at)
                 frame_timer.frame["queue"] = max(taken - item.queued_at for _, item in batch) * 1e3
-                results = self._estimate(batch, frame_timer)
-                if results is None:  # stopped between detection and pose
+                prepared = self._prepare(batch, frame_timer)
+                if prepared is None:  # stopped between detection and pose
                     break
-                people = sum(len(r) for r in results)
-                self.people += people
-                self.pose_calls += 1 if people else 0
-                for (i, item), result in zip(batch, results):
-                    result = result.replace(frame=item.frame, stream=i)
-                    if self.trackers[i] is not None:
-                        with frame_timer.stage("track"):
-                            result = self.trackers[i].update(result, item.frame.clock)
-                    ready = now()
-                    origin = item.frame.timestamp if self.captures[i].drop_frames else taken
-                    latency = (ready - origin) * 1e3
-                    self.timer.add("latency", latency / 1e3)
-                    self._recent[i].append(ready)
-                    self.processed[i] += 1
-                    self.people_found[i] += len(result)
-                    self._deliver(result.replace(timings_ms=dict(frame_timer.frame), latency_ms=latency,
-                                                 fps=self.stream_fps(i), dropped=self.captures[i].dropped,
-                                                 origin=origin))
-                    if self.max_frames is not None and self.processed[i] >= self.max_frames:
-                        self._done[i] = True
-                        self.captures[i].stop(discard=True)
-                if all(self._done):
-                    break
+                work = _Round(batch, taken, frame_timer, prepared, resets)
+                if not self.overlap:
+                    if not self._finish(work):
+                        break
+                    continue
+                with self._pending_cond:
+                    self._pending += 1
+                self._rounds.put(work)
         except BaseException as exc:
             self._error = exc
         finally:
-            self._end_time = now()
-            for capture in self.captures:
-                capture.stop(discard=True)  # inference is done: let the capture threads exit
-            self._deliver(_END)
-            self._finished.set()
+            if self.overlap:
+                self._rounds.put(_END)
+            else:
+                self._end()
 
-    def _estimate(self, batch: list[tuple[int, Item]], frame_timer: _FrameTimer) -> list[PoseResult] | None:
-        """Detection (one call for the frames that need it), then (unless a stop came) one batched pose call."""
+    def _wait_for_slot(self) -> bool:
+        """Wait until the pose stage took the round before the last (at most one round waits for it)."""
+        while not self._slot.acquire(timeout=0.05):
+            if self._stop.is_set() or self._pose_thread is None or not self._pose_thread.is_alive():
+                return False
+        return True
+
+    def _pose_loop(self) -> None:
+        """The second stage: the pose call, decoding, tracking and delivery of each round, in order.
+
+        After a stop, an error, or once every source has its ``max_frames``, the rounds still handed over
+        are dropped (stopped between detection and pose) until the first stage says it ended.
+        """
+        done = False
+        try:
+            while (work := self._rounds.get()) is not _END:
+                self._slot.release()
+                try:
+                    if not (done or self._stop.is_set() or self._error is not None):
+                        done = not self._finish(work)
+                finally:
+                    with self._pending_cond:
+                        self._pending -= 1
+                        self._pending_cond.notify_all()
+        except BaseException as exc:
+            self._error = exc
+            self._stop.set()
+        finally:
+            self._end()
+
+    def _pose_idle(self) -> None:
+        """Wait until the pose stage has finished every round handed to it (or ended)."""
+        with self._pending_cond:
+            while (self._pending and not self._stop.is_set() and self._pose_thread is not None
+                   and self._pose_thread.is_alive()):
+                self._pending_cond.wait(0.05)
+
+    def _finish(self, work: _Round) -> bool:
+        """Pose, decode, track and deliver one round; False once every source has its ``max_frames``."""
+        batch, frame_timer = work.batch, work.timer
+        self._apply_tracker()
+        for i in work.resets:
+            if self.trackers[i] is not None:
+                self.trackers[i].reset()
+        results = self._poses(work, frame_timer)
+        people = sum(len(r) for r in results)
+        self.people += people
+        self.pose_calls += 1 if people else 0
+        for (i, item), result in zip(batch, results):
+            result = result.replace(frame=item.frame, stream=i)
+            if self.trackers[i] is not None:
+                with frame_timer.stage("track"):
+                    result = self.trackers[i].update(result, item.frame.clock)
+            ready = now()
+            origin = item.frame.timestamp if self.captures[i].drop_frames else work.taken
+            latency = (ready - origin) * 1e3
+            self.timer.add("latency", latency / 1e3)
+            self._recent[i].append(ready)
+            self.processed[i] += 1
+            self.people_found[i] += len(result)
+            self._deliver(result.replace(timings_ms=dict(frame_timer.frame), latency_ms=latency,
+                                         fps=self.stream_fps(i), dropped=self.captures[i].dropped,
+                                         origin=origin))
+            if self.max_frames is not None and self.processed[i] >= self.max_frames:
+                self._done[i] = True
+                self.captures[i].stop(discard=True)
+        return not all(self._done)
+
+    def _end(self) -> None:
+        """The last result is out: stop the captures, deliver the end, mark the pipeline finished."""
+        self._end_time = now()
+        for capture in self.captures:
+            capture.stop(discard=True)  # inference is done: let the capture threads exit
+        self._deliver(_END)
+        self._finished.set()
+
+    def _prepare(self, batch: list[tuple[int, Item]], frame_timer: _FrameTimer):
+        """Detection (one call for the frames that need it), then the crops; None when a stop came between.
+
+        Returns what :meth:`_poses` finishes: the estimator's prepared crops, or the frames for an estimator
+        that is a plain callable.
+        """
         estimator = self.estimator
         detector = getattr(estimator, "detector", None)
         images = [item.frame.image for _, item in batch]
-        if detector is None or not hasattr(estimator, "estimate_many"):
-            return [estimator(image, timer=frame_timer) for image in images]
+        if detector is None or not hasattr(estimator, "prepare"):
+            return images
         with frame_timer.stage("detect"):  # with det_every: the detector, or boxes from the last keypoints
             detections = [None] * len(batch)
             due = [k for k, (i, _) in enumerate(batch)
@@ -459,9 +561,14 @@ class Pipeline:
                     detections[k] = self.det_every[i].detections(images[k], lambda _image, d=detections[k]: d)
         if self._stop.is_set():
             return None
-        results = estimator.estimate_many(images, [d.boxes for d in detections], [d.scores for d in detections],
-                                          timer=frame_timer)
-        for (i, _), result in zip(batch, results):
+        return estimator.prepare(images, [d.boxes for d in detections], [d.scores for d in detections],
+                                 timer=frame_timer)
+
+    def _poses(self, work: _Round, frame_timer: _FrameTimer) -> list[PoseResult]:
+        if isinstance(work.prepared, list):
+            return [self.estimator(image, timer=frame_timer) for image in work.prepared]
+        results = self.estimator.finish(work.prepared, timer=frame_timer)
+        for (i, _), result in zip(work.batch, results):
             if self.det_every[i] is not None:
                 self.det_every[i].update(result)
         return results

@@ -86,7 +86,8 @@ def test_camera_stand_in_is_released_after_break(model, monkeypatch):
             break
     assert not cameras[0].isOpened() and not _threads()
     stats = stream.stats()
-    assert stats.frames == 3 and stats.source == "camera 0"
+    # the three taken, and at most the two rounds that were in the model (detector, pose) when the loop broke
+    assert 3 <= stats.frames <= 5 and stats.source == "camera 0"
 
 
 def test_a_list_of_frames_every_one_processed(model):

@@ -69,6 +69,35 @@ def test_people_per_pose_call_grow_with_the_streams(model):
         np.testing.assert_allclose(r.keypoints, single[r.index], atol=1e-3)
 
 
+@pytest.mark.parametrize("det_every", [1, 3])
+def test_the_two_inference_stages_give_what_one_thread_gives(model, det_every):
+    """Detection and crops of the next round run beside this round's pose call: same results, in order."""
+    from rtpose.pipeline import Pipeline
+    from rtpose.sources import open_source
+
+    runs = {}
+    for overlap in (True, False):
+        sources = [open_source(str(VIDEO_MULTI)), open_source(str(VIDEO_ONE_BY_ONE))]
+        pipeline = Pipeline(sources, model.estimator, max_frames=6, det_every=det_every, overlap=overlap,
+                            tracker=[model.stream_defaults.tracker(model.keypoint_set) for _ in sources])
+        pipeline.start()
+        threads = set(_threads())
+        runs[overlap] = list(pipeline.results(timeout=60))
+        pipeline.stop()
+        for source in sources:
+            source.close()
+        assert ("rtpose-pose" in threads) == overlap
+        assert pipeline.people == sum(len(r) for r in runs[overlap])
+        for i in (0, 1):
+            assert [r.index for r in runs[overlap] if r.stream == i] == list(range(6))  # in order, all there
+        runs[overlap].sort(key=lambda r: (r.stream, r.index))  # rounds may pair the streams' frames differently
+    for a, b in zip(runs[True], runs[False]):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-4)
+        np.testing.assert_array_equal(a.track_ids, b.track_ids)
+    assert not _threads()
+
+
 class StalledCamera(FrameSource):
     """A live source that sends two frames, then nothing until it is closed (a camera that froze)."""
 
