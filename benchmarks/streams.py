@@ -168,6 +168,78 @@ def combined(runs: list[dict]) -> dict:
             "memory": max(r["memory"] for r in runs)}
 
 
+def batching_ceiling(args, weights: str) -> list[tuple[int, dict]]:
+    """What batching alone can buy here: the detector and the pose model timed in one process on the video's
+    own frames and people, at the batches N processes make (one frame, its people) and at the batches one
+    process makes (N frames, all their people).
+
+    Per N, medians of interleaved repeats: ``det_one_ms`` / ``det_batched_ms`` the detector's time per frame on
+    one frame / on N frames at once; ``pose_one_ms`` / ``pose_batched_ms`` the pose model's time per person on
+    one frame's crops / on all N frames' crops at once. ``ceiling`` is the model time per frame of N processes
+    over that of one process: the people/s ratio one process could reach if nothing but the model calls cost
+    time and N processes shared the cores without loss.
+    """
+    import statistics
+
+    import cv2
+    import numpy as np
+
+    import rtpose
+    from rtpose.crops import make_input_batch
+
+    model = rtpose.PoseModel(weights, detector=args.detector, backend=args.backend, device=args.device)
+    estimator = model.estimator
+    capture = cv2.VideoCapture(args.video)
+    frames = []
+    while len(frames) < max(args.streams) and (grabbed := capture.read())[0]:
+        frames.append(grabbed[1])
+    capture.release()
+    frames = [frames[i % len(frames)] for i in range(max(args.streams))]
+    crops = [make_input_batch(f, d.boxes, estimator.codec.input_hw, estimator.padding)[0]
+             for f, d in zip(frames, estimator.detector.detect_batch(frames))]
+
+    def timed_ms(call, *arg) -> float:
+        start = time.perf_counter()
+        call(*arg)
+        return (time.perf_counter() - start) * 1e3
+
+    def detect(n: int, batched: bool) -> float:
+        """ms per frame for frames[:n]."""
+        if batched:
+            return timed_ms(estimator.detector.detect_batch, frames[:n]) / n
+        return sum(timed_ms(estimator.detector.detect_batch, [f]) for f in frames[:n]) / n
+
+    def pose(n: int, batched: bool) -> float:
+        """ms per person for the people of frames[:n]."""
+        people = sum(len(c) for c in crops[:n])
+        if batched:
+            return timed_ms(estimator.run_backend, np.concatenate(crops[:n])) / people
+        return sum(timed_ms(estimator.run_backend, c) for c in crops[:n] if len(c)) / people
+
+    rows = []
+    for n in args.streams:
+        people = sum(len(c) for c in crops[:n])
+        if not people:
+            continue
+        times: dict[str, list[float]] = {"det_one_ms": [], "det_batched_ms": [], "pose_one_ms": [], "pose_batched_ms": []}
+        for r in range(args.ceiling_repeats + 1):  # the first round warms every batch shape and is left out
+            for batched in (False, True) if r % 2 else (True, False):
+                det_ms, pose_ms = detect(n, batched), pose(n, batched)
+                if r:
+                    kind = "batched" if batched else "one"
+                    times[f"det_{kind}_ms"].append(det_ms)
+                    times[f"pose_{kind}_ms"].append(pose_ms)
+        row = {k: statistics.median(v) for k, v in times.items()}
+        per_frame = people / n
+        row.update(people_per_frame=per_frame, people_per_call=people, load=os.getloadavg()[0])
+        row["ceiling"] = ((row["det_one_ms"] + per_frame * row["pose_one_ms"])
+                          / (row["det_batched_ms"] + per_frame * row["pose_batched_ms"]))
+        rows.append((n, row))
+        print(json.dumps({"streams": n, "batching_ceiling": row}))
+    model.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default=str(SHARED / "data" / "videos" / "vtest-480x360.avi"))
@@ -181,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs of each side, alternating which goes first (default: 2)")
     parser.add_argument("--no-triton", action="store_true", help="leave out the rows through a local Triton server")
     parser.add_argument("--triton-only", action="store_true", help="only the rows through a local Triton server")
+    parser.add_argument("--ceiling-repeats", type=int, default=15,
+                        help="repeats of the batching-ceiling timings (0 leaves that table out; default: 15)")
     args = parser.parse_args(argv)
     if args.no_triton and args.triton_only:
         parser.error("--no-triton and --triton-only contradict each other; pass one of them")
@@ -207,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"streams": n, "one_process": together, "separate": apart, "load": load,
                               "runs": runs}))
         served = [] if args.no_triton else triton_rows(args, weights, Path(tmp))
+        ceiling = [] if args.triton_only or args.ceiling_repeats < 1 else batching_ceiling(args, weights)
     if rows:
         print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
               f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
@@ -216,6 +291,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{b['fps']:>21.2f} {b['people_s']:>9.1f} {b['per_call']:>9.1f} {b['memory']:>7.0f} | "
                   f"{a['people_s'] / max(b['people_s'], 1e-9):>14.2f} {a['memory'] / max(b['memory'], 1e-9):>12.2f} | "
                   f"{load:.2f}")
+    if ceiling:
+        print("\nWhat batching alone can buy here (model calls only, in one process, on the video's frames and people;"
+              " medians):")
+        print(f"{'N':>3} | {'people per call':>15} | {'detector ms per frame: 1 frame':>30} {'N frames':>8} | "
+              f"{'pose ms per person: 1 frame':>27} {'N frames':>8} | {'ceiling':>7} | load")
+        for n, c in ceiling:
+            print(f"{n:>3} | {c['people_per_call']:>15} | {c['det_one_ms']:>30.1f} {c['det_batched_ms']:>8.1f} | "
+                  f"{c['pose_one_ms']:>27.1f} {c['pose_batched_ms']:>8.1f} | {c['ceiling']:>6.2f}x | {c['load']:.2f}")
     if served:
         print(f"\n{'N':>3} | {'Triton: frames/s':>16} {'people/s':>9} {'per call':>9} {'client MB':>9} "
               f"{'server MB':>9} | failed calls (pose, detector) | load")
