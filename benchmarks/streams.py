@@ -33,6 +33,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,29 +55,41 @@ def cpu_model() -> str:
     return f"{name.group(1).strip() if name else 'unknown CPU'} ({os.cpu_count()} cores; {', '.join(extras)})"
 
 
-def run_processes(commands: list[list[str]]) -> tuple[list[str], float, list[float]]:
-    """Run the commands together; returns their stderr, the peak summed RSS in MB and when each ended
-    (``time.monotonic()``, to within the 50 ms sampling)."""
+def run_processes(commands: list[list[str]]) -> tuple[list[str], float, list[float | None]]:
+    """Run the commands together; returns their stderr, the peak summed RSS in MB, and for each process when
+    its summary line came (``time.monotonic()``): the end of its processing, before the model is released and
+    the interpreter exits (None where it printed none)."""
     import psutil
 
     procs = [subprocess.Popen(c, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) for c in commands]
     handles = [psutil.Process(p.pid) for p in procs]
-    ended: list[float | None] = [None] * len(procs)
+    errs: list[list[str]] = [[] for _ in procs]
+    summary_at: list[float | None] = [None] * len(procs)
+
+    def read(k: int) -> None:
+        for line in procs[k].stderr:
+            if summary_at[k] is None and "frames processed" in line:
+                summary_at[k] = time.monotonic()
+            errs[k].append(line)
+
+    readers = [threading.Thread(target=read, args=(k,), daemon=True) for k in range(len(procs))]
+    for reader in readers:
+        reader.start()
     peak = 0.0
-    while any(e is None for e in ended):
+    while any(p.poll() is None for p in procs):
         total = 0
-        for i, (p, h) in enumerate(zip(procs, handles)):
-            if ended[i] is None and p.poll() is not None:
-                ended[i] = time.monotonic()
+        for h in handles:
             with contextlib.suppress(psutil.Error):  # a process that just ended
                 total += h.memory_info().rss
         peak = max(peak, total / 1e6)
         time.sleep(0.05)
-    errs = [p.stderr.read() for p in procs]
-    for p, err in zip(procs, errs):
+    for reader in readers:
+        reader.join()
+    texts = ["".join(e) for e in errs]
+    for p, err in zip(procs, texts):
         if p.returncode != 0:
             raise SystemExit(f"a run failed ({p.returncode}):\n{err[-2000:]}")
-    return errs, peak, ended
+    return texts, peak, summary_at
 
 
 def summary_figures(stderr: str) -> dict:
@@ -151,10 +164,12 @@ def one_process(base: list[str], video: str, n: int) -> dict:
 
 def separate_processes(base: list[str], video: str, n: int) -> dict:
     """N rtpose processes of one stream each, started together: their frames, people and pose calls summed,
-    timed from the first one's first frame to the last one's end (they finish loading at different times,
-    so their own processing times need not overlap); peak summed memory."""
+    timed from the first one's first frame to the last one's end of processing (they finish loading at
+    different times, so their own processing times need not overlap; a process's end is when its summary
+    line comes, which is also where the one-process side's time ends); peak summed memory."""
     errs, memory, ended = run_processes([base + ["--source", video] for _ in range(n)])
     many = [summary_figures(e) for e in errs]
+    # each process's processing ends when it prints its summary (its exit comes later, after releasing the models)
     span = max(ended) - min(end - m["elapsed"] for end, m in zip(ended, many))
     return {"frames": sum(m["frames"] for m in many), "people": sum(m["people"] for m in many),
             "calls": sum(m["calls"] for m in many), "elapsed": span, "memory": memory}
@@ -221,7 +236,8 @@ def batching_ceiling(args, weights: str) -> list[tuple[int, dict]]:
         people = sum(len(c) for c in crops[:n])
         if not people:
             continue
-        times: dict[str, list[float]] = {"det_one_ms": [], "det_batched_ms": [], "pose_one_ms": [], "pose_batched_ms": []}
+        times: dict[str, list[float]] = {f"{part}_{kind}_ms": [] for part in ("det", "pose")
+                                         for kind in ("one", "batched")}
         for r in range(args.ceiling_repeats + 1):  # the first round warms every batch shape and is left out
             for batched in (False, True) if r % 2 else (True, False):
                 det_ms, pose_ms = detect(n, batched), pose(n, batched)

@@ -284,7 +284,7 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
             detector.conf = value  # read by the detector on every frame
 
     def _set_tracking(self, on: bool) -> None:
-        self.controller.set_tracking(on)  # applied by the inference thread between two frames
+        self.controller.set_tracking(on)  # applied by the pose thread between two frames
         self.show_ids.setChecked(on)
 
     # -------------------------------------------------------------------------------- sources

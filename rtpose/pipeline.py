@@ -1,19 +1,22 @@
-"""The real-time pipeline: capture thread → inference thread → results for the render/sink side.
+"""The real-time pipeline: capture threads → inference and pose threads → results for the render/sink side.
 
 Reading and playback live in :class:`rtpose.capture.Capture`; this module is the inference side. Most
 programs do not use it directly: :meth:`rtpose.PoseModel.stream` runs it inside a generator.
 
 ::
 
-    capture thread ──▶ hand-off ──▶ inference thread ──▶ results ──▶ caller (CLI main thread / Qt)
-    source.read()      live: latest-frame slot           detector + one batched pose call
-                       files: bounded queue              + optional tracker
+    capture thread ──▶ hand-off ──▶ inference thread ──▶ pose thread ──▶ results ──▶ caller (CLI / Qt)
+    source.read()      live: latest-frame slot  detector + crops       one batched pose call,
+    (one per source)   files: bounded queue     of the next round      decode, tracker
 
 - Live sources (cameras, streams, ``realtime`` file playback) keep only the newest frame: a frame that
   the inference thread has not taken when the next one arrives is dropped and counted.
 - Files and folders put every frame through a small bounded queue (back-pressure, nothing dropped).
+- The inference thread detects and crops the next round while the pose thread runs this round's pose
+  call (``overlap=False``: one thread does both); with detect-every-N the next round waits for this
+  round's keypoints.
 - Results go to :meth:`Pipeline.results` (a bounded queue that the caller drains) or, when
-  ``on_result`` is given, to that callback in the inference thread.
+  ``on_result`` is given, to that callback in the thread that finished the round (the pose thread).
 - :meth:`Pipeline.stop` (or the end of the stream, or ``max_frames``) joins every thread within about
   a second; memory stays bounded however long it runs.
 
@@ -94,9 +97,9 @@ class Pipeline:
             anything callable as ``estimator(image, timer=…)`` works for one source). Stage times are
             passed per call, so one estimator may serve several pipelines one after another (or at once).
         tracker: optional object with ``update(result, timestamp) -> result`` and ``reset()`` (or a list,
-            one per source), called in the inference thread after estimation (stage ``track``); reset on
+            one per source), called in the pose thread after estimation (stage ``track``); reset on
             :meth:`seek`. Replace it while running with :meth:`set_tracker` (between two frames).
-        on_result: called in the inference thread with each result. Then :meth:`results` only yields the
+        on_result: called in the pose thread with each result. Then :meth:`results` only yields the
             newest results the caller has not missed (it never blocks inference).
         max_frames: stop after this many processed frames (of each source).
         timer: where stage times go (a new one when None).
@@ -197,7 +200,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
-        """Start the capture threads and the inference thread."""
+        """Start the capture threads and the inference threads."""
         if self._started:
             raise RuntimeError("A Pipeline can be started once.")
         self._started = True
@@ -246,7 +249,7 @@ class Pipeline:
 
     @property
     def error(self) -> BaseException | None:
-        """The error that ended the inference thread or a capture thread, if any."""
+        """The error that ended an inference thread or a capture thread, if any."""
         return self._error or next((c.error for c in self.captures if c.error is not None), None)
 
     def _inference_threads(self) -> list[threading.Thread]:
@@ -271,7 +274,7 @@ class Pipeline:
 
     @property
     def finished(self) -> bool:
-        """True once the inference thread has delivered its last result."""
+        """True once the pose thread has delivered its last result."""
         return self._finished.is_set()
 
     @property
@@ -343,7 +346,7 @@ class Pipeline:
         """Yield results as they come until the streams end or :meth:`stop` is called.
 
         After :meth:`request_stop` it still yields the results of the frames that were in the model, so a
-        stopped run loses nothing it computed. Re-raises an error of a capture or the inference thread
+        stopped run loses nothing it computed. Re-raises an error of a capture or an inference thread
         (e.g. a source that failed) at the end. ``timeout``: give up waiting for the next result after
         this many seconds (None: no limit).
         """
@@ -369,7 +372,7 @@ class Pipeline:
             raise error
 
     def _stopped_and_drained(self) -> bool:
-        """A stop was asked for and the inference thread has delivered its last result (or never ran)."""
+        """A stop was asked for and the pose thread has delivered its last result (or never ran)."""
         return self._stop.is_set() and (self._finished.is_set() or not self._started)
 
     def stats(self) -> RunStats:
@@ -397,7 +400,7 @@ class Pipeline:
             failures=remote_failures(self.estimator),
         )
 
-    # ------------------------------------------------------------------ the inference thread
+    # ------------------------------------------------------------------ the inference threads
     def _take(self) -> list[tuple[int, Item]] | None:
         """The next frames: one source's next frame, or the newest of every source that has one (several)."""
         if len(self.captures) == 1:

@@ -69,7 +69,7 @@ class PoseStream:
             fails at once.
         options: tracking, smoothing, detect-every-N, playback.
         hold_at_end: at the end of a file, wait for a :meth:`seek` (a viewer's slider).
-        on_result: called on the inference thread with each result (then iteration yields only the
+        on_result: called on the pose thread with each result (then iteration yields only the
             newest results, never blocking inference: the viewer's mode).
         warm: run the detector and the pose model once before the first frame (keeps one-off costs
             out of the figures).
@@ -183,7 +183,7 @@ class PoseStream:
     def close(self, timeout: float = 1.0) -> None:
         """Stop the threads and release the sources rtpose opened (safe to call twice).
 
-        A pose call cannot be cut short: the inference thread gets up to 30 s more to finish it. A capture
+        A pose call cannot be cut short: the inference threads get up to 30 s more to finish it. A capture
         thread still waiting in a stalled source's read ends when the source is closed.
         """
         if self._closed:
