@@ -473,14 +473,15 @@ class Pipeline:
         """The second stage: the pose call, decoding, tracking and delivery of each round, in order.
 
         After a stop, an error, or once every source has its ``max_frames``, the rounds still handed over
-        are dropped (stopped between detection and pose) until the first stage says it ended.
+        are dropped (stopped between detection and pose) until the first stage says it ended. A pause holds
+        the round that was taken before it (:meth:`_hold_while_paused`).
         """
         done = False
         try:
             while (work := self._rounds.get()) is not _END:
                 self._slot.release()
                 try:
-                    if not (done or self._stop.is_set() or self._error is not None):
+                    if not (done or self._stop.is_set() or self._error is not None) and self._hold_while_paused(work):
                         done = not self._finish(work)
                 finally:
                     with self._pending_cond:
@@ -491,6 +492,20 @@ class Pipeline:
             self._stop.set()
         finally:
             self._end()
+
+    def _hold_while_paused(self, work: _Round) -> bool:
+        """A round taken just before a pause: a file's waits for the resume (every frame is kept), a live one
+        is dropped (it would be stale when shown), and so is one that a seek made stale. True: finish it.
+
+        A seek's frame while paused (``step``) goes through: it is the frame the viewer shows.
+        """
+        while (not all(item.step for _, item in work.batch)
+               and any(self.captures[i].paused for i, _ in work.batch)):
+            if (self._stop.is_set() or any(self.captures[i].drop_frames for i, _ in work.batch)
+                    or any(item.generation != self.captures[i].handoff.generation for i, item in work.batch)):
+                return False
+            self._stop.wait(0.02)
+        return True
 
     def _pose_idle(self) -> None:
         """Wait until the pose stage has finished every round handed to it (or ended)."""
