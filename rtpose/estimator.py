@@ -26,8 +26,9 @@ class PreparedCrops:
     """Several images' people between :meth:`TopDownEstimator.prepare` and :meth:`TopDownEstimator.finish`.
 
     ``boxes`` ``(N_i, 4)`` and ``scores`` ``(N_i,)`` per image; ``batch`` the float32 crops ``(ΣN_i, 3, H, W)``
-    of all of them in image order, with their crops' ``centers`` and ``sizes`` ``(ΣN_i, 2)``; all None when
-    there is nobody or the device path crops on the GPU.
+    of all of them in image order (followed by their mirror images with flip test: ``(2ΣN_i, 3, H, W)``),
+    with their crops' ``centers`` and ``sizes`` ``(ΣN_i, 2)``; all None when there is nobody or the device
+    path crops on the GPU.
     """
 
     images: list[np.ndarray]
@@ -179,7 +180,10 @@ class TopDownEstimator:
         with timer.stage("crop"):
             parts = [make_input_batch(image, b, self.codec.input_hw, self.padding)
                      for image, b in zip(images_bgr, boxes) if len(b)]
-            prepared.batch = np.concatenate([p[0] for p in parts])
+            batch = np.concatenate([p[0] for p in parts])
+            if self.flip:  # the flipped crops join the same batch
+                batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])
+            prepared.batch = batch
             prepared.centers = np.concatenate([p[1] for p in parts])
             prepared.sizes = np.concatenate([p[2] for p in parts])
         return prepared
@@ -205,12 +209,9 @@ class TopDownEstimator:
                 keypoints = self.device_path(image, b, self.padding, timer)
                 results.append(PoseResult(b, s, keypoints, self._check_keypoints(keypoints.shape[1])))
             return results
-        batch, n = prepared.batch, len(prepared.batch)
-        if self.flip:
-            with timer.stage("crop"):
-                batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])
+        n = len(prepared.centers)
         with timer.stage("pose"):
-            heatmaps = self.run_backend(batch)
+            heatmaps = self.run_backend(prepared.batch)
         with timer.stage("decode"):
             if self.flip:
                 flips = self._check_keypoints(heatmaps.shape[1]).flip_index
