@@ -19,6 +19,7 @@ server's memory, and the failed calls of the run's summary.
     python benchmarks/streams.py                            # vtest, 40 frames per stream, deterministic W32
     python benchmarks/streams.py --streams 1 4 --frames 100 --weights W.pth
     python benchmarks/streams.py --streams 1 2 --frames 10 --triton-only
+    python benchmarks/streams.py --streams 2 4 --overlap-repeats 8 --repeats 0 --ceiling-repeats 0 --no-triton
 
 Not a test: it prints numbers.
 """
@@ -256,6 +257,57 @@ def batching_ceiling(args, weights: str) -> list[tuple[int, dict]]:
     return rows
 
 
+def overlap_rows(args, weights: str) -> list[tuple[int, dict]]:
+    """The loop's two inference threads against one thread (``Pipeline(overlap=False)``), in one process: N
+    streams of the video, ``--overlap-frames`` a stream, the two alternated ``--overlap-repeats`` times.
+
+    Per N: the median people/s of each (timed from the first result, so that nothing before the loop counts)
+    and the median of the paired ratios (each pair ran back to back: the machine's drift cancels).
+    """
+    import statistics
+
+    import rtpose
+    from rtpose.pipeline import Pipeline
+    from rtpose.sources import open_source
+    from rtpose.timing import now
+
+    model = rtpose.PoseModel(weights, detector=args.detector, backend=args.backend, device=args.device)
+    model.warmup()
+
+    def people_per_s(n: int, overlap: bool) -> float:
+        sources = [open_source(args.video) for _ in range(n)]
+        trackers = [model.stream_defaults.tracker(model.keypoint_set) for _ in sources]
+        pipeline = Pipeline(sources if n > 1 else sources[0], model.estimator, max_frames=args.overlap_frames,
+                            overlap=overlap, tracker=trackers if n > 1 else trackers[0])
+        people, first, skipped = 0, None, 0
+        try:
+            pipeline.start()
+            for result in pipeline.results():
+                if first is None:
+                    first, skipped = now(), len(result)
+                people += len(result)
+        finally:
+            pipeline.stop()
+            for source in sources:
+                source.close()
+        return (people - skipped) / max(now() - first, 1e-9)
+
+    rows = []
+    for n in args.streams:
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for r in range(args.overlap_repeats):
+            for overlap in (True, False) if r % 2 == 0 else (False, True):
+                rates[overlap].append(people_per_s(n, overlap))
+        row = {"overlap_people_s": statistics.median(rates[True]),
+               "one_thread_people_s": statistics.median(rates[False]),
+               "paired_ratio": statistics.median([a / b for a, b in zip(rates[True], rates[False])]),
+               "load": os.getloadavg()[0]}
+        rows.append((n, row))
+        print(json.dumps({"streams": n, "overlap": row}))
+    model.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default=str(SHARED / "data" / "videos" / "vtest-480x360.avi"))
@@ -266,9 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=2,
-                        help="runs of each side, alternating which goes first (default: 2)")
+                        help="runs of each side, alternating which goes first (default: 2; 0 leaves those rows out)")
     parser.add_argument("--no-triton", action="store_true", help="leave out the rows through a local Triton server")
     parser.add_argument("--triton-only", action="store_true", help="only the rows through a local Triton server")
+    parser.add_argument("--overlap-repeats", type=int, default=0,
+                        help="pairs of runs of the two inference threads against one thread (default: 0, no table)")
+    parser.add_argument("--overlap-frames", type=int, default=20, help="frames per stream in those runs (default: 20)")
     parser.add_argument("--ceiling-repeats", type=int, default=15,
                         help="repeats of the batching-ceiling timings (0 leaves that table out; default: 15)")
     args = parser.parse_args(argv)
@@ -285,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.triton_only:
             # one run first so that every row finds the ONNX and detector exports made
             run_processes([base + ["--source", args.video, "--max-frames", "2"]])
-        for n in [] if args.triton_only else args.streams:
+        for n in [] if args.triton_only or args.repeats < 1 else args.streams:
             load = os.getloadavg()[0]
             runs: dict[str, list[dict]] = {"one": [], "apart": []}
             for r in range(args.repeats):  # alternated (one, N, N, one, …) so that neither always goes first
@@ -298,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                               "runs": runs}))
         served = [] if args.no_triton else triton_rows(args, weights, Path(tmp))
         ceiling = [] if args.triton_only or args.ceiling_repeats < 1 else batching_ceiling(args, weights)
+        overlaps = [] if args.triton_only or args.overlap_repeats < 1 else overlap_rows(args, weights)
     if rows:
         print(f"\n{'N':>3} | {'one process: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | "
               f"{'N processes: frames/s':>21} {'people/s':>9} {'per call':>9} {'MB':>7} | {'people/s ratio':>14} "
@@ -315,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
         for n, c in ceiling:
             print(f"{n:>3} | {c['people_per_call']:>15} | {c['det_one_ms']:>30.1f} {c['det_batched_ms']:>8.1f} | "
                   f"{c['pose_one_ms']:>27.1f} {c['pose_batched_ms']:>8.1f} | {c['ceiling']:>6.2f}x | {c['load']:.2f}")
+    if overlaps:
+        print(f"\nThe two inference threads against one, in one process ({args.overlap_repeats} pairs, medians):")
+        print(f"{'N':>3} | {'two threads: people/s':>21} {'one thread':>10} | {'paired ratio':>12} | load")
+        for n, o in overlaps:
+            print(f"{n:>3} | {o['overlap_people_s']:>21.1f} {o['one_thread_people_s']:>10.1f} | "
+                  f"{o['paired_ratio']:>11.2f}x | {o['load']:.2f}")
     if served:
         print(f"\n{'N':>3} | {'Triton: frames/s':>16} {'people/s':>9} {'per call':>9} {'client MB':>9} "
               f"{'server MB':>9} | failed calls (pose, detector) | load")
