@@ -7,7 +7,7 @@ Each row times ``backend.infer(numpy batch) → numpy heatmaps`` (host-to-device
 best of ``--iters`` calls after one warm-up call per batch size. Exception: the "device only" rows
 (``torch-cuda-eager``/``-graph``/``-compile`` and ``tensorrt (device in/out)``, i.e.
 ``backend.infer_device`` on a CUDA tensor) time the network on a batch already on the GPU, which is
-what the device-resident path (``rtpose.device``) sees. Default batches: 1–64 on a GPU, 1–32 on the CPU.
+what the device-resident path (``rtpose.pose.device_ops``) sees. Default batches: 1–64 on a GPU, 1–32 on the CPU.
 
 On a GPU it also prints the share of the physical limit: crops/s × FLOP per crop / the GPU's dense
 FP16 tensor-core peak (table below, by GPU name). HRNet-W32 256x192 is ≈15.3 GFLOP per crop (the
@@ -100,7 +100,7 @@ def time_call(fn: Callable[[], object], iters: int, sync: Callable[[], None] = l
 
 
 def make_backends(names: list[str], weights: Path, engines: Path, input_hw, max_batch: int) -> dict[str, object]:
-    from rtpose.backends.select import create_backend
+    from rtpose.runtime.select import create_backend
 
     def ort(device: str, fp16: bool):
         return create_backend("onnxruntime", str(weights), device, input_hw, fp16, engines_dir=str(engines))
@@ -115,8 +115,8 @@ def make_backends(names: list[str], weights: Path, engines: Path, input_hw, max_
             elif name == "onnxruntime-cpu-fp16":
                 out[name] = ort("cpu", True)
             elif name in ("openvino-cpu", "openvino-cpu-bf16"):
-                from rtpose.backends.onnx_export import ensure_onnx
-                from rtpose.backends.openvino_backend import OpenVinoBackend
+                from rtpose.export.pose_onnx import ensure_onnx
+                from rtpose.runtime.openvino_runtime import OpenVinoBackend
 
                 precision = "bf16" if name.endswith("bf16") else "fp32"
                 out[name] = OpenVinoBackend(ensure_onnx(weights, input_hw, out_dir=engines), precision=precision)
@@ -125,10 +125,10 @@ def make_backends(names: list[str], weights: Path, engines: Path, input_hw, max_
             elif name == "torch-cuda":
                 out[name] = create_backend("torch", str(weights), device="cuda", input_hw=input_hw, fp16=True)
             elif name == "tensorrt":
-                from rtpose.backends.engine_build import build_engine, find_engine
-                from rtpose.backends.onnx_export import ensure_onnx
-                from rtpose.backends.tensorrt_backend import TensorRTBackend, gpu_info, import_tensorrt
-                from rtpose.hashing import file_sha256
+                from rtpose.export.pose_onnx import ensure_onnx
+                from rtpose.export.tensorrt import build_engine, find_engine
+                from rtpose.runtime.tensorrt_runtime import TensorRTBackend, gpu_info, import_tensorrt
+                from rtpose.utils.hashing import file_sha256
 
                 gpu, cc = gpu_info(0)
                 engine = find_engine(engines, file_sha256(weights), input_hw, import_tensorrt().__version__, gpu, cc)
@@ -143,7 +143,7 @@ def make_backends(names: list[str], weights: Path, engines: Path, input_hw, max_
 
 def torch_device_variants(weights: Path, input_hw, batches: list[int], iters: int, compile_too: bool):
     """Device-only timings for PyTorch CUDA FP16 channels-last: eager, CUDA graph, torch.compile."""
-    from rtpose.checkpoints import load_pose_model
+    from rtpose.weights.pose import load_pose_model
 
     model = load_pose_model(weights).cuda().half().to(memory_format=torch.channels_last).eval()
     results: dict[str, dict[int, float]] = {"torch-cuda-eager (device only)": {}, "torch-cuda-graph (device only)": {}}
@@ -195,15 +195,15 @@ def main() -> int:
     engines.mkdir(parents=True, exist_ok=True)
     weights = args.weights or deterministic_weights(args.width, engines)
 
-    from rtpose.backends.onnxruntime_backend import available_providers, cpu_threads
-    from rtpose.backends.tensorrt_backend import tensorrt_available
-    from rtpose.checkpoints import load_pose_model
+    from rtpose.runtime.onnxruntime_runtime import available_providers, cpu_threads
+    from rtpose.runtime.tensorrt_runtime import tensorrt_available
+    from rtpose.weights.pose import load_pose_model
 
     names = args.backends
     if names is None:
         names = ["torch-cpu", "onnxruntime-cpu"]
         if importlib.util.find_spec("openvino") is not None:
-            from rtpose.backends.openvino_backend import cpu_has_bf16
+            from rtpose.runtime.openvino_runtime import cpu_has_bf16
 
             names += ["openvino-cpu"] + (["openvino-cpu-bf16"] if cpu_has_bf16() else [])
         if cuda:

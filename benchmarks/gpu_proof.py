@@ -19,7 +19,7 @@ its own time budget (what did not fit is listed under ``cut``):
   counter and the conv count) and the share of both peaks.
 - ``tensorrt``: an FP16 engine, its agreement and crops/s; "TensorRT not installed: not covered" without it.
 - ``end_to_end``: the device-resident path vs the host-crop path on a 1280x720 clip of many people (a
-  2x2 grid of vtest frames), through the library (``rtpose.PoseModel`` + ``rtpose.stream.run``):
+  2x2 grid of vtest frames), through the library (``rtpose.PoseModel`` + ``rtpose.engine.stream.run``):
   frames/s and per-stage ms. Needs Ultralytics (the detector); skipped with the reason without it.
 - ``multi_stream``: 1, 4 and 16 streams in one process (``model.stream([src, …])``): frames/s and
   people per pose call. Where this checkout's ``PoseModel.stream`` does not take a list of sources (a
@@ -380,7 +380,7 @@ def ultralytics_problem() -> str | None:
     if importlib.util.find_spec("ultralytics") is None:
         return "Ultralytics is not installed (the person detector needs it): skipped"
     try:
-        from rtpose.detector import import_ultralytics
+        from rtpose.pose.detector import import_ultralytics
 
         import_ultralytics()
     except Exception as exc:
@@ -415,7 +415,7 @@ def section_environment(budget: Budget, entry: dict, args) -> dict:
     for name in ("ultralytics", "tensorrt", "onnxruntime", "onnxruntime-gpu", "onnx", "opencv-python",
                  "opencv-python-headless", "numpy", "pytest", "pytest-timeout", "triton", "torchvision"):
         facts[name] = package_version(name) or "not installed"
-    from rtpose.backends.onnxruntime_backend import available_providers
+    from rtpose.runtime.onnxruntime_runtime import available_providers
 
     facts["ONNX Runtime providers"] = ", ".join(available_providers())
     facts["Ultralytics usable"] = ultralytics_problem() or "yes"
@@ -562,9 +562,9 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
     import numpy as np
     import torch
 
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import load_pose_model
     from rtpose.cli.check import BUS_BOXES, check_device_path, compare_to_reference, real_crops
+    from rtpose.runtime.torch_runtime import TorchBackend
+    from rtpose.weights.pose import load_pose_model
 
     if SHARED is None:
         return {"status": "skipped", "reason": "the shared data (reference crops) was not found"}
@@ -632,10 +632,10 @@ def section_agreement(budget: Budget, entry: dict, args) -> dict:
                 make_row()
             except Exception as exc:  # a path that cannot even start is a failed row, the others still run
                 rows.append(_failed_row(label, exc))
-        from rtpose.backends.onnxruntime_backend import available_providers
+        from rtpose.runtime.onnxruntime_runtime import available_providers
 
         if "CUDAExecutionProvider" in available_providers():
-            from rtpose.backends.select import create_backend
+            from rtpose.runtime.select import create_backend
 
             with contextlib.suppress(Exception):
                 compare(create_backend("onnxruntime", str(weights), "cuda", input_hw, False,
@@ -698,8 +698,8 @@ def _flops(width: int, input_hw: tuple[int, int]) -> tuple[float, float]:
 def section_throughput(budget: Budget, entry: dict, args, peak: dict) -> dict:
     import torch
 
-    from rtpose.backends.torch_backend import TorchBackend
     from rtpose.models import HRNet
+    from rtpose.runtime.torch_runtime import TorchBackend
 
     cuda = cuda_ok()
     device = "cuda" if cuda else "cpu"
@@ -788,9 +788,9 @@ def section_compile(budget: Budget, entry: dict, args, peak: dict) -> dict:
     import numpy as np
     import torch
 
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import load_pose_model
     from rtpose.cli.check import compare_to_reference
+    from rtpose.runtime.torch_runtime import TorchBackend
+    from rtpose.weights.pose import load_pose_model
 
     sizes_by_width = {32: (256, 192), 48: (384, 288)}
     spec, measured = peak.get("spec"), peak.get("measured")
@@ -885,7 +885,7 @@ def _time_variant(net, precision: str, batch: int, input_hw, device: str, min_s:
 
 
 def section_tensorrt(budget: Budget, entry: dict, args) -> dict:
-    from rtpose.backends.tensorrt_backend import tensorrt_available
+    from rtpose.runtime.tensorrt_runtime import tensorrt_available
 
     if importlib.util.find_spec("tensorrt") is None:
         return {"status": "not covered", "reason": NO_TENSORRT}
@@ -896,12 +896,12 @@ def section_tensorrt(budget: Budget, entry: dict, args) -> dict:
     import numpy as np
     import torch
 
-    from rtpose.backends.engine_build import build_engine
-    from rtpose.backends.onnx_export import ensure_onnx
-    from rtpose.backends.tensorrt_backend import TensorRTBackend
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import load_pose_model
     from rtpose.cli.check import compare_to_reference
+    from rtpose.export.pose_onnx import ensure_onnx
+    from rtpose.export.tensorrt import build_engine
+    from rtpose.runtime.tensorrt_runtime import TensorRTBackend
+    from rtpose.runtime.torch_runtime import TorchBackend
+    from rtpose.weights.pose import load_pose_model
 
     weights = weights_for(32, args.tmp, args.weights)
     input_hw = (256, 192)
@@ -976,8 +976,8 @@ def section_end_to_end(budget: Budget, entry: dict, args) -> dict:
         return {"status": "skipped", "reason": problem}
     if SHARED is None:
         return {"status": "skipped", "reason": "the shared data (video, detector) was not found"}
-    from rtpose.device import DevicePosePath
-    from rtpose.stream import run
+    from rtpose.engine.stream import run
+    from rtpose.pose.device_ops import DevicePosePath
 
     cuda = cuda_ok()
     device = "cuda" if cuda else "cpu"
@@ -1069,7 +1069,7 @@ def section_multi_stream(budget: Budget, entry: dict, args) -> dict:
         return {"status": "skipped", "reason": problem}
     if SHARED is None:
         return {"status": "skipped", "reason": "the shared data (video, detector) was not found"}
-    from rtpose.stream import run
+    from rtpose.engine.stream import run
 
     cuda = cuda_ok()
     device = "cuda" if cuda else "cpu"

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from reference_weights import deterministic_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from rtpose.codec import HeatmapCodec
-from rtpose.skeleton import KEYPOINT_SETS
+from rtpose.pose.codec import HeatmapCodec
+from rtpose.pose.keypoint_sets import KEYPOINT_SETS
 
 
 def _median_ms(fn, repeats: int, warmup: int = 2) -> float:

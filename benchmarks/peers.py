@@ -105,11 +105,11 @@ def row(name: str, detail: str, frames: Frames, elapsed: float) -> dict:
 # ------------------------------------------------------------------ ours
 def run_ours(frames: list[np.ndarray], weights: Path, detector_path: Path, engines: Path, det_every: int = 1,
              precision: str = "auto") -> dict:
-    from rtpose.backends import create_backend
-    from rtpose.detector import PersonDetector
-    from rtpose.estimator import TopDownEstimator
     from rtpose.model import PoseModel
-    from rtpose.timing import now
+    from rtpose.pose.detector import PersonDetector
+    from rtpose.pose.estimator import TopDownEstimator
+    from rtpose.runtime import create_backend
+    from rtpose.utils.timing import now
 
     backend = create_backend("auto", weights=str(weights), device="cpu", engines_dir=str(engines), precision=precision)
     detector = PersonDetector(detector_path, device="cpu", engines_dir=engines)
@@ -147,8 +147,8 @@ class PeerDetector:
 
         weights = detector_path
         if runtime == "openvino":
-            from rtpose.detector_export import ensure_openvino_export
-            from rtpose.hashing import file_sha256
+            from rtpose.export.detector import ensure_openvino_export
+            from rtpose.utils.hashing import file_sha256
 
             meta = ensure_openvino_export(detector_path, file_sha256(detector_path), 640, engines, log=lambda m: None)
             weights = Path(meta["path"])
@@ -166,10 +166,10 @@ class PeerDetector:
 
 def run_rtmlib_style(frames: list[np.ndarray], onnx_path: Path, detector_path: Path, detector_runtime: str = "torch",
                      engines: Path | None = None, torch_threads: int | None = None) -> dict:
-    from rtpose.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from rtpose.codec import HeatmapCodec
-    from rtpose.crops import heatmap_to_image, make_input_batch
-    from rtpose.timing import now
+    from rtpose.pose.codec import HeatmapCodec
+    from rtpose.pose.crops import heatmap_to_image, make_input_batch
+    from rtpose.runtime.onnxruntime_runtime import OnnxRuntimeBackend
+    from rtpose.utils.timing import now
 
     detector = PeerDetector(detector_path, detector_runtime, engines, torch_threads)
     session = OnnxRuntimeBackend(onnx_path, device="cpu")
@@ -202,9 +202,9 @@ def run_official_style(frames: list[np.ndarray], detector_path: Path, torch_thre
     import torch
     from reference_weights import deterministic_model
 
-    from rtpose.codec import HeatmapCodec
-    from rtpose.crops import heatmap_to_image, make_input_batch
-    from rtpose.timing import now
+    from rtpose.pose.codec import HeatmapCodec
+    from rtpose.pose.crops import heatmap_to_image, make_input_batch
+    from rtpose.utils.timing import now
 
     detector = PeerDetector(detector_path, torch_threads=torch_threads)
     model = deterministic_model(32)
@@ -243,9 +243,9 @@ def overlap_probe(frames: list[np.ndarray], onnx_path: Path, detector_path: Path
     """
     import openvino as ov
 
-    from rtpose.backends.openvino_backend import OpenVinoBackend
-    from rtpose.detector_export import ensure_openvino_export
-    from rtpose.hashing import file_sha256
+    from rtpose.export.detector import ensure_openvino_export
+    from rtpose.runtime.openvino_runtime import OpenVinoBackend
+    from rtpose.utils.hashing import file_sha256
 
     meta = ensure_openvino_export(detector_path, file_sha256(detector_path), 640, engines, log=lambda m: None)
     xml = next(Path(meta["path"]).glob("*.xml"))
@@ -329,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     import openvino
     import torch
 
-    from rtpose.backends.onnx_export import ensure_onnx
-    from rtpose.backends.openvino_backend import cpu_has_bf16
+    from rtpose.export.pose_onnx import ensure_onnx
+    from rtpose.runtime.openvino_runtime import cpu_has_bf16
 
     print(f"machine: {os.cpu_count()} CPU cores, BF16: {'yes' if cpu_has_bf16() else 'no'}, torch {torch.__version__}, "
           f"OpenVINO {openvino.__version__.split('-')[0]}")

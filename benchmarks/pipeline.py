@@ -4,7 +4,7 @@ Both run on the same frames of the same video on this machine and print frames p
 prints its per-stage breakdown and end-to-end latency (p50/p95). Not a test: it prints numbers.
 
 On a GPU ours runs twice in one invocation, side by side: the host-crop path (OpenCV crops on the
-CPU, numpy DARK) and the device-resident path (rtpose.device: one upload per frame, batched crops,
+CPU, numpy DARK) and the device-resident path (rtpose.pose.device_ops: one upload per frame, batched crops,
 network and DARK on the GPU, only keypoints come back). ``--paths`` picks them explicitly; on the CPU
 the device path needs ``--backend torch`` (it runs there on CPU tensors).
 
@@ -56,12 +56,12 @@ def resized_video(video: str, size: tuple[int, int], frames: int, folder: Path) 
 def run_ours(args, weights: Path, path: str = "auto") -> dict:
     import numpy as np
 
-    from rtpose.backends import create_backend
-    from rtpose.detector import PersonDetector
-    from rtpose.estimator import TopDownEstimator
+    from rtpose.engine.stream import PoseStream, run
+    from rtpose.io.render import hud_lines
     from rtpose.options import StreamOptions
-    from rtpose.render import hud_lines
-    from rtpose.stream import PoseStream, run
+    from rtpose.pose.detector import PersonDetector
+    from rtpose.pose.estimator import TopDownEstimator
+    from rtpose.runtime import create_backend
 
     backend = create_backend(args.backend, weights=str(weights), device=args.device)
     detector = PersonDetector(args.detector, device=args.device)
@@ -69,12 +69,12 @@ def run_ours(args, weights: Path, path: str = "auto") -> dict:
     if path == "host":
         estimator.device_path = None
     elif path == "device" and estimator.device_path is None:
-        from rtpose.device import DevicePosePath
+        from rtpose.pose.device_ops import DevicePosePath
 
         if not hasattr(backend, "infer_device"):
             raise SystemExit(f"the device path needs a torch or TensorRT backend, not {backend.name}")
         estimator.device_path = DevicePosePath(backend, estimator.codec)
-    # The same stream and run loop as the command line (rtpose.stream.run): the overlay is drawn when
+    # The same stream and run loop as the command line (rtpose.engine.stream.run): the overlay is drawn when
     # --render asks for it (a sink that needs pictures), nothing is written.
     stream = PoseStream(estimator, args.video, StreamOptions(track=False, max_frames=args.frames))
     if estimator.device_path is not None:  # its kernels' first-call costs stay out of the timings too
@@ -115,7 +115,7 @@ def run_baseline(args) -> dict:
     from ultralytics import YOLO  # lowers torch's thread count to cpu_count - 1: undo it for a fair run
 
     torch.set_num_threads(threads)
-    from rtpose.timing import StageTimer, now
+    from rtpose.utils.timing import StageTimer, now
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     model = YOLO(str(args.baseline), task="pose")

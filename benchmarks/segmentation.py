@@ -29,7 +29,7 @@ from streams import cpu_model  # noqa: E402
 
 def seg_weights(width: int, classes: int, name: str, folder: Path) -> Path:
     from rtpose.models import HRNetSeg
-    from rtpose.seg_checkpoints import save_seg_checkpoint
+    from rtpose.weights.seg import save_seg_checkpoint
 
     spec = importlib.util.spec_from_file_location("fill", SHARED / "reference" / "fill.py")
     fill = importlib.util.module_from_spec(spec)

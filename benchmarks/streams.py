@@ -12,7 +12,7 @@ processes at ≤ half their memory.
 
 Then, per N, the same N streams in one rtpose process whose pose model and detector are served by a local
 Triton server (``--backend triton --detector triton://…``): the repository ``rtpose export-triton
---python-backend`` writes, served by the ``tritonserver`` of ``.triton-venv`` (tests/triton_server.py; the
+--python-backend`` writes, served by the ``tritonserver`` of ``.triton-venv`` (tests/support/triton_server.py; the
 rows are skipped, saying why, where it is missing). Printed: frames/s, people/s, the client's and the
 server's memory, and the failed calls of the run's summary.
 
@@ -127,7 +127,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def triton_rows(args, weights: str, tmp: Path) -> list[tuple[int, dict]]:
     """The Triton rows: N streams in one process, pose model and detector served by a local tritonserver."""
-    from tests.triton_server import TritonServer, why_no_server
+    from tests.support.triton_server import TritonServer, why_no_server
 
     reason = why_no_server()
     if reason:
@@ -201,7 +201,7 @@ def batching_ceiling(args, weights: str) -> list[tuple[int, dict]]:
     import numpy as np
 
     import rtpose
-    from rtpose.crops import make_input_batch
+    from rtpose.pose.crops import make_input_batch
 
     model = rtpose.PoseModel(weights, detector=args.detector, backend=args.backend, device=args.device)
     estimator = model.estimator
@@ -267,9 +267,9 @@ def overlap_rows(args, weights: str) -> list[tuple[int, dict]]:
     import statistics
 
     import rtpose
-    from rtpose.pipeline import Pipeline
-    from rtpose.sources import open_source
-    from rtpose.timing import now
+    from rtpose.engine.pipeline import Pipeline
+    from rtpose.io.sources import open_source
+    from rtpose.utils.timing import now
 
     model = rtpose.PoseModel(weights, detector=args.detector, backend=args.backend, device=args.device)
     model.warmup()

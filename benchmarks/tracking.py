@@ -7,7 +7,7 @@
 What it does:
 
 1. Runs the person detector on every frame of the range (cached in ``--cache``, so later runs are fast).
-2. Tracks the detections with ``rtpose.tracking.PoseTracker`` and, for comparison, with Ultralytics' ByteTrack
+2. Tracks the detections with ``rtpose.tracking.tracker.PoseTracker`` and, for comparison, with Ultralytics' ByteTrack
    fed the same boxes. Prints per tracker: distinct IDs, long-lived IDs (>= ``--min-len`` frames), ID switches
    and fragmentations, and time per update.
 3. Smoothing: jitter (mean frame-to-frame keypoint displacement) with and without the One-Euro filter, the
@@ -79,13 +79,13 @@ def detect(args) -> dict:
     if cache.exists():
         data = np.load(cache, allow_pickle=True)
         return subsample({k: data[k] for k in data.files}, args.stride)
-    from rtpose.detector import PersonDetector
+    from rtpose.pose.detector import PersonDetector
 
     detector = PersonDetector(args.detector, conf=args.conf, device=args.device)
     estimator = None
     if args.weights:
-        from rtpose.backends import create_backend
-        from rtpose.estimator import TopDownEstimator
+        from rtpose.pose.estimator import TopDownEstimator
+        from rtpose.runtime import create_backend
 
         estimator = TopDownEstimator(create_backend(weights=args.weights, device=args.device))
     frames, times, counts, boxes, scores, kpts = [], [], [], [], [], []
@@ -397,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "rtpose" / "bench"))
     args = parser.parse_args(argv)
 
-    from rtpose.smoothing import OneEuroParams
-    from rtpose.tracking import PoseTracker
+    from rtpose.tracking.smoothing import OneEuroParams
+    from rtpose.tracking.tracker import PoseTracker
 
     t0 = time.perf_counter()
     data = detect(args)

@@ -1,4 +1,4 @@
-"""rtpose desktop viewer (PyQt5): a thin shell over :mod:`rtpose.pipeline` and :mod:`rtpose.render`.
+"""rtpose desktop viewer (PyQt5): a thin shell over :mod:`rtpose.engine.pipeline` and :mod:`rtpose.io.render`.
 
 Start it with ``rtpose gui``, the ``rtpose-gui`` script or ``python -m gui``.
 

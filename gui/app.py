@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from gui import prepare_qt_environment
+from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import DisplayError, RtposeError
-from rtpose.signals import stop_on_signals
-from rtpose.sinks import x11_display_reachable
+from rtpose.io.sinks import x11_display_reachable
 
 #: Debian/Ubuntu package of each shared library Qt's xcb platform plugin loads (what ``apt-get install`` needs).
 XCB_PACKAGES = {
@@ -164,7 +164,7 @@ def check_background(args: argparse.Namespace) -> None:
         return
     if not getattr(args, "seg", None):
         raise RtposeError("--background needs --seg person or --seg parts.")
-    from rtpose.render import parse_background
+    from rtpose.io.render import parse_background
 
     parse_background(spec)  # a file that is no image, a colour it cannot read
 

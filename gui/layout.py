@@ -31,8 +31,8 @@ from PyQt5.QtWidgets import (
 
 from gui import theme
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, StreamTable, VideoView, make_icon
-from rtpose.backends.select import available_backends
-from rtpose.devices import available_devices
+from rtpose.runtime.devices import available_devices
+from rtpose.runtime.select import available_backends
 
 #: The segmentation combo's items: none, or a ``seg=`` mode of :class:`rtpose.PoseModel`.
 SEG_CHOICES = ("off", "person", "parts")

@@ -28,10 +28,10 @@ from gui.seg_controls import SegmentationControls
 from gui.segview import draw_segmentation, seg_mode
 from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
+from rtpose.engine.stats import STAGE_ORDER
 from rtpose.errors import RtposeError
+from rtpose.io.sources import redact_url
 from rtpose.options import StreamOptions
-from rtpose.sources import redact_url
-from rtpose.stats import STAGE_ORDER
 
 VIDEO_FILTER = (
     "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;"
@@ -86,7 +86,7 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         # Segmentation: the weights chosen (kept while segmentation is off) and the background effect.
         self._seg_weights: str | None = self.config.seg_weights
         self._seg_classes: str | None = self.config.seg_classes
-        self._background = None  # what rtpose.render.parse_background returned, or None
+        self._background = None  # what rtpose.io.render.parse_background returned, or None
         self._background_index = 0
 
         self.loader = ModelLoader(self)
@@ -119,7 +119,7 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
 
         Without weights the default registry checkpoint is used, downloaded on first use.
         """
-        from rtpose.weights import DEFAULT_WEIGHTS
+        from rtpose.weights.registry import DEFAULT_WEIGHTS
 
         if self.model is not None:
             self._stale_models.append(self.model)
@@ -157,7 +157,7 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         self._model_loaded(model, describe_model(model))
 
     def set_estimator(self, estimator, config: ModelConfig | None = None) -> None:
-        """Use an estimator built elsewhere (:func:`rtpose.factory.build_estimator`)."""
+        """Use an estimator built elsewhere (:func:`rtpose.pose.factory.build_estimator`)."""
         from rtpose.model import PoseModel
 
         self.set_model(PoseModel.from_estimator(estimator, config or self.config), config)

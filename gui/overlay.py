@@ -1,5 +1,5 @@
 """What the viewer draws over frames besides the people: the HUD, placed where it covers nobody, and the
-grid that shows several streams in one picture (as :class:`rtpose.sinks.GridWindowSink` does for the CLI).
+grid that shows several streams in one picture (as :class:`rtpose.io.sinks.GridWindowSink` does for the CLI).
 
 No Qt here: numpy and OpenCV on BGR arrays.
 """
@@ -11,7 +11,7 @@ import math
 import cv2
 import numpy as np
 
-#: HUD text: font and padding (the look of :func:`rtpose.render.draw_hud`).
+#: HUD text: font and padding (the look of :func:`rtpose.io.render.draw_hud`).
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _MARGIN = 4  # pixels between the HUD and the image edge
 
@@ -21,7 +21,7 @@ def hud_lines(result, backend: str = "", device: str = "", *, still: bool = Fals
 
     ``still``: the result is of a single image, where a frame rate means nothing: no FPS is shown.
     """
-    from rtpose.render import hud_lines as standard
+    from rtpose.io.render import hud_lines as standard
 
     lines = standard(result, backend, device)
     if still:

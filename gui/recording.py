@@ -1,7 +1,7 @@
 """Files the viewer writes: recordings of the annotated stream and snapshots of the current view.
 
-The writing itself is rtpose's (:class:`rtpose.sinks.VideoSink`, :func:`cv2.imwrite` through
-:class:`rtpose.sinks.ImageSink`); this module names the files and reports problems in one sentence.
+The writing itself is rtpose's (:class:`rtpose.io.sinks.VideoSink`, :func:`cv2.imwrite` through
+:class:`rtpose.io.sinks.ImageSink`); this module names the files and reports problems in one sentence.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Recording:
     """
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int], real_time: bool = False) -> None:
-        from rtpose.sinks import VideoSink
+        from rtpose.io.sinks import VideoSink
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -50,7 +50,7 @@ class Recording:
 
 def save_snapshot(image: np.ndarray, path: Path) -> Path:
     """Write ``image`` (BGR) as an image file; one sentence when it cannot be written."""
-    from rtpose.sinks import ImageSink
+    from rtpose.io.sinks import ImageSink
 
     with ImageSink(path) as sink:
         sink.write(None, image)

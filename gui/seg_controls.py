@@ -55,7 +55,7 @@ class SegmentationControls:
                                          "use them.", 10000)
 
     def _show_seg_weights(self) -> None:
-        from rtpose.segmentation import DEFAULT_SEG_WEIGHTS
+        from rtpose.seg.segmenter import DEFAULT_SEG_WEIGHTS
 
         seg = self.seg_combo.currentText()
         if self._seg_weights:
@@ -115,9 +115,9 @@ class SegmentationControls:
     def set_background(self, spec: str | None) -> bool:
         """The background effect: None, "blur", a colour ("green", "#00ff00", "0,255,0") or an image file.
 
-        A spec :func:`rtpose.render.parse_background` refuses is shown in one sentence (False returned).
+        A spec :func:`rtpose.io.render.parse_background` refuses is shown in one sentence (False returned).
         """
-        from rtpose.render import parse_background
+        from rtpose.io.render import parse_background
 
         value, index = None, 0
         if spec is not None and spec.strip().lower() not in ("", "none"):

@@ -1,6 +1,6 @@
 """What the viewer draws of a segmenting model's results: person masks, body parts, a background effect.
 
-The drawing is the library's (:func:`rtpose.render.apply_background`, :func:`rtpose.render.draw_masks`);
+The drawing is the library's (:func:`rtpose.io.render.apply_background`, :func:`rtpose.io.render.draw_masks`);
 this module only decides, from the viewer's toggles, which of them run: the background first (it blends
 the frame with the person area), then the body parts or, while those are hidden, the masks (the parts
 take the masks' place, as in ``rtpose run --seg parts``).
@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from rtpose.render import apply_background, draw_masks
+from rtpose.io.render import apply_background, draw_masks
 
 #: Why a toggle is greyed out, shown as its tooltip.
 NEEDS_SEG = ("Needs a segmentation model: choose person or parts in the Model group's Segment row "
@@ -29,7 +29,7 @@ class SegDisplay:
         masks: tint each person's mask (``result.masks``, ``(N, H, W)`` bool) in their track colour (the
             colour of their box), unless the parts are drawn.
         parts: tint the body parts (``result.parts``, ``(H, W)`` uint8 labels) in the class set's palette.
-        background: None, or what :func:`rtpose.render.parse_background` returns ("blur", a BGR tuple or
+        background: None, or what :func:`rtpose.io.render.parse_background` returns ("blur", a BGR tuple or
             a BGR image of any size) for everything outside the person area.
     """
 

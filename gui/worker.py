@@ -1,7 +1,7 @@
 """Off-GUI-thread work: building the model and running the library's stream on a source.
 
 Nothing here captures, infers or draws on its own: the library does (:class:`rtpose.PoseModel`,
-:class:`rtpose.stream.PoseStream` and its run loop :func:`rtpose.stream.run`, the same as the command
+:class:`rtpose.engine.stream.PoseStream` and its run loop :func:`rtpose.engine.stream.run`, the same as the command
 line's). This module only moves results onto the Qt main thread: the run loop writes each result to a
 :class:`GuiSink`, which appends it to a small bounded queue and, if the GUI has not been told yet, emits
 one signal (queued connection). The GUI drains the queue on that signal, so a slow GUI never makes the
@@ -133,7 +133,7 @@ class GuiSink:
 
 
 class PipelineController(QObject):
-    """Opens a source and runs the library's stream on it (:func:`rtpose.stream.run`), off the GUI thread.
+    """Opens a source and runs the library's stream on it (:func:`rtpose.engine.stream.run`), off the GUI thread.
 
     Signals (all delivered on the GUI thread):
         started(dict): the source is open and frames flow; keys ``name``, ``is_live``, ``fps``, ``size``,
@@ -141,7 +141,7 @@ class PipelineController(QObject):
             (several when ``spec`` is a list; then ``frame_count`` is None: several streams cannot seek).
         results_ready(): call :meth:`take_results` for the results that arrived.
         finished(str, object): the run ended; a reason ("end", "stopped" or an error sentence) and its
-            :class:`~rtpose.stats.RunStats` (None when it never started).
+            :class:`~rtpose.engine.stats.RunStats` (None when it never started).
         error(str): opening the source failed (one sentence); nothing is running.
 
     Args:
@@ -175,7 +175,7 @@ class PipelineController(QObject):
     # -- state -----------------------------------------------------------------------------------------
     @property
     def stream(self):
-        """The :class:`~rtpose.stream.PoseStream` running, or None."""
+        """The :class:`~rtpose.engine.stream.PoseStream` running, or None."""
         return self._stream
 
     @property
@@ -192,7 +192,7 @@ class PipelineController(QObject):
              timeout: float = 10.0) -> None:
         """Stop what runs, then open ``spec`` and run the stream on it on a background thread.
 
-        ``spec``: one source, or a list of sources: one :class:`~rtpose.stream.PoseStream` over all of them
+        ``spec``: one source, or a list of sources: one :class:`~rtpose.engine.stream.PoseStream` over all of them
         (``start_index`` then does not apply).
         """
         self.stop()
@@ -201,7 +201,7 @@ class PipelineController(QObject):
         options = dataclasses.replace(self.stream_options, realtime=realtime, timeout=timeout, max_frames=None)
 
         def work() -> None:
-            from rtpose.stream import PoseStream, run
+            from rtpose.engine.stream import PoseStream, run
 
             try:
                 stream = PoseStream(estimator, spec, options)
@@ -255,7 +255,7 @@ class PipelineController(QObject):
             self._stream.set_tracking(on)
 
     def stop(self, timeout: float = 1.0):
-        """Stop the run (joins its thread within ``timeout``); returns its :class:`~rtpose.stats.RunStats`."""
+        """Stop the run (joins its thread within ``timeout``); returns its :class:`~rtpose.engine.stats.RunStats`."""
         self._generation += 1
         runner, stream = self._runner, self._stream
         self._runner, self._stream = None, None

@@ -10,7 +10,7 @@
         ...
 
 The package itself imports nothing heavy: the names below (which need PyTorch or OpenCV) are imported
-on first use, so ``import rtpose.sources`` or ``rtpose --help`` stay quick.
+on first use, so ``import rtpose.io.sources`` or ``rtpose --help`` stay quick.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ _LAZY = {
     "ModelInfo": "rtpose.model",
     "PoseResult": "rtpose.results",
     "Person": "rtpose.results",
-    "PoseStream": "rtpose.stream",
-    "RunStats": "rtpose.stats",
+    "PoseStream": "rtpose.engine.stream",
+    "RunStats": "rtpose.engine.stats",
     "ModelOptions": "rtpose.options",
     "StreamOptions": "rtpose.options",
     "RtposeError": "rtpose.errors",
     "HRNet": "rtpose.models",
-    "HeatmapCodec": "rtpose.codec",
-    "TopDownEstimator": "rtpose.estimator",
+    "HeatmapCodec": "rtpose.pose.codec",
+    "TopDownEstimator": "rtpose.pose.estimator",
 }
 
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtpose.backends.base import BackendInfo
-from rtpose.inputs import InputError, as_bgr_image, as_boxes
+from rtpose.engine.stream import PoseStream
+from rtpose.io.inputs import InputError, as_bgr_image, as_boxes
+from rtpose.io.sources import Frame
 from rtpose.options import ModelOptions, StreamOptions
+from rtpose.pose.keypoint_sets import KeypointSet
 from rtpose.results import PoseResult
-from rtpose.skeleton import KeypointSet
-from rtpose.sources import Frame
-from rtpose.stream import PoseStream
-from rtpose.timing import StageTimer, now
+from rtpose.runtime.base import BackendInfo
+from rtpose.utils.timing import StageTimer, now
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,11 @@ class PoseModel:
             it such a file is refused in one sentence.
         seg: "person" adds each person's mask (``result.masks``) and the frame's person probability
             (``result.person_mask``); "parts" adds body parts (``result.parts``, LIP classes) and masks
-            (see :mod:`rtpose.segmentation`). None: pose only.
+            (see :mod:`rtpose.seg.segmenter`). None: pose only.
         seg_weights: the HRNetV2 segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the class set's name where the file's class count is ambiguous ("voc", "lip", …).
         seg_backend: the segmentation runtime: "auto", "torch", "onnxruntime", "openvino" or "tensorrt"; None:
-            ``backend`` when segmentation has it, else "auto" (see :mod:`rtpose.backends.seg_select`).
+            ``backend`` when segmentation has it, else "auto" (see :mod:`rtpose.runtime.seg_select`).
         server: with backend="triton": the Triton servers' gRPC addresses, "host:8001[,host2:8001]"
             (serving what ``rtpose export-triton`` wrote).
 
@@ -128,7 +128,7 @@ class PoseModel:
         self._build(options, det_every)
 
     def _build(self, options: ModelOptions, det_every: int) -> None:
-        from rtpose.factory import build_estimator
+        from rtpose.pose.factory import build_estimator
 
         self.stream_defaults = StreamOptions(det_every=det_every).validate()
         self.options = options.validate()
@@ -144,7 +144,7 @@ class PoseModel:
 
     @classmethod
     def from_estimator(cls, estimator, options: ModelOptions | None = None, det_every: int = 1) -> PoseModel:
-        """A model around an estimator built elsewhere (:func:`rtpose.factory.build_estimator`, tests)."""
+        """A model around an estimator built elsewhere (:func:`rtpose.pose.factory.build_estimator`, tests)."""
         model = cls.__new__(cls)
         model.options = options or ModelOptions()
         model.stream_defaults = StreamOptions(det_every=det_every).validate()
@@ -161,7 +161,7 @@ class PoseModel:
     @property
     def info(self) -> ModelInfo:
         """What runs where, and why (see :class:`ModelInfo`)."""
-        from rtpose.backends.select import describe
+        from rtpose.runtime.select import describe
 
         backend = self.estimator.backend
         info = getattr(backend, "info", None) or describe(backend)
@@ -244,7 +244,7 @@ class PoseModel:
                 reopened meanwhile) before it ends; 0: it ends at once.
 
         The source is opened here (a bad one fails at once). Iterate the returned
-        :class:`~rtpose.stream.PoseStream`; leaving the loop in any way stops its threads and releases the
+        :class:`~rtpose.engine.stream.PoseStream`; leaving the loop in any way stops its threads and releases the
         source. ``stream.stats()`` gives the run's figures.
         """
         self._check_open()
@@ -256,7 +256,7 @@ class PoseModel:
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:
         """Run the detector and the pose model once (first-call costs), for frames of ``size`` (W, H)."""
-        from rtpose.pipeline import warmup
+        from rtpose.engine.pipeline import warmup
 
         warmup(self.estimator, size)
 

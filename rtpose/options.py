@@ -32,25 +32,25 @@ class ModelOptions:
     Attributes:
         weights: checkpoint, ``.onnx``, ``.engine`` or registry name; None: the default checkpoint
             (downloaded on first use).
-        backend: "auto" or a backend name (see :func:`rtpose.backends.create_backend`).
+        backend: "auto" or a backend name (see :func:`rtpose.runtime.create_backend`).
         device: "auto", "cpu", "cuda" or "cuda:N" (one resolution for the detector and the pose model).
         input_size: model input (H, W); None: what the weights were trained for.
         flip: flip test.
-        precision: "auto", "fp32" or "bf16" (see :mod:`rtpose.backends.select`).
+        precision: "auto", "fp32" or "bf16" (see :mod:`rtpose.runtime.select`).
         keypoints: the keypoint set's name when the weights do not say.
         detector: YOLO weights or model name, or a Triton URL (``triton://HOST:PORT/MODEL``);
-            None: :data:`rtpose.detector.DEFAULT_DETECTOR`.
+            None: :data:`rtpose.pose.detector.DEFAULT_DETECTOR`.
         conf: detection confidence, 0 to 1.
         max_people: most people per image.
         classes: detector classes (ids or names) instead of the keypoint set's.
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code);
             without it such a file is refused in one sentence.
         seg: None, "person" (whole-frame person masks) or "parts" (LIP body parts per person); see
-            :mod:`rtpose.segmentation`.
+            :mod:`rtpose.seg.segmenter`.
         seg_weights: the segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the segmentation class set's name where the file's class count is ambiguous.
         seg_backend: the segmentation runtime ("auto", "torch", "onnxruntime", "openvino", "tensorrt"); None:
-            ``backend`` when it is one of those, else "auto" (see :mod:`rtpose.backends.seg_select`).
+            ``backend`` when it is one of those, else "auto" (see :mod:`rtpose.runtime.seg_select`).
         with_detector: False for models that are always given boxes (evaluation).
         server: for backend "triton": the Triton servers' gRPC addresses, ``"host:8001[,host2:8001]"``.
     """
@@ -84,9 +84,9 @@ class ModelOptions:
 
     def validate(self) -> ModelOptions:
         """One sentence naming the parameter for a value that cannot work; returns self."""
-        from rtpose.backends.select import backend_names
-        from rtpose.devices import check_device
-        from rtpose.skeleton import KEYPOINT_SETS
+        from rtpose.pose.keypoint_sets import KEYPOINT_SETS
+        from rtpose.runtime.devices import check_device
+        from rtpose.runtime.select import backend_names
 
         if self.weights is not None and not isinstance(self.weights, (str, bytes)) and not hasattr(
                 self.weights, "__fspath__"):
@@ -116,7 +116,7 @@ class ModelOptions:
             raise RtposeError(f"Unknown seg={self.seg!r}; choose 'person' or 'parts' (or None).")
         if self.seg is None and (self.seg_weights or self.seg_classes or self.seg_backend):
             raise RtposeError("seg_weights=, seg_classes= and seg_backend= need seg='person' or seg='parts'.")
-        from rtpose.backends.seg_select import check_seg_backend
+        from rtpose.runtime.seg_select import check_seg_backend
 
         check_seg_backend(self.seg_backend, self.precision)
         return self
@@ -171,10 +171,10 @@ class StreamOptions:
         return self
 
     def tracker(self, keypoint_set=None):
-        """A new :class:`~rtpose.tracking.PoseTracker` for these options, or None when ``track`` is off."""
+        """A new :class:`~rtpose.tracking.tracker.PoseTracker` for these options, or None when ``track`` is off."""
         if not self.track:
             return None
-        from rtpose.tracking import PoseTracker
+        from rtpose.tracking.tracker import PoseTracker
 
         return PoseTracker(max_lost=self.track_buffer, smooth=self.smooth, kpt_thr=self.kpt_thr,
                            keypoint_set=keypoint_set)

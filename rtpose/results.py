@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtpose.skeleton import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set, keypoint_set_for
+from rtpose.pose.keypoint_sets import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set, keypoint_set_for
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Person:
         score: detection confidence (1.0 for given boxes).
         keypoints: float32 ``(K, 3)`` rows of (x, y, score) in the keypoint set's order, image pixels.
         track_id: identity across frames when tracking is on, else None.
-        keypoint_set: the :class:`~rtpose.skeleton.KeypointSet` the keypoints follow (None: the set
+        keypoint_set: the :class:`~rtpose.pose.keypoint_sets.KeypointSet` the keypoints follow (None: the set
             with K keypoints, COCO for 17).
     """
 
@@ -71,18 +71,18 @@ class PoseResult:
         track_ids: int64 ``(N,)`` identities across frames (-1: a low-score person that continues no
             track) when a tracker ran, else None.
         raw_keypoints: ``(N, K, 3)`` before smoothing, when a smoothing tracker ran, else None.
-        frame: the :class:`~rtpose.sources.Frame` the people were found in (its image is never drawn
+        frame: the :class:`~rtpose.io.sources.Frame` the people were found in (its image is never drawn
             on), or None for a bare image given to the model.
         timings_ms: this frame's stage times in ms (capture, queue, detect, crop, pose, decode, track).
         latency_ms: how old the frame's information is when its result is ready, in ms.
         fps: recent processing rate (results per second over the last ~30 frames).
         dropped: frames dropped so far by the stream (live sources keep only the newest frame).
-        origin: the :func:`rtpose.timing.now` time latency counts from.
+        origin: the :func:`rtpose.utils.timing.now` time latency counts from.
         stream: the index of the frame's source when a model runs on several (0 for one).
         masks: bool ``(N, H, W)`` each person's pixels, when the model segments (``seg=``), else None.
         person_mask: float32 ``(H, W)`` the probability that a pixel is a person (``seg="person"``), else None.
         parts: uint8 ``(H, W)`` body-part class of every pixel (``seg="parts"``; 0 background), else None.
-        seg_classes: the :class:`~rtpose.seg_classes.SegClassSet` of ``parts`` / the segmentation model.
+        seg_classes: the :class:`~rtpose.seg.classes.SegClassSet` of ``parts`` / the segmentation model.
     """
 
     boxes: np.ndarray
@@ -231,7 +231,7 @@ class PoseResult:
     def _people_records(self) -> list[dict]:
         records = [p.to_dict() for p in self]
         if self.masks is not None and len(records):
-            from rtpose.masks import encode_rles
+            from rtpose.seg.masks import encode_rles
 
             for record, rle in zip(records, encode_rles(self.masks)):
                 record["mask"] = rle
@@ -256,8 +256,8 @@ class PoseResult:
         copy: bool = True,
     ) -> np.ndarray:
         """The people drawn on ``image`` (default: a copy of the frame's image); see
-        :func:`rtpose.render.draw_result`."""
-        from rtpose.render import draw_result
+        :func:`rtpose.io.render.draw_result`."""
+        from rtpose.io.render import draw_result
 
         if image is None:
             if self.image is None:

@@ -51,7 +51,7 @@ def fill_state_dict():
 def seg_weights(tmp_path_factory, fill_state_dict) -> dict[str, Path]:
     """Deterministic HRNetV2-W18 segmentation checkpoints: ``{"voc": 21 classes, "lip": 20 classes}``."""
     from rtpose.models import HRNetSeg
-    from rtpose.seg_checkpoints import save_seg_checkpoint
+    from rtpose.weights.seg import save_seg_checkpoint
 
     folder = tmp_path_factory.mktemp("seg")
     paths = {}

@@ -51,9 +51,9 @@ def test_the_library_never_imports_the_applications():
 
 
 def test_runtimes_do_not_import_the_exporter():
-    for runtime in ("onnxruntime_backend", "openvino_backend", "tensorrt_backend"):
-        imported = _imports(PACKAGE / "backends" / f"{runtime}.py", top_level_only=False)
-        assert "rtpose.backends.onnx_export" not in imported, runtime
+    for runtime in ("onnxruntime_runtime", "openvino_runtime", "tensorrt_runtime"):
+        imported = _imports(PACKAGE / "runtime" / f"{runtime}.py", top_level_only=False)
+        assert "rtpose.export.pose_onnx" not in imported, runtime
 
 
 def _find_cycle(modules: dict[str, Path], top_level_only: bool) -> None:

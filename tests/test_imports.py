@@ -16,7 +16,8 @@ from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 def test_sources_skeleton_sinks_and_the_cli_do_not_import_torch():
     code = (
         "import sys\n"
-        "import rtpose, rtpose.sources, rtpose.skeleton, rtpose.sinks, rtpose.signals, rtpose.cli, rtpose.cli.run\n"
+        "import rtpose, rtpose.io.sources, rtpose.pose.keypoint_sets, rtpose.io.sinks\n"
+        "import rtpose.engine.signals, rtpose.cli, rtpose.cli.run\n"
         "from rtpose import __version__\n"
         "heavy = sorted(m for m in ('torch', 'ultralytics', 'onnxruntime', 'openvino') if m in sys.modules)\n"
         "assert not heavy, heavy\n"

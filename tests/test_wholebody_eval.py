@@ -13,10 +13,9 @@ import json
 import numpy as np
 import pytest
 
-from rtpose.evaluation import evaluate_coco, evaluate_parts
-from rtpose.skeleton import KEYPOINT_SETS
-
-from .conftest import VAL_DEV_ANN
+from rtpose.eval.keypoints import evaluate_coco, evaluate_parts
+from rtpose.pose.keypoint_sets import KEYPOINT_SETS
+from tests.conftest import VAL_DEV_ANN
 
 WHOLEBODY = KEYPOINT_SETS["coco_wholebody"]
 #: field: (anchor body keypoint, second anchor, count): feet at the ankles, face at the nose, hands at the wrists

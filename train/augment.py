@@ -1,9 +1,9 @@
 """Training augmentation (the paper's recipe), expressed as one affine matrix per person.
 
-Every sample is cropped with the library's :func:`rtpose.crops.crop_transform` — the same code as
+Every sample is cropped with the library's :func:`rtpose.pose.crops.crop_transform` — the same code as
 inference — optionally composed with a horizontal mirror of the whole image. The one matrix moves
-both the pixels (:func:`rtpose.crops.warp_crop`) and the keypoints
-(:func:`rtpose.crops.apply_transform`), so the two cannot disagree.
+both the pixels (:func:`rtpose.pose.crops.warp_crop`) and the keypoints
+(:func:`rtpose.pose.crops.apply_transform`), so the two cannot disagree.
 
 Recipe (official HRNet ``JointsDataset``):
 - half-body crop with probability 0.3 for people with more than 8 labelled joints: the upper or the
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtpose.crops import apply_transform, box_to_center_size, crop_transform
-from rtpose.skeleton import FLIP_INDEX, UPPER_BODY
+from rtpose.pose.crops import apply_transform, box_to_center_size, crop_transform
+from rtpose.pose.keypoint_sets import FLIP_INDEX, UPPER_BODY
 
 #: Half-body crops are this much larger than the box of the selected joints (official: 1.5).
 HALF_BODY_PADDING = 1.5

@@ -1,7 +1,7 @@
 """Training checkpoints: written atomically, readable by ``rtpose --weights`` and by ``--resume``.
 
 A checkpoint is a dict ``{"model": state_dict, "meta": {"width", "num_joints", "input_size"}, ...}``
-(the layout :func:`rtpose.checkpoints.extract_state_dict` understands) plus, for the last one, the
+(the layout :func:`rtpose.weights.pose.extract_state_dict` understands) plus, for the last one, the
 optimiser, scheduler, gradient scaler, RNG states, epoch, best AP and config. Everything in it is
 loadable with ``torch.load(weights_only=True)``.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtpose.checkpoints import extract_state_dict, read_checkpoint
 from rtpose.errors import RtposeError
+from rtpose.weights.pose import extract_state_dict, read_checkpoint
 
 LAST = "last.pth"
 BEST = "best.pth"

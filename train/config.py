@@ -125,7 +125,7 @@ def data_path(config: dict, key: str) -> Path | None:
 
 def train_data(config: dict) -> tuple[Path, Path]:
     """``(data.train_ann, data.train_images)`` as paths, after checking that the data folder exists."""
-    from rtpose.evaluation import DatasetError
+    from rtpose.eval.keypoints import DatasetError
 
     root = Path(str(config["data"]["root"])).expanduser()
     ann, images = data_path(config, "train_ann"), data_path(config, "train_images")

@@ -3,8 +3,8 @@
 People are taken as the official HRNet code takes them: non-crowd person annotations with a
 positive-area box inside the image and at least one labelled keypoint. Each sample is one person:
 the augmented crop (:mod:`train.augment`), normalised exactly as at inference
-(:func:`rtpose.crops.normalize_crops`), and its target heatmaps and per-joint weights from the one
-codec (:class:`rtpose.codec.HeatmapCodec`).
+(:func:`rtpose.pose.crops.normalize_crops`), and its target heatmaps and per-joint weights from the one
+codec (:class:`rtpose.pose.codec.HeatmapCodec`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rtpose.codec import HeatmapCodec
-from rtpose.crops import box_to_center_size, normalize_crops, warp_crop
-from rtpose.evaluation import COCO_IMREAD_FLAGS, DatasetError, annotation_keypoints, clean_person_box, load_coco
-from rtpose.skeleton import NUM_KEYPOINTS, KeypointSet, get_keypoint_set, keypoint_set_for
+from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, DatasetError, annotation_keypoints, clean_person_box, load_coco
+from rtpose.pose.codec import HeatmapCodec
+from rtpose.pose.crops import box_to_center_size, normalize_crops, warp_crop
+from rtpose.pose.keypoint_sets import NUM_KEYPOINTS, KeypointSet, get_keypoint_set, keypoint_set_for
 from train.augment import AugmentConfig, random_crop, sample_transform, transform_keypoints
 
 #: Errors about training data are the evaluation's dataset errors (one sentence each).

@@ -23,9 +23,9 @@ def evaluate(weights: str, ann: str, images: str, boxes: str = "gt", input_size:
              device: str = "auto", flip: bool = False, det_score_thr: float = 0.0, out: str | None = None,
              progress: bool = True, quiet: bool = False) -> dict[str, float]:
     """COCO keypoint metrics of a checkpoint (pycocotools' table to the ``rtpose`` logger unless ``quiet``)."""
-    from rtpose.evaluation import evaluate_coco, load_coco, predict_coco, write_results
-    from rtpose.factory import build_estimator
+    from rtpose.eval.keypoints import evaluate_coco, load_coco, predict_coco, write_results
     from rtpose.options import ModelOptions
+    from rtpose.pose.factory import build_estimator
 
     load_coco(ann)  # a bad annotation file fails before the model loads
     estimator = build_estimator(ModelOptions(weights=weights, backend="torch", device=device, input_size=input_size,

@@ -35,11 +35,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from rtpose.backends.torch_backend import resolve_torch_device
-from rtpose.checkpoints import extract_state_dict, infer_architecture, load_state_dict_strict, read_checkpoint
+from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import RtposeError
 from rtpose.models import HRNet
-from rtpose.signals import stop_on_signals
+from rtpose.runtime.torch_runtime import resolve_torch_device
+from rtpose.weights.pose import extract_state_dict, infer_architecture, load_state_dict_strict, read_checkpoint
 from train import seg_task
 from train.augment import AugmentConfig
 from train.checkpoint import (
@@ -112,7 +112,7 @@ def model_meta(config: dict) -> dict:
 
 def config_keypoint_set(config: dict):
     """The keypoint set of a config: ``model.keypoints`` (default coco), which must have ``model.num_joints``."""
-    from rtpose.skeleton import KeypointSetError, keypoint_set_for
+    from rtpose.pose.keypoint_sets import KeypointSetError, keypoint_set_for
 
     try:
         return keypoint_set_for(int(config["model"]["num_joints"]), config["model"].get("keypoints") or "coco")
@@ -136,7 +136,7 @@ def check_val_data(config: dict) -> tuple[Path, Path, str] | None:
     """``(ann, images, boxes)`` for validation, checked up front; None when validation is off."""
     if not int(config["val"]["interval"] or 0):
         return None
-    from rtpose.evaluation import load_coco
+    from rtpose.eval.keypoints import load_coco
 
     ann, images = data_path(config, "val_ann"), data_path(config, "val_images")
     if ann is None or images is None:
@@ -181,8 +181,8 @@ def validate(model: HRNet, config: dict, val: tuple[Path, Path, str], device: to
 
     ``flip``: flip test, which doubles the pose work of a validation (see ``val.flip``).
     """
-    from rtpose.evaluation import evaluate_coco, predict_coco
-    from rtpose.factory import estimator_for_model
+    from rtpose.eval.keypoints import evaluate_coco, predict_coco
+    from rtpose.pose.factory import estimator_for_model
 
     ann, images, boxes = val
     kset = config_keypoint_set(config)

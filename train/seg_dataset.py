@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rtpose.crops import box_to_center_size, normalize_crops, warp_crop
-from rtpose.evaluation import COCO_IMREAD_FLAGS, DatasetError, load_coco
-from rtpose.seg_evaluation import IGNORE_INDEX
+from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, DatasetError, load_coco
+from rtpose.eval.parts import IGNORE_INDEX
+from rtpose.pose.crops import box_to_center_size, normalize_crops, warp_crop
 from train.augment import AugmentConfig, random_crop, sample_transform
 
 #: The label of person pixels: VOC's class 15 (the trained model has VOC's 21 classes).
 PERSON_CLASS = 15
-#: The class set of the trained model (:mod:`rtpose.seg_classes`).
+#: The class set of the trained model (:mod:`rtpose.seg.classes`).
 SEG_CLASSES = "voc"
 NUM_CLASSES = 21
 
@@ -48,7 +48,7 @@ class MaskImage:
 
 def person_labels(coco, image_id: int, person_class: int = PERSON_CLASS) -> np.ndarray:
     """The ``(H, W)`` uint8 target of one image: ``person_class`` on non-crowd people, 255 on crowd regions
-    not covered by one, 0 elsewhere. ``coco``: a pycocotools ``COCO`` (:func:`rtpose.evaluation.load_coco`)."""
+    not covered by one, 0 elsewhere. ``coco``: a pycocotools ``COCO`` (:func:`rtpose.eval.keypoints.load_coco`)."""
     info = coco.imgs[image_id]
     labels = np.zeros((int(info["height"]), int(info["width"])), np.uint8)
     people = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])) if a.get("category_id", 1) == 1
@@ -92,7 +92,7 @@ def read_image(path: Path) -> np.ndarray:
 class CocoPersonMasks(Dataset):
     """Whole-image person-mask samples: ``{"image", "labels", "index"}``.
 
-    ``image`` float32 ``(3, H, W)`` normalised as at inference (:func:`rtpose.crops.normalize_crops`);
+    ``image`` float32 ``(3, H, W)`` normalised as at inference (:func:`rtpose.pose.crops.normalize_crops`);
     ``labels`` int64 ``(H, W)`` (0 background, :data:`PERSON_CLASS`, 255 ignore) at the input resolution
     ``input_hw``. Augmentation is drawn from a generator seeded by ``(seed, epoch, index)``, as for pose.
     """

@@ -9,10 +9,10 @@
 - Loss: cross-entropy over the logits upsampled bilinearly to the input size (as the official
   HRNet-Semantic-Segmentation code), ``ignore_index=255`` (crowd regions, outside the image).
 - Validation: the person IoU over a validation set, intersection and union summed over all its images.
-  Each image is segmented as ``rtpose --seg person`` segments a frame (:class:`rtpose.segmentation.Segmenter`):
+  Each image is segmented as ``rtpose --seg person`` segments a frame (:class:`rtpose.seg.segmenter.Segmenter`):
   its short side resized to ``min(model.input_size)``, the person probability (softmax summed over the person
   class) resized back and thresholded at 0.5; crowd regions are not scored.
-- Checkpoints: ``best.pth`` is written by :func:`rtpose.seg_checkpoints.save_seg_checkpoint` (meta:
+- Checkpoints: ``best.pth`` is written by :func:`rtpose.weights.seg.save_seg_checkpoint` (meta:
   ``seg_classes: voc``, width, classes, ``align_corners``, input size), so ``rtpose --seg person --seg-weights
   OUTPUT/best.pth`` and ``PoseModel(seg="person", seg_weights=…)`` load it.
 """
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from rtpose.eval.parts import IGNORE_INDEX, confusion_matrix, scores_from_confusion
 from rtpose.models import HRNetSeg
-from rtpose.seg_evaluation import IGNORE_INDEX, confusion_matrix, scores_from_confusion
 from train.augment import AugmentConfig
 from train.config import ConfigError, data_path, train_data
 from train.seg_dataset import (
@@ -51,7 +51,7 @@ def build_seg_train_set(config: dict) -> CocoPersonMasks:
 
 def build_seg_model(config: dict, log: Callable[[str], None], prog: str) -> HRNetSeg:
     """An HRNetSeg (VOC's 21 classes) from scratch, from an ImageNet backbone, or from a segmentation file."""
-    from rtpose.seg_checkpoints import load_seg_model
+    from rtpose.weights.seg import load_seg_model
 
     m = config["model"]
     width = int(m["width"])
@@ -107,7 +107,7 @@ def check_seg_val_data(config: dict) -> tuple[Path, Path] | None:
 
 def predict_person_mask(model: HRNetSeg, image_bgr: np.ndarray, short_side: int, device: torch.device) -> np.ndarray:
     """Bool ``(H, W)`` person mask of a BGR image, computed as ``rtpose --seg person`` computes it."""
-    from rtpose.segmentation import frame_input, frame_person_probability
+    from rtpose.seg.segmenter import frame_input, frame_person_probability
 
     with torch.inference_mode():
         logits = model(torch.from_numpy(frame_input(image_bgr, short_side)).to(device)).float().cpu().numpy()
@@ -153,8 +153,8 @@ def seg_last_meta(config: dict, model: HRNetSeg) -> dict:
 
 
 def save_seg_best(model: HRNetSeg, config: dict, path: Path, epoch: int, score: float) -> None:
-    """``best.pth`` through :func:`rtpose.seg_checkpoints.save_seg_checkpoint`, replaced atomically."""
-    from rtpose.seg_checkpoints import save_seg_checkpoint
+    """``best.pth`` through :func:`rtpose.weights.seg.save_seg_checkpoint`, replaced atomically."""
+    from rtpose.weights.seg import save_seg_checkpoint
 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

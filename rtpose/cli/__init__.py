@@ -45,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-sentence errors: ``rtpose: error: …`` and exit 2, without the usage block."""
 
     def error(self, message: str):
-        from rtpose.sources import redact_text  # argparse quotes what was typed: a URL's password too
+        from rtpose.io.sources import redact_text  # argparse quotes what was typed: a URL's password too
 
         self.exit(2, f"{self.prog.split()[0]}: error: {redact_text(message)} (see '{self.prog} --help')\n")
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     known = commands()
     command = argv.pop(0) if argv and argv[0] in known else "run"
     if command == "run" and argv and not argv[0].startswith("-"):
-        from rtpose.sources import redact_text
+        from rtpose.io.sources import redact_text
 
         print(f"rtpose: error: {redact_text(_unknown_command(argv[0], known))}", file=sys.stderr)
         return 2
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except RtposeError as exc:
         print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:  # rtpose.signals.Interrupted says by which signal and during what
+    except KeyboardInterrupt as exc:  # rtpose.engine.signals.Interrupted says by which signal and during what
         _forget_unhandled_interrupt()
         print(f"rtpose: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)

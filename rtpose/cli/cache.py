@@ -28,8 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _folders() -> dict[str, Path]:
-    from rtpose.backends.sidecar import default_engines_dir
-    from rtpose.weights import cache_dir
+    from rtpose.export.sidecar import default_engines_dir
+    from rtpose.weights.registry import cache_dir
 
     return {"weights": cache_dir(), "exports": default_engines_dir()}
 
@@ -37,8 +37,8 @@ def _folders() -> dict[str, Path]:
 def _files(kind: str, folder: Path) -> list[Path]:
     """What rtpose wrote in ``folder``: files and, for exports, the detector's OpenVINO export folders and the
     leftovers of exports that were killed (temporary files and folders whose process is gone)."""
-    from rtpose.backends.sidecar import LOCK_SUFFIX, owner_alive
-    from rtpose.detector_export import TEMP_PREFIX
+    from rtpose.export.detector import TEMP_PREFIX
+    from rtpose.export.sidecar import LOCK_SUFFIX, owner_alive
 
     if not folder.is_dir():
         return []

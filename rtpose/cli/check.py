@@ -5,11 +5,11 @@ providers, OpenVINO, cameras, display, cache folders, which ``[trt]`` extra fits
 available backend on real person crops against PyTorch FP32 on the CPU with the same weights, and
 prints one table: backend, precision, device, max heatmap error, keypoints moved > 0.5 px (image
 pixels), crops/s. When TensorRT is present it builds a small FP16 engine (batch ≤ 8) first. The
-device-resident path (:mod:`rtpose.device`: crops, network and DARK on the GPU, or on CPU tensors
+device-resident path (:mod:`rtpose.pose.device_ops`: crops, network and DARK on the GPU, or on CPU tensors
 without one) is one row of the table.
 
 With ``--seg person|parts`` the segmentation model (``--seg-weights``) is checked the same way: every
-segmentation runtime this machine has (:mod:`rtpose.backends.seg_select`) against PyTorch FP32 on the CPU, on
+segmentation runtime this machine has (:mod:`rtpose.runtime.seg_select`) against PyTorch FP32 on the CPU, on
 the whole image ("person") or the people's crops ("parts"), in rows of the same table: max |Δlogit|, the
 share of pixels whose label (argmax class) is the same, and the time per call.
 
@@ -107,10 +107,10 @@ def environment() -> tuple[list[tuple[str, str]], list[str]]:
     """``(label, value)`` lines describing this machine, and the problems found (sentences)."""
     import torch
 
-    from rtpose.backends.onnxruntime_backend import available_providers, onnxruntime_conflict
-    from rtpose.backends.sidecar import default_engines_dir
-    from rtpose.backends.tensorrt_backend import installed_tensorrt_cuda, trt_extra, trt_extra_problem
-    from rtpose.weights import cache_dir
+    from rtpose.export.sidecar import default_engines_dir
+    from rtpose.runtime.onnxruntime_runtime import available_providers, onnxruntime_conflict
+    from rtpose.runtime.tensorrt_runtime import installed_tensorrt_cuda, trt_extra, trt_extra_problem
+    from rtpose.weights.registry import cache_dir
 
     lines: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -162,7 +162,7 @@ def real_crops(
     """Model batch float32 ``(N, 3, H, W)``, centres and sizes of ``boxes`` in the image (the host crop path)."""
     import cv2
 
-    from rtpose.crops import make_input_batch
+    from rtpose.pose.crops import make_input_batch
 
     image = cv2.imread(str(image_path))
     if image is None:
@@ -181,13 +181,13 @@ def compare_to_reference(
 ) -> Row:
     """Run ``backend`` on ``crops`` and compare with the PyTorch FP32 heatmaps ``reference`` of the same crops.
 
-    Pass rule (:mod:`rtpose.backends.onnx_export`): FP32 on the CPU max |Δheatmap| < ``FP32_ATOL`` and the
-    same argmax keypoints; BF16 (OpenVINO) the BF16 rule (``rtpose.backends.openvino_backend.bf16_compare``);
+    Pass rule (:mod:`rtpose.export.pose_onnx`): FP32 on the CPU max |Δheatmap| < ``FP32_ATOL`` and the
+    same argmax keypoints; BF16 (OpenVINO) the BF16 rule (``rtpose.runtime.openvino_runtime.bf16_compare``);
     FP16, and FP32 on a GPU (TF32 convolutions), the FP16 rule.
     """
-    from rtpose.backends.onnx_verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
-    from rtpose.codec import HeatmapCodec
-    from rtpose.crops import heatmap_to_image
+    from rtpose.export.verify import FP16_RTOL, FP32_ATOL, compare_heatmaps, fp16_close
+    from rtpose.pose.codec import HeatmapCodec
+    from rtpose.pose.crops import heatmap_to_image
 
     input_hw = (crops.shape[2], crops.shape[3])
     step = max(1, int(getattr(backend, "max_batch", len(crops))))
@@ -219,7 +219,7 @@ def compare_to_reference(
         row.ok = diff["max_abs_diff"] < FP32_ATOL and diff["argmax_mismatches"] == 0
         rule = f"max |Δheatmap| < {FP32_ATOL:g} and identical argmax keypoints"
     elif precision == "bf16":
-        from rtpose.backends.openvino_backend import bf16_compare
+        from rtpose.runtime.openvino_runtime import bf16_compare
 
         row.ok, _, rule = bf16_compare(reference, got, input_hw)
     else:
@@ -242,10 +242,10 @@ def check_device_path(
     import cv2
     import torch
 
-    from rtpose.backends.onnx_verify import FP16_RTOL
-    from rtpose.codec import HeatmapCodec
-    from rtpose.crops import heatmap_to_image
-    from rtpose.device import DevicePosePath, crop_matrices, crops_from_boxes, upload_image
+    from rtpose.export.verify import FP16_RTOL
+    from rtpose.pose.codec import HeatmapCodec
+    from rtpose.pose.crops import heatmap_to_image
+    from rtpose.pose.device_ops import DevicePosePath, crop_matrices, crops_from_boxes, upload_image
 
     image = cv2.imread(str(image_path))
     input_hw = (reference.shape[2] * 4, reference.shape[3] * 4)
@@ -287,7 +287,7 @@ def _parse_boxes(text: str) -> np.ndarray:
 
 def _image_and_boxes(args: argparse.Namespace) -> tuple[Path, np.ndarray, str]:
     if args.image is None:
-        from rtpose.detector import import_ultralytics
+        from rtpose.pose.detector import import_ultralytics
 
         import_ultralytics()
         from ultralytics.utils import ASSETS
@@ -301,7 +301,7 @@ def _image_and_boxes(args: argparse.Namespace) -> tuple[Path, np.ndarray, str]:
     elif args.detector:
         import cv2
 
-        from rtpose.detector import PersonDetector
+        from rtpose.pose.detector import PersonDetector
 
         boxes = PersonDetector(args.detector, device="cpu")(cv2.imread(str(image))).boxes
         if len(boxes) == 0:
@@ -312,7 +312,7 @@ def _image_and_boxes(args: argparse.Namespace) -> tuple[Path, np.ndarray, str]:
 
 
 def _weights(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
-    from rtpose.weights import REGISTRY, cached_path, resolve_weights
+    from rtpose.weights.registry import REGISTRY, cached_path, resolve_weights
 
     if args.weights:
         path = resolve_weights(args.weights)
@@ -336,10 +336,10 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
     """``(label, factory)`` for every backend this machine can try, in table order."""
     import torch
 
-    from rtpose.backends.onnxruntime_backend import available_providers
-    from rtpose.backends.openvino_backend import openvino_available
-    from rtpose.backends.select import create_backend
-    from rtpose.backends.tensorrt_backend import tensorrt_available
+    from rtpose.runtime.onnxruntime_runtime import available_providers
+    from rtpose.runtime.openvino_runtime import openvino_available
+    from rtpose.runtime.select import create_backend
+    from rtpose.runtime.tensorrt_runtime import tensorrt_available
 
     def make(backend: str, device: str, fp16: bool | None = None):
         return lambda: create_backend(backend, str(weights), device, input_hw, fp16, engines_dir=str(engines))
@@ -356,10 +356,10 @@ def _backends(weights: Path, input_hw: tuple[int, int], engines: Path, say) -> l
     if tensorrt_available():
 
         def engine():
-            from rtpose.backends.engine_build import build_engine, find_engine
-            from rtpose.backends.onnx_export import ensure_onnx
-            from rtpose.backends.tensorrt_backend import TensorRTBackend, gpu_info, import_tensorrt
-            from rtpose.hashing import file_sha256
+            from rtpose.export.pose_onnx import ensure_onnx
+            from rtpose.export.tensorrt import build_engine, find_engine
+            from rtpose.runtime.tensorrt_runtime import TensorRTBackend, gpu_info, import_tensorrt
+            from rtpose.utils.hashing import file_sha256
 
             gpu, cc = gpu_info(0)
             path = find_engine(engines, file_sha256(weights), input_hw, import_tensorrt().__version__, gpu, cc)
@@ -388,9 +388,9 @@ def main(args: argparse.Namespace) -> int:
 
     import torch
 
-    from rtpose.backends.sidecar import default_engines_dir
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import load_pose_model, trained_input_hw
+    from rtpose.export.sidecar import default_engines_dir
+    from rtpose.runtime.torch_runtime import TorchBackend
+    from rtpose.weights.pose import load_pose_model, trained_input_hw
 
     image, boxes, people = _image_and_boxes(args)
     with tempfile.TemporaryDirectory(prefix="rtpose-check-") as tmp:

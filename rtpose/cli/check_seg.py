@@ -1,7 +1,7 @@
 """``rtpose check --seg person|parts``: every segmentation runtime against PyTorch FP32 on the CPU.
 
-The model input is the segmenter's own (:meth:`rtpose.segmentation.Segmenter.frame_input` for "person",
-:meth:`~rtpose.segmentation.Segmenter.crops_input` of the people's boxes for "parts"), so each runtime sees
+The model input is the segmenter's own (:meth:`rtpose.seg.segmenter.Segmenter.frame_input` for "person",
+:meth:`~rtpose.seg.segmenter.Segmenter.crops_input` of the people's boxes for "parts"), so each runtime sees
 exactly what it sees when rtpose runs. Pass rules (:func:`compare_seg`): FP32 on the CPU max |Δlogit| <
 :data:`SEG_FP32_RTOL` × max |logit| and :data:`SEG_FP32_SAME` of the labels the same; FP16 and BF16 (and FP32
 on a GPU) :data:`SEG_LOW_PRECISION_SAME` of the labels the same.
@@ -38,8 +38,8 @@ def check_seg_args(args: argparse.Namespace) -> None:
 
 def seg_weights(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
     """``--seg-weights``, else the mode's registry checkpoint when downloaded, else labelled untrained W18 weights."""
-    from rtpose.segmentation import DEFAULT_SEG_WEIGHTS
-    from rtpose.weights import REGISTRY, cached_path, resolve_weights
+    from rtpose.seg.segmenter import DEFAULT_SEG_WEIGHTS
+    from rtpose.weights.registry import REGISTRY, cached_path, resolve_weights
 
     if args.seg_weights:
         path = resolve_weights(args.seg_weights)
@@ -50,7 +50,7 @@ def seg_weights(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
     import torch
 
     from rtpose.models import HRNetSeg
-    from rtpose.seg_checkpoints import save_seg_checkpoint
+    from rtpose.weights.seg import save_seg_checkpoint
 
     classes = "voc" if args.seg == "person" else "lip"
     torch.manual_seed(0)
@@ -62,7 +62,7 @@ def seg_weights(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
 
 def compare_seg(runtime: Any, batch: np.ndarray, reference: np.ndarray, iters: int = 3, label: str = "") -> Row:
     """Run ``runtime`` on ``batch`` float32 ``(N, 3, H, W)`` and compare with the PyTorch FP32 logits ``reference``."""
-    from rtpose.backends.seg_runtime import run_batched
+    from rtpose.runtime.seg_runtime import run_batched
 
     got = run_batched(runtime, batch)
     best = float("inf")
@@ -93,9 +93,9 @@ def _runtimes() -> list[tuple[str, str]]:
     """``(backend, device)`` of every segmentation runtime this machine can try, in table order."""
     import torch
 
-    from rtpose.backends.onnxruntime_backend import available_providers
-    from rtpose.backends.openvino_backend import openvino_available
-    from rtpose.backends.tensorrt_backend import tensorrt_available
+    from rtpose.runtime.onnxruntime_runtime import available_providers
+    from rtpose.runtime.openvino_runtime import openvino_available
+    from rtpose.runtime.tensorrt_runtime import tensorrt_available
 
     out = []
     if importlib.util.find_spec("onnxruntime") is not None:
@@ -116,8 +116,8 @@ def seg_rows(args: argparse.Namespace, image_path: Path, boxes: np.ndarray, engi
     """The segmentation rows of the table, and the line that introduces them."""
     import cv2
 
-    from rtpose.backends.seg_select import create_seg_runtime
-    from rtpose.segmentation import Segmenter
+    from rtpose.runtime.seg_select import create_seg_runtime
+    from rtpose.seg.segmenter import Segmenter
 
     weights, weights_label = seg_weights(args, folder)
     image = cv2.imread(str(image_path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rtpose.backends.select import backend_names
+from rtpose.runtime.select import backend_names
 
 #: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for
 #: experiments without letting a typo (4096x4096) build a model that runs for minutes per frame.
@@ -94,8 +94,8 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
     group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
                        help="model input height x width (default: what the weights were trained for, else 256x192)")
     group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
-    # keypoint sets (rtpose.skeleton): which set the heatmaps are, and what the detector looks for
-    from rtpose.skeleton import KEYPOINT_SETS
+    # keypoint sets (rtpose.pose.keypoint_sets): which set the heatmaps are, and what the detector looks for
+    from rtpose.pose.keypoint_sets import KEYPOINT_SETS
 
     group.add_argument("--keypoints", choices=list(KEYPOINT_SETS), default=None, metavar="NAME",
                        help="keypoint set of the weights when the file cannot say (e.g. ap10k for 17 animal "
@@ -109,7 +109,7 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
     seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
                      help="segmentation checkpoint (official HRNet-Semantic-Segmentation, mmsegmentation or rtpose "
                           "file) or registry name (rtpose weights list)")
-    from rtpose.backends.seg_select import SEG_BACKENDS
+    from rtpose.runtime.seg_select import SEG_BACKENDS
 
     seg.add_argument("--seg-backend", choices=SEG_BACKENDS, default=None,
                      help="segmentation runtime (default: --backend's when segmentation has it, else auto: a built "
@@ -155,8 +155,8 @@ def add_tracking_args(parser: argparse.ArgumentParser) -> None:
 
 
 def build_estimator(args: argparse.Namespace, with_detector: bool = True):
-    """The estimator of parsed :func:`add_model_args` options (see :func:`rtpose.factory.build_estimator`)."""
-    from rtpose.factory import build_estimator
+    """The estimator of parsed :func:`add_model_args` options (see :func:`rtpose.pose.factory.build_estimator`)."""
     from rtpose.options import ModelOptions
+    from rtpose.pose.factory import build_estimator
 
     return build_estimator(ModelOptions.from_args(args, with_detector=with_detector))

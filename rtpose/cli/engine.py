@@ -34,12 +34,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.backends.engine_build import build_engine
-    from rtpose.backends.onnx_export import ensure_onnx
-    from rtpose.backends.onnx_graph import onnx_precision
-    from rtpose.backends.sidecar import read_sidecar
-    from rtpose.backends.tensorrt_backend import cuda_index, gpu_info, import_tensorrt
     from rtpose.errors import RtposeError
+    from rtpose.export.onnx_graph import onnx_precision
+    from rtpose.export.pose_onnx import ensure_onnx
+    from rtpose.export.sidecar import read_sidecar
+    from rtpose.export.tensorrt import build_engine
+    from rtpose.runtime.tensorrt_runtime import cuda_index, gpu_info, import_tensorrt
 
     # Fail fast, before a long export, when this machine cannot build engines.
     import_tensorrt()
@@ -55,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
                 f"'rtpose export-onnx --weights W{flag}', or pass --{have}."
             )
     else:
-        from rtpose.weights import resolve_weights
+        from rtpose.weights.registry import resolve_weights
 
         weights = resolve_weights(args.weights)
         onnx_path = ensure_onnx(weights, input_hw=args.input_size, fp16=args.fp16, out_dir=args.out, verify=True)
@@ -79,16 +79,16 @@ def main(args: argparse.Namespace) -> int:
 
 def print_engine_comparison(engine: Path, weights: Path, device: str = "cuda") -> int:
     """Run the new engine and PyTorch FP32 (CPU) on real crops of bus.jpg and print ``rtpose check``'s table row."""
-    from rtpose.detector import import_ultralytics
+    from rtpose.pose.detector import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils import ASSETS
 
-    from rtpose.backends.tensorrt_backend import TensorRTBackend
-    from rtpose.backends.torch_backend import TorchBackend
-    from rtpose.checkpoints import load_pose_model
     from rtpose.cli.check import BUS_BOXES, compare_to_reference, format_table, real_crops
     from rtpose.errors import EngineError
+    from rtpose.runtime.tensorrt_runtime import TensorRTBackend
+    from rtpose.runtime.torch_runtime import TorchBackend
+    from rtpose.weights.pose import load_pose_model
 
     with TensorRTBackend(engine, device=device) as backend:
         crops, centers, sizes = real_crops(Path(ASSETS) / "bus.jpg", BUS_BOXES, backend.input_hw)

@@ -46,9 +46,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rtpose.errors import RtposeError
-    from rtpose.evaluation import load_coco, predict_coco, write_results
+    from rtpose.eval.keypoints import load_coco, predict_coco, write_results
+    from rtpose.io.paths import check_distinct
     from rtpose.log import say, warn
-    from rtpose.paths import check_distinct
 
     if args.labels is not None:
         return _part_maps(args)
@@ -66,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
 
     load_coco(args.ann)  # fail on a bad annotation file or an unwritable --out before loading the model
     if args.out:
-        from rtpose.paths import output_file
+        from rtpose.io.paths import output_file
 
         output_file(args.out, "results file (--out)")
     estimator = build_estimator(args, with_detector=False)  # the default checkpoint when none is given
@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _report(ann, results, keypoint_set) -> None:
     """Print the AP table and line; for sets with parts in their annotations (COCO-WholeBody), one per part."""
-    from rtpose.evaluation import annotation_keypoint_set, evaluate_coco, evaluate_parts, format_metrics, load_coco
+    from rtpose.eval.keypoints import annotation_keypoint_set, evaluate_coco, evaluate_parts, format_metrics, load_coco
 
     kset = annotation_keypoint_set(load_coco(ann), keypoint_set)
     if len(kset.annotation_fields) > 1:
@@ -93,7 +93,7 @@ def _report(ann, results, keypoint_set) -> None:
         return
     print(format_metrics(evaluate_coco(ann, results, keypoint_set=kset, table=sys.stdout)))
     if _has_masks(results):
-        from rtpose.evaluation import evaluate_masks
+        from rtpose.eval.keypoints import evaluate_masks
 
         print("mask " + format_metrics(evaluate_masks(ann, results, table=sys.stdout)))
 
@@ -116,9 +116,9 @@ def _part_maps(args: argparse.Namespace) -> int:
     import json
 
     from rtpose.errors import RtposeError
-    from rtpose.paths import check_distinct, output_file
-    from rtpose.seg_classes import get_class_set
-    from rtpose.seg_evaluation import evaluate_part_maps
+    from rtpose.eval.parts import evaluate_part_maps
+    from rtpose.io.paths import check_distinct, output_file
+    from rtpose.seg.classes import get_class_set
 
     if args.results is None:
         raise RtposeError("--labels scores part maps given with --results (rtpose --seg parts --json output or a "

@@ -42,9 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rtpose.backends.onnx_export import export_onnx
-    from rtpose.backends.onnx_verify import load_verification_crops
-    from rtpose.weights import resolve_weights
+    from rtpose.export.pose_onnx import export_onnx
+    from rtpose.export.verify import load_verification_crops
+    from rtpose.weights.registry import resolve_weights
 
     out_dir, out_path = args.out, None
     if args.out and args.out.endswith(".onnx"):
@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
         out_dir = out_path.parent
     weights = resolve_weights(args.weights)
     if out_path is not None:
-        from rtpose.paths import check_distinct
+        from rtpose.io.paths import check_distinct
 
         check_distinct({"--out": out_path}, {"--weights": weights, "--verify-on": args.verify_on})
     crops, label = (None, "")

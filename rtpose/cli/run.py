@@ -76,10 +76,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.io.sinks import WindowSink, check_outputs, display_available
+    from rtpose.io.sources import ImageSource, open_source
     from rtpose.model import PoseModel
     from rtpose.options import ModelOptions, StreamOptions
-    from rtpose.sinks import WindowSink, check_outputs, display_available
-    from rtpose.sources import ImageSource, open_source
 
     specs = _source_specs(args)
     if not specs:
@@ -88,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
     if (args.save_masks or args.background) and not args.seg:
         raise RtposeError("--save-masks and --background need --seg person or --seg parts.")
     if args.background:
-        from rtpose.render import parse_background
+        from rtpose.io.render import parse_background
 
         args.background = parse_background(args.background)
     if len(specs) > 1:
@@ -134,11 +134,10 @@ def _source_specs(args: argparse.Namespace) -> list:
 
 def _run_streams(args, specs: list, options) -> int:
     """Several sources in one process: one capture thread each, one inference loop, one pose call a round."""
-    from rtpose.model import PoseModel
-    from rtpose.options import ModelOptions
-    from rtpose.render import hud_lines
-    from rtpose.signals import stop_on_signals
-    from rtpose.sinks import (
+    from rtpose.engine.signals import stop_on_signals
+    from rtpose.engine.stream import PoseStream, run
+    from rtpose.io.render import hud_lines
+    from rtpose.io.sinks import (
         ByStream,
         GridWindowSink,
         JsonLinesSink,
@@ -149,8 +148,9 @@ def _run_streams(args, specs: list, options) -> int:
         display_available,
         stream_video_paths,
     )
-    from rtpose.sources import open_source
-    from rtpose.stream import PoseStream, run
+    from rtpose.io.sources import open_source
+    from rtpose.model import PoseModel
+    from rtpose.options import ModelOptions
 
     show = display_available() if args.show is None else args.show
     window = WindowSink() if show else None
@@ -228,9 +228,17 @@ def _run_streams(args, specs: list, options) -> int:
 
 def _run_image(args, source, model, window) -> int:
     """One image: no threads (and no tracking), annotate, write the image and a JSON document."""
-    from rtpose.render import apply_background
-    from rtpose.signals import stop_on_signals
-    from rtpose.sinks import IMAGE_OUT_SUFFIXES, ImageSink, JsonLinesSink, JsonSink, MaskSink, VideoSink, stream_header
+    from rtpose.engine.signals import stop_on_signals
+    from rtpose.io.render import apply_background
+    from rtpose.io.sinks import (
+        IMAGE_OUT_SUFFIXES,
+        ImageSink,
+        JsonLinesSink,
+        JsonSink,
+        MaskSink,
+        VideoSink,
+        stream_header,
+    )
 
     frame = source.read()
     result = model(frame.image).replace(frame=frame)
@@ -263,11 +271,11 @@ def _run_image(args, source, model, window) -> int:
 
 def _run_stream(args, source, model, options, window) -> int:
     """Video, camera, stream or folder: the library's stream and run loop, with this command's sinks."""
-    from rtpose.render import hud_lines
-    from rtpose.signals import stop_on_signals
-    from rtpose.sinks import JsonLinesSink, MaskSink, VideoSink
-    from rtpose.stream import PoseStream, run
-    from rtpose.timing import now
+    from rtpose.engine.signals import stop_on_signals
+    from rtpose.engine.stream import PoseStream, run
+    from rtpose.io.render import hud_lines
+    from rtpose.io.sinks import JsonLinesSink, MaskSink, VideoSink
+    from rtpose.utils.timing import now
 
     stream = PoseStream(model.estimator, source, options)
     if stream.stills:

@@ -35,8 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.backends.triton_export import export_repository
     from rtpose.errors import RtposeError
+    from rtpose.export.triton import export_repository
 
     if args.no_detector and args.detector:
         raise RtposeError("--no-detector and --detector contradict each other; pass one of them.")
@@ -53,8 +53,8 @@ def main(args: argparse.Namespace) -> int:
     )
     print(folder)
     if not args.no_detector:
-        from rtpose.backends.triton_export import export_detector
-        from rtpose.detector import DEFAULT_DETECTOR
+        from rtpose.export.triton import export_detector
+        from rtpose.pose.detector import DEFAULT_DETECTOR
 
         print(export_detector(args.detector or DEFAULT_DETECTOR, args.repo, instances=args.instances, gpu=not args.cpu,
                               trusted=args.trust_detector, python_backend=args.python_backend,

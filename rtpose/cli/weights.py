@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from rtpose.weights import REGISTRY, cache_dir, cached_path
+    from rtpose.weights.registry import REGISTRY, cache_dir, cached_path
 
     print(f"{'name':<40}{'width':>6}{'input':>9}  {'keypoints':<22}{'published':<26}{'source':<9}status")
     for entry in REGISTRY.values():
@@ -47,7 +47,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from rtpose.weights import cached_path, download, get_entry
+    from rtpose.weights.registry import cached_path, download, get_entry
 
     entry = get_entry(args.name)
     already = cached_path(entry).is_file() and not args.force
@@ -55,15 +55,15 @@ def _download(args: argparse.Namespace) -> int:
     print(f"{entry.name}: {'already cached' if already else 'downloaded and verified'}: {path}")
     h, w = entry.input_hw
     if entry.kind == "segmentation":
-        print(f"a {entry.seg_classes} segmentation model ({h}x{w} input): load it with rtpose.seg_checkpoints")
+        print(f"a {entry.seg_classes} segmentation model ({h}x{w} input): load it with rtpose.weights.seg")
     else:
         print(f"use it with: --weights {entry.name} --input-size {h}x{w}")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from rtpose.checkpoints import load_pose_model
-    from rtpose.weights import verify_file
+    from rtpose.weights.pose import load_pose_model
+    from rtpose.weights.registry import verify_file
 
     result = verify_file(args.path, args.name)
     print(f"file:    {result.path}")
@@ -77,7 +77,7 @@ def _verify(args: argparse.Namespace) -> int:
         print("matches: no registry entry (not a known published checkpoint)")
     entry = result.entry or result.checked_against
     if entry is not None and entry.kind == "segmentation":
-        from rtpose.seg_checkpoints import load_seg_model
+        from rtpose.weights.seg import load_seg_model
 
         seg = load_seg_model(args.path)
         params = sum(p.numel() for p in seg.parameters())

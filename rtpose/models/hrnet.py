@@ -1,5 +1,5 @@
 """HRNet for top-down pose estimation, exactly as the official implementation, and the backbone it
-shares with HRNetV2 segmentation (:mod:`rtpose.models.seg_hrnet`).
+shares with HRNetV2 segmentation (:mod:`rtpose.models.hrnet_seg`).
 
 Sun et al., "Deep High-Resolution Representation Learning for Human Pose Estimation", CVPR 2019;
 ``lib/models/pose_hrnet.py`` of leoxiaobin/deep-high-resolution-net.pytorch. Module and parameter

@@ -1,0 +1,1 @@
+"""Evaluation: COCO keypoint AP (and whole-body sets) and part-map IoU."""

@@ -1,0 +1,1 @@
+"""Small helpers with no rtpose dependency: timing and file hashing."""
