@@ -380,7 +380,7 @@ class Pipeline:
             pose_calls=self.pose_calls,
             stages=stage_stats(self.timer.summary()),
             streams=per_stream,
-            failures=remote_failures(self.estimator),
+            failures=remote_failures(self.stages.parts()),
         )
 
     # ------------------------------------------------------------------ the inference thread (first stage)

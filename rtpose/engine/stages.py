@@ -46,6 +46,10 @@ class Stages(Protocol):
         """The pose call and what follows it: one result per image (no frame attached yet)."""
         ...
 
+    def parts(self) -> dict[str, object]:
+        """The networks it runs by role (``"pose"``, ``"detector"``), for the run's figures (remote failures)."""
+        ...
+
 
 class TopDownStages:
     """Detector, crops | pose call, decoding (:meth:`TopDownEstimator.prepare` / :meth:`~TopDownEstimator.finish`)."""
@@ -76,6 +80,9 @@ class TopDownStages:
         return self.estimator.prepare(images, [d.boxes for d in detections], [d.scores for d in detections],
                                       timer=timer)
 
+    def parts(self) -> dict[str, object]:
+        return {"pose": self.estimator.backend, "detector": self.estimator.detector}
+
     def finish(self, prepared, schedules: list[DetectEveryN | None], timer: StageTimer) -> list[PoseResult]:
         results = self.estimator.finish(prepared, timer=timer)
         for schedule, result in zip(schedules, results):
@@ -97,6 +104,9 @@ class CallableStages:
 
     def finish(self, prepared, schedules: list[DetectEveryN | None], timer: StageTimer) -> list[PoseResult]:
         return [self.estimator(image, timer=timer) for image in prepared]
+
+    def parts(self) -> dict[str, object]:
+        return {"pose": self.estimator.backend} if isinstance(self.estimator, TopDownEstimator) else {}
 
 
 def stages_for(estimator) -> Stages:
