@@ -203,7 +203,7 @@ class Pipeline:
             return list(tracker)
         if tracker is not None and len(self.sources) > 1:
             raise ValueError("tracker: several sources need one tracker each (a list)")
-        return [tracker]
+        return [tracker] * len(self.sources)
 
     # ------------------------------------------------------------------ control (the caller's thread)
     def start(self) -> None:

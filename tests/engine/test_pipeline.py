@@ -251,6 +251,17 @@ def test_set_tracker_while_running_takes_effect_between_frames():
     assert rest
 
 
+def test_several_sources_without_trackers_each_keep_every_frame():
+    sources = [SyntheticSource(count=n, live=False, period=0) for n in (7, 3)]
+    pipeline = Pipeline(sources, SlowEstimator(0.0))
+    pipeline.start()
+    results = list(pipeline.results())
+    pipeline.stop()
+    assert [r.frame.index for r in results if r.stream == 0] == list(range(7))
+    assert [r.frame.index for r in results if r.stream == 1] == list(range(3))
+    assert [s.frames for s in pipeline.stats().streams] == [7, 3]
+
+
 def test_latency_of_files_excludes_the_read_ahead_queue_and_live_latency_includes_it():
     files = Pipeline(SyntheticSource(count=12, live=False, period=0), SlowEstimator(0.03))
     files.start()
