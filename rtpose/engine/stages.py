@@ -18,7 +18,7 @@ first stage worth running beside the second (:attr:`Stages.overlaps`), else one 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from rtpose.results import PoseResult
 from rtpose.utils.timing import StageTimer
 
 
+@runtime_checkable
 class Stages(Protocol):
     """The two steps of a round. ``schedules``: per frame, its stream's detect-every-N state or None.
 
@@ -110,9 +111,9 @@ class CallableStages:
 
 
 def stages_for(estimator) -> Stages:
-    """The two-stage form of ``estimator``: itself when it is one, else :class:`TopDownStages` for a
-    TopDownEstimator with a detector, else :class:`CallableStages` for a callable."""
-    if isinstance(estimator, (TopDownStages, CallableStages)):
+    """The two-stage form of ``estimator``: itself when it implements :class:`Stages`, else
+    :class:`TopDownStages` for a TopDownEstimator with a detector, else :class:`CallableStages` for a callable."""
+    if isinstance(estimator, Stages):
         return estimator
     if isinstance(estimator, TopDownEstimator) and estimator.detector is not None:
         return TopDownStages(estimator)

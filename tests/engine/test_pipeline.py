@@ -68,6 +68,36 @@ class SlowEstimator:
         return PoseResult(np.array([[1, 1, 10, 10]], np.float32), np.array([0.9], np.float32), kpts)
 
 
+class SlowStages:
+    """Stands in for a detector + pose model as the pipeline's two stages (:class:`rtpose.engine.stages.Stages`):
+    ``prepare`` ("detect") and ``finish`` ("pose") each take ``delay / 2`` seconds, so they overlap on two threads."""
+
+    overlaps = True
+
+    def __init__(self, delay: float = 0.02):
+        self.delay = delay
+        self.finishing = 0  # rounds in finish() at once (never more than one)
+        self.most_at_once = 0
+
+    def prepare(self, images, schedules, timer):
+        with timer.stage("detect"):
+            time.sleep(self.delay / 2)
+        return [int(image[0, 0, 0]) for image in images]
+
+    def finish(self, prepared, schedules, timer):
+        self.finishing += 1
+        self.most_at_once = max(self.most_at_once, self.finishing)
+        with timer.stage("pose"):
+            time.sleep(self.delay / 2)
+        self.finishing -= 1
+        kpts = np.full((1, 17, 3), 0.9, np.float32)
+        return [PoseResult(np.array([[1, 1, 10, 10]], np.float32), np.array([0.9], np.float32), kpts)
+                for _ in prepared]
+
+    def parts(self):
+        return {}
+
+
 class RecordingTracker:
     def __init__(self):
         self.updates, self.resets = 0, 0
@@ -117,12 +147,15 @@ def test_live_source_faster_than_inference_drops_frames_bounded():
     assert pipeline.timer.summary()["pose"]["count"] == len(results)
 
 
-def test_file_source_processes_every_frame_in_order_with_tracker():
+@pytest.mark.parametrize("two_stages", [False, True])
+def test_file_source_processes_every_frame_in_order_with_tracker(two_stages):
     source = SyntheticSource(count=40, live=False, period=0)
     tracker = RecordingTracker()
-    pipeline = Pipeline(source, SlowEstimator(delay=0.002), tracker=tracker)
+    estimator = SlowStages(0.004) if two_stages else SlowEstimator(delay=0.002)
+    pipeline = Pipeline(source, estimator, tracker=tracker)
     assert not pipeline.drop_frames
     pipeline.start()
+    assert pipeline.overlap == two_stages  # a thread per stage for an estimator with a first stage
     results: list[PoseResult] = list(pipeline.results())
     pipeline.stop()
     assert [r.frame.index for r in results] == list(range(40))
@@ -130,6 +163,7 @@ def test_file_source_processes_every_frame_in_order_with_tracker():
     assert tracker.updates == 40 and all(r[0].track_id == 7 for r in results)
     assert "track" in results[0].timings_ms and results[-1].fps > 0
     stats = pipeline.stats()
+    assert not two_stages or estimator.most_at_once == 1  # rounds are finished one at a time, in order
     assert stats.frames == 40 and stats.dropped == 0 and stats.people == 40 and stats.people_per_call == 1.0
     summary = stats.format()
     assert "40 frames processed, 0 dropped" in summary and "p95 ms" in summary and "track" in summary
@@ -158,10 +192,11 @@ def test_stop_while_the_consumer_is_slow_and_the_queue_is_full():
     assert not pipeline.running
 
 
-def test_pause_resume_and_seek():
+@pytest.mark.parametrize("two_stages", [False, True])
+def test_pause_resume_and_seek(two_stages):
     source = SyntheticSource(count=200, live=False, period=0.001)
     tracker = RecordingTracker()
-    pipeline = Pipeline(source, SlowEstimator(0.005), tracker=tracker)
+    pipeline = Pipeline(source, SlowStages(0.01) if two_stages else SlowEstimator(0.005), tracker=tracker)
     pipeline.start()
     stream = pipeline.results()
     first = next(stream)
