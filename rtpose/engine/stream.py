@@ -71,9 +71,9 @@ class PoseStream:
       rtpose opened. :func:`run` drives it into sinks.
     - controls, safe from any thread while it runs: :meth:`pause`, :meth:`resume`, :meth:`seek`,
       :meth:`set_tracking`, :meth:`request_stop` (also from a signal handler), :meth:`close`.
-    - state: :attr:`sources`, :attr:`source`, :attr:`real_time`, :attr:`paused`, :attr:`running`,
-      :attr:`stills`, :meth:`stats`, :meth:`header`, :meth:`headers`. Why a source ended early is on the
-      source itself (:attr:`FrameSource.ended_early <rtpose.io.sources.FrameSource>`, ``end_reason``).
+    - state: :attr:`sources`, :attr:`source`, :attr:`real_time`, :attr:`frames_processed`, :attr:`paused`,
+      :attr:`running`, :attr:`stills`, :meth:`stats`, :meth:`header`, :meth:`headers`. Why a source ended
+      early is on the source itself (``ended_early``, ``end_reason`` of :class:`~rtpose.io.sources.FrameSource`).
 
     :attr:`pipeline` (the :class:`~rtpose.engine.pipeline.Pipeline` that runs it) is for benchmarks and
     tests; its internals may change.
@@ -166,6 +166,11 @@ class PoseStream:
     def running(self) -> bool:
         """True while any of the stream's threads is alive."""
         return self.pipeline.running
+
+    @property
+    def frames_processed(self) -> int:
+        """Frames processed so far, all sources together (a progress line; :meth:`stats` has the rest)."""
+        return self.pipeline.frames_processed
 
     @property
     def real_time(self) -> tuple[bool, ...]:

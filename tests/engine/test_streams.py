@@ -51,6 +51,7 @@ def test_two_streams_in_one_process_keep_their_own_frames(model):
             np.testing.assert_array_equal(r.image, expected)  # no stream's frame attributed to another
             assert r.to_dict()["stream"] == i
     assert stream.real_time == (False, False)  # files: every frame, none dropped
+    assert stream.frames_processed == 10
     stats = stream.stats()
     assert len(stats.streams) == 2 and [s.frames for s in stats.streams] == [5, 5]
     assert stats.people == sum(len(r) for r in results)
