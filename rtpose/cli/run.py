@@ -184,8 +184,8 @@ def _run_streams(args, specs: list, options) -> int:
                     if args.json:
                         sinks.append(JsonLinesSink(args.json, stream.headers()))
                     if videos:
-                        sinks.append(ByStream([VideoSink(path, fps=s.fps, size=s.size, real_time=c.drop_frames)
-                                               for path, s, c in zip(videos, sources, stream.pipeline.captures)]))
+                        sinks.append(ByStream([VideoSink(path, fps=s.fps, size=s.size, real_time=live)
+                                               for path, s, live in zip(videos, sources, stream.real_time)]))
                     if window is not None:
                         sinks.append(GridWindowSink(window, len(sources)))
                     if args.save_masks:

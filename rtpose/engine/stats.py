@@ -10,6 +10,7 @@ Stages, all in ms (see the README's table): ``capture``, ``queue``, ``detect``, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
 
 #: Stage order of the summary table.
 STAGE_ORDER = ["capture", "queue", "detect", "crop", "pose", "decode", "segment", "track", "render", "write", "latency",
@@ -116,12 +117,20 @@ def failure_row(part: str, counts: dict[str, int]) -> str:
     return f"triton {part}: {failed} of {counts.get('calls', 0)} calls failed ({causes})"
 
 
-def remote_failures(estimator) -> dict[str, dict[str, int]]:
-    """The calls and failures (by cause) of the parts of ``estimator`` served by Triton: its pose backend
-    (``"pose"``) and its detector (``"detector"``); empty when neither is."""
-    parts = {"pose": getattr(estimator, "backend", None), "detector": getattr(estimator, "detector", None)}
+@runtime_checkable
+class RemoteCalls(Protocol):
+    """A part served over the network (Triton's pose backend and detector): its calls, and its failed calls by
+    cause (:data:`FAILURE_WORDS`)."""
+
+    calls: int
+    failures: dict[str, int]
+
+
+def remote_failures(parts: dict[str, object]) -> dict[str, dict[str, int]]:
+    """The calls and failures (by cause) of the ``parts`` (name → part, e.g. ``"pose"`` → the pose backend,
+    ``"detector"`` → the detector) that are served remotely (:class:`RemoteCalls`); empty when none is."""
     return {name: {"calls": int(part.calls), **{cause: int(n) for cause, n in part.failures.items()}}
-            for name, part in parts.items() if isinstance(getattr(part, "failures", None), dict)}
+            for name, part in parts.items() if isinstance(part, RemoteCalls)}
 
 
 def stage_stats(summary: dict[str, dict[str, float]]) -> dict[str, StageStats]:
@@ -134,4 +143,5 @@ def stage_stats(summary: dict[str, dict[str, float]]) -> dict[str, StageStats]:
     }
 
 
-__all__ = ["FAILURE_WORDS", "RunStats", "STAGE_ORDER", "StageStats", "failure_row", "remote_failures", "stage_stats"]
+__all__ = ["FAILURE_WORDS", "RemoteCalls", "RunStats", "STAGE_ORDER", "StageStats", "failure_row", "remote_failures",
+           "stage_stats"]

@@ -15,14 +15,19 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from rtpose.engine.pipeline import Pipeline, warmup
+from rtpose.engine.pipeline import Pipeline
+from rtpose.engine.stages import warmup
 from rtpose.engine.stats import RunStats
 from rtpose.errors import RtposeError
 from rtpose.io.sources import FolderSource, FrameSource
 from rtpose.options import StreamOptions
 from rtpose.results import PoseResult
 from rtpose.utils.timing import now
+
+if TYPE_CHECKING:
+    from rtpose.io.sinks import Sink
 
 
 def is_source_list(source) -> bool:
@@ -58,7 +63,20 @@ def open_any_source(source, options: StreamOptions) -> tuple[FrameSource, bool]:
 
 
 class PoseStream:
-    """One source through a model, as an iterable of :class:`~rtpose.results.PoseResult`.
+    """One source (or several) through a model, as an iterable of :class:`~rtpose.results.PoseResult`.
+
+    The public API, for the CLI, the viewer, ``rtpose serve`` and programs:
+
+    - iterate it once (``for result in stream``); leaving the loop stops the threads and releases what
+      rtpose opened. :func:`run` drives it into sinks.
+    - controls, safe from any thread while it runs: :meth:`pause`, :meth:`resume`, :meth:`seek`,
+      :meth:`set_tracking`, :meth:`request_stop` (also from a signal handler), :meth:`close`.
+    - state: :attr:`sources`, :attr:`source`, :attr:`real_time`, :attr:`frames_processed`, :attr:`paused`,
+      :attr:`running`, :attr:`stills`, :meth:`stats`, :meth:`header`, :meth:`headers`. Why a source ended
+      early is on the source itself (``ended_early``, ``end_reason`` of :class:`~rtpose.io.sources.FrameSource`).
+
+    :attr:`pipeline` (the :class:`~rtpose.engine.pipeline.Pipeline` that runs it) is for benchmarks and
+    tests; its internals may change.
 
     Args:
         estimator: the model's :class:`~rtpose.pose.estimator.TopDownEstimator`.
@@ -68,9 +86,6 @@ class PoseStream:
             each result's ``stream`` says which source it came from. Opened here, so that a bad source
             fails at once.
         options: tracking, smoothing, detect-every-N, playback.
-        hold_at_end: at the end of a file, wait for a :meth:`seek` (a viewer's slider).
-        on_result: called on the pose thread with each result (then iteration yields only the
-            newest results, never blocking inference: the viewer's mode).
         warm: run the detector and the pose model once before the first frame (keeps one-off costs
             out of the figures).
 
@@ -84,8 +99,6 @@ class PoseStream:
         source,
         options: StreamOptions | None = None,
         *,
-        hold_at_end: bool = False,
-        on_result: Callable[[PoseResult], None] | None = None,
         warm: bool = True,
     ) -> None:
         self.options = (options or StreamOptions()).validate()
@@ -104,7 +117,7 @@ class PoseStream:
             self.pipeline = Pipeline(
                 self.sources if len(self.sources) > 1 else self.source, estimator,
                 tracker=trackers if len(self.sources) > 1 else trackers[0], max_frames=self.options.max_frames,
-                det_every=1 if self.stills else self.options.det_every, hold_at_end=hold_at_end, on_result=on_result,
+                det_every=1 if self.stills else self.options.det_every,
             )
         except BaseException:
             self._close_source()
@@ -129,13 +142,6 @@ class PoseStream:
         finally:
             self.close()
 
-    def start(self) -> None:
-        """Start the threads without iterating (for ``on_result`` consumers such as the viewer)."""
-        if self._warm:
-            warmup(self.estimator, self.source.size)
-        self._iterating = True
-        self.pipeline.start()
-
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
         """Ask the stream to end after the frame in the model (safe from signal handlers)."""
@@ -153,11 +159,25 @@ class PoseStream:
 
     @property
     def paused(self) -> bool:
+        """True between :meth:`pause` and :meth:`resume`."""
         return self.pipeline.paused
 
     @property
     def running(self) -> bool:
+        """True while any of the stream's threads is alive."""
         return self.pipeline.running
+
+    @property
+    def frames_processed(self) -> int:
+        """Frames processed so far, all sources together (a progress line; :meth:`stats` has the rest)."""
+        return self.pipeline.frames_processed
+
+    @property
+    def real_time(self) -> tuple[bool, ...]:
+        """Per source: frames are processed in real time, keeping only the newest (cameras, network streams,
+        ``realtime`` file playback); late frames are dropped. A video written from such a stream should fill
+        the dropped frames to keep its duration (:class:`~rtpose.io.sinks.VideoSink` ``real_time=``)."""
+        return tuple(capture.drop_frames for capture in self.pipeline.captures)
 
     def set_tracking(self, track: bool) -> None:
         """Turn tracking on or off from the next frame (a viewer's toggle); keeps the other options."""
@@ -215,7 +235,7 @@ class PoseStream:
 
 def run(
     stream: PoseStream,
-    sinks: Sequence = (),
+    sinks: Sequence[Sink] = (),
     *,
     kpt_thr: float | None = None,
     hud: Callable[[PoseResult], list[str]] | None = None,
@@ -226,8 +246,9 @@ def run(
 
     Args:
         stream: a :class:`PoseStream` (not iterated yet).
-        sinks: objects with ``write(result, annotated)`` and ``close()`` (:mod:`rtpose.io.sinks`); those with
-            ``needs_image`` get the drawn frame, and one whose ``stop_requested`` turns true ends the run.
+        sinks: :class:`~rtpose.io.sinks.Sink` objects (``write(result, annotated)``, ``close()``,
+            ``needs_image``, ``stop_requested``): those that need images get the drawn frame, and one whose
+            ``stop_requested`` turns true ends the run.
         kpt_thr: keypoints below this score are not drawn (default: the stream's ``kpt_thr``).
         hud: lines to write in the picture's corner for a result (e.g. :func:`rtpose.io.render.hud_lines`).
         on_result: called after the sinks with each result (progress lines).
@@ -241,7 +262,7 @@ def run(
 
     threshold = stream.options.kpt_thr if kpt_thr is None else kpt_thr
     timer = stream.pipeline.timer
-    drawing = any(getattr(sink, "needs_image", False) for sink in sinks)
+    drawing = any(sink.needs_image for sink in sinks)
     try:
         for result in stream:
             annotated = None
@@ -260,7 +281,7 @@ def run(
             timer.add("e2e", now() - result.latency_origin)
             if on_result is not None:
                 on_result(result)
-            if any(getattr(sink, "stop_requested", False) for sink in sinks):
+            if any(sink.stop_requested for sink in sinks):
                 break
     finally:
         try:

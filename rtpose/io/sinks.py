@@ -76,7 +76,7 @@ def stream_header(source, keypoint_set: KeypointSet | str | None = None, stream:
 def source_kind(source) -> str:
     """``"camera"``, ``"stream"``, ``"video"``, ``"folder"`` or ``"image"``."""
     if source.is_live:
-        return "camera" if getattr(source, "is_camera", False) else "stream"
+        return "camera" if source.is_camera else "stream"
     name = type(source).__name__
     return {"FolderSource": "folder", "ImageSource": "image"}.get(name, "video")
 
@@ -98,7 +98,7 @@ def check_outputs(save: str | None, json_path: str | None, source) -> None:
     from rtpose.io.paths import check_distinct
 
     single = source_kind(source) == "image"
-    source_path = getattr(source, "path", None)
+    source_path = source.path
     check_distinct({"--save": save, "--json": json_path},
                    {"--source": source_path} if source_path is not None and Path(source_path).is_file() else {})
     if save == STDOUT:
@@ -129,7 +129,11 @@ def _prepare(path: str | os.PathLike) -> Path:
 
 
 class Sink:
-    """Base class: ``write(result, annotated)``, ``close()``, context manager.
+    """The interface of every sink: ``write(result, annotated)``, ``close()``, the two attributes below;
+    a context manager.
+
+    :func:`rtpose.engine.stream.run` reads the attributes directly, so a sink that does not subclass
+    this class (the viewer's) declares both.
 
     Attributes:
         needs_image: the sink writes pictures, so the run loop draws each result for it.

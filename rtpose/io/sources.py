@@ -112,9 +112,14 @@ class Frame:
 class FrameSource:
     """Base class of all sources: call :meth:`read` until it returns None.
 
+    Every attribute below is declared here with its default, so that a consumer (the pipeline, the CLI,
+    the viewer, a JSON header) reads it from any source without probing; a subclass sets what applies.
+
     Attributes:
         name: what the user asked for, for messages ("camera 0", "vtest.avi", …).
         is_live: True for cameras and streams (frames come at their own pace; stale ones may be dropped).
+        is_camera: a local camera (``cv2.VideoCapture(index)``), as opposed to a network stream.
+        path: the file or folder read (images, folders, videos), else None.
         fps: nominal frames per second, or None when unknown (folders, some streams).
         size: (W, H) of the frames, or None when unknown.
         frame_count: number of frames of a file/folder, None for live sources.
@@ -124,19 +129,29 @@ class FrameSource:
             that the time spent reading can be told from the time spent waiting.
         ended_early: the source stopped before its end (a camera unplugged, a stream that died, a file
             cut short).
+        end_reason: one sentence saying why a source ended early when it knows more than
+            ``ended_early`` says (a stream that did not come back within ``reconnect_timeout``), else None.
+        expected_frames: the frame count a file announced when it turned out shorter (``frame_count`` is then
+            what it really had), else None.
+        skipped_files: files of a folder that could not be read as images (see :attr:`skipped`).
     """
 
     name: str = "source"
     is_live: bool = False
+    is_camera: bool = False
+    path: Path | None = None
     fps: float | None = None
     size: tuple[int, int] | None = None
     frame_count: int | None = None
     realtime: bool = False
+    end_reason: str | None = None
+    expected_frames: int | None = None
 
     def __init__(self) -> None:
         self.dropped = 0
         self.paced_s = 0.0
         self.ended_early = False
+        self.skipped_files: list[str] = []
         self._next_index = 0
 
     def read(self) -> Frame | None:
@@ -146,6 +161,15 @@ class FrameSource:
     def seek(self, index: int) -> None:
         """Make ``index`` the next frame :meth:`read` returns (files and folders only)."""
         raise SourceError(f"{self.name} is a live source: it cannot seek.")
+
+    def interrupt(self) -> None:
+        """Give up waiting: a :meth:`read` blocked in a wait of the source's own (a stream waiting to reconnect)
+        returns soon. Safe from any thread and from signal handlers; a source without such waits does nothing."""
+
+    @property
+    def skipped(self) -> int:
+        """Files that could not be read as images (folders; 0 for other sources)."""
+        return len(self.skipped_files)
 
     @property
     def position(self) -> int:
@@ -278,7 +302,6 @@ class FolderSource(FrameSource):
             raise SourceError(f"The folder {self.path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES)[:6])}, …).")
         self.frame_count = len(self.files)
         self.is_sequence = is_frame_sequence([p.name for p in self.files])
-        self.skipped_files: list[str] = []
         self.fps = fps
         first = cv2.imread(str(self.files[0]), cv2.IMREAD_COLOR)
         if first is not None:
@@ -303,11 +326,6 @@ class FolderSource(FrameSource):
             return Frame(index, now(), image, index / self.fps if self.fps else None, file=self.files[index].name)
         return None
 
-    @property
-    def skipped(self) -> int:
-        """Files that could not be read as images."""
-        return len(self.skipped_files)
-
     def seek(self, index: int) -> None:
         self._next_index = self._check_seek(index)
         if self._pacer is not None:
@@ -321,6 +339,7 @@ class VideoSource(FrameSource):
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name
+        self._cap: cv2.VideoCapture | None = None
         with _quiet_opencv():
             cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
@@ -402,7 +421,7 @@ class VideoSource(FrameSource):
             self._pacer.reset(index)
 
     def close(self) -> None:
-        cap, self._cap = getattr(self, "_cap", None), None
+        cap, self._cap = self._cap, None
         if cap is not None:
             cap.release()
 
@@ -479,11 +498,12 @@ class CaptureSource(FrameSource):
         self.lost_s = 0.0
         self.stalls = 0
         self._datagrams = not self.is_camera and str(spec).lower().startswith(DATAGRAM_SCHEMES)
-        self.end_reason: str | None = None
         self.announced_fps: float | None = None
         self.measured_fps: float | None = None
         self._lock = threading.Lock()
-        self._closing = threading.Event()
+        # interrupt() and close() wake the reconnect backoff; reentrant: interrupt() may run in a signal handler.
+        self._wake = threading.Condition(threading.RLock())
+        self._closing = False
         self._interrupted = False
         self._reading = False
         self._closed = False
@@ -677,17 +697,17 @@ class CaptureSource(FrameSource):
 
     def interrupt(self) -> None:
         """Stop reconnecting and waiting: a :meth:`read` in progress returns soon (safe from signal handlers)."""
-        self._interrupted = True  # a plain flag: setting it never blocks
+        with self._wake:
+            self._interrupted = True
+            self._wake.notify_all()
 
     def _stopping(self) -> bool:
-        return self._interrupted or self._closing.is_set()
+        return self._interrupted or self._closing
 
     def _pause(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; True when the source was closed or interrupted meanwhile."""
-        end = now() + seconds
-        while not self._stopping() and now() < end:
-            time.sleep(min(0.1, max(0.0, end - now())))
-        return self._stopping()
+        """Wait up to ``seconds`` (the reconnect backoff); True as soon as the source is closed or interrupted."""
+        with self._wake:
+            return self._wake.wait_for(self._stopping, timeout=max(0.0, seconds))
 
     def _stale(self, frame: Frame) -> bool:
         """Whether a frame kept from the open is older than the stream's next one would be."""
@@ -772,7 +792,9 @@ class CaptureSource(FrameSource):
 
     def close(self) -> None:
         """Release the device; if another thread is blocked in :meth:`read`, that thread releases it."""
-        self._closing.set()
+        with self._wake:
+            self._closing = True
+            self._wake.notify_all()
         with self._lock:
             if self._closed:
                 return

@@ -68,6 +68,36 @@ class SlowEstimator:
         return PoseResult(np.array([[1, 1, 10, 10]], np.float32), np.array([0.9], np.float32), kpts)
 
 
+class SlowStages:
+    """Stands in for a detector + pose model as the pipeline's two stages (:class:`rtpose.engine.stages.Stages`):
+    ``prepare`` ("detect") and ``finish`` ("pose") each take ``delay / 2`` seconds, so they overlap on two threads."""
+
+    overlaps = True
+
+    def __init__(self, delay: float = 0.02):
+        self.delay = delay
+        self.finishing = 0  # rounds in finish() at once (never more than one)
+        self.most_at_once = 0
+
+    def prepare(self, images, schedules, timer):
+        with timer.stage("detect"):
+            time.sleep(self.delay / 2)
+        return [int(image[0, 0, 0]) for image in images]
+
+    def finish(self, prepared, schedules, timer):
+        self.finishing += 1
+        self.most_at_once = max(self.most_at_once, self.finishing)
+        with timer.stage("pose"):
+            time.sleep(self.delay / 2)
+        self.finishing -= 1
+        kpts = np.full((1, 17, 3), 0.9, np.float32)
+        return [PoseResult(np.array([[1, 1, 10, 10]], np.float32), np.array([0.9], np.float32), kpts)
+                for _ in prepared]
+
+    def parts(self):
+        return {}
+
+
 class RecordingTracker:
     def __init__(self):
         self.updates, self.resets = 0, 0
@@ -117,12 +147,15 @@ def test_live_source_faster_than_inference_drops_frames_bounded():
     assert pipeline.timer.summary()["pose"]["count"] == len(results)
 
 
-def test_file_source_processes_every_frame_in_order_with_tracker():
+@pytest.mark.parametrize("two_stages", [False, True])
+def test_file_source_processes_every_frame_in_order_with_tracker(two_stages):
     source = SyntheticSource(count=40, live=False, period=0)
     tracker = RecordingTracker()
-    pipeline = Pipeline(source, SlowEstimator(delay=0.002), tracker=tracker)
+    estimator = SlowStages(0.004) if two_stages else SlowEstimator(delay=0.002)
+    pipeline = Pipeline(source, estimator, tracker=tracker)
     assert not pipeline.drop_frames
     pipeline.start()
+    assert pipeline.overlap == two_stages  # a thread per stage for an estimator with a first stage
     results: list[PoseResult] = list(pipeline.results())
     pipeline.stop()
     assert [r.frame.index for r in results] == list(range(40))
@@ -130,6 +163,7 @@ def test_file_source_processes_every_frame_in_order_with_tracker():
     assert tracker.updates == 40 and all(r[0].track_id == 7 for r in results)
     assert "track" in results[0].timings_ms and results[-1].fps > 0
     stats = pipeline.stats()
+    assert not two_stages or estimator.most_at_once == 1  # rounds are finished one at a time, in order
     assert stats.frames == 40 and stats.dropped == 0 and stats.people == 40 and stats.people_per_call == 1.0
     summary = stats.format()
     assert "40 frames processed, 0 dropped" in summary and "p95 ms" in summary and "track" in summary
@@ -158,10 +192,11 @@ def test_stop_while_the_consumer_is_slow_and_the_queue_is_full():
     assert not pipeline.running
 
 
-def test_pause_resume_and_seek():
+@pytest.mark.parametrize("two_stages", [False, True])
+def test_pause_resume_and_seek(two_stages):
     source = SyntheticSource(count=200, live=False, period=0.001)
     tracker = RecordingTracker()
-    pipeline = Pipeline(source, SlowEstimator(0.005), tracker=tracker)
+    pipeline = Pipeline(source, SlowStages(0.01) if two_stages else SlowEstimator(0.005), tracker=tracker)
     pipeline.start()
     stream = pipeline.results()
     first = next(stream)
@@ -195,26 +230,23 @@ def test_source_error_midway_reaches_the_consumer():
     assert got == [0, 1, 2, 3, 4]
 
 
-def test_on_result_callback_never_blocks():
-    seen = []
-    pipeline = Pipeline(SyntheticSource(count=30, live=False, period=0), SlowEstimator(0.0), on_result=seen.append)
+def test_started_paused_gives_nothing_until_resumed_and_a_timed_out_results_call_loses_nothing():
+    pipeline = Pipeline(SyntheticSource(count=30, live=False, period=0), SlowEstimator(0.0))
+    pipeline.pause()  # a viewer may open a file paused
     pipeline.start()
-    deadline = time.perf_counter() + 60
-    while not pipeline.finished and time.perf_counter() < deadline:
-        time.sleep(0.01)
+    assert list(pipeline.results(timeout=0.3)) == [] and pipeline.running  # gave up waiting; the run goes on
+    pipeline.resume()
+    rest = list(pipeline.results())
     pipeline.stop()
-    assert [r.frame.index for r in seen] == list(range(30))
-    assert len(list(pipeline.results())) <= 4
+    assert [r.frame.index for r in rest] == list(range(30))
 
 
-def test_hold_at_end_waits_for_a_seek():
-    pipeline = Pipeline(SyntheticSource(count=5, live=False, period=0), SlowEstimator(0.0), hold_at_end=True)
+def test_results_after_the_end_return_at_once():
+    pipeline = Pipeline(SyntheticSource(count=5, live=False, period=0), SlowEstimator(0.0))
     pipeline.start()
     assert _take(pipeline, 5) == [0, 1, 2, 3, 4]
-    assert list(pipeline.results(timeout=0.3)) == [] and pipeline.running
-    assert pipeline.at_end
-    pipeline.seek(2)
-    assert _take(pipeline, 3) == [2, 3, 4]
+    assert list(pipeline.results()) == []  # the end marker
+    assert list(pipeline.results()) == []  # taken already: no wait for a result that cannot come
     pipeline.stop()
     assert not pipeline.running
 
@@ -252,6 +284,17 @@ def test_set_tracker_while_running_takes_effect_between_frames():
     pipeline_off.set_tracker(None)  # before start: applies at once
     assert pipeline_off.tracker is None
     assert rest
+
+
+def test_several_sources_without_trackers_each_keep_every_frame():
+    sources = [SyntheticSource(count=n, live=False, period=0) for n in (7, 3)]
+    pipeline = Pipeline(sources, SlowEstimator(0.0))
+    pipeline.start()
+    results = list(pipeline.results())
+    pipeline.stop()
+    assert [r.frame.index for r in results if r.stream == 0] == list(range(7))
+    assert [r.frame.index for r in results if r.stream == 1] == list(range(3))
+    assert [s.frames for s in pipeline.stats().streams] == [7, 3]
 
 
 def test_latency_of_files_excludes_the_read_ahead_queue_and_live_latency_includes_it():

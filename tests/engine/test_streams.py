@@ -50,6 +50,8 @@ def test_two_streams_in_one_process_keep_their_own_frames(model):
         for r, expected in zip(by_stream[i], _first_frames(video, 5)):
             np.testing.assert_array_equal(r.image, expected)  # no stream's frame attributed to another
             assert r.to_dict()["stream"] == i
+    assert stream.real_time == (False, False)  # files: every frame, none dropped
+    assert stream.frames_processed == 10
     stats = stream.stats()
     assert len(stats.streams) == 2 and [s.frames for s in stats.streams] == [5, 5]
     assert stats.people == sum(len(r) for r in results)
@@ -126,6 +128,7 @@ def test_a_stalled_or_ended_stream_never_holds_the_others(model, tmp_path):
     shutil.copy(BUS, folder / "a.jpg")
     shutil.copy(BUS, folder / "b.jpg")
     stream = model.stream([stalled, str(folder), str(VIDEO_MULTI)], track=False)
+    assert stream.real_time == (True, False, False)  # the camera keeps its newest frame only
     seen = {0: 0, 1: 0, 2: 0}
     for result in stream:
         seen[result.stream] += 1

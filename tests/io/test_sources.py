@@ -59,6 +59,21 @@ def test_folder_in_name_order_and_single_image(tmp_path):
         assert src.read().image.shape == (1080, 810, 3) and src.read() is None
 
 
+def test_every_source_declares_what_consumers_read(tmp_path):
+    """is_camera, path, end_reason, expected_frames, skipped and interrupt() are on every source, no probing."""
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((24, 32, 3), np.uint8))
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    for spec, path in ((str(VIDEO_MULTI), VIDEO_MULTI), (str(tmp_path), tmp_path), (str(BUS), BUS)):
+        with open_source(spec) as src:
+            assert not src.is_camera and src.path == path and src.end_reason is None
+            assert src.expected_frames is None and not src.ended_early
+            src.interrupt()  # nothing of its own to wait for: reading goes on
+            frames = list(src)
+            assert len(frames) == (795 if path == VIDEO_MULTI else 1)
+            assert src.skipped == (1 if path == tmp_path else 0)
+            assert src.skipped_files == (["b.png"] if path == tmp_path else [])
+
+
 @pytest.mark.parametrize(
     "spec, words",
     [
