@@ -37,13 +37,26 @@ class Channel:
         self._seq = 0
         self._closed = False
         self._wake = asyncio.Event()  # touched on the loop's thread only
-        self.subscribers = 0
-        self.missed = 0  # items clients missed, over all clients
+        self._live: dict[int, Subscription] = {}
+        self._missed_done = 0  # items that clients which left missed
+
+    @property
+    def subscribers(self) -> int:
+        """Clients listening now."""
+        return len(self._live)
 
     @property
     def wanted(self) -> bool:
         """Whether any client listens (the run loop encodes pictures only then)."""
-        return self.subscribers > 0
+        return bool(self._live)
+
+    @property
+    def missed(self) -> int:
+        """Items clients missed, over all clients so far: a client stalled in its socket misses every item
+        published since the one it is sending."""
+        seq = self._seq
+        live = list(self._live.values())
+        return self._missed_done + sum(s.missed + max(seq - s.seen - 1, 0) for s in live)
 
     def publish(self, item: object) -> None:
         """Make ``item`` the newest (any thread; never blocks on clients)."""
@@ -78,10 +91,7 @@ class Channel:
         while True:
             seq, item = self.latest()
             if seq > sub.seen and item is not None:
-                if sub.seen:
-                    skipped = seq - sub.seen - 1
-                    sub.missed += skipped
-                    self.missed += skipped
+                sub.missed += seq - sub.seen - 1
                 sub.seen = seq
                 sub.sent += 1
                 return item
@@ -91,11 +101,15 @@ class Channel:
 
     def subscribe(self) -> Subscription:
         """A new client; it gets the newest item at once if there is one."""
-        self.subscribers += 1
-        return Subscription()
+        with self._lock:
+            sub = Subscription(seen=max(self._seq - 1, 0))  # the newest item is new to it
+        self._live[id(sub)] = sub
+        return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        self.subscribers -= 1
+        """The client left (what it missed stays counted)."""
+        if self._live.pop(id(sub), None) is not None:
+            self._missed_done += sub.missed + max(self._seq - sub.seen - 1, 0)
 
 
 __all__ = ["Channel", "Subscription"]
