@@ -270,6 +270,11 @@ def _run_image(args, source, model, window) -> int:
         header = stream_header(source, model.keypoint_set)
         with JsonLinesSink(args.json, header) if args.json.endswith(".jsonl") else JsonSink(args.json, header) as sink:
             sink.write(result, annotated)
+    if args.mqtt:
+        from rtpose.io.mqtt import MqttSink
+
+        with MqttSink(args.mqtt, headers=[stream_header(source, model.keypoint_set)]) as sink:
+            sink.write(result, annotated)
     say(f"{len(result)} people in {source.name} ({result.latency_ms:.0f} ms)")
     if window is not None:
         say("q, Esc or closing the window quits")
