@@ -76,7 +76,12 @@ def is_loopback(host: str) -> bool:
 def main(args: argparse.Namespace) -> int:
     from rtpose.engine.signals import stop_on_signals
     from rtpose.options import StreamOptions
-    from rtpose.serve.app import HttpServer
+
+    try:
+        from rtpose.serve.app import HttpServer
+    except ImportError as exc:
+        raise RtposeError(f"rtpose serve needs {exc.name or 'aiohttp'}: pip install 'rtpose[serve]' (aiohttp, "
+                          "prometheus-client, paho-mqtt).") from None
 
     specs = run_command._source_specs(args)
     if not specs:

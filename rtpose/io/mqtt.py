@@ -100,10 +100,14 @@ def parse_mqtt_url(url: str, environ: dict | None = None) -> MqttTarget:
 
 def mqtt_url_arg(text: str) -> str:
     """argparse ``type=`` of ``--mqtt``: the URL, checked (the sink parses it again when it opens)."""
+    import importlib.util
+
     try:
         parse_mqtt_url(text)
     except RtposeError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("mqtt=")) from None
+    if importlib.util.find_spec("paho") is None:
+        raise argparse.ArgumentTypeError("MQTT needs the paho-mqtt package: pip install 'rtpose[serve]'")
     return text
 
 

@@ -175,7 +175,7 @@ class HttpServer:
             while (jpeg := await view.video.next(sub)) is not None:
                 head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
                 await response.write(head + jpeg + b"\r\n")
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the client went away
             pass
         finally:
             view.video.unsubscribe(sub)
@@ -191,7 +191,7 @@ class HttpServer:
             await response.write(f"event: header\ndata: {json.dumps(view.header)}\n\n".encode())
             while (record := await view.poses.next(sub)) is not None:
                 await response.write(f"data: {record}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the client went away
             pass
         finally:
             view.poses.unsubscribe(sub)
