@@ -103,8 +103,14 @@ class LiveStream:
     """tests/support/stream_server.py (MJPEG over HTTP) playing a video in a loop, in its own process."""
 
     def __init__(self, fps: float, video: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.stream_server", "0", str(fps), "--video",
-                                      video], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=ENV)
+        self.fps, self.video, self.port = fps, video, 0
+        self.start()
+
+    def start(self) -> None:
+        """Serve on :attr:`port` (a free one the first time; the same one again after :meth:`kill`)."""
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.stream_server", str(self.port),
+                                      str(self.fps), "--video", self.video], cwd=ROOT, stdout=subprocess.PIPE,
+                                     text=True, env=ENV)
         line = self.proc.stdout.readline()
         assert line.startswith("port "), line
         self.port = int(line.split()[1])

@@ -169,6 +169,30 @@ def test_health_is_open_and_everything_else_needs_the_token(served):
     assert status == 200 and headers["Content-Type"].startswith("text/plain") and SECRET.encode() not in body
 
 
+def _metric(base: str, name: str, stream: int) -> float | None:
+    _, body, _ = get(f"{base}/metrics", token=TOKEN)
+    line = next((line for line in body.decode().splitlines() if line.startswith(name + "{")
+                 and f'stream="{stream}"' in line), None)
+    return None if line is None else float(line.split()[-1])
+
+
+@needs_broker
+@pytest.mark.slow
+@pytest.mark.server
+def test_a_stream_outage_is_counted_and_published(served):
+    served.live.kill()  # the camera's server goes away, then comes back on the same port
+    served.rtpose.wait_for("reconnecting", 120)
+    assert get(f"{served.base}/readyz")[0] == 200  # reconnecting counts as ready
+    served.live.start()
+    wait_until(lambda: _metric(served.base, "rtpose_stream_reconnects_total", 0) == 1.0, 120, "the reconnect")
+    assert _metric(served.base, "rtpose_stream_outages_total", 0) == 1.0
+    assert _metric(served.base, "rtpose_stream_outages_total", 1) == 0.0  # the file never stopped
+    events = wait_until(lambda: [e["event"] for e in served.subscriber.payloads("site/0/events")
+                                 if e["event"].startswith("stream_")] == ["stream_lost", "stream_back"] or None,
+                        30, "stream_lost and stream_back on MQTT")
+    assert events
+
+
 @needs_broker
 @pytest.mark.slow
 @pytest.mark.server
