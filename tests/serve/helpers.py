@@ -124,6 +124,31 @@ class LiveStream:
         self.proc.wait()
 
 
+class RtspStream:
+    """tests/support/rtsp_server.py (GStreamer's RTSP server, a live test picture), on the system's Python."""
+
+    def __init__(self, fps: float) -> None:
+        from tests.io.test_stream_sources import SYSTEM_PYTHON
+
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, "tests/support/rtsp_server.py", "0", str(fps)], cwd=ROOT,
+                                     stdout=subprocess.PIPE, text=True, env=ENV)
+        line = self.proc.stdout.readline()
+        assert line.startswith("port "), line
+        self.url = f"rtsp://127.0.0.1:{int(line.split()[1])}/live"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def rtsp_missing() -> str | None:
+    """Why GStreamer's RTSP server cannot run here, or None."""
+    from tests.io.test_stream_sources import _rtsp_server_missing
+
+    return _rtsp_server_missing()
+
+
 def model_args(weights) -> list[str]:
     return ["--weights", str(weights), "--detector", str(DETECTOR_WEIGHTS), "--device", "cpu"]
 

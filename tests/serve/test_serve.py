@@ -1,5 +1,6 @@
-"""``rtpose serve`` as a user runs it: a real process on 127.0.0.1 serving two streams (a live MJPEG stream over
-HTTP with credentials in its URL, and a video file), real HTTP clients, a real broker and a real browser.
+"""``rtpose serve`` as a user runs it: a real process on 127.0.0.1 serving two live streams (MJPEG over HTTP with
+credentials in its URL, and RTSP; a video file where GStreamer's RTSP server is missing), real HTTP clients, a real
+broker and a real browser.
 
 The served run's tests share one process (loading the model once); they run in file order and the last one
 stops it with SIGTERM.
@@ -24,11 +25,13 @@ from tests.serve.helpers import (
     Broker,
     LiveStream,
     Rtpose,
+    RtspStream,
     Subscriber,
     get,
     model_args,
     needs_broker,
     needs_browser,
+    rtsp_missing,
     wait_until,
 )
 from tests.support.cli_helpers import one_error_line
@@ -96,8 +99,12 @@ class Served:
         self.subscriber = Subscriber(self.broker.port, "site")
         self.live = LiveStream(4.0, str(VIDEO_MULTI))
         self.url = self.live.url(f"admin:{SECRET}@")
+        # the second stream: RTSP where GStreamer's RTSP server runs (Debian's packages, as .ci/run installs), else
+        # a video file played at its rate
+        self.rtsp = None if rtsp_missing() else RtspStream(5.0)
+        second = self.rtsp.url if self.rtsp else str(VIDEO_ONE_BY_ONE)
         self.json = tmp_path / "served.jsonl"
-        self.rtpose = Rtpose("serve", "--source", self.url, "--source", str(VIDEO_ONE_BY_ONE), "--realtime",
+        self.rtpose = Rtpose("serve", "--source", self.url, "--source", second, "--realtime",
                              *model_args(weights), "--port", "0", "--token", TOKEN, "--kpt-thr", "0",
                              "--max-frames", str(FRAMES), "--json", str(self.json), "--mqtt",
                              self.broker.url("site"))
@@ -112,6 +119,8 @@ class Served:
         self.rtpose.kill()
         self.subscriber.close()
         self.live.kill()
+        if self.rtsp is not None:
+            self.rtsp.kill()
         self.broker.kill()
 
 
@@ -186,7 +195,7 @@ def test_a_stream_outage_is_counted_and_published(served):
     served.live.start()
     wait_until(lambda: _metric(served.base, "rtpose_stream_reconnects_total", 0) == 1.0, 120, "the reconnect")
     assert _metric(served.base, "rtpose_stream_outages_total", 0) == 1.0
-    assert _metric(served.base, "rtpose_stream_outages_total", 1) == 0.0  # the file never stopped
+    assert _metric(served.base, "rtpose_stream_outages_total", 1) == 0.0  # the other stream never stopped
     events = wait_until(lambda: [e["event"] for e in served.subscriber.payloads("site/0/events")
                                  if e["event"].startswith("stream_")] == ["stream_lost", "stream_back"] or None,
                         30, "stream_lost and stream_back on MQTT")
