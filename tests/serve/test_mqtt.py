@@ -125,3 +125,28 @@ def test_python_api_run_with_an_mqtt_sink(small_weights):
     finally:
         sub.close()
         broker.kill()
+
+
+@needs_broker
+def test_track_events_say_when_a_track_appears_and_when_it_has_left():
+    import numpy as np
+
+    broker = Broker().start()
+    sub = Subscriber(broker.port, "tracks")
+    try:
+        wait_until(lambda: sub.client.is_connected(), 30, "the subscriber connects")
+        sink = MqttSink(broker.url("tracks"), left_after=3)
+        one = PoseResult([[0, 0, 10, 20]], [0.9], np.zeros((1, 17, 3)), track_ids=[7], stream=1)
+        sink.write(one)
+        sink.write(one)
+        for _ in range(4):  # unseen for more than left_after frames: gone
+            sink.write(PoseResult.empty(track_ids=np.zeros(0, np.int64), stream=1))
+        sink.close()
+        events = wait_until(lambda: sub.payloads("tracks/1/events") if len(sub.payloads("tracks/1/events")) >= 2
+                            else None, 30, "two events")
+        assert [(e["event"], e["track_id"], e["stream"]) for e in events] == [("track_appeared", 7, 1),
+                                                                              ("track_left", 7, 1)]
+        assert len(sub.payloads("tracks/1/poses")) == 6
+    finally:
+        sub.close()
+        broker.kill()
