@@ -83,9 +83,13 @@ def test_rtpose_run_mqtt_survives_a_broker_restart(small_weights, tmp_path):
         seen = len(sub.payloads("/0/poses"))
         wait_until(lambda: len(sub.payloads("/0/poses")) >= seen + 3, 300, "records after the restart")
         code = run.stop(signal.SIGTERM)
+        last = json.loads(jsonl.read_text().splitlines()[-1])["frame"]  # sent before the exit: it arrives
+        wait_until(lambda: last in {r["frame"] for r in sub.payloads("/0/poses")}, 30, "the last record")
     finally:
         run.kill()
         live.kill()
+        sub.close()
+        broker.kill()
     err = run.err
     assert code == 143 and "Traceback" not in err, err  # rtpose run's exit code for SIGTERM
     assert err.count("went away") == 1, err
@@ -98,8 +102,6 @@ def test_rtpose_run_mqtt_survives_a_broker_restart(small_weights, tmp_path):
     assert set(outage) <= got, (outage, sorted(got))
     assert len(set(frames) - got) <= 2, sorted(set(frames) - got)
     assert "mqtt://127.0.0.1" in next(line for line in err.splitlines() if "wrote mqtt://" in line)
-    sub.close()
-    broker.kill()
 
 
 @needs_broker
