@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "check": "rtpose.cli.check",
     "cache": "rtpose.cli.cache",
     "export-triton": "rtpose.cli.triton",
+    "serve": "rtpose.cli.serve",
 }
 
 _COMMAND_HELP = {
@@ -38,6 +39,7 @@ _COMMAND_HELP = {
     "check": "report the GPU/backend setup and check every backend against PyTorch FP32",
     "cache": "list and clean downloaded weights and exported ONNX/engine files",
     "export-triton": "write a Triton Inference Server model repository (the pose model and the YOLO detector)",
+    "serve": "run streams until stopped, serving a live web page, MJPEG, poses (SSE), /metrics and MQTT",
 }
 
 

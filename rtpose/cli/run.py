@@ -61,6 +61,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="write JSON Lines (.jsonl): a header line per stream, then one line per frame (for one "
                           "image: a JSON file unless the name ends in .jsonl); - is standard output; schema in "
                           "the README")
+    out.add_argument("--mqtt", metavar="URL", type=_mqtt_url,
+                     help="publish every frame's record and events (tracks, outages) to an MQTT broker: "
+                          "mqtt://[USER:PASSWORD@]HOST[:PORT]/TOPIC or mqtts://; the user and password may come "
+                          "from RTPOSE_MQTT_USERNAME and RTPOSE_MQTT_PASSWORD instead")
+    out.add_argument("--privacy", choices=("faces", "skeleton"), default=None,
+                     help="in every picture written or shown: faces blurs each face, skeleton draws the skeletons "
+                          "on a plain background")
     out.add_argument("--save-masks", metavar="DIR", default=None,
                      help="with --seg: one indexed-colour PNG per frame (person i+1, or the body-part class)")
     out.add_argument("--background", metavar="blur|COLOR|IMAGE", default=None,
@@ -73,6 +80,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true",
                      help="print nothing but warnings and errors (no progress, no summary)")
     out.add_argument("--verbose", action="store_true", help="also print debugging details")
+
+
+def _mqtt_url(text: str) -> str:
+    from rtpose.io.mqtt import mqtt_url_arg
+
+    return mqtt_url_arg(text)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -136,6 +149,7 @@ def _run_streams(args, specs: list, options) -> int:
     """Several sources in one process: one capture thread each, one inference loop, one pose call a round."""
     from rtpose.engine.signals import stop_on_signals
     from rtpose.engine.stream import PoseStream, run
+    from rtpose.io.mqtt import MqttSink
     from rtpose.io.render import hud_lines
     from rtpose.io.sinks import (
         ByStream,
@@ -190,10 +204,12 @@ def _run_streams(args, specs: list, options) -> int:
                         sinks.append(GridWindowSink(window, len(sources)))
                     if args.save_masks:
                         sinks.append(MaskSink(args.save_masks))
+                    if args.mqtt:
+                        sinks.append(MqttSink(args.mqtt, stream=stream))
                     say(f"running on {len(sources)} streams: " + ", ".join(s.name for s in sources) + "; Ctrl-C stops")
                     if not stop.requested:
                         stats = run(stream, sinks, kpt_thr=args.kpt_thr, background=args.background,
-                                    hud=lambda r: hud_lines(r, info.name, info.device))
+                                    hud=lambda r: hud_lines(r, info.name, info.device), privacy=args.privacy)
                 except KeyboardInterrupt:
                     stop.signum = stop.signum or signal.SIGINT
                 finally:
@@ -229,7 +245,7 @@ def _run_streams(args, specs: list, options) -> int:
 def _run_image(args, source, model, window) -> int:
     """One image: no threads (and no tracking), annotate, write the image and a JSON document."""
     from rtpose.engine.signals import stop_on_signals
-    from rtpose.io.render import apply_background
+    from rtpose.io.render import draw_output
     from rtpose.io.sinks import (
         IMAGE_OUT_SUFFIXES,
         ImageSink,
@@ -242,11 +258,7 @@ def _run_image(args, source, model, window) -> int:
 
     frame = source.read()
     result = model(frame.image).replace(frame=frame)
-    if args.background is not None:
-        canvas = apply_background(frame.image.copy(), result, args.background)
-        annotated = result.plot(canvas, kpt_thr=args.kpt_thr, masks=False, copy=False)
-    else:
-        annotated = result.plot(kpt_thr=args.kpt_thr)
+    annotated = draw_output(result, kpt_thr=args.kpt_thr, background=args.background, privacy=args.privacy)
     if args.save_masks:
         with MaskSink(args.save_masks) as sink:
             sink.write(result, annotated)
@@ -257,6 +269,11 @@ def _run_image(args, source, model, window) -> int:
     if args.json:
         header = stream_header(source, model.keypoint_set)
         with JsonLinesSink(args.json, header) if args.json.endswith(".jsonl") else JsonSink(args.json, header) as sink:
+            sink.write(result, annotated)
+    if args.mqtt:
+        from rtpose.io.mqtt import MqttSink
+
+        with MqttSink(args.mqtt, headers=[stream_header(source, model.keypoint_set)]) as sink:
             sink.write(result, annotated)
     say(f"{len(result)} people in {source.name} ({result.latency_ms:.0f} ms)")
     if window is not None:
@@ -273,6 +290,7 @@ def _run_stream(args, source, model, options, window) -> int:
     """Video, camera, stream or folder: the library's stream and run loop, with this command's sinks."""
     from rtpose.engine.signals import stop_on_signals
     from rtpose.engine.stream import PoseStream, run
+    from rtpose.io.mqtt import MqttSink
     from rtpose.io.render import hud_lines
     from rtpose.io.sinks import JsonLinesSink, MaskSink, VideoSink
     from rtpose.utils.timing import now
@@ -304,10 +322,12 @@ def _run_stream(args, source, model, options, window) -> int:
                 sinks.append(window)
             if args.save_masks:
                 sinks.append(MaskSink(args.save_masks))
+            if args.mqtt:
+                sinks.append(MqttSink(args.mqtt, stream=stream))
             say(f"running on {source.name}" + (f" ({total} frames)" if total else "") + "; Ctrl-C stops")
             if not stop.requested:
                 stats = run(stream, sinks, kpt_thr=args.kpt_thr, hud=lambda r: hud_lines(r, info.name, info.device),
-                            on_result=progress, background=args.background)
+                            on_result=progress, background=args.background, privacy=args.privacy)
         except KeyboardInterrupt:  # a second signal while stopping
             stop.signum = stop.signum or signal.SIGINT
         finally:

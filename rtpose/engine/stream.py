@@ -241,6 +241,7 @@ def run(
     hud: Callable[[PoseResult], list[str]] | None = None,
     on_result: Callable[[PoseResult], None] | None = None,
     background=None,
+    privacy: str | None = None,
 ) -> RunStats:
     """Run ``stream`` to its end (or until a sink asks to stop), writing every result to ``sinks``.
 
@@ -254,11 +255,13 @@ def run(
         on_result: called after the sinks with each result (progress lines).
         background: blur or replace what is not a person in the pictures (what
             :func:`rtpose.io.render.parse_background` returns; needs a segmenting model).
+        privacy: ``"faces"`` or ``"skeleton"``: every picture the sinks get is made private
+            (:mod:`rtpose.io.privacy`).
 
     Every sink is closed when the run ends, however it ends (a video is finalised). Returns the run's
     figures, with ``render``, ``write`` and ``e2e`` added to the stream's stages.
     """
-    from rtpose.io.render import apply_background, draw_hud
+    from rtpose.io.render import draw_hud, draw_output
 
     threshold = stream.options.kpt_thr if kpt_thr is None else kpt_thr
     timer = stream.pipeline.timer
@@ -268,11 +271,7 @@ def run(
             annotated = None
             if drawing:
                 with timer.stage("render"):
-                    if background is not None:
-                        canvas = apply_background(result.image.copy(), result, background)
-                        annotated = result.plot(canvas, kpt_thr=threshold, masks=False, copy=False)
-                    else:
-                        annotated = result.plot(kpt_thr=threshold)
+                    annotated = draw_output(result, kpt_thr=threshold, background=background, privacy=privacy)
                     if hud is not None:
                         draw_hud(annotated, hud(result))
             with timer.stage("write"):

@@ -194,6 +194,26 @@ def apply_background(image: np.ndarray, result: PoseResult, background) -> np.nd
     return image
 
 
+def draw_output(result: PoseResult, *, kpt_thr: float = 0.3, background=None, privacy: str | None = None
+                ) -> np.ndarray:
+    """The picture of ``result`` that leaves rtpose: its frame with the people drawn, on a copy.
+
+    ``background``: what :func:`parse_background` returns (needs masks); ``privacy``: ``"faces"`` or
+    ``"skeleton"`` (:func:`rtpose.io.privacy.apply_privacy`), applied before the skeletons are drawn.
+    """
+    if background is None and privacy is None:
+        return result.plot(kpt_thr=kpt_thr)
+    canvas = result.image.copy()
+    if background is not None:
+        apply_background(canvas, result, background)
+    if privacy is not None:
+        from rtpose.io.privacy import apply_privacy
+
+        apply_privacy(canvas, result, privacy, kpt_thr=kpt_thr)
+    masks = background is None and privacy != "skeleton"
+    return result.plot(canvas, kpt_thr=kpt_thr, masks=masks, copy=False)
+
+
 def _fine_mask(keypoint_set: KeypointSet) -> np.ndarray:
     """bool ``(K,)``: the keypoints of :data:`FINE_PARTS` in ``keypoint_set``."""
     fine = [p for p in keypoint_set.parts if p in FINE_PARTS]
@@ -237,5 +257,5 @@ def hud_lines(result: PoseResult, backend_name: str = "", device: str = "") -> l
     return lines
 
 
-__all__ = ["FINE_PARTS", "apply_background", "confidence_colour", "draw_hud", "draw_masks", "draw_result", "hud_lines",
-           "parse_background", "person_area", "track_colour"]
+__all__ = ["FINE_PARTS", "apply_background", "confidence_colour", "draw_hud", "draw_masks", "draw_output",
+           "draw_result", "hud_lines", "parse_background", "person_area", "track_colour"]
