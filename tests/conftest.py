@@ -99,7 +99,8 @@ def small_weights(tmp_path_factory, fill_state_dict) -> Path:
 
 # ---- test tiers ------------------------------------------------------------------------------------------------
 # ``python -m pytest -q -m "not slow"`` is the fast tier (a developer's minutes); ``python -m pytest -q`` runs all.
-# The kinds below are applied here, in one place, from where a test lives and what it needs:
+# The kinds below are applied here, in one place, from where a test lives and what it needs (a test may also
+# say its kind itself with ``@pytest.mark.server``):
 #   server: starts a real server (Triton, an RTSP/HTTP stream server, rtpose serve, an MQTT broker);
 #   x11:    starts a real X server (Xvfb) and the viewer;
 #   train:  trains a model;
@@ -107,7 +108,7 @@ def small_weights(tmp_path_factory, fill_state_dict) -> Path:
 # Each of them is also ``slow``; so is every test in SLOW (measured over 3 s on two CPU cores, with the durations
 # of ``python -m pytest -q --durations=0``).
 KIND_BY_PATH = {
-    "server": ("tests/runtime/test_triton.py", "tests/io/test_stream_sources.py", "tests/serve/"),
+    "server": ("tests/runtime/test_triton.py", "tests/io/test_stream_sources.py"),
     "x11": ("tests/gui/test_gui_x11.py",),
     "train": ("tests/train/test_fit.py", "tests/train/test_seg.py"),
 }
@@ -175,6 +176,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         where = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
         kinds = {kind for kind, paths in KIND_BY_PATH.items() if where.startswith(paths)}
+        kinds |= {m.name for m in item.iter_markers() if m.name in KIND_BY_PATH or m.name == "gpu"}
         if any(_GPU_REASON.search(str(m.kwargs.get("reason", ""))) for m in item.iter_markers("skipif")):
             kinds.add("gpu")
         if kinds or f"{where}::{item.originalname}" in SLOW:

@@ -20,7 +20,7 @@ import pytest
 
 from rtpose.cli import main
 from tests.conftest import VIDEO_MULTI, VIDEO_ONE_BY_ONE
-from tests.serve.helpers import (
+from tests.support.serve_processes import (
     CHROMIUM,
     Broker,
     LiveStream,
