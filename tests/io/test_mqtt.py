@@ -11,7 +11,16 @@ import pytest
 from rtpose.io.mqtt import MqttSink, parse_mqtt_url
 from rtpose.results import PoseResult
 from tests.conftest import VIDEO_MULTI
-from tests.support.serve_processes import Broker, LiveStream, Rtpose, Subscriber, free_port, model_args, needs_broker, wait_until
+from tests.support.serve_processes import (
+    Broker,
+    LiveStream,
+    Rtpose,
+    Subscriber,
+    free_port,
+    model_args,
+    needs_broker,
+    wait_until,
+)
 
 
 def test_parse_mqtt_url_takes_credentials_from_the_url_or_the_environment():

@@ -20,6 +20,7 @@ import pytest
 
 from rtpose.cli import main
 from tests.conftest import VIDEO_MULTI, VIDEO_ONE_BY_ONE
+from tests.support.cli_helpers import one_error_line
 from tests.support.serve_processes import (
     CHROMIUM,
     Broker,
@@ -34,7 +35,6 @@ from tests.support.serve_processes import (
     rtsp_missing,
     wait_until,
 )
-from tests.support.cli_helpers import one_error_line
 
 TOKEN = "t0ken-for-tests"
 SECRET = "s3cr3tpw"
