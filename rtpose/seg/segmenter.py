@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from rtpose.errors import RtposeError
+from rtpose.io.inputs import check_frame_size, seg_frame_input_hw
 from rtpose.pose.crops import BOX_PADDING, box_to_center_size, crop_transform, normalize_crops, warp_crop
 from rtpose.results import PoseResult
 from rtpose.utils.timing import StageTimer
@@ -43,11 +44,12 @@ DEFAULT_SEG_WEIGHTS = {"person": "fcn_hr18_voc12aug_512x512", "parts": "hrnetv2_
 
 def frame_input(image: np.ndarray, short_side: int) -> np.ndarray:
     """"person" mode's model input: a BGR frame ``(H, W, 3)`` resized (aspect kept) so that its short side is
-    ``short_side``, normalised: float32 ``(1, 3, h, w)``."""
+    ``short_side``, its long side at most 4 times that (:func:`rtpose.io.inputs.seg_frame_input_hw`),
+    normalised: float32 ``(1, 3, h, w)``."""
     h, w = image.shape[:2]
-    scale = short_side / min(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+    size_h, size_w = seg_frame_input_hw((h, w), short_side)  # the long side capped: a very long frame is squeezed
+    grows = size_h > h or size_w > w
+    resized = cv2.resize(image, (size_w, size_h), interpolation=cv2.INTER_LINEAR if grows else cv2.INTER_AREA)
     return normalize_crops(resized[None])
 
 
@@ -154,6 +156,7 @@ class Segmenter:
 
     def __call__(self, image_bgr: np.ndarray, result: PoseResult, timer: StageTimer | None = None) -> PoseResult:
         """``result`` with ``masks``, ``person_mask`` / ``part_map`` and ``seg_classes`` for ``image_bgr``."""
+        check_frame_size(image_bgr.shape, "image_bgr")
         timer = timer or StageTimer()
         with timer.stage("segment"):
             if self.mode == "person":
