@@ -151,8 +151,8 @@ def _margin(image: np.ndarray) -> int:
 
 
 def _pixels(values: np.ndarray, limit: int) -> tuple[int, ...]:
-    """Finite coordinates as ints, clipped to [-limit, limit]."""
-    return tuple(int(round(v)) for v in np.clip(np.asarray(values, np.float64), -limit, limit))
+    """Coordinates as ints, clipped to [-limit, limit] (NaN gives 0: callers draw only finite ones)."""
+    return tuple(int(round(v)) for v in np.clip(np.nan_to_num(np.asarray(values, np.float64)), -limit, limit))
 
 
 def _fits(array: np.ndarray | None, image_hw: tuple[int, ...]) -> bool:
