@@ -107,12 +107,16 @@ def as_bgr_image(image, parameter: str = "image") -> tuple[np.ndarray, str | Non
     """
     if isinstance(image, (str, os.PathLike)):
         path = Path(image).expanduser()
-        if not path.is_file():
-            raise InputError(f"{parameter}={str(image)!r}: no such image file.")
+        try:
+            found = path.is_file()
+        except OSError:  # a name longer than the file system allows
+            found = False
+        if not found:
+            raise InputError(f"{parameter}={_describe(str(image))}: no such image file.")
         array = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if array is None:
-            raise InputError(f"{parameter}={str(image)!r} is not an image OpenCV can read (unsupported, corrupt or "
-                             "too large).")
+            raise InputError(f"{parameter}={_describe(str(image))} is not an image OpenCV can read (unsupported, "
+                             "corrupt or too large).")
         check_frame_size(array.shape, parameter)
         return array, path.name
     if image is None:
