@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtpose.errors import RtposeError
-from rtpose.io.inputs import InputError
+from rtpose.io.inputs import InputError, describe
 from rtpose.io.render import draw_result
 from rtpose.io.sources import Frame
 from rtpose.pose.keypoint_sets import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set, keypoint_set_for
@@ -232,18 +232,10 @@ def _route(fields: dict, where: str) -> dict[str, dict]:
     for name, value in fields.items():
         if name not in _OWNER:
             hint = f" (the body-part label map is now {_RENAMED[name]}=)" if name in _RENAMED else ""
-            raise TypeError(f"{where} got an unknown field {name}={_short(value)}{hint}; "
+            raise TypeError(f"{where} got an unknown field {name}={describe(value)}{hint}; "
                             f"its fields: {', '.join(sorted(_OWNER))}.")
         routed[_OWNER[name]][name] = value
     return routed
-
-
-def _short(value) -> str:
-    """A few words for a value in a message: the type and shape of an array, never its repr when long."""
-    if isinstance(value, np.ndarray):
-        return f"<{value.dtype} array {value.shape}>"
-    text = repr(value)
-    return text if len(text) <= 60 else f"<{type(value).__name__}>"
 
 
 def _alias(part: str, name: str) -> property:

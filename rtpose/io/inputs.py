@@ -46,7 +46,7 @@ class InputError(RtposeError, ValueError):
     """An argument that cannot be what the parameter needs (one sentence naming the parameter)."""
 
 
-def _describe(value) -> str:
+def describe(value) -> str:
     """A value in a few words: type, shape and dtype of an array, the length of a container, never a long repr."""
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} array of shape {value.shape}"
@@ -112,10 +112,10 @@ def as_bgr_image(image, parameter: str = "image") -> tuple[np.ndarray, str | Non
         except OSError:  # a name longer than the file system allows
             found = False
         if not found:
-            raise InputError(f"{parameter}={_describe(str(image))}: no such image file.")
+            raise InputError(f"{parameter}={describe(str(image))}: no such image file.")
         array = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if array is None:
-            raise InputError(f"{parameter}={_describe(str(image))} is not an image OpenCV can read (unsupported, "
+            raise InputError(f"{parameter}={describe(str(image))} is not an image OpenCV can read (unsupported, "
                              "corrupt or too large).")
         check_frame_size(array.shape, parameter)
         return array, path.name
@@ -125,7 +125,7 @@ def as_bgr_image(image, parameter: str = "image") -> tuple[np.ndarray, str | Non
         raise InputError(f"{parameter}= is a PIL image; rtpose takes BGR arrays as OpenCV reads them: pass "
                          "cv2.cvtColor(np.asarray(img.convert('RGB')), cv2.COLOR_RGB2BGR).")
     if not isinstance(image, np.ndarray):
-        raise InputError(f"{parameter}= takes a BGR image array or an image file path, not {_describe(image)}.")
+        raise InputError(f"{parameter}= takes a BGR image array or an image file path, not {describe(image)}.")
     if image.size == 0:
         raise InputError(f"{parameter}= is an empty array (shape {image.shape}).")
     if image.ndim in (2, 3):
@@ -133,13 +133,13 @@ def as_bgr_image(image, parameter: str = "image") -> tuple[np.ndarray, str | Non
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     if image.dtype != np.uint8:
-        raise InputError(f"{parameter}= must be a uint8 image (0-255, as cv2.imread returns), not {_describe(image)}.")
+        raise InputError(f"{parameter}= must be a uint8 image (0-255, as cv2.imread returns), not {describe(image)}.")
     if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
         return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR), None
     if image.ndim == 3 and image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR), None
     if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"{parameter}= must be (H, W, 3) BGR, (H, W) grey or (H, W, 4) BGRA, not {_describe(image)}.")
+        raise InputError(f"{parameter}= must be (H, W, 3) BGR, (H, W) grey or (H, W, 4) BGRA, not {describe(image)}.")
     return np.ascontiguousarray(image), None
 
 
@@ -148,7 +148,7 @@ def as_boxes(boxes, image_shape: tuple[int, ...], parameter: str = "boxes") -> n
     try:
         array = np.asarray(boxes, dtype=np.float32)
     except (TypeError, ValueError):
-        raise InputError(f"{parameter}= must be (N, 4) boxes (x1, y1, x2, y2) in pixels, not {_describe(boxes)}.") \
+        raise InputError(f"{parameter}= must be (N, 4) boxes (x1, y1, x2, y2) in pixels, not {describe(boxes)}.") \
             from None
     if array.size == 0:
         return np.zeros((0, 4), np.float32)
@@ -213,5 +213,5 @@ def is_frame_iterable(source) -> bool:
 
 
 __all__ = ["BOX_REACH", "CROP_BATCH_BYTES", "MAX_FRAME_PIXELS", "SEG_MAX_ASPECT", "ArraySource", "InputError",
-           "as_bgr_image", "as_boxes", "check_crop_count", "check_frame_size", "is_frame_iterable", "max_crops",
-           "seg_frame_input_hw"]
+           "as_bgr_image", "as_boxes", "check_crop_count", "check_frame_size", "describe", "is_frame_iterable",
+           "max_crops", "seg_frame_input_hw"]
