@@ -579,7 +579,7 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
         image = draw_segmentation(result.image.copy(), result, self.seg_display())
         result.plot(image, kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
-                    keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), parts=parts,
+                    keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), keypoint_parts=parts,
                     masks=False, copy=False)
         if self.show_hud.isChecked():
             self.hud_rect = overlay.draw_hud(image, self.hud_lines(result), result.boxes)

@@ -28,7 +28,7 @@ class SegDisplay:
     Attributes:
         masks: tint each person's mask (``result.masks``, ``(N, H, W)`` bool) in their track colour (the
             colour of their box), unless the parts are drawn.
-        parts: tint the body parts (``result.parts``, ``(H, W)`` uint8 labels) in the class set's palette.
+        parts: tint the body parts (``result.part_map``, ``(H, W)`` uint8 labels) in the class set's palette.
         background: None, or what :func:`rtpose.io.render.parse_background` returns ("blur", a BGR tuple or
             a BGR image of any size) for everything outside the person area.
     """
@@ -50,12 +50,12 @@ def draw_segmentation(image: np.ndarray, result, display: SegDisplay) -> np.ndar
     A result without masks or parts is left as it is.
     """
     if display.background is not None and (result.masks is not None or result.person_mask is not None
-                                           or result.parts is not None):
+                                           or result.part_map is not None):
         apply_background(image, result, display.background)
-    if display.parts and result.parts is not None:
+    if display.parts and result.part_map is not None:
         draw_masks(image, result)
     elif display.masks and result.masks is not None:
-        draw_masks(image, result.replace(parts=None))  # without parts, the library tints the masks
+        draw_masks(image, result.replace(part_map=None))  # without parts, the library tints the masks
     return image
 
 

@@ -83,7 +83,7 @@ class PoseModel:
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code); without
             it such a file is refused in one sentence.
         seg: "person" adds each person's mask (``result.masks``) and the frame's person probability
-            (``result.person_mask``); "parts" adds body parts (``result.parts``, LIP classes) and masks
+            (``result.person_mask``); "parts" adds body parts (``result.part_map``, LIP classes) and masks
             (see :mod:`rtpose.seg.segmenter`). None: pose only.
         seg_weights: the HRNetV2 segmentation checkpoint or registry name (None: the mode's default).
         seg_classes: the class set's name where the file's class count is ambiguous ("voc", "lip", …).

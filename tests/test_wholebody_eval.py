@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from rtpose.eval.keypoints import evaluate_coco, evaluate_parts
+from rtpose.eval.keypoints import evaluate_coco, evaluate_keypoint_parts
 from rtpose.pose.keypoint_sets import KEYPOINT_SETS
 from tests.conftest import VAL_DEV_ANN
 
@@ -73,20 +73,20 @@ def wholebody(tmp_path_factory):
 
 def test_perfect_results_score_one_in_every_part(wholebody):
     path, data = wholebody
-    metrics = evaluate_parts(path, results_for(data, noise=0.0, zero_unlabelled=True), quiet=True)
+    metrics = evaluate_keypoint_parts(path, results_for(data, noise=0.0, zero_unlabelled=True), quiet=True)
     assert set(metrics) == {"body", "feet", "face", "left_hand", "right_hand", "whole"}
     for part, m in metrics.items():
         assert m["AP"] == pytest.approx(1.0), part
     # a result whose part has no positive score is skipped for that part (xtcocotools' rule); when the
     # unlabelled keypoints score too, those results are false positives of the part (people without feet)
-    scored = evaluate_parts(path, results_for(data, noise=0.0), quiet=True, parts=("feet", "whole"))
+    scored = evaluate_keypoint_parts(path, results_for(data, noise=0.0), quiet=True, keypoint_parts=("feet", "whole"))
     assert scored["feet"]["AP"] < 0.9 and scored["whole"]["AP"] == pytest.approx(1.0)
 
 
 def test_parts_are_consistent_with_plain_coco_evaluation(wholebody):
     path, data = wholebody
     results = results_for(data, noise=1.0)
-    parts = evaluate_parts(path, results, quiet=True)
+    parts = evaluate_keypoint_parts(path, results, quiet=True)
     assert 0.2 < parts["whole"]["AP"] < 0.99
     # the whole-body numbers are what evaluate_coco gives for the file
     assert evaluate_coco(path, results, quiet=True) == parts["whole"]
@@ -111,7 +111,7 @@ def test_parts_equal_xtcocotools(wholebody, tmp_path):
     xt_coco, xt_eval = _xtcocotools()
     path, data = wholebody
     results = results_for(data, noise=1.0)
-    ours = evaluate_parts(path, results, quiet=True)
+    ours = evaluate_keypoint_parts(path, results, quiet=True)
     cuts = [0, 17, 23, 91, 112, 133]
     split = [{**r, **{f: r["keypoints"][3 * a:3 * b] for f, a, b in zip(WHOLEBODY.annotation_fields, cuts, cuts[1:])}}
              for r in results]

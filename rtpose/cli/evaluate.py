@@ -84,11 +84,17 @@ def main(args: argparse.Namespace) -> int:
 
 def _report(ann, results, keypoint_set) -> None:
     """Print the AP table and line; for sets with parts in their annotations (COCO-WholeBody), one per part."""
-    from rtpose.eval.keypoints import annotation_keypoint_set, evaluate_coco, evaluate_parts, format_metrics, load_coco
+    from rtpose.eval.keypoints import (
+        annotation_keypoint_set,
+        evaluate_coco,
+        evaluate_keypoint_parts,
+        format_metrics,
+        load_coco,
+    )
 
     kset = annotation_keypoint_set(load_coco(ann), keypoint_set)
     if len(kset.annotation_fields) > 1:
-        for part, metrics in evaluate_parts(ann, results, keypoint_set=kset, table=sys.stdout).items():
+        for part, metrics in evaluate_keypoint_parts(ann, results, keypoint_set=kset, table=sys.stdout).items():
             print(f"{part:<11} {format_metrics(metrics)}")
         return
     print(format_metrics(evaluate_coco(ann, results, keypoint_set=kset, table=sys.stdout)))

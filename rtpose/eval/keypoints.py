@@ -17,7 +17,7 @@ The protocol follows the official top-down HRNet / mmpose evaluation:
   the one with that many keypoints. This is COCO-style AP over all K keypoints; it is not CrowdPose's
   easy/medium/hard protocol (``xtcocotools``' ``keypoints_crowd``).
 - **COCO-WholeBody** files split each person into ``keypoints`` (body), ``foot_kpts``, ``face_kpts``,
-  ``lefthand_kpts`` and ``righthand_kpts``. :func:`evaluate_parts` computes what mmpose's
+  ``lefthand_kpts`` and ``righthand_kpts``. :func:`evaluate_keypoint_parts` computes what mmpose's
   ``CocoWholeBodyMetric`` computes with ``xtcocotools`` (``keypoints_body``, ``_foot``, ``_face``,
   ``_lefthand``, ``_righthand``, ``_wholebody``; ``use_area=True``) with pycocotools: per part, the
   ground truth's keypoints are that part's, a person is ignored when none of them is labelled, a
@@ -336,14 +336,15 @@ def evaluate_coco(ann_file: str | os.PathLike, results: list[dict] | str | os.Pa
     """COCO keypoint AP/AR (pycocotools ``COCOeval``, ``iouType="keypoints"``) of results against annotations.
 
     The OKS sigmas are those of ``keypoint_set`` (see :func:`annotation_keypoint_set` for the default).
-    For a COCO-WholeBody file these are the whole-body numbers of :func:`evaluate_parts`.
+    For a COCO-WholeBody file these are the whole-body numbers of :func:`evaluate_keypoint_parts`.
     pycocotools' standard table goes to ``table`` (a text stream, e.g. ``sys.stdout``) when given, else to
     the ``rtpose`` logger unless ``quiet``; the library prints nothing itself. Returns ``{"AP": …, "AP50":
     …, …, "ARl": …}`` (see :data:`METRIC_NAMES`).
     """
     coco, results, kset = _prepare(ann_file, results, keypoint_set)
     if len(kset.annotation_fields) > 1:
-        whole = evaluate_parts(ann_file, results, quiet=quiet, keypoint_set=kset, parts=("whole",), table=table)
+        whole = evaluate_keypoint_parts(ann_file, results, quiet=quiet, keypoint_set=kset,
+                                        keypoint_parts=("whole",), table=table)
         return whole["whole"]
     metrics, text = _cocoeval(coco, results, kset.oks_sigmas)
     _show_table(text, quiet, table)
@@ -390,17 +391,19 @@ def _show_table(text: str, quiet: bool, table: TextIO | None) -> None:
         say(text.rstrip("\n"))
 
 
-def evaluate_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = True,
-                   keypoint_set: KeypointSet | str | None = None, parts: tuple[str, ...] | None = None,
-                   table: TextIO | None = None) -> dict[str, dict[str, float]]:
+def evaluate_keypoint_parts(ann_file: str | os.PathLike, results: list[dict] | str | os.PathLike, quiet: bool = True,
+                            keypoint_set: KeypointSet | str | None = None,
+                            keypoint_parts: tuple[str, ...] | None = None,
+                            table: TextIO | None = None) -> dict[str, dict[str, float]]:
     """AP/AR per part of the keypoint set and for all keypoints ("whole"), as mmpose's whole-body metric.
 
     Results hold all K keypoints (e.g. 133 for COCO-WholeBody); see the module docstring for the
-    protocol. ``parts`` picks some of the set's parts and "whole" (default: all of them). Returns
+    protocol. ``keypoint_parts`` picks some of the set's parts (``keypoint_set.parts``) and "whole" (default:
+    all of them). Returns
     ``{"body": {"AP": …, …}, "feet": …, "face": …, "left_hand": …, "right_hand": …, "whole": …}``.
     """
     coco, results, kset = _prepare(ann_file, results, keypoint_set)
-    chosen = parts or (*kset.parts, "whole")
+    chosen = keypoint_parts or (*kset.parts, "whole")
     out = {}
     for part in chosen:
         start, stop = (0, kset.num_keypoints) if part == "whole" else kset.parts[part]

@@ -4,21 +4,51 @@ Works for every keypoint set (:mod:`rtpose.pose.keypoint_sets`): limbs take the 
 keypoints are filled with a colour that goes from red (score at the threshold) through yellow to green
 (score 1), so unsure joints stand out. Keypoints and limbs below ``kpt_thr`` are not drawn. The small
 parts of whole-body sets (face, hands) are drawn finer than the body: thinner links, smaller dots
-without a rim. ``parts`` picks which named parts are drawn (a viewer's part toggles).
+without a rim. ``keypoint_parts`` picks which of the set's named parts are drawn (a viewer's part toggles).
+
+Drawing never fails on a result the model returned: coordinates far outside the image are clipped to a
+margin around it (a box of 1e30 becomes a line at the margin), NaN and infinite ones are not drawn, and
+pixel maps of another size than the image are not drawn.
+
+This module reads results through :class:`Drawable` (what it needs of a :class:`rtpose.results.PoseResult`)
+and never imports :mod:`rtpose.results`, which draws through it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from rtpose.pose.keypoint_sets import KeypointSet
 
-if TYPE_CHECKING:  # results.py draws through this module
-    from rtpose.results import PoseResult
+
+class Drawable(Protocol):
+    """What drawing reads of a result (:class:`rtpose.results.PoseResult` is one).
+
+    ``boxes`` ``(N, 4)``, ``scores`` ``(N,)``, ``keypoints`` ``(N, K, 3)`` and ``masks`` ``(N, H, W)`` | None
+    per person; ``person_mask`` / ``part_map`` ``(H, W)`` | None and ``seg_classes`` per frame; the HUD's
+    ``fps``, ``latency_ms`` and ``dropped``.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    keypoints: np.ndarray
+    keypoint_set: KeypointSet
+    masks: np.ndarray | None
+    person_mask: np.ndarray | None
+    part_map: np.ndarray | None
+    seg_classes: object | None
+    fps: float
+    latency_ms: float
+    dropped: int
+
+    def __len__(self) -> int: ...
+
+    def track_id_list(self) -> list[int | None]: ...
+
 
 #: Box colours for tracked people (BGR), picked by ``track_id``.
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -53,17 +83,17 @@ def _scale(image: np.ndarray) -> tuple[int, int]:
 
 def draw_result(
     image: np.ndarray,
-    result: PoseResult,
+    result: Drawable,
     *,
     kpt_thr: float = 0.3,
     show_boxes: bool = True,
     show_keypoints: bool = True,
     show_ids: bool = True,
     copy: bool = True,
-    parts: Iterable[str] | None = None,
+    keypoint_parts: Iterable[str] | None = None,
     show_masks: bool = True,
 ) -> np.ndarray:
-    """Draw the boxes, skeletons and keypoints of a :class:`~rtpose.results.PoseResult` on a BGR image.
+    """Draw the boxes, skeletons and keypoints of a result (a :class:`Drawable`) on a BGR image.
 
     Args:
         image: ``(H, W, 3)`` uint8 BGR, in the pixel coordinates of the result.
@@ -72,10 +102,10 @@ def draw_result(
         kpt_thr: keypoints scoring below this are hidden, and so are limbs touching them.
         show_boxes / show_keypoints / show_ids: what to draw (ids are drawn with the box).
         copy: draw on a copy (True) or in place (False).
-        parts: names of the set's parts to draw (``keypoint_set.parts``, e.g. ``{"body", "face"}``);
-            None draws all. A limb is drawn when both its ends are in drawn parts.
-        show_masks: tint each person's mask (``result.masks``) in their track colour, or the body parts
-            (``result.parts``) in the class set's palette, where the result has them.
+        keypoint_parts: names of the keypoint set's parts to draw (``keypoint_set.parts``, e.g.
+            ``{"body", "face"}``); None draws all. A limb is drawn when both its ends are in drawn parts.
+        show_masks: tint each person's mask (``result.masks``) in their track colour, or the body-part map
+            (``result.part_map``) in the class set's palette, where the result has them.
 
     Returns:
         The drawn image (``image`` itself when ``copy`` is False).
@@ -86,10 +116,11 @@ def draw_result(
     thickness, radius = _scale(out)
     kset = result.keypoint_set
     fine = _fine_mask(kset)
-    shown = kset.part_mask(parts) if parts is not None else np.ones(kset.num_keypoints, bool)
+    shown = kset.part_mask(keypoint_parts) if keypoint_parts is not None else np.ones(kset.num_keypoints, bool)
+    limit = _margin(out)
     for box, score, kpts, track_id in zip(result.boxes, result.scores, result.keypoints, result.track_id_list()):
-        if show_boxes:
-            x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+        if show_boxes and np.isfinite(box).all():
+            x1, y1, x2, y2 = _pixels(box, limit)
             colour = track_colour(track_id)
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
             label = f"{float(score):.2f}"
@@ -98,32 +129,50 @@ def draw_result(
             _label(out, label, (x1, y1), colour)
         if not show_keypoints:
             continue
-        visible = (kpts[:, 2] >= kpt_thr) & shown
+        visible = (kpts[:, 2] >= kpt_thr) & shown & np.isfinite(kpts).all(axis=1)
+        points = [_pixels(xy, limit) for xy in kpts[:, :2]]
         for (a, b), colour in zip(kset.links, kset.link_colours_bgr):
             if visible[a] and visible[b]:
-                pa = (int(round(kpts[a, 0])), int(round(kpts[a, 1])))
-                pb = (int(round(kpts[b, 0])), int(round(kpts[b, 1])))
                 width = 1 if fine[a] and fine[b] else thickness + 1
-                cv2.line(out, pa, pb, colour, width, cv2.LINE_AA)
+                cv2.line(out, points[a], points[b], colour, width, cv2.LINE_AA)
         for i in np.flatnonzero(visible):
-            x, y, s = kpts[i]
-            centre = (int(round(x)), int(round(y)))
+            colour = confidence_colour(float(kpts[i, 2]), kpt_thr)
             if fine[i]:
-                cv2.circle(out, centre, max(1, radius // 2), confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
+                cv2.circle(out, points[i], max(1, radius // 2), colour, -1, cv2.LINE_AA)
                 continue
-            cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
-            cv2.circle(out, centre, radius, confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
+            cv2.circle(out, points[i], radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
+            cv2.circle(out, points[i], radius, colour, -1, cv2.LINE_AA)
     return out
 
 
-def draw_masks(image: np.ndarray, result: PoseResult, alpha: float = 0.45) -> np.ndarray:
-    """Tint (in place) each person's mask in their track colour, or body parts in their palette colour."""
-    if result.parts is not None and result.seg_classes is not None:
+def _margin(image: np.ndarray) -> int:
+    """How far outside ``image`` a drawn coordinate may lie (beyond it nothing shows; OpenCV needs int32)."""
+    return 2 * max(image.shape[:2]) + 16
+
+
+def _pixels(values: np.ndarray, limit: int) -> tuple[int, ...]:
+    """Coordinates as ints, clipped to [-limit, limit] (NaN gives 0: callers draw only finite ones)."""
+    return tuple(int(round(v)) for v in np.clip(np.nan_to_num(np.asarray(values, np.float64)), -limit, limit))
+
+
+def _fits(array: np.ndarray | None, image_hw: tuple[int, ...]) -> bool:
+    """A pixel map (``(H, W)`` or ``(N, H, W)``) of the image's size."""
+    return array is not None and tuple(array.shape[-2:]) == tuple(image_hw[:2])
+
+
+def draw_masks(image: np.ndarray, result: Drawable, alpha: float = 0.45) -> np.ndarray:
+    """Tint (in place) each person's mask in their track colour, or the body-part map in its palette colour.
+
+    Maps of another size than ``image`` are not drawn.
+    """
+    part_map = result.part_map
+    if _fits(part_map, image.shape) and result.seg_classes is not None:
         palette = np.asarray(result.seg_classes.palette, np.uint8)[:, ::-1]  # RGB → BGR
-        where = result.parts != (result.seg_classes.background or 0)
-        image[where] = (image[where] * (1 - alpha) + palette[result.parts[where]] * alpha).astype(np.uint8)
+        labels = np.minimum(part_map, len(palette) - 1)
+        where = labels != (result.seg_classes.background or 0)
+        image[where] = (image[where] * (1 - alpha) + palette[labels[where]] * alpha).astype(np.uint8)
         return image
-    if result.masks is None:
+    if not _fits(result.masks, image.shape):
         return image
     for mask, track_id in zip(result.masks, result.track_id_list()):
         colour = np.array(track_colour(track_id), np.float32)
@@ -131,15 +180,20 @@ def draw_masks(image: np.ndarray, result: PoseResult, alpha: float = 0.45) -> np
     return image
 
 
-def person_area(result: PoseResult, image_hw: tuple[int, int]) -> np.ndarray:
-    """float32 ``(H, W)`` in [0, 1]: how much each pixel is a person (the person probability, else the masks)."""
+def person_area(result: Drawable, image_hw: tuple[int, int]) -> np.ndarray:
+    """float32 ``(H, W)`` in [0, 1]: how much each pixel is a person (the person probability, else the masks,
+    else the body-part map), resized to ``image_hw`` where the map has another size."""
     if result.person_mask is not None:
-        return np.clip(result.person_mask, 0.0, 1.0).astype(np.float32)
-    if result.masks is not None and len(result.masks):
-        return result.masks.any(axis=0).astype(np.float32)
-    if result.parts is not None:
-        return (result.parts > 0).astype(np.float32)
-    return np.zeros(image_hw, np.float32)
+        area = np.clip(np.nan_to_num(result.person_mask), 0.0, 1.0).astype(np.float32)
+    elif result.masks is not None and len(result.masks):
+        area = result.masks.any(axis=0).astype(np.float32)
+    elif result.part_map is not None:
+        area = (result.part_map > 0).astype(np.float32)
+    else:
+        return np.zeros(image_hw, np.float32)
+    if area.shape != tuple(image_hw):
+        area = cv2.resize(area, (image_hw[1], image_hw[0]), interpolation=cv2.INTER_LINEAR)
+    return area
 
 
 def parse_background(spec: str) -> str | tuple[int, int, int] | np.ndarray:
@@ -174,7 +228,7 @@ def parse_background(spec: str) -> str | tuple[int, int, int] | np.ndarray:
     raise RtposeError(f"background={spec!r}: give 'blur', a colour (green, #00ff00, 0,255,0) or an image file.")
 
 
-def apply_background(image: np.ndarray, result: PoseResult, background) -> np.ndarray:
+def apply_background(image: np.ndarray, result: Drawable, background) -> np.ndarray:
     """Blur or replace everything that is not a person (in place): the video-call effect.
 
     ``background``: what :func:`parse_background` returns. The edge is soft: pixels are blended by the
@@ -194,7 +248,7 @@ def apply_background(image: np.ndarray, result: PoseResult, background) -> np.nd
     return image
 
 
-def draw_output(result: PoseResult, *, kpt_thr: float = 0.3, background=None, privacy: str | None = None
+def draw_output(result: Drawable, *, kpt_thr: float = 0.3, background=None, privacy: str | None = None
                 ) -> np.ndarray:
     """The picture of ``result`` that leaves rtpose: its frame with the people drawn, on a copy.
 
@@ -247,8 +301,8 @@ def draw_hud(image: np.ndarray, lines: list[str], *, copy: bool = False) -> np.n
     return out
 
 
-def hud_lines(result: PoseResult, backend_name: str = "", device: str = "") -> list[str]:
-    """The standard HUD of a :class:`~rtpose.results.PoseResult`: FPS, latency, people, backend/device."""
+def hud_lines(result: Drawable, backend_name: str = "", device: str = "") -> list[str]:
+    """The standard HUD of a result (a :class:`Drawable`): FPS, latency, people, backend/device."""
     lines = [f"{result.fps:5.1f} FPS  latency {result.latency_ms:.0f} ms", f"{len(result)} people"]
     if result.dropped:
         lines[-1] += f"  dropped {result.dropped}"
@@ -257,5 +311,5 @@ def hud_lines(result: PoseResult, backend_name: str = "", device: str = "") -> l
     return lines
 
 
-__all__ = ["FINE_PARTS", "apply_background", "confidence_colour", "draw_hud", "draw_masks", "draw_output",
+__all__ = ["FINE_PARTS", "Drawable", "apply_background", "confidence_colour", "draw_hud", "draw_masks", "draw_output",
            "draw_result", "hud_lines", "parse_background", "person_area", "track_colour"]

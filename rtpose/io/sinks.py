@@ -561,10 +561,10 @@ class MaskSink(Sink):
 
         from rtpose.io.render import track_colour
 
-        if result.masks is None and result.parts is None:
+        if result.masks is None and result.part_map is None:
             return
-        if result.parts is not None and result.seg_classes is not None:
-            labels = result.parts.astype(np.uint8)
+        if result.part_map is not None and result.seg_classes is not None:
+            labels = result.part_map.astype(np.uint8)
             palette = np.zeros((256, 3), np.uint8)
             palette[: result.seg_classes.num_classes] = result.seg_classes.palette
         else:

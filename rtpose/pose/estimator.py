@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtpose.io.inputs import check_crop_count, check_frame_size
 from rtpose.pose.codec import HeatmapCodec
 from rtpose.pose.crops import BOX_PADDING, heatmap_to_image, make_input_batch
 from rtpose.pose.detector import Detections, PersonDetector
@@ -114,6 +115,7 @@ class TopDownEstimator:
         """
         if self.detector is None:
             raise ValueError("This estimator has no detector: call estimate_boxes() with boxes.")
+        check_frame_size(image_bgr.shape, "image_bgr")
         timer = timer or self.timer
         with timer.stage("detect"):
             detections = self.detector(image_bgr)
@@ -171,7 +173,10 @@ class TopDownEstimator:
         does it on the device.
         """
         timer = timer or self.timer
+        for image in images_bgr:
+            check_frame_size(image.shape, "images_bgr")
         boxes = [np.asarray(b, dtype=np.float32).reshape(-1, 4) for b in boxes]
+        check_crop_count(sum(len(b) for b in boxes), self.codec.input_hw, self.flip)
         scores = [np.ones(len(b), np.float32) if s is None else np.asarray(s, np.float32)
                   for b, s in zip(boxes, scores)]
         prepared = PreparedCrops(list(images_bgr), boxes, scores)

@@ -10,7 +10,7 @@ Two modes (``PoseModel(seg=…)``, ``rtpose --seg …``), each one batched model
   each person's box) into ``masks``.
 - ``"parts"``: body-part parsing (LIP's 20 classes) of each person on the same crop centres and scales as
   pose (square crops at the model's input size), all people in one batch; the labels are pasted back
-  with the inverse transform (:func:`rtpose.seg.masks.paste_crops`) into ``parts`` (a frame label map) and
+  with the inverse transform (:func:`rtpose.seg.masks.paste_crops`) into ``part_map`` (a frame label map) and
   ``masks`` (each person's non-background pixels). On a GPU runtime (PyTorch on CUDA, TensorRT) the logits
   stay on the GPU and are pasted there with the device path's sampling
   (:func:`rtpose.pose.device_ops.parts_from_logits`);
@@ -20,7 +20,7 @@ The logits come from a runtime chosen like the pose backend (``seg_backend=``, s
 :mod:`rtpose.runtime.seg_select`): PyTorch (CPU, or CUDA in FP16), ONNX Runtime, OpenVINO or TensorRT, the
 ONNX ones on an export made once (dynamic H and W for "person", a fixed square with a dynamic batch for
 "parts"). Results: :attr:`rtpose.results.PoseResult.masks` ``(N, H, W)``
-bool, ``person_mask`` ``(H, W)`` float32 probability, ``parts`` ``(H, W)`` uint8 class labels,
+bool, ``person_mask`` ``(H, W)`` float32 probability, ``part_map`` ``(H, W)`` uint8 class labels,
 ``seg_classes`` (the :class:`~rtpose.seg.classes.SegClassSet`).
 """
 
@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from rtpose.errors import RtposeError
+from rtpose.io.inputs import check_frame_size, seg_frame_input_hw
 from rtpose.pose.crops import BOX_PADDING, box_to_center_size, crop_transform, normalize_crops, warp_crop
 from rtpose.results import PoseResult
 from rtpose.utils.timing import StageTimer
@@ -43,11 +44,12 @@ DEFAULT_SEG_WEIGHTS = {"person": "fcn_hr18_voc12aug_512x512", "parts": "hrnetv2_
 
 def frame_input(image: np.ndarray, short_side: int) -> np.ndarray:
     """"person" mode's model input: a BGR frame ``(H, W, 3)`` resized (aspect kept) so that its short side is
-    ``short_side``, normalised: float32 ``(1, 3, h, w)``."""
+    ``short_side``, its long side at most 4 times that (:func:`rtpose.io.inputs.seg_frame_input_hw`),
+    normalised: float32 ``(1, 3, h, w)``."""
     h, w = image.shape[:2]
-    scale = short_side / min(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+    size_h, size_w = seg_frame_input_hw((h, w), short_side)  # the long side capped: a very long frame is squeezed
+    grows = size_h > h or size_w > w
+    resized = cv2.resize(image, (size_w, size_h), interpolation=cv2.INTER_LINEAR if grows else cv2.INTER_AREA)
     return normalize_crops(resized[None])
 
 
@@ -153,7 +155,8 @@ class Segmenter:
         self.close()
 
     def __call__(self, image_bgr: np.ndarray, result: PoseResult, timer: StageTimer | None = None) -> PoseResult:
-        """``result`` with ``masks``, ``person_mask`` / ``parts`` and ``seg_classes`` for ``image_bgr``."""
+        """``result`` with ``masks``, ``person_mask`` / ``part_map`` and ``seg_classes`` for ``image_bgr``."""
+        check_frame_size(image_bgr.shape, "image_bgr")
         timer = timer or StageTimer()
         with timer.stage("segment"):
             if self.mode == "person":
@@ -176,7 +179,7 @@ class Segmenter:
         h, w = image.shape[:2]
         side = (self.input_size, self.input_size)
         if not len(result):
-            return result.replace(masks=np.zeros((0, h, w), bool), parts=np.zeros((h, w), np.uint8),
+            return result.replace(masks=np.zeros((0, h, w), bool), part_map=np.zeros((h, w), np.uint8),
                                   seg_classes=self.classes)
         centers, sizes = box_to_center_size(result.boxes, 1.0, BOX_PADDING)
         if self.paste_on_gpu:  # the logits stay on the GPU; only the masks and the part map come back
@@ -184,7 +187,7 @@ class Segmenter:
 
             masks, parts = parts_from_logits(self._logits(self.crops_input(image, result.boxes), on_device=True),
                                              centers, sizes, side, (h, w), self.classes.background)
-            return result.replace(masks=masks.cpu().numpy(), parts=parts.cpu().numpy(), seg_classes=self.classes)
+            return result.replace(masks=masks.cpu().numpy(), part_map=parts.cpu().numpy(), seg_classes=self.classes)
         logits = self._logits(self.crops_input(image, result.boxes))  # (N, C, h, w) at stride 4
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         sureness = (shifted.max(axis=1) / shifted.sum(axis=1)).astype(np.float32)  # (N, h, w)
@@ -197,7 +200,7 @@ class Segmenter:
         # the frame's map: at each pixel the part of the person whose crop is most sure of it
         best = np.where(labels >= 0, sure, -np.inf).argmax(axis=0)
         chosen = np.take_along_axis(np.where(masks, labels, background), best[None], axis=0)[0]
-        return result.replace(masks=masks, parts=chosen.astype(np.uint8), seg_classes=self.classes)
+        return result.replace(masks=masks, part_map=chosen.astype(np.uint8), seg_classes=self.classes)
 
 
 __all__ = ["DEFAULT_SEG_WEIGHTS", "MODES", "Segmenter"]

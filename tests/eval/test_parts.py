@@ -107,10 +107,10 @@ def _write_predictions(folder, truth, change=None) -> tuple:
             image = np.zeros((*labels.shape, 3), np.uint8)
             result = PoseResult(np.tile([0, 0, 10, 10], (n, 1)), np.ones(n), np.zeros((n, 17, 3)),
                                 frame=Frame(index, 0.0, image, file=name), masks=masks,
-                                parts=np.where(owner >= 0, parts, 0).astype(np.uint8), seg_classes=LIP)
+                                part_map=np.where(owner >= 0, parts, 0).astype(np.uint8), seg_classes=LIP)
             json_sink.write(result)
             mask_sink.write(result)
-            predicted[stem] = result.parts
+            predicted[stem] = result.part_map
     return folder / "parts.jsonl", folder / "masks", predicted
 
 

@@ -653,7 +653,7 @@ def test_body_parts_masks_and_background_redraw_as_the_library_draws(qtbot, qapp
     result = win.last_result
     frame = result.frame.image
     people = result.masks.any(axis=0)
-    assert result.parts is not None and people.any() and not people.all()
+    assert result.part_map is not None and people.any() and not people.all()
 
     def shown_is(expected):
         np.testing.assert_array_equal(win.last_annotated, expected)
@@ -661,7 +661,7 @@ def test_body_parts_masks_and_background_redraw_as_the_library_draws(qtbot, qapp
     shown_is(draw_masks(frame.copy(), result))  # by default the parts, as 'rtpose run --seg parts' draws
     win.act_seg_parts.trigger()  # P: the parts off, each person's mask in their track colour
     assert not win.show_seg_parts.isChecked()
-    masks = draw_masks(frame.copy(), result.replace(parts=None))
+    masks = draw_masks(frame.copy(), result.replace(part_map=None))
     shown_is(masks)
     assert not np.array_equal(masks, draw_masks(frame.copy(), result))
     assert not np.array_equal(masks[people], frame[people]) and np.array_equal(masks[~people], frame[~people])

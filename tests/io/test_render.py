@@ -60,3 +60,19 @@ def test_result_plot_draws_the_same_pixels_on_the_frame_copy():
     drawn = result.plot(kpt_thr=0.3)
     assert not image.any()  # the frame's image is never drawn on
     np.testing.assert_array_equal(drawn, draw_result(image, result, kpt_thr=0.3))
+
+
+def test_render_never_imports_results_not_even_for_type_checkers():
+    """results.py draws through render.py; render reads results through its ``Drawable`` protocol only."""
+    import ast
+    from pathlib import Path
+
+    import rtpose.io.render as render
+
+    tree = ast.parse(Path(render.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(name and name.startswith("rtpose.results") for name in imported), imported
+    result = PoseResult.from_people([_person(track_id=1)])
+    needed = [*render.Drawable.__annotations__, "track_id_list", "__len__"]
+    assert len(needed) > 10 and all(hasattr(result, name) for name in needed)  # a PoseResult is a Drawable

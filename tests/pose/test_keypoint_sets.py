@@ -199,15 +199,15 @@ def test_render_draws_all_133_wholebody_points_and_toggles_parts():
     assert all(drawn), f"{drawn.count(False)} of 133 keypoints not drawn"
     # only the face (which has no links): face dots drawn, everything else left black
     face = kset.part_mask(["face"])
-    out = draw_people(image, [person], show_boxes=False, parts=["face"])
+    out = draw_people(image, [person], show_boxes=False, keypoint_parts=["face"])
     assert all(tuple(out[y, x]) == colour for x, y in centres[face])
     assert not any(out[y, x].any() for x, y in centres[~face])
     # face and hands are drawn finer than the body: smaller dots, and no dark rim
-    body_dot = (draw_people(image, [person], show_boxes=False, parts=["body"]) > 0).any(-1).sum()
+    body_dot = (draw_people(image, [person], show_boxes=False, keypoint_parts=["body"]) > 0).any(-1).sum()
     face_dot = (out > 0).any(-1).sum()
     assert face_dot / face.sum() < body_dot / 17
     with pytest.raises(KeypointSetError, match="no part 'hands'"):
-        draw_people(image, [person], parts=["hands"])
+        draw_people(image, [person], keypoint_parts=["hands"])
 
 
 @pytest.mark.parametrize("name", ["mpii", "crowdpose", "halpe", "ap10k"])

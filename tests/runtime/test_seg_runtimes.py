@@ -108,8 +108,8 @@ def test_parts_mode_agrees_with_pytorch_on_the_people_crops(seg_weights, coco_pe
     with _segmenter("parts", seg_weights["lip"], "torch", tmp_path) as torch_seg, \
             _segmenter("parts", seg_weights["lip"], backend, tmp_path) as other:
         want, got = torch_seg(image, people), other(image, people)
-    assert want.parts.shape == image.shape[:2] and len(np.unique(want.parts)) > 2  # a real map, not all background
-    agree = float((got.parts == want.parts).mean())
+    assert want.part_map.shape == image.shape[:2] and len(np.unique(want.part_map)) > 2  # a real map
+    agree = float((got.part_map == want.part_map).mean())
     assert agree > 0.999, agree
     assert (got.masks == want.masks).mean() > 0.999
 
@@ -190,7 +190,7 @@ def test_openvino_precision_follows_the_cpu_and_bf16_labels_mostly_agree(seg_wei
     with _segmenter("parts", seg_weights["lip"], "torch", tmp_path) as torch_seg, \
             _segmenter("parts", seg_weights["lip"], "openvino", tmp_path, precision="auto") as seg:
         assert seg.info.precision == ("bf16" if cpu_has_bf16() else "fp32")
-        agree = float((seg(image, people).parts == torch_seg(image, people).parts).mean())
+        agree = float((seg(image, people).part_map == torch_seg(image, people).part_map).mean())
     assert agree > 0.95, agree
 
 
@@ -249,7 +249,7 @@ def test_pose_model_reports_the_segmentation_runtime(small_weights, seg_weights,
     # in the library's words, or the command line's where a test before this one set the CLI's handler up
     assert re.search(r"\(requested with (seg_backend='onnxruntime'|--seg-backend onnxruntime)\)", startup)
     assert info.input_hw == (473, 473) and info.artifact.parent == tmp_path / "engines"
-    assert result.parts is not None and result.masks.shape[0] == len(result)
+    assert result.part_map is not None and result.masks.shape[0] == len(result)
     assert model.estimator.segmenter.runtime.session is None  # closed with the model
 
 
@@ -316,4 +316,4 @@ def test_tensorrt_agrees_with_pytorch_fp32(seg_weights, coco_people, tmp_path, m
     if mode == "person":
         assert np.abs(got.person_mask - want.person_mask).max() < 0.05
     else:
-        assert (got.parts == want.parts).mean() > 0.98
+        assert (got.part_map == want.part_map).mean() > 0.98

@@ -246,7 +246,7 @@ def test_device_parts_path_gives_the_cpu_parts(seg_weights, coco):
         segmenter.paste_on_gpu = True  # what a CUDA runtime sets: torch pastes on the logits' device
         device = segmenter(image, people)
     assert device.masks.shape == cpu.masks.shape == (len(boxes), *image.shape[:2])
-    assert device.parts.dtype == cpu.parts.dtype == np.uint8
-    assert cpu.masks.any() and len(np.unique(cpu.parts)) > 2  # a real parts map, not all background
+    assert device.part_map.dtype == cpu.part_map.dtype == np.uint8
+    assert cpu.masks.any() and len(np.unique(cpu.part_map)) > 2  # a real parts map, not all background
     assert (device.masks == cpu.masks).mean() >= 0.999
-    assert (device.parts == cpu.parts).mean() >= 0.995
+    assert (device.part_map == cpu.part_map).mean() >= 0.995

@@ -48,7 +48,7 @@ def test_body_parts_of_each_person_in_one_batch(small_weights, seg_weights):
     with _model(small_weights, "parts", seg_weights["lip"]) as model:
         result = model(BUS)
     n, (h, w) = len(result), cv2.imread(str(BUS)).shape[:2]
-    assert result.parts.shape == (h, w) and result.parts.dtype == np.uint8 and result.parts.max() < 20
+    assert result.part_map.shape == (h, w) and result.part_map.dtype == np.uint8 and result.part_map.max() < 20
     assert result.masks.shape == (n, h, w) and result.person_mask is None
     names = set(result.seg_classes.class_names)
     for record, mask in zip(result.to_dict()["people"], result.masks):
