@@ -109,7 +109,7 @@ def create_window(args: argparse.Namespace):
     config = ModelConfig.from_args(args)
     stream_options = StreamOptions.from_args(args, realtime=False, max_frames=None).validate()
     window = MainWindow(config, kpt_thr=getattr(args, "kpt_thr", 0.3), realtime=getattr(args, "realtime", False),
-                        stream_options=stream_options)
+                        stream_options=stream_options, privacy=getattr(args, "privacy", None))
     if getattr(args, "background", None):
         window.set_background(args.background)
     sources = getattr(args, "source", None)

@@ -30,6 +30,7 @@ from gui.widgets import bgr_to_qimage
 from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.engine.stats import STAGE_ORDER
 from rtpose.errors import RtposeError
+from rtpose.io.privacy import apply_privacy, parse_privacy
 from rtpose.io.sources import redact_url
 from rtpose.options import StreamOptions
 
@@ -55,13 +56,16 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         realtime: play files at their own frame rate (dropping frames) instead of every frame.
         output_dir: where recordings and snapshots go (default: the current folder).
         load_model: build the estimator right away (off the GUI thread).
+        privacy: None, "faces" or "skeleton" (:mod:`rtpose.io.privacy`): applied to every picture the viewer
+            draws, so what it shows, records and snapshots is private alike.
     """
 
     def __init__(self, config: ModelConfig | None = None, *, kpt_thr: float = 0.3, realtime: bool = False,
                  output_dir: str | Path | None = None, load_model: bool = True,
-                 stream_options: StreamOptions | None = None) -> None:
+                 stream_options: StreamOptions | None = None, privacy: str | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
+        self.privacy = parse_privacy(privacy) if privacy else None
         self.output_dir = Path(output_dir) if output_dir else Path.cwd()
         self.model = None
         self.estimator = None
@@ -578,6 +582,8 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         """
         parts = [name for name, box in self.part_boxes.items() if box.isChecked()] if self.part_boxes else None
         image = draw_segmentation(result.image.copy(), result, self.seg_display())
+        if self.privacy is not None:
+            apply_privacy(image, result, self.privacy, kpt_thr=self.kpt_slider.value())
         result.plot(image, kpt_thr=self.kpt_slider.value(), boxes=self.show_boxes.isChecked(),
                     keypoints=self.show_keypoints.isChecked(), ids=self.show_ids.isChecked(), keypoint_parts=parts,
                     masks=False, copy=False)

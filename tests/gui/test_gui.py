@@ -757,3 +757,41 @@ def test_a_background_that_cannot_work_is_one_sentence_before_anything_starts(fl
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["skeleton", "faces"])
+def test_privacy_reaches_what_the_viewer_shows_records_and_snapshots(qtbot, qapp, config, estimator, tmp_path, mode):
+    """rtpose gui --privacy: the picture shown, each recorded frame and the snapshot are private alike."""
+    import cv2
+
+    from gui.main_window import MainWindow
+    from rtpose.io.privacy import PLAIN_BACKGROUND, apply_privacy
+
+    win = MainWindow(config, output_dir=tmp_path, load_model=False, privacy=mode)
+    win.set_estimator(estimator, config)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        win.open_source(str(VIDEO_MULTI))
+        _wait_frames(qtbot, win, 1)
+        assert win.start_recording(tmp_path / "private.mp4")
+        shown = win.frames_shown
+        qtbot.waitUntil(lambda: win.frames_shown >= shown + 3, timeout=60_000)
+        recording = win.stop_recording()
+        for box in (win.show_boxes, win.show_keypoints, win.show_ids, win.show_hud):
+            box.setChecked(False)  # the bare picture: what privacy made of the frame, nothing drawn on it
+        win._rerender()
+        snapshot = cv2.imread(str(win.snapshot(tmp_path / "private.png")))
+        result, kpt_thr = win.last_result, win.kpt_slider.value()
+    finally:
+        win.close()
+        assert win.wait_for_threads(30.0)
+    expected = apply_privacy(result.image.copy(), result, mode, kpt_thr=kpt_thr)
+    assert snapshot is not None and np.array_equal(snapshot, expected)
+    assert not np.array_equal(expected, result.image)  # and privacy did change the picture
+    capture = cv2.VideoCapture(str(recording))
+    ok, recorded = capture.read()
+    capture.release()
+    assert ok
+    plain = (np.abs(recorded.astype(int) - PLAIN_BACKGROUND).max(axis=-1) <= 12).mean()  # (a lossy video)
+    assert plain > 0.6 if mode == "skeleton" else plain < 0.05
