@@ -206,8 +206,9 @@ class PersonDetector:
             (the export whatever it measured). The export is made once into ``engines_dir`` (default:
             :func:`rtpose.export.sidecar.default_engines_dir`), keyed by the detector file's sha256.
 
-    Safe to share between threads. An Ultralytics model is not: its predictor keeps each call's source, batch and
-    results on itself, and its OpenVINO backend runs one infer request. So each call borrows a model of its own
+    Safe to share between threads, and threads detect side by side. One Ultralytics model would make them take
+    turns (its predictor holds a lock around each inference, and ``predict`` rewrites the predictor's arguments
+    outside it; Ultralytics' advice for threads is a model per thread), so each call borrows a model of its own
     from :attr:`models` (a :class:`ModelPool`): the one loaded here, or another instance of the same file loaded
     when calls overlap.
     """

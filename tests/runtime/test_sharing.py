@@ -131,7 +131,8 @@ def test_a_segmentation_runtime_called_by_four_threads_at_once(backend, seg_weig
 
 
 def test_the_detector_called_by_four_threads_at_once():
-    """Ultralytics' predictor is not thread-safe: each overlapping call borrows a model of its own."""
+    """Each overlapping call borrows an Ultralytics model of its own (one model's predictor runs one call at a time),
+    and every thread gets the sequential detections."""
     from rtpose.pose.detector import PersonDetector
 
     images = _images()
