@@ -7,11 +7,12 @@ Inference precision is chosen explicitly, never left to OpenVINO's default:
 
 - ``fp32``: results match the other FP32 backends (:data:`rtpose.export.pose_onnx.FP32_ATOL`).
 - ``bf16``: weights and activations in bfloat16, accumulation in float32, on CPUs that report
-  ``BF16`` in ``OPTIMIZATION_CAPABILITIES`` (AVX-512 BF16 or AMX). HRNet-W32 256x192 on the project's
-  2-core AMX machine: 73.3 / 73.9 crops/s at batch 1 / 8 against 19.5 / 21.9 in FP32
-  (``python benchmarks/backends.py --backends openvino-cpu openvino-cpu-bf16 --batches 1 8 --iters 3``,
-  load average 1.6). Checked against PyTorch FP32 with :func:`bf16_compare` (the BF16 rule).
+  ``BF16`` in ``OPTIMIZATION_CAPABILITIES`` (AVX-512 BF16 or AMX); several times FP32's crops/s there
+  (``benchmarks/backends.py``; measurements in ``docs/benchmarks.md``). Checked against PyTorch FP32 with
+  :func:`bf16_compare` (the BF16 rule).
 - ``auto``: ``bf16`` where the CPU has it, else ``fp32``.
+
+One compiled model serves every thread: each call runs on an infer request of its own (:class:`InferRequestPool`).
 """
 
 from __future__ import annotations

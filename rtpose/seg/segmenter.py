@@ -115,7 +115,7 @@ class Segmenter:
         #: Where the logits come from (a :class:`rtpose.runtime.base.Runtime`), and what it is as data.
         self.runtime = create_seg_runtime(backend, path, mode, self.input_size, device=device, precision=precision,
                                           engines_dir=engines_dir, seg_classes=self.classes.name)
-        self.info = describe(self.runtime, (self.input_size, self.input_size), self.width)
+        self.info = self.runtime.info = describe(self.runtime, (self.input_size, self.input_size), self.width)
         #: "parts" on a GPU runtime: the crops' logits are pasted into the frame there (the device path's sampling).
         self.paste_on_gpu = self.runtime.on_gpu
         self.device = self.runtime.device
