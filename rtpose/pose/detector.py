@@ -147,7 +147,7 @@ def import_ultralytics():
     return ultralytics
 
 
-#: Loading Ultralytics models redirects stdout process-wide (:func:`ultralytics_to_debug`): one load at a time.
+#: Held while a further model of a pool loads (:meth:`PersonDetector._load_another`).
 _LOAD_LOCK = threading.Lock()
 
 
@@ -326,10 +326,10 @@ class PersonDetector:
             LOGGER.setLevel(level)
 
     def _load_another(self) -> object:
-        """One more instance of the loaded model, for :attr:`models` (Ultralytics' messages at debug level)."""
+        """One more instance of the loaded model, for :attr:`models` (loaded and warmed up quietly)."""
         from ultralytics import YOLO
 
-        with _LOAD_LOCK, ultralytics_to_debug():  # one load at a time: the output redirection is process-wide
+        with _LOAD_LOCK:  # one at a time: _load_quietly sets Ultralytics' process-wide log level and restores it
             model = YOLO(self._source, task="detect")
             self._load_quietly(model)
         return model
