@@ -66,6 +66,7 @@ def model(request, small_weights, tmp_path_factory):
             yield built
 
 
+@pytest.mark.slow
 def test_four_threads_on_one_model_give_the_sequential_results(model):
     images = _images()
     sequential = [model(image) for image in images]
@@ -81,6 +82,7 @@ def test_four_threads_on_one_model_give_the_sequential_results(model):
             _same(result, sequential[i])
 
 
+@pytest.mark.slow
 def test_two_streams_on_one_model_give_the_sequential_results(model):
     frames = 8
     still = str(VAL_DEV / "val2017")  # a folder of COCO images
