@@ -116,7 +116,7 @@ class ModelOptions:
             raise RtposeError(f"Unknown seg={self.seg!r}; choose 'person' or 'parts' (or None).")
         if self.seg is None and (self.seg_weights or self.seg_classes or self.seg_backend):
             raise RtposeError("seg_weights=, seg_classes= and seg_backend= need seg='person' or seg='parts'.")
-        from rtpose.runtime.seg_select import check_seg_backend
+        from rtpose.runtime.select import check_seg_backend
 
         check_seg_backend(self.seg_backend, self.precision)
         return self

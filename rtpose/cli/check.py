@@ -9,7 +9,7 @@ device-resident path (:mod:`rtpose.pose.device_ops`: crops, network and DARK on 
 without one) is one row of the table.
 
 With ``--seg person|parts`` the segmentation model (``--seg-weights``) is checked the same way: every
-segmentation runtime this machine has (:mod:`rtpose.runtime.seg_select`) against PyTorch FP32 on the CPU, on
+segmentation runtime this machine has (:mod:`rtpose.runtime.select`) against PyTorch FP32 on the CPU, on
 the whole image ("person") or the people's crops ("parts"), in rows of the same table: max |Δlogit|, the
 share of pixels whose label (argmax class) is the same, and the time per call.
 

@@ -62,7 +62,7 @@ def seg_weights(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
 
 def compare_seg(runtime: Any, batch: np.ndarray, reference: np.ndarray, iters: int = 3, label: str = "") -> Row:
     """Run ``runtime`` on ``batch`` float32 ``(N, 3, H, W)`` and compare with the PyTorch FP32 logits ``reference``."""
-    from rtpose.runtime.seg_runtime import run_batched
+    from rtpose.runtime.base import run_batched
 
     got = run_batched(runtime, batch)
     best = float("inf")
@@ -116,7 +116,7 @@ def seg_rows(args: argparse.Namespace, image_path: Path, boxes: np.ndarray, engi
     """The segmentation rows of the table, and the line that introduces them."""
     import cv2
 
-    from rtpose.runtime.seg_select import create_seg_runtime
+    from rtpose.runtime.select import create_seg_runtime
     from rtpose.seg.segmenter import Segmenter
 
     weights, weights_label = seg_weights(args, folder)

@@ -109,7 +109,7 @@ def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, preci
     seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
                      help="segmentation checkpoint (official HRNet-Semantic-Segmentation, mmsegmentation or rtpose "
                           "file) or registry name (rtpose weights list)")
-    from rtpose.runtime.seg_select import SEG_BACKENDS
+    from rtpose.runtime.select import SEG_BACKENDS
 
     seg.add_argument("--seg-backend", choices=SEG_BACKENDS, default=None,
                      help="segmentation runtime (default: --backend's when segmentation has it, else auto: a built "

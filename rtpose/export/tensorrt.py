@@ -5,11 +5,20 @@ graph from ``rtpose export-onnx --fp16`` (float32 input and output, float16 insi
 engine. TensorRT 11 removed the FP16 builder flag; this way works on 10 and 11 alike. The engine
 has one optimisation profile with a dynamic batch from 1 to ``max_batch``; kernel timings are kept in
 ``engines/timing.cache`` and reused by later builds; a JSON sidecar records what the engine is for.
+
+Finding an engine again: :func:`matching_pose_engine` for a pose checkpoint (built by ``rtpose build-engine``);
+:func:`ensure_seg_engine` for a segmentation checkpoint, built once on first use with the profile of
+:func:`seg_profile`:
+
+- ``"parts"``: square crops of the input size, batch 1…``max_batch`` (tuned for ``opt_batch``).
+- ``"person"``: one frame whose short side is the input size S (the segmenter resizes it so) and whose long
+  side is at most :data:`MAX_ASPECT` × S, either way round; tuned for a 16:9 landscape frame.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import re
 import time
@@ -17,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtpose.errors import EngineError
+from rtpose.errors import EngineError, RtposeError
 from rtpose.export.sidecar import (
     atomic_write_bytes,
     default_engines_dir,
@@ -123,7 +132,7 @@ def build_engine(
         workspace_gb: builder workspace memory limit.
         device: "auto", "cuda" or "cuda:N".
         profile: the optimisation profile's (min, opt, max) input shapes ``(N, 3, H, W)``, for graphs with a
-            dynamic height and width (segmentation of whole frames, :mod:`rtpose.runtime.seg_tensorrt`); None:
+            dynamic height and width (segmentation of whole frames, :func:`seg_profile`); None:
             batch 1…``max_batch`` tuned for ``opt_batch`` at the graph's fixed size.
     """
     import torch
@@ -281,10 +290,112 @@ def _keypoint_set_name(num_joints) -> str | None:
     """The keypoint set of an ONNX file whose sidecar predates the ``keypoints`` field: the set with that many."""
     if not num_joints:
         return None
-    from rtpose.errors import RtposeError
     from rtpose.pose.keypoint_sets import keypoint_set_for
 
     try:
         return keypoint_set_for(int(num_joints)).name
     except RtposeError:
         return None
+
+
+def matching_pose_engine(weights: str | os.PathLike, device: str, input_hw: tuple[int, int],
+                         engines: str | os.PathLike) -> tuple[Path | None, str]:
+    """``(engine, "")`` for an engine in ``engines`` built from the pose checkpoint ``weights`` at ``input_hw`` for
+    this GPU and TensorRT, else ``(None, one sentence saying how to build one)``. Needs TensorRT and a CUDA GPU."""
+    from rtpose.runtime.tensorrt_runtime import cuda_index
+
+    trt = import_tensorrt()
+    weights, engines = Path(weights), Path(engines)
+    gpu_name, capability = gpu_info(cuda_index(device))
+    engine = find_engine(engines, file_sha256(weights), input_hw, trt.__version__, gpu_name, capability)
+    if engine is not None:
+        return engine, ""
+    return None, (
+        f"No TensorRT engine in {engines} fits {weights.name} at {size_text(input_hw)} on {gpu_name} with TensorRT "
+        f"{trt.__version__}; build one with 'rtpose build-engine --fp16 --weights {weights} "
+        f"--input-size {size_text(input_hw)} --out {engines}'."
+    )
+
+
+# -- segmentation engines: built once per weights, mode, GPU and TensorRT version, found again by their sidecar --
+
+
+#: Whole frames up to this aspect ratio (long side / short side) fit the person-mode profile.
+MAX_ASPECT = 3.0
+#: The person-mode profile is tuned for frames of this aspect ratio (landscape 16:9).
+OPT_ASPECT = 16 / 9
+#: Most people one parts-mode call takes (more are split into several calls), and the batch it is tuned for.
+DEFAULT_SEG_MAX_BATCH = 32
+DEFAULT_SEG_OPT_BATCH = 8
+
+Shape = tuple[int, int, int, int]
+
+
+def seg_profile(mode: str, input_size: int, max_batch: int = DEFAULT_SEG_MAX_BATCH,
+                opt_batch: int = DEFAULT_SEG_OPT_BATCH) -> tuple[Shape, Shape, Shape]:
+    """The (min, opt, max) input shapes ``(N, 3, H, W)`` of a segmentation engine for ``mode``.
+
+    ``input_size`` is the square crop side ("parts") or the frame's short side after resizing ("person").
+    """
+    s = int(input_size)
+    if mode == "parts":
+        opt = max(1, min(int(opt_batch), int(max_batch)))
+        return (1, 3, s, s), (opt, 3, s, s), (int(max_batch), 3, s, s)
+    if mode == "person":
+        longest = int(math.ceil(s * MAX_ASPECT))
+        return (1, 3, s, s), (1, 3, s, int(round(s * OPT_ASPECT))), (1, 3, longest, longest)
+    raise RtposeError(f"Unknown seg={mode!r}; choose 'person' or 'parts'.")
+
+
+def find_seg_engine(directory: str | os.PathLike, weights_sha256: str, profile: tuple[Shape, Shape, Shape],
+                    precision: str, **machine: Any) -> Path | None:
+    """An engine in ``directory`` built from these weights with this profile and precision, that fits ``machine``
+    (the keyword arguments of :func:`rtpose.export.sidecar.check_engine`)."""
+    from rtpose.export.sidecar import engine_matches, find_artifacts
+
+    want = [list(shape) for shape in profile]
+    for path, meta in find_artifacts(directory, ".engine"):
+        if (meta.get("kind") == "segmentation" and meta.get("weights_sha256") == weights_sha256
+                and meta.get("profile") == want and meta.get("precision") == precision
+                and engine_matches(meta, **machine)):
+            return path
+    return None
+
+
+def ensure_seg_engine(
+    weights: str | os.PathLike,
+    mode: str,
+    input_size: int,
+    device: str = "cuda",
+    engines: str | os.PathLike | None = None,
+    fp16: bool = True,
+    build: bool = True,
+    log: Callable[[str], None] = say,
+) -> tuple[Path | None, str]:
+    """``(engine, "")`` for the segmentation checkpoint ``weights`` in ``mode`` on this GPU, building it once when
+    ``build``; ``(None, why)`` when none fits and ``build`` is False. Needs TensorRT and a CUDA GPU."""
+    from rtpose.export.seg_onnx import ensure_seg_onnx
+    from rtpose.export.sidecar import artifact_lock
+    from rtpose.runtime.tensorrt_runtime import cuda_index
+
+    trt = import_tensorrt()
+    gpu_name, capability = gpu_info(cuda_index(device))
+    engines = Path(engines) if engines is not None else default_engines_dir()
+    profile = seg_profile(mode, input_size)
+    sha, precision = file_sha256(weights), "fp16" if fp16 else "fp32"
+    machine = {"tensorrt_version": trt.__version__, "gpu_name": gpu_name, "compute_capability": capability}
+    found = find_seg_engine(engines, sha, profile, precision, **machine)
+    if found is not None:
+        return found, ""
+    if not build:
+        return None, (f"no TensorRT segmentation engine in {engines} fits {Path(weights).name} ({mode}, {precision}) "
+                      f"on {gpu_name} with TensorRT {trt.__version__}; seg_backend='tensorrt' builds one once")
+    with artifact_lock(engines / f"seg_{sha[:12]}_{mode}_{precision}.engine"):
+        found = find_seg_engine(engines, sha, profile, precision, **machine)
+        if found is not None:
+            return found, ""
+        onnx_path = ensure_seg_onnx(weights, (input_size, input_size), dynamic_hw=mode == "person", fp16=fp16,
+                                    out_dir=engines, log=log)
+        log(f"building a TensorRT segmentation engine for {Path(weights).name} ({mode}, profile {profile[0]} to "
+            f"{profile[2]}) once into {engines}; this takes minutes")
+        return build_engine(onnx_path, out_dir=engines, device=device, log=log, profile=profile), ""

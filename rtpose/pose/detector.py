@@ -6,8 +6,9 @@ import contextlib
 import io
 import logging
 import os
+import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +147,47 @@ def import_ultralytics():
     return ultralytics
 
 
+#: Held while a further model of a pool loads (:meth:`PersonDetector._load_another`).
+_LOAD_LOCK = threading.Lock()
+
+
+class ModelPool:
+    """Ultralytics models of one detector, each lent to one call at a time.
+
+    Args:
+        first: the model already loaded.
+        load: loads one more instance of it when every model is lent out; None: callers wait for one to come back
+            (a detector whose model cannot be loaded twice).
+
+    The pool grows to the most calls that ran at once, and no further.
+    """
+
+    def __init__(self, first: object, load: Callable[[], object] | None = None) -> None:
+        self._idle = [first]
+        self._load = load
+        self._changed = threading.Condition()
+        #: How many models the pool has made (the first included).
+        self.size = 1
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[object]:
+        """A model of this caller's own for the ``with`` block."""
+        with self._changed:
+            while not self._idle and self._load is None:
+                self._changed.wait()
+            model = self._idle.pop() if self._idle else None
+        if model is None:
+            model = self._load()
+            with self._changed:
+                self.size += 1
+        try:
+            yield model
+        finally:
+            with self._changed:
+                self._idle.append(model)
+                self._changed.notify()
+
+
 class PersonDetector:
     """Finds people (COCO class 0), or the objects of ``classes``, in BGR images with an Ultralytics YOLO model.
 
@@ -163,6 +205,12 @@ class PersonDetector:
             installed and the export measured faster, see :mod:`rtpose.export.detector`), "torch" or "openvino"
             (the export whatever it measured). The export is made once into ``engines_dir`` (default:
             :func:`rtpose.export.sidecar.default_engines_dir`), keyed by the detector file's sha256.
+
+    Safe to share between threads, and threads detect side by side. One Ultralytics model would make them take
+    turns (its predictor holds a lock around each inference, and ``predict`` rewrites the predictor's arguments
+    outside it; Ultralytics' advice for threads is a model per thread), so each call borrows a model of its own
+    from :attr:`models` (a :class:`ModelPool`): the one loaded here, or another instance of the same file loaded
+    when calls overlap.
     """
 
     def __init__(
@@ -210,12 +258,15 @@ class PersonDetector:
         if getattr(self.model, "task", "detect") != "detect":
             raise WeightsError(f"{weights} is a YOLO '{self.model.task}' model, not a detector.")
         self.classes = resolve_classes(classes, getattr(self.model, "names", None) or {}, weights)
+        #: What each further model of the pool is loaded from (the file, or the OpenVINO export folder).
+        self._source = str(getattr(self.model, "ckpt_path", None) or weights)
         #: "torch" or "openvino", and why (for the start-up line).
         self.runtime, self.note = "torch", "PyTorch"
         if runtime not in RUNTIMES:
             raise WeightsError(f"Unknown detector runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
         if runtime != "torch":
             self._use_openvino_export(runtime == "openvino", engines_dir)
+        self.models = ModelPool(self.model, self._load_another)
 
     def _use_openvino_export(self, forced: bool, engines_dir) -> None:
         """Switch to Ultralytics' OpenVINO export (cached) where it applies and measured faster (or ``forced``)."""
@@ -249,7 +300,7 @@ class PersonDetector:
 
             model = YOLO(meta["path"], task="detect")
             self._load_quietly(model)
-            self.model = model
+            self.model, self._source = model, str(meta["path"])
         except Exception as exc:  # an export failing must not stop a run that PyTorch can do
             first = exception_gist(exc)
             if forced:
@@ -274,31 +325,41 @@ class PersonDetector:
         finally:
             LOGGER.setLevel(level)
 
+    def _load_another(self) -> object:
+        """One more instance of the loaded model, for :attr:`models` (loaded and warmed up quietly)."""
+        from ultralytics import YOLO
+
+        with _LOAD_LOCK:  # one at a time: _load_quietly sets Ultralytics' process-wide log level and restores it
+            model = YOLO(self._source, task="detect")
+            self._load_quietly(model)
+        return model
+
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         """People in one ``(H, W, 3)`` uint8 BGR image, highest score first."""
         return self.detect_batch([image_bgr])[0]
 
     def detect_batch(self, images_bgr: list[np.ndarray]) -> list[Detections]:
         """People in each of several images (of any sizes), in one batched detector call (many streams)."""
-        results = self.model.predict(
-            list(images_bgr) if len(images_bgr) > 1 else images_bgr[0],
-            conf=self.conf,
-            iou=self.iou,
-            classes=list(self.classes),
-            max_det=self.max_people,
-            device=self.device,
-            **({"half": True} if self.half else {}),
-            imgsz=self.imgsz,
-            verbose=False,
-        )
-        found = []
-        for result in results:
-            boxes = result.boxes
-            order = np.argsort(-boxes.conf.cpu().numpy(), kind="stable")
-            found.append(Detections(
-                boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
-                scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
-            ))
+        with self.models.borrow() as model:
+            results = model.predict(
+                list(images_bgr) if len(images_bgr) > 1 else images_bgr[0],
+                conf=self.conf,
+                iou=self.iou,
+                classes=list(self.classes),
+                max_det=self.max_people,
+                device=self.device,
+                **({"half": True} if self.half else {}),
+                imgsz=self.imgsz,
+                verbose=False,
+            )
+            found = []
+            for result in results:
+                boxes = result.boxes
+                order = np.argsort(-boxes.conf.cpu().numpy(), kind="stable")
+                found.append(Detections(
+                    boxes=boxes.xyxy.cpu().numpy().astype(np.float32)[order].reshape(-1, 4),
+                    scores=boxes.conf.cpu().numpy().astype(np.float32)[order],
+                ))
         return found
 
 

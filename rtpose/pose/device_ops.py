@@ -24,6 +24,7 @@ import torch.nn.functional as F  # noqa: N812  (the usual torch spelling)
 
 from rtpose.pose.codec import HeatmapCodec, dark_newton_step
 from rtpose.pose.crops import BOX_PADDING, MEAN_RGB, STD_RGB, box_to_center_size, crop_transform
+from rtpose.runtime.base import run_batched
 from rtpose.utils.timing import StageTimer
 
 #: Largest |difference| allowed between :func:`crops_from_boxes` and ``make_input_batch``, in normalised
@@ -201,9 +202,7 @@ class DevicePosePath:
             batch = crops_from_boxes(image, matrices[: len(centers)], input_hw)
             self._sync()
         with timer.stage("pose"):
-            step = max(1, int(self.backend.max_batch))
-            parts = [self.backend.infer_device(batch[i : i + step]) for i in range(0, len(batch), step)]
-            heatmaps = parts[0] if len(parts) == 1 else torch.cat(parts)
+            heatmaps = run_batched(self.backend, batch, on_device=True)
             self._sync()
         with timer.stage("decode"):
             xy, scores = dark_decode(heatmaps, self.codec.blur_kernel)

@@ -18,7 +18,7 @@ from rtpose.pose.keypoint_sets import (
     keypoint_set_for,
 )
 from rtpose.results import PoseResult
-from rtpose.runtime.base import PoseBackend
+from rtpose.runtime.base import Runtime, run_batched
 from rtpose.utils.timing import StageTimer
 
 
@@ -61,7 +61,7 @@ class TopDownEstimator:
 
     def __init__(
         self,
-        backend: PoseBackend,
+        backend: Runtime,
         detector: PersonDetector | None = None,
         flip: bool = False,
         padding: float = BOX_PADDING,
@@ -230,10 +230,7 @@ class TopDownEstimator:
 
     def run_backend(self, batch: np.ndarray) -> np.ndarray:
         """Heatmaps for a batch, split only where it exceeds the backend's maximum batch."""
-        step = max(1, int(self.backend.max_batch))
-        if len(batch) <= step:
-            return self.backend.infer(batch)
-        return np.concatenate([self.backend.infer(batch[i : i + step]) for i in range(0, len(batch), step)])
+        return run_batched(self.backend, batch)
 
     def close(self) -> None:
         """Release the pose backend's resources (a TensorRT context, an inference session), the segmenter's,

@@ -54,7 +54,7 @@ def build_estimator(options: ModelOptions):
         say(f"detector {Path(detector.weights).name} on {detector.device}: {detector.note}")
     estimator = TopDownEstimator(backend, detector=detector, flip=options.flip, keypoint_set=keypoint_set)
     if options.seg is not None:
-        from rtpose.runtime.seg_select import seg_backend_for
+        from rtpose.runtime.select import seg_backend_for
         from rtpose.seg.segmenter import Segmenter
 
         segmenter = Segmenter(options.seg, options.seg_weights, options.seg_classes,

@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rtpose.errors import EngineError, RtposeError, exception_gist
-from rtpose.pose.detector import PERSON_CLASS, Detections, PersonDetector, resolve_classes, ultralytics_to_debug
+from rtpose.pose.detector import (
+    PERSON_CLASS,
+    Detections,
+    ModelPool,
+    PersonDetector,
+    resolve_classes,
+    ultralytics_to_debug,
+)
 from rtpose.runtime.triton_runtime import CAUSES, ServerState, describe_failures, failure_cause
 
 #: URL schemes of a served detector: rtpose's ``triton://`` (gRPC) and Ultralytics' own ``grpc://``/``http://``.
@@ -92,6 +99,7 @@ class TritonDetector(PersonDetector):
         self._give_deadline(remote, scheme, netloc)
         self.server = ServerState(f"{scheme}://{netloc}", remote.triton_client)
         self.classes = resolve_classes(classes, self.model.names or {}, self.weights)
+        self.models = ModelPool(self.model)  # one client-side predictor: overlapping calls take turns on it
 
     def _check_server(self, scheme: str, netloc: str, model: str) -> int:
         """One sentence when the server is unreachable, lacks the model, or serves no Ultralytics export;

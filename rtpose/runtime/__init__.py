@@ -1,12 +1,12 @@
-"""Pose inference backends: one interface (:mod:`rtpose.runtime.base`), several engines.
+"""Running a network: one interface (:class:`rtpose.runtime.base.Runtime`) for pose and segmentation, several engines.
 
-:func:`create_backend` (from :mod:`rtpose.runtime.select`) picks and builds one; it is imported on
+:func:`create_backend` (from :mod:`rtpose.runtime.select`) picks and builds the pose runtime; it is imported on
 first use, so that importing the interface loads no engine.
 """
 
 from __future__ import annotations
 
-from rtpose.runtime.base import PoseBackend
+from rtpose.runtime.base import Runtime
 
 
 def __getattr__(name: str):
@@ -17,4 +17,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'rtpose.runtime' has no attribute {name!r}")
 
 
-__all__ = ["PoseBackend", "create_backend"]
+__all__ = ["Runtime", "create_backend"]

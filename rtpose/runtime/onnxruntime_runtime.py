@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: the exported ONNX graph on the CPU (or ONNX Runtime's CUDA provider)."""
+"""ONNX Runtime runtime: an exported ONNX graph (pose or segmentation) on the CPU or ONNX Runtime's CUDA provider."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from rtpose.errors import EngineError, exception_gist
 from rtpose.log import warn
+from rtpose.runtime.base import UNLIMITED_BATCH, Runtime, output_name
 
 #: Distributions that install the ``onnxruntime`` module; at most one may be installed.
 ONNXRUNTIME_WHEELS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
@@ -130,50 +131,47 @@ def open_session(onnx_path: str | os.PathLike, device: str = "cpu",
     return session, note, f"{where} ({used}{threads_text})", threads
 
 
-class OnnxRuntimeBackend:
-    """Runs an exported pose ONNX file (input ``"input"`` float32 ``(N, 3, H, W)``, output ``"heatmaps"``).
+class OnnxRuntimeBackend(Runtime):
+    """Runs an exported rtpose ONNX file: one input float32 ``(N, 3, H, W)``, maps ``(N, C, h, w)`` out.
 
     Args:
-        onnx_path: the ONNX file (FP32, or FP16 with float32 inputs/outputs).
+        onnx_path: the ONNX file (FP32, or FP16 with float32 inputs/outputs); a fixed H and W (pose, segmentation
+            crops) or a dynamic one (segmentation of whole frames, :attr:`input_hw` None).
         device: "cpu", "cuda", "cuda:N" or "auto" (CUDA provider when it loads, else the CPU, and
             :attr:`note` says why).
         threads: intra-op threads on the CPU; default: every core this process may use.
 
-    ``--device cuda`` that ends on the CPU provider is an EngineError, never a silent fallback.
+    ``--device cuda`` that ends on the CPU provider is an EngineError, never a silent fallback. ONNX Runtime's
+    ``session.run`` may be called from several threads at once.
     """
 
     name = "onnxruntime"
 
     def __init__(self, onnx_path: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> None:
         self.onnx_path = self.artifact = Path(onnx_path)
-        self.reason = ""
         #: ``note``: why this session runs where it does when that is not what was asked for ("" otherwise).
         self.session, self.note, where, self.threads = open_session(self.onnx_path, device, threads)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         self.input_name = inputs[0].name
-        self.output_name = "heatmaps" if any(o.name == "heatmaps" for o in outputs) else outputs[0].name
+        self.output_name = output_name([o.name for o in outputs])
         shape = inputs[0].shape
         out_shape = next(o.shape for o in outputs if o.name == self.output_name)
-        if len(inputs) != 1 or len(shape) != 4 or shape[1] != 3 or len(out_shape) != 4:
-            raise EngineError(
-                f"{self.onnx_path.name} is not an HRNet pose model: it takes {inputs[0].name} {list(shape)} and gives "
-                f"{self.output_name} {list(out_shape)}, where rtpose needs images (N, 3, H, W) → heatmaps "
-                "(N, K, H/4, W/4); export one with 'rtpose export-onnx'."
-            )
-        if not (isinstance(shape[2], int) and isinstance(shape[3], int)):
-            raise EngineError(f"{self.onnx_path} has no fixed input height and width; re-export it with rtpose.")
-        self.input_hw = (int(shape[2]), int(shape[3]))
-        self.max_batch = int(shape[0]) if isinstance(shape[0], int) else 1024
+        self.io_shapes = (f"{self.input_name} {list(shape)}" + (" and more inputs" if len(inputs) > 1 else ""),
+                          f"{self.output_name} {list(out_shape)}", len(inputs) == 1 and len(shape) == 4
+                          and shape[1] == 3 and len(out_shape) == 4)
+        fixed = len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int)
+        self.input_hw = (int(shape[2]), int(shape[3])) if fixed else None
+        self.max_batch = int(shape[0]) if shape and isinstance(shape[0], int) else UNLIMITED_BATCH
         from rtpose.export.onnx_graph import onnx_precision
 
         self.precision = onnx_precision(self.onnx_path)
         self.device = f"{where} {self.precision}"
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""
+        """float32 ``(N, 3, H, W)`` → float32 maps ``(N, C, ceil(H/4), ceil(W/4))``."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        (heatmaps,) = self.session.run([self.output_name], {self.input_name: batch})
-        return np.asarray(heatmaps, dtype=np.float32)
+        (maps,) = self.session.run([self.output_name], {self.input_name: batch})
+        return np.asarray(maps, dtype=np.float32)
 
     def close(self) -> None:
         """Release the inference session."""

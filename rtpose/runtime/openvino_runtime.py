@@ -1,4 +1,4 @@
-"""OpenVINO backend (optional): the exported ONNX graph on Intel/AMD CPUs through OpenVINO.
+"""OpenVINO runtime (optional): an exported ONNX graph (pose or segmentation) on Intel/AMD CPUs through OpenVINO.
 
 Only used when the ``openvino`` package is installed (``pip install openvino``); nothing else in
 rtpose imports it.
@@ -7,22 +7,27 @@ Inference precision is chosen explicitly, never left to OpenVINO's default:
 
 - ``fp32``: results match the other FP32 backends (:data:`rtpose.export.pose_onnx.FP32_ATOL`).
 - ``bf16``: weights and activations in bfloat16, accumulation in float32, on CPUs that report
-  ``BF16`` in ``OPTIMIZATION_CAPABILITIES`` (AVX-512 BF16 or AMX). HRNet-W32 256x192 on the project's
-  2-core AMX machine: 73.3 / 73.9 crops/s at batch 1 / 8 against 19.5 / 21.9 in FP32
-  (``python benchmarks/backends.py --backends openvino-cpu openvino-cpu-bf16 --batches 1 8 --iters 3``,
-  load average 1.6). Checked against PyTorch FP32 with :func:`bf16_compare` (the BF16 rule).
+  ``BF16`` in ``OPTIMIZATION_CAPABILITIES`` (AVX-512 BF16 or AMX); several times FP32's crops/s there
+  (``benchmarks/backends.py``; measurements in ``docs/benchmarks.md``). Checked against PyTorch FP32 with
+  :func:`bf16_compare` (the BF16 rule).
 - ``auto``: ``bf16`` where the CPU has it, else ``fp32``.
+
+One compiled model serves every thread: each call runs on an infer request of its own (:class:`InferRequestPool`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rtpose.errors import EngineError, exception_gist
+from rtpose.runtime.base import UNLIMITED_BATCH, Runtime
 from rtpose.runtime.onnxruntime_runtime import cpu_threads
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -159,14 +164,56 @@ def openvino_version() -> str:
     return ov.__version__.split("-")[0]
 
 
-class OpenVinoBackend:
-    """Runs an rtpose ONNX file (FP32) with OpenVINO on the CPU.
+class InferRequestPool:
+    """OpenVINO infer requests of one compiled model, one per concurrent call.
+
+    An infer request runs one inference at a time ("Infer Request is busy" otherwise); the compiled model itself
+    may run several. A caller takes an idle request (a new one when every request is busy), runs it and gives it
+    back, so callers on different threads run side by side on the compiled model's CPU streams and never share a
+    request. The pool grows to the largest number of calls that ran at once, and no further.
+    """
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self._idle: list[Any] = [compiled.create_infer_request()]
+        self._lock = threading.Lock()
+        self.created = 1
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[Any]:
+        """An infer request of this caller's own for the ``with`` block."""
+        with self._lock:
+            if self.compiled is None:
+                raise EngineError("The OpenVINO runtime is closed.")
+            if self._idle:
+                request = self._idle.pop()
+            else:
+                request = self.compiled.create_infer_request()
+                self.created += 1
+        try:
+            yield request
+        finally:
+            with self._lock:
+                if self.compiled is not None:
+                    self._idle.append(request)
+
+    def close(self) -> None:
+        """Drop the idle requests and the compiled model (requests still running finish, then go)."""
+        with self._lock:
+            self._idle.clear()
+            self.compiled = None
+
+
+class OpenVinoBackend(Runtime):
+    """Runs an rtpose ONNX file (pose or segmentation) with OpenVINO on the CPU.
 
     Args:
-        onnx_path: the exported ONNX file.
+        onnx_path: the exported ONNX file (a fixed H and W, or a dynamic one: compiled as it is).
         threads: inference threads (default: every core this process may use).
         hint: OpenVINO performance hint, "LATENCY" (default; best for one frame's batch) or "THROUGHPUT".
         precision: inference precision, "fp32" (default), "bf16" or "auto" (see the module docstring).
+
+    Safe to share between threads: each call runs on an infer request of its own (:class:`InferRequestPool`).
     """
 
     name = "openvino"
@@ -179,18 +226,23 @@ class OpenVinoBackend:
         precision: str = "fp32",
     ) -> None:
         self.onnx_path = self.artifact = Path(onnx_path)
-        self.reason = ""
-        self.compiled, model, self.precision, self.has_bf16, self.threads = compile_onnx(
+        compiled, model, self.precision, self.has_bf16, self.threads = compile_onnx(
             self.onnx_path, threads, hint, precision)
-        self.request = self.compiled.create_infer_request()
+        self.requests = InferRequestPool(compiled)
         shape = model.inputs[0].get_partial_shape()
-        self.input_hw = (shape[2].get_length(), shape[3].get_length())
-        self.max_batch = 1024
+        output_shape = model.outputs[0].get_partial_shape()
+        self.io_shapes = (f"{model.inputs[0].get_any_name()} {shape}" + (" and more inputs" if len(model.inputs) > 1
+                                                                        else ""),
+                          f"{model.outputs[0].get_any_name()} {output_shape}",
+                          len(model.inputs) == 1 and shape.rank.get_length() == 4 and len(output_shape) == 4)
+        fixed = shape.rank.get_length() == 4 and shape[2].is_static and shape[3].is_static
+        self.input_hw = (shape[2].get_length(), shape[3].get_length()) if fixed else None
+        self.max_batch = UNLIMITED_BATCH
         self.device = f"cpu (OpenVINO {openvino_version()}, {self.threads} threads) {self.precision}"
 
     @property
     def note(self) -> str:
-        """What the start-up line adds about this backend (its precision, and why)."""
+        """What the start-up line adds about this runtime (its precision, and why)."""
         return self.precision_note
 
     @property
@@ -199,11 +251,12 @@ class OpenVinoBackend:
         return precision_note(self.precision, self.has_bf16)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``."""
+        """float32 ``(N, 3, H, W)`` → float32 maps ``(N, C, ceil(H/4), ceil(W/4))``."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        self.request.infer({0: batch})
-        return np.array(self.request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+        with self.requests.request() as request:
+            request.infer({0: batch})
+            return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
     def close(self) -> None:
-        """Release the compiled model and its infer request."""
-        self.request = self.compiled = None
+        """Release the compiled model and its infer requests."""
+        self.requests.close()

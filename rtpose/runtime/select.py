@@ -1,57 +1,54 @@
-"""Choosing and building a backend by name; ``auto`` picks the fastest one this machine has.
+"""Choosing and building a runtime by name, for pose and segmentation alike; ``auto`` picks the fastest one here.
 
-``--weights`` may be a checkpoint (``.pth``/``.pt``), an exported ``.onnx`` file or a TensorRT
-``.engine`` file:
+One table (:data:`BACKENDS`) lists every engine; a task (:mod:`rtpose.runtime.tasks`: pose, or segmentation in
+one of its modes) says how its checkpoint becomes each engine's input. :func:`create_backend` builds the pose
+runtime (``backend=``, ``--backend``), :func:`create_seg_runtime` the segmentation one (``seg_backend=``,
+``--seg-backend``); both go through :func:`create_runtime`.
+
+Pose ``--weights`` may be a checkpoint (``.pth``/``.pt``), an exported ``.onnx`` file or a TensorRT ``.engine``:
 
 - ``.engine`` → TensorRT (``auto`` or ``tensorrt``); the sidecar is checked against this GPU and TensorRT.
-- ``.onnx`` → ONNX Runtime (``auto`` or ``onnxruntime``).
-- a checkpoint → any backend. ``tensorrt`` looks for a matching engine in the engines folder (same
-  weights sha256 and input size, built for this GPU and TensorRT) and says how to build one if none
-  fits; ``onnxruntime`` exports the ONNX file once into the engines folder and reuses it.
+- ``.onnx`` → ONNX Runtime (``auto`` or ``onnxruntime``), or OpenVINO (``openvino``).
+- a checkpoint → any backend. ONNX Runtime and OpenVINO run its ONNX export, made once into the engines folder
+  (keyed by the weights' sha256 and the input size) and reused. ``tensorrt`` looks for a matching engine there
+  (same weights and input size, built for this GPU and TensorRT): pose says how to build one if none fits;
+  segmentation builds it once (that takes minutes).
 
-``auto`` with a checkpoint: a matching TensorRT engine if TensorRT and a GPU are present; else
-PyTorch on CUDA in FP16 with channels-last (also when the engine lookup or load raises, e.g. a bad
-``cuda:N`` or a CUDA error: the reason then says what failed, and a failing CUDA device falls through
-to the CPU the same way); else the fastest CPU backend measured: OpenVINO when
-the optional ``openvino`` package is installed, else ONNX Runtime (see :data:`CPU_MEASUREMENT`).
-ONNX Runtime and OpenVINO need an ONNX file: it is exported once into the engines folder (keyed by
-the weights' sha256 and the input size, said on stderr) and reused afterwards.
+``auto`` with a checkpoint (:func:`auto_runtime`): a TensorRT engine already built for these weights when TensorRT
+and a GPU are present; else PyTorch on CUDA in FP16 (also when the engine lookup or load raises, e.g. a bad
+``cuda:N`` or a CUDA error: the reason then says what failed, and a failing CUDA device falls through to the CPU
+the same way); else on the CPU the fastest runtime installed: OpenVINO (an optional package), else ONNX Runtime,
+else PyTorch. An engine is never built unasked.
 
-``precision`` (``--precision``): ``auto`` runs OpenVINO in bf16 where the CPU has native BF16 (and
-says so in the reason), ``fp32`` keeps every backend in float32 (also no FP16 on a GPU), ``bf16``
-needs OpenVINO on a CPU with BF16.
+``precision`` (``--precision``): ``auto`` runs OpenVINO in bf16 where the CPU has native BF16 (and says so in the
+reason), ``fp32`` keeps every runtime in float32 (also no FP16 on a GPU), ``bf16`` needs OpenVINO on a CPU with
+BF16. ``seg_backend=None`` follows the pose ``backend=`` when segmentation has it (:func:`seg_backend_for`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from rtpose.errors import EngineError, RtposeError, exception_gist
-from rtpose.runtime.base import BackendInfo, PoseBackend
+from rtpose.runtime.base import BackendInfo, Runtime
+from rtpose.runtime.tasks import POSE, SegTask
 
-#: Why ``auto`` prefers ONNX Runtime over PyTorch on the CPU. HRNet-W32 256x192 fp32 on the project's
-#: idle 2-core x86 machine, crops/s at batch 1 / 8 / 32 (``python benchmarks/backends.py --iters 3``):
-#: PyTorch eager 5.4 / 9.3 / 8.2, ONNX Runtime 11.0 / 12.8 / 13.7, OpenVINO 11.3 / 13.4 / 14.0.
-CPU_MEASUREMENT = (
-    "ONNX Runtime measured 1.4-2x the crops/s of PyTorch eager on a 2-core x86 CPU (benchmarks/backends.py)"
-)
-
-#: Why ``auto`` prefers OpenVINO on the CPU when the optional package is installed (same measurements).
-OPENVINO_MEASUREMENT = (
-    "OpenVINO measured slightly ahead of ONNX Runtime (3-5% more crops/s) and 1.4-2x PyTorch on a 2-core x86 CPU "
-    "(benchmarks/backends.py)"
-)
+#: ``auto``'s reason for OpenVINO on the CPU.
+OPENVINO_REASON = "OpenVINO: the fastest runtime installed for this CPU"
+#: ``auto``'s reason for ONNX Runtime on the CPU (OpenVINO not installed, or not preferred).
+ONNXRUNTIME_REASON = "ONNX Runtime: the fastest runtime installed for this CPU"
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
-#: Model input (H, W) when neither the caller nor the checkpoint says otherwise.
-DEFAULT_INPUT_HW = (256, 192)
-
 #: ``auto`` on the CPU uses OpenVINO when the optional ``openvino`` package is installed.
 PREFER_OPENVINO_ON_CPU = True
+
+#: The tasks every engine serves unless its table entry says otherwise.
+ALL_TASKS = ("pose", "segmentation")
 
 
 def _cuda_available() -> bool:
@@ -60,13 +57,10 @@ def _cuda_available() -> bool:
     return cuda_count() > 0
 
 
-def _wants_cpu(device: str) -> bool:
-    return device == "cpu"
-
-
 @dataclass(frozen=True)
 class Request:
-    """What a backend is built for: a checkpoint ``path`` (or an exported file), where, at what size."""
+    """What a runtime is built for: a checkpoint ``path`` (or an exported file), where, at what size, for which
+    task (:mod:`rtpose.runtime.tasks`)."""
 
     path: Path
     device: str
@@ -75,78 +69,144 @@ class Request:
     engines: Path
     precision: str = "auto"
     server: str | None = None
+    task: Any = field(default=POSE)
 
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """One backend in :data:`BACKENDS`.
+    """One engine in :data:`BACKENDS`.
 
     Attributes:
-        name: what ``--backend`` takes.
-        package: the Python package it needs (the viewer offers only backends whose package is there).
-        from_checkpoint: builds it for a checkpoint (exporting what it needs, or finding an engine).
-        file_suffixes: exported files it runs directly (``.onnx``, ``.engine``); the first backend of the
+        name: what ``--backend`` / ``--seg-backend`` take.
+        package: the Python package it needs (the viewer offers only engines whose package is there).
+        from_checkpoint: builds it for a request's checkpoint (exporting what it needs, or finding an engine).
+        file_suffixes: exported files it runs directly (``.onnx``, ``.engine``); the first entry of the
             table that runs a file is ``auto``'s choice for it.
         from_file: builds it for such a file (the request's ``path``).
         file_kind: what such a file is called in messages ("an ONNX file").
+        tasks: the tasks it serves ("pose", "segmentation").
     """
 
     name: str
     package: str
-    from_checkpoint: Callable[[Request], PoseBackend]
+    from_checkpoint: Callable[[Request], Runtime]
     file_suffixes: tuple[str, ...] = ()
-    from_file: Callable[[Request], PoseBackend] | None = None
+    from_file: Callable[[Request], Runtime] | None = None
     file_kind: str = ""
+    tasks: tuple[str, ...] = ALL_TASKS
 
     def available(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
 
 
-def _tensorrt_for_checkpoint(request: Request) -> PoseBackend:
-    engine, why_not = _matching_engine(request.path, request.device, request.input_hw, request.engines)
-    if engine is None:
-        raise EngineError(why_not)
-    return _tensorrt_from_engine(engine, request.device)
+def _torch(request: Request) -> Runtime:
+    from rtpose.runtime.torch_runtime import TorchBackend
+
+    task = request.task
+    return TorchBackend(task.load_model(request.path), device=request.device, input_hw=request.input_hw,
+                        fp16=request.fp16, channels_last=task.channels_last)
 
 
-def _onnxruntime_from_file(request: Request) -> PoseBackend:
+def _onnxruntime_from_file(request: Request) -> Runtime:
     from rtpose.runtime.onnxruntime_runtime import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(request.path, device=request.device)
 
 
-def _openvino_for_checkpoint(request: Request) -> PoseBackend:
-    from rtpose.export.pose_onnx import ensure_onnx
+def _onnxruntime(request: Request) -> Runtime:
+    import onnxruntime  # noqa: F401  (ImportError → auto falls back)
 
-    onnx_path = ensure_onnx(request.path, input_hw=request.input_hw, out_dir=request.engines)
-    return _openvino_from_onnx(onnx_path, request.precision)
+    return _onnxruntime_from_file(replace(request, path=request.task.onnx(request, fp16=bool(request.fp16))))
 
 
-#: Every backend: adding one is one entry here (``auto``'s order of preference is in :func:`_auto`).
+def _openvino_from_file(request: Request) -> Runtime:
+    from rtpose.runtime.openvino_runtime import OpenVinoBackend
+
+    return OpenVinoBackend(request.path, precision=request.precision)
+
+
+def _openvino(request: Request) -> Runtime:
+    return _openvino_from_file(replace(request, path=request.task.onnx(request)))
+
+
+def _tensorrt_from_file(request: Request) -> Runtime:
+    from rtpose.runtime.tensorrt_runtime import TensorRTBackend
+
+    return TensorRTBackend(request.path, device=request.device)
+
+
+def _tensorrt(request: Request) -> Runtime:
+    engine, why_not = request.task.engine(request, build=request.task.builds_engines)
+    if engine is None:
+        raise EngineError(why_not)
+    return _tensorrt_from_file(replace(request, path=engine))
+
+
+def _triton(request: Request) -> Runtime:
+    from rtpose.runtime.triton_runtime import TritonBackend
+
+    sha, weights = None, request.path
+    if weights is not None and weights.is_file() and weights.suffix.lower() in (".pth", ".pt", ".bin"):
+        from rtpose.utils.hashing import file_sha256
+
+        sha = file_sha256(weights)
+    return TritonBackend(request.server, input_hw=request.input_hw, weights_sha256=sha)
+
+
+#: Every engine: adding one is one entry here (``auto``'s order of preference is in :func:`auto_runtime`).
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec
     for spec in (
-        BackendSpec("torch", "torch", lambda r: _torch(r.path, r.device, r.input_hw, r.fp16)),
-        BackendSpec("onnxruntime", "onnxruntime",
-                    lambda r: _onnxruntime(r.path, r.device, r.input_hw, r.fp16, r.engines),
-                    (".onnx",), _onnxruntime_from_file, "an ONNX file"),
-        BackendSpec("openvino", "openvino", _openvino_for_checkpoint,
-                    (".onnx",), lambda r: _openvino_from_onnx(r.path, r.precision), "an ONNX file"),
-        BackendSpec("tensorrt", "tensorrt", _tensorrt_for_checkpoint,
-                    ENGINE_SUFFIXES, lambda r: _tensorrt_from_engine(r.path, r.device), "a TensorRT engine"),
-        BackendSpec("triton", "tritonclient", lambda r: _triton(r.server, r.path, r.input_hw)),
+        BackendSpec("torch", "torch", _torch),
+        BackendSpec("onnxruntime", "onnxruntime", _onnxruntime, (".onnx",), _onnxruntime_from_file, "an ONNX file"),
+        BackendSpec("openvino", "openvino", _openvino, (".onnx",), _openvino_from_file, "an ONNX file"),
+        BackendSpec("tensorrt", "tensorrt", _tensorrt, ENGINE_SUFFIXES, _tensorrt_from_file, "a TensorRT engine"),
+        BackendSpec("triton", "tritonclient", _triton, tasks=("pose",)),
     )
 }
 
 
-def backend_names() -> list[str]:
-    """What ``--backend`` accepts: ``auto``, then every entry of :data:`BACKENDS`."""
-    return ["auto", *BACKENDS]
+def backend_names(task: str = "pose") -> list[str]:
+    """What ``--backend`` (``task="pose"``) or ``--seg-backend`` (``"segmentation"``) accepts: ``auto``, then
+    every entry of :data:`BACKENDS` that serves the task."""
+    return ["auto", *(name for name, spec in BACKENDS.items() if task in spec.tasks)]
 
 
 def available_backends() -> list[str]:
-    """``auto`` and the backends whose Python package is installed (the viewer's choices)."""
-    return ["auto", *(name for name, spec in BACKENDS.items() if spec.available())]
+    """``auto`` and the pose backends whose Python package is installed (the viewer's choices)."""
+    return ["auto", *(name for name, spec in BACKENDS.items() if "pose" in spec.tasks and spec.available())]
+
+
+#: What ``seg_backend=`` / ``--seg-backend`` take.
+SEG_BACKENDS = tuple(backend_names("segmentation"))
+
+
+def seg_backend_for(seg_backend: str | None, pose_backend: str) -> str:
+    """The segmentation backend to use: ``seg_backend``, else the pose backend's name when segmentation has it,
+    else ``"auto"``."""
+    if seg_backend is not None:
+        return seg_backend
+    return pose_backend if pose_backend in backend_names("segmentation") else "auto"
+
+
+def check_backend(backend: str, precision: str = "auto", task: Any = POSE) -> None:
+    """One sentence naming the task's parameter (``backend=``, ``seg_backend=``) for a value that cannot work."""
+    from rtpose.runtime.openvino_runtime import PRECISIONS
+
+    names = backend_names(task.kind)
+    if backend not in names:
+        raise RtposeError(f"Unknown {task.param}={backend!r}; choose one of {', '.join(names)}.")
+    if precision not in PRECISIONS:
+        raise RtposeError(f"Unknown precision={precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    if precision == "bf16" and backend not in ("auto", "openvino"):
+        raise RtposeError(f"precision='bf16' runs on OpenVINO only; use {task.param}='openvino' (or 'auto'), "
+                          f"not {backend!r}.")
+
+
+def check_seg_backend(seg_backend: str | None, precision: str = "auto") -> None:
+    """:func:`check_backend` for ``seg_backend=`` (None: it follows the pose backend)."""
+    if seg_backend is not None:
+        check_backend(seg_backend, precision, SegTask())
 
 
 def create_backend(
@@ -158,11 +218,11 @@ def create_backend(
     engines_dir: str | None = None,
     precision: str = "auto",
     server: str | None = None,
-) -> PoseBackend:
-    """Build the backend ``backend`` for ``weights`` on ``device``.
+) -> Runtime:
+    """Build the pose runtime ``backend`` for ``weights`` on ``device``.
 
     Args:
-        backend: "auto" or a name of :data:`BACKENDS` ("torch", "onnxruntime", "openvino", "tensorrt").
+        backend: "auto" or a name of :data:`BACKENDS` ("torch", "onnxruntime", "openvino", "tensorrt", "triton").
         weights: a checkpoint, an ``.onnx`` file, a TensorRT ``.engine`` file, the name of a registry
             checkpoint (``rtpose weights list``; downloaded on first use), or None for the default one.
         device: "auto", "cpu", "cuda" or "cuda:N".
@@ -175,115 +235,118 @@ def create_backend(
         server: for backend="triton": ``"host:8001[,host2:8001]"``, the Triton servers' gRPC addresses
             (the weights, when given as a file, must be the ones the servers serve).
 
-    The returned backend's ``info`` (:class:`~rtpose.runtime.base.BackendInfo`) says what it is and
+    The returned runtime's ``info`` (:class:`~rtpose.runtime.base.BackendInfo`) says what it is and
     why it was chosen.
     """
     if backend == "triton":  # the model is on the servers: nothing to resolve or download here
-        backend_object = _triton(server, None if weights is None else Path(weights), input_hw)
-        backend_object.reason = "requested with backend='triton'"
-        backend_object.info = describe(backend_object)
-        return backend_object
-    backend_object = _create(backend, weights, device, input_hw, fp16, engines_dir, precision)
-    backend_object.info = describe(backend_object)
-    return backend_object
-
-
-def describe(backend: PoseBackend) -> BackendInfo:
-    """The :class:`~rtpose.runtime.base.BackendInfo` of a built backend (its width from the model or sidecar)."""
-    width = None
-    model = getattr(backend, "model", None)  # PyTorch holds the HRNet itself
-    if model is not None and hasattr(model, "width"):
-        width = int(model.width)
-    elif backend.artifact is not None:
-        from rtpose.export.sidecar import read_sidecar, sidecar_width
-
-        try:
-            width = sidecar_width(read_sidecar(backend.artifact))
-        except EngineError:
-            width = None
-    return BackendInfo(
-        name=backend.name, device=str(backend.device), precision=str(backend.precision),
-        input_hw=tuple(int(v) for v in backend.input_hw), max_batch=int(backend.max_batch),
-        reason=backend.reason, note=backend.note, width=width, artifact=backend.artifact,
-    )
-
-
-def _create(
-    backend: str, weights: str | None, device: str, input_hw: tuple[int, int] | None, fp16: bool | None,
-    engines_dir: str | None, precision: str,
-) -> PoseBackend:
-    from rtpose.export.sidecar import default_engines_dir
-
-    if backend not in backend_names():
-        raise RtposeError(f"Unknown backend={backend!r}; choose one of {', '.join(backend_names())}.")
-    from rtpose.runtime.openvino_runtime import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise RtposeError(f"Unknown precision={precision!r}; choose one of {', '.join(PRECISIONS)}.")
-    if precision == "bf16" and backend not in ("auto", "openvino"):
-        raise RtposeError(
-            f"precision='bf16' runs on OpenVINO only; use backend='openvino' (or 'auto'), not {backend!r}."
-        )
-    if precision == "fp32" and fp16 is None:
-        fp16 = False
-    from rtpose.weights.pose import trained_input_hw
+        runtime = _triton(Request(None if weights is None else Path(weights), device, input_hw, fp16,
+                                  Path("."), precision, server))
+        runtime.reason = "requested with backend='triton'"
+        runtime.info = describe(runtime)
+        return runtime
+    check_backend(backend, precision)
     from rtpose.weights.registry import resolve_weights
 
-    path = resolve_weights(weights)
+    runtime = create_runtime(POSE, backend, resolve_weights(weights), device, input_hw, fp16, engines_dir, precision)
+    runtime.info = describe(runtime)
+    return runtime
+
+
+def create_seg_runtime(
+    backend: str,
+    weights: str | Path,
+    mode: str,
+    input_size: int,
+    device: str = "cpu",
+    precision: str = "auto",
+    engines_dir: str | Path | None = None,
+    seg_classes: str | None = None,
+) -> Runtime:
+    """Build the segmentation runtime ``backend`` for the checkpoint ``weights``; its ``reason`` says why.
+
+    Args:
+        backend: one of :data:`SEG_BACKENDS`.
+        weights: a segmentation checkpoint file (resolved already).
+        mode: "person" (dynamic H and W) or "parts" (square crops of ``input_size``, dynamic batch).
+        input_size: the frame's short side ("person") or the crop side ("parts").
+        device: "cpu", "cuda" or "cuda:N" (resolved already).
+        precision: "auto", "fp32" or "bf16" (as :func:`create_backend`).
+        engines_dir: where exports and engines are kept (default: the engines folder).
+        seg_classes: the class set's name, recorded in the export's sidecar.
+    """
+    task = SegTask(mode, seg_classes)
+    check_backend(backend, precision, task)
+    size = int(input_size)
+    return create_runtime(task, backend, Path(weights), device, (size, size), None, engines_dir, precision)
+
+
+def create_runtime(
+    task: Any, backend: str, path: Path, device: str, input_hw: tuple[int, int] | None, fp16: bool | None,
+    engines_dir: str | Path | None, precision: str,
+) -> Runtime:
+    """The runtime ``backend`` (checked already) of ``task`` for the file ``path``, its ``reason`` set."""
+    from rtpose.export.sidecar import default_engines_dir
+
+    if precision == "fp32" and fp16 is None:
+        fp16 = False
     engines = Path(engines_dir) if engines_dir is not None else default_engines_dir()
     suffix = path.suffix.lower()
-
-    runners = [spec for spec in BACKENDS.values() if suffix in spec.file_suffixes]
+    runners = [spec for spec in BACKENDS.values() if suffix in spec.file_suffixes and task.kind in spec.tasks]
     if runners and precision == "bf16":  # a precision only OpenVINO has
         runners = [spec for spec in runners if spec.name == "openvino"]
         if not runners:
             raise RtposeError(f"{path.name} is not an ONNX file; precision='bf16' runs on OpenVINO only.")
-    if runners:  # an exported file: only the backends that run it directly
-        kind = runners[0].file_kind
-        if backend == "auto":
-            asked = "precision='bf16'; " if precision == "bf16" else ""
-            spec, reason = runners[0], f"{asked}the weights are {kind} ({path.name})"
-        elif backend in (r.name for r in runners):
-            spec = BACKENDS[backend]
-            reason = f"requested with backend={backend!r}; the weights are {kind} ({path.name})"
-        else:
-            which = " or ".join(f"backend={r.name!r}" for r in runners)
-            hint = "pass the checkpoint instead"
-            if backend == "tensorrt":
-                hint = "build an engine with 'rtpose build-engine --onnx FILE'"
-            raise RtposeError(f"{path.name} is {kind}, which only {which} runs directly (or auto); {hint}.")
-        result = spec.from_file(Request(path, device, None, fp16, engines, precision))
-        note = result.note
-        result.reason = reason + (f"; {note}" if note else "")
+    if runners:  # an exported file: only the engines that run it directly
+        result = _from_file(task, backend, runners, Request(path, device, None, fp16, engines, precision, task=task))
         return _fixed_size(result, input_hw, path)
-
     if input_hw is None:
-        input_hw = trained_input_hw(path) or DEFAULT_INPUT_HW
-    if backend != "auto":
-        result = BACKENDS[backend].from_checkpoint(Request(path, device, input_hw, fp16, engines, precision))
-        note = result.note
-        result.reason = f"requested with backend={backend!r}" + (f"; {note}" if note else "")
-        return result
-    return _auto(path, device, input_hw, fp16, engines, precision)
+        input_hw = task.default_input_hw(path)
+    request = Request(path, device, tuple(input_hw), fp16, engines, precision, task=task)
+    if backend == "auto":
+        return auto_runtime(request)
+    result = BACKENDS[backend].from_checkpoint(request)
+    task.check(result)
+    result.reason = f"requested with {task.param}={backend!r}" + (f"; {result.note}" if result.note else "")
+    return result
 
 
-def _auto(
-    path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path, precision: str = "auto"
-) -> PoseBackend:
-    no_engine = ""
-    gpu_failed = ""
-    if precision == "bf16":  # an OpenVINO CPU precision: straight to the CPU
-        device = "cpu"
-    if not _wants_cpu(device):
+def _from_file(task: Any, backend: str, runners: list[BackendSpec], request: Request) -> Runtime:
+    path = request.path
+    kind = runners[0].file_kind
+    if backend == "auto":
+        asked = "precision='bf16'; " if request.precision == "bf16" else ""
+        spec, reason = runners[0], f"{asked}the weights are {kind} ({path.name})"
+    elif backend in (r.name for r in runners):
+        spec = BACKENDS[backend]
+        reason = f"requested with {task.param}={backend!r}; the weights are {kind} ({path.name})"
+    else:
+        which = " or ".join(f"{task.param}={r.name!r}" for r in runners)
+        hint = "pass the checkpoint instead"
+        if backend == "tensorrt":
+            hint = "build an engine with 'rtpose build-engine --onnx FILE'"
+        raise RtposeError(f"{path.name} is {kind}, which only {which} runs directly (or auto); {hint}.")
+    result = spec.from_file(request)
+    task.check(result)
+    result.reason = reason + (f"; {result.note}" if result.note else "")
+    return result
+
+
+def auto_runtime(request: Request) -> Runtime:
+    """``auto``'s choice for a checkpoint (the module docstring's order), its ``reason`` a short explanation."""
+    task, precision = request.task, request.precision
+    device = "cpu" if precision == "bf16" else request.device  # bf16 is an OpenVINO CPU precision
+    no_engine = gpu_failed = ""
+    if device != "cpu":
         from rtpose.runtime.tensorrt_runtime import tensorrt_available
 
         if tensorrt_available():
             # A failing lookup or load (bad cuda:N, a CUDA error, an unreadable engine) falls through to the
-            # next backend, and the reason says what happened.
+            # next engine, and the reason says what happened.
             try:
-                engine, no_engine = _matching_engine(path, device, input_hw, engines)
+                engine, no_engine = task.engine(request, build=False)
                 if engine is not None:
-                    result = _tensorrt_from_engine(engine, device)
+                    result = _tensorrt_from_file(replace(request, path=engine))
+                    task.check(result)
                     result.reason = f"auto: a TensorRT engine built for this GPU and these weights ({engine.name})"
                     return result
             except (RtposeError, RuntimeError, OSError) as exc:
@@ -292,7 +355,7 @@ def _auto(
             no_engine = "TensorRT is not installed"
         if _cuda_available():
             try:
-                result = _torch(path, device, input_hw, True if fp16 is None else fp16)
+                result = _torch(replace(request, fp16=True if request.fp16 is None else request.fp16))
             except (RuntimeError, ValueError) as exc:  # e.g. an invalid device ordinal
                 gpu_failed = f"PyTorch could not use {device} ({exception_gist(exc)}), so "
             else:
@@ -300,101 +363,68 @@ def _auto(
                     f"auto: PyTorch on CUDA because no TensorRT engine can be used ({no_engine.rstrip('.')})"
                 )
                 return result
-    gpu = "CPU requested" if _wants_cpu(device) else (gpu_failed + "the CPU" if gpu_failed else "no CUDA GPU")
     if precision == "bf16":
-        gpu = "precision='bf16'"
+        why = "precision='bf16'"
+    elif request.device == "cpu":
+        why = "CPU requested"
+    else:
+        why = gpu_failed + "the CPU" if gpu_failed else "no CUDA GPU"
     if no_engine.startswith("the TensorRT engine lookup failed"):
-        gpu = f"{no_engine}; {gpu}"
+        why = f"{no_engine}; {why}"
+    cpu = replace(request, device="cpu", fp16=False)
     from rtpose.runtime.openvino_runtime import openvino_available
 
     if PREFER_OPENVINO_ON_CPU and openvino_available():
-        from rtpose.export.pose_onnx import ensure_onnx
-
-        result = _openvino_from_onnx(ensure_onnx(path, input_hw=input_hw, out_dir=engines), precision)
-        result.reason = f"auto: {gpu}; {OPENVINO_MEASUREMENT}; {result.precision_note}"
+        result = _openvino(cpu)
+        task.check(result)
+        result.reason = f"auto: {why}; {OPENVINO_REASON}; {result.note}"
         return result
     if precision == "bf16":
         raise RtposeError("precision='bf16' needs OpenVINO (pip install \"rtpose[openvino]\"), which is not installed.")
     try:
-        result = _onnxruntime(path, "cpu", input_hw, False, engines)
+        result = _onnxruntime(cpu)
     except ImportError:
-        result = _torch(path, "cpu", input_hw, False)
-        result.reason = "auto: no GPU and onnxruntime is not installed, so PyTorch on the CPU"
+        result = _torch(cpu)
+        result.reason = f"auto: {why}; neither OpenVINO nor ONNX Runtime is installed, so PyTorch on the CPU"
         return result
-    result.reason = f"auto: {gpu}; {CPU_MEASUREMENT}"
+    task.check(result)
+    result.reason = f"auto: {why}; {ONNXRUNTIME_REASON}"
     return result
 
 
-def _fixed_size(backend: PoseBackend, input_hw: tuple[int, int] | None, path: Path) -> PoseBackend:
+def describe(runtime: Runtime, input_hw: tuple[int, int] | None = None, width: int | None = None) -> BackendInfo:
+    """The :class:`~rtpose.runtime.base.BackendInfo` of a built runtime; ``input_hw`` and ``width`` where the caller
+    knows them better (segmentation), else the runtime's, and the width from the model or the export's sidecar."""
+    model = getattr(runtime, "model", None)  # PyTorch holds the network itself
+    if width is None and model is not None and hasattr(model, "width"):
+        width = int(model.width)
+    elif width is None and runtime.artifact is not None:
+        from rtpose.export.sidecar import read_sidecar, sidecar_width
+
+        try:
+            width = sidecar_width(read_sidecar(runtime.artifact))
+        except EngineError:
+            width = None
+    hw = input_hw or runtime.input_hw
+    return BackendInfo(
+        name=runtime.name, device=str(runtime.device), precision=str(runtime.precision),
+        input_hw=tuple(int(v) for v in hw), max_batch=int(runtime.max_batch),
+        reason=runtime.reason, note=runtime.note, width=width, artifact=runtime.artifact,
+    )
+
+
+def _fixed_size(runtime: Runtime, input_hw: tuple[int, int] | None, path: Path) -> Runtime:
     """An exported model has the input size it was exported with: refuse a different ``--input-size``."""
-    if input_hw is not None and tuple(input_hw) != tuple(backend.input_hw):
-        backend.close()
-        have, want = "x".join(map(str, backend.input_hw)), "x".join(map(str, input_hw))
+    if input_hw is not None and tuple(input_hw) != tuple(runtime.input_hw):
+        runtime.close()
+        have, want = "x".join(map(str, runtime.input_hw)), "x".join(map(str, input_hw))
         raise RtposeError(
             f"{path.name} was exported for {have} inputs, not input_size={tuple(input_hw)}; leave out input_size=, "
             f"or export the checkpoint again at {want}."
         )
-    return backend
+    return runtime
 
 
-def _torch(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None) -> PoseBackend:
-    from rtpose.runtime.torch_runtime import TorchBackend
-    from rtpose.weights.pose import load_pose_model
-
-    return TorchBackend(load_pose_model(path), device=device, input_hw=input_hw, fp16=fp16)
-
-
-def _onnxruntime(path: Path, device: str, input_hw: tuple[int, int], fp16: bool | None, engines: Path) -> PoseBackend:
-    import onnxruntime  # noqa: F401  (ImportError → caller falls back)
-
-    from rtpose.export.pose_onnx import ensure_onnx
-    from rtpose.runtime.onnxruntime_runtime import OnnxRuntimeBackend
-
-    onnx_path = ensure_onnx(path, input_hw=input_hw, fp16=bool(fp16), out_dir=engines)
-    return OnnxRuntimeBackend(onnx_path, device=device)
-
-
-def _triton(server: str | None, weights: Path | None, input_hw: tuple[int, int] | None) -> PoseBackend:
-    from rtpose.runtime.triton_runtime import TritonBackend
-
-    sha = None
-    if weights is not None and weights.is_file() and weights.suffix.lower() in (".pth", ".pt", ".bin"):
-        from rtpose.utils.hashing import file_sha256
-
-        sha = file_sha256(weights)
-    return TritonBackend(server, input_hw=input_hw, weights_sha256=sha)
-
-
-def _openvino_from_onnx(onnx_path: Path, precision: str = "auto") -> PoseBackend:
-    from rtpose.runtime.openvino_runtime import OpenVinoBackend
-
-    return OpenVinoBackend(onnx_path, precision=precision)
-
-
-def _tensorrt_from_engine(engine: Path, device: str) -> PoseBackend:
-    from rtpose.runtime.tensorrt_runtime import TensorRTBackend
-
-    return TensorRTBackend(engine, device=device)
-
-
-def _matching_engine(path: Path, device: str, input_hw: tuple[int, int], engines: Path) -> tuple[Path | None, str]:
-    """``(engine, "")`` for a fitting engine in ``engines``, else ``(None, one sentence saying what to do)``."""
-    from rtpose.export.sidecar import size_text
-    from rtpose.export.tensorrt import find_engine
-    from rtpose.runtime.tensorrt_runtime import cuda_index, gpu_info, import_tensorrt
-    from rtpose.utils.hashing import file_sha256
-
-    trt = import_tensorrt()
-    gpu_name, capability = gpu_info(cuda_index(device))
-    engine = find_engine(engines, file_sha256(path), input_hw, trt.__version__, gpu_name, capability)
-    if engine is not None:
-        return engine, ""
-    return None, (
-        f"No TensorRT engine in {engines} fits {path.name} at {size_text(input_hw)} on {gpu_name} with TensorRT "
-        f"{trt.__version__}; build one with 'rtpose build-engine --fp16 --weights {path} "
-        f"--input-size {size_text(input_hw)} --out {engines}'."
-    )
-
-
-__all__ = ["BACKENDS", "BackendSpec", "CPU_MEASUREMENT", "Request", "available_backends", "backend_names",
-           "create_backend", "describe"]
+__all__ = ["BACKENDS", "BackendSpec", "ONNXRUNTIME_REASON", "OPENVINO_REASON", "Request", "SEG_BACKENDS",
+           "auto_runtime", "available_backends", "backend_names", "check_backend", "check_seg_backend",
+           "create_backend", "create_runtime", "create_seg_runtime", "describe", "seg_backend_for"]

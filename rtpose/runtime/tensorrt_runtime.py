@@ -1,16 +1,17 @@
-"""TensorRT backend: a serialized engine run with the name-based I/O API of TensorRT 10/11 on torch CUDA memory.
+"""TensorRT runtime (pose and segmentation): a serialized engine run with TensorRT 10/11's name-based I/O API
+on torch CUDA memory.
 
 TensorRT is imported here only, and only when an engine is loaded. There is no pycuda: PyTorch
 already owns the GPU's primary CUDA context, and TensorRT (which uses the CUDA runtime) works in that
-same context. Device buffers are torch tensors sized once for the engine's largest batch and bound
+same context. Device buffers are torch tensors sized once for the profile's largest input and bound
 once with ``set_tensor_address(name, tensor.data_ptr())``; host staging buffers are pinned torch
-tensors; each call runs ``execute_async_v3`` on the backend's own torch CUDA stream, ordered after
+tensors; each call runs ``execute_async_v3`` on the runtime's own torch CUDA stream, ordered after
 (and before) the caller's current stream, so it works from any thread. :meth:`TensorRTBackend.close`
 (or garbage collection) releases the execution context, the engine and the buffers, from any thread.
 
-Batches larger than the engine's maximum are split by the caller
-(:meth:`rtpose.pose.estimator.TopDownEstimator.run_backend`). Before deserialising, the engine's sidecar is
-checked against the running TensorRT version and GPU (:func:`rtpose.export.sidecar.check_engine`).
+Batches larger than the engine's maximum are split by :func:`rtpose.runtime.base.run_batched`. Before
+deserialising, the engine's sidecar is checked against the running TensorRT version and GPU
+(:func:`rtpose.export.sidecar.check_engine`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import importlib.util
+import math
 import os
 import threading
 from pathlib import Path
@@ -27,6 +29,7 @@ import numpy as np
 
 from rtpose.errors import EngineError, exception_gist
 from rtpose.export.sidecar import check_engine, read_sidecar, rebuild_command
+from rtpose.runtime.base import Runtime, output_name
 
 #: ``[trt]`` extras of rtpose, by the CUDA major version torch was built with.
 TRT_EXTRAS = {"12": "trt-cu12", "13": "trt-cu13"}
@@ -170,14 +173,28 @@ def open_engine(trt: Any, path: Path, remedy: str) -> tuple[Any, Any, Any, Any, 
     return logger, runtime, engine, execution, names, inputs, outputs
 
 
-class TensorRTBackend:
-    """Runs a TensorRT engine built by ``rtpose build-engine``.
+def shape_problem(shape: tuple[int, ...], profile: tuple[tuple[int, ...], ...]) -> str | None:
+    """One sentence (lower case, no full stop) when ``shape`` lies outside an engine profile's ``(min, opt, max)``
+    on some axis, else None."""
+    low, _, high = profile
+    if len(shape) != len(low) or any(not lo <= v <= hi for v, lo, hi in zip(shape, low, high)):
+        return f"the TensorRT engine takes inputs from {tuple(low)} to {tuple(high)}, not {tuple(shape)}"
+    return None
+
+
+class TensorRTBackend(Runtime):
+    """Runs a TensorRT engine built by rtpose (``rtpose build-engine``, or a segmentation engine built on first use).
 
     Args:
         engine_path: the ``.engine`` file (its ``.engine.json`` sidecar must sit next to it).
         device: "auto", "cuda" or "cuda:N".
         input_hw: required input size, or None to take the engine's.
         weights_sha256: required weights, or None to accept the engine's.
+
+    Any input shape within the engine's optimisation profile runs: a batch of fixed-size crops, or a frame whose
+    height and width vary from call to call. One flat device buffer per tensor, as large as the profile's largest
+    shape, is bound once; each call sets the input shape and uses the start of each buffer. Calls from several
+    threads take turns on the one execution context.
     """
 
     name = "tensorrt"
@@ -193,7 +210,6 @@ class TensorRTBackend:
 
         trt = import_tensorrt()
         self.engine_path = self.artifact = Path(engine_path)
-        self.note = self.reason = ""
         if not self.engine_path.is_file():
             raise EngineError(
                 f"TensorRT engine {self.engine_path} does not exist; build one with 'rtpose build-engine'."
@@ -218,101 +234,111 @@ class TensorRTBackend:
         self.device = f"cuda:{index} ({gpu_name}) {self.precision}, TensorRT {trt.__version__}"
 
     def _setup(self, trt: Any, torch: Any) -> None:
+        if self.meta.get("kind") == "segmentation":
+            remedy = "delete it and it is built again"
+        else:
+            remedy = f"rebuild it with '{rebuild_command(self.meta, self.engine_path.parent)}'"
         self.logger, self.runtime, self.engine, self.execution, names, inputs, outputs = open_engine(
-            trt, self.engine_path,
-            f"rebuild it with '{rebuild_command(self.meta, self.engine_path.parent)}'")
+            trt, self.engine_path, remedy)
         if len(inputs) != 1 or not outputs:
-            raise EngineError(f"{self.engine_path} is not an rtpose pose engine (inputs {inputs}, outputs {outputs}).")
+            raise EngineError(f"{self.engine_path} is not an rtpose engine (inputs {inputs}, outputs {outputs}).")
         self.input_name = inputs[0]
-        self.output_name = "heatmaps" if "heatmaps" in outputs else outputs[0]
-        _, _, max_shape = self.engine.get_tensor_profile_shape(self.input_name, 0)
-        max_shape = tuple(int(v) for v in max_shape)
-        self.max_batch = max_shape[0]
-        self.input_hw = (max_shape[2], max_shape[3])
-        check_trt(self.execution.set_input_shape(self.input_name, max_shape), f"set the input shape {max_shape}")
+        self.output_name = output_name(outputs)
+        self.profile = tuple(tuple(int(v) for v in shape)
+                             for shape in self.engine.get_tensor_profile_shape(self.input_name, 0))
+        high = self.profile[2]
+        self.max_batch = high[0]
+        self.input_hw = (high[2], high[3]) if self.profile[0][2:] == high[2:] else None
+        self.io_shapes = (f"{self.input_name} {list(high)}", self.output_name, len(high) == 4)
+        check_trt(self.execution.set_input_shape(self.input_name, high), f"set the input shape {high}")
         self.stream = torch.cuda.Stream(self.torch_device)
         self._buffers: dict[str, Any] = {}
-        self._item_shape: dict[str, tuple[int, ...]] = {}
         for name in names:
-            shape = tuple(int(v) for v in self.execution.get_tensor_shape(name))
+            numel = math.prod(int(v) for v in self.execution.get_tensor_shape(name))
             dtype = _torch_dtype(trt, self.engine.get_tensor_dtype(name))
-            buffer = torch.empty(shape, dtype=dtype, device=self.torch_device)
-            self._buffers[name] = buffer
-            self._item_shape[name] = shape[1:]
-            check_trt(self.execution.set_tensor_address(name, buffer.data_ptr()), f"bind the tensor {name!r}")
-        self._host_in = torch.empty(max_shape, dtype=self._buffers[self.input_name].dtype).pin_memory()
+            self._buffers[name] = torch.empty(numel, dtype=dtype, device=self.torch_device)
+            check_trt(self.execution.set_tensor_address(name, self._buffers[name].data_ptr()), f"bind {name!r}")
+        self._host_in = torch.empty(self._buffers[self.input_name].numel(), dtype=torch.float32).pin_memory()
         out = self._buffers[self.output_name]
-        self._host_out = torch.empty(out.shape, dtype=out.dtype).pin_memory()
+        self._host_out = torch.empty(out.numel(), dtype=out.dtype).pin_memory()
+
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        problem = shape_problem(shape, self.profile)
+        if problem:
+            raise EngineError(f"{self.engine_path.name}: {problem}.")
 
     def _run(self, batch: Any) -> Any:
-        """Copy a device batch into the bound input, run the engine on the backend's stream; the output view."""
+        """Run the engine on a device batch on the runtime's stream (after the caller's); a view of the output."""
         import torch
 
-        n = int(batch.shape[0])
-        item = self._item_shape[self.input_name]
-        if n > self.max_batch:
-            raise ValueError(f"batch {n} exceeds the engine's maximum {self.max_batch}; split it.")
-        if tuple(batch.shape[1:]) != item:
-            raise ValueError(f"expected crops of shape {item}, got {tuple(batch.shape[1:])}")
+        shape = tuple(int(v) for v in batch.shape)
         caller = torch.cuda.current_stream(self.torch_device)
         self.stream.wait_stream(caller)  # the batch was written on the caller's stream
         with torch.cuda.stream(self.stream):
-            bound = self._buffers[self.input_name][:n]
+            bound = self._buffers[self.input_name][: batch.numel()].view(shape)
             if batch.data_ptr() != bound.data_ptr():
                 bound.copy_(batch, non_blocking=True)
-            check_trt(self.execution.set_input_shape(self.input_name, (n, *item)), f"set the input shape {(n, *item)}")
-            check_trt(
-                self.execution.execute_async_v3(self.stream.cuda_stream),
-                f"run {self.engine_path.name} on a batch of {n}",
-            )
+            check_trt(self.execution.set_input_shape(self.input_name, shape), f"set the input shape {shape}")
+            check_trt(self.execution.execute_async_v3(self.stream.cuda_stream),
+                      f"run {self.engine_path.name} on {shape}")
         out_shape = tuple(int(v) for v in self.execution.get_tensor_shape(self.output_name))
-        return self._buffers[self.output_name][: out_shape[0]]
+        return self._buffers[self.output_name][: math.prod(out_shape)].view(out_shape)
+
+    def _empty(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape for a batch of 0 items of ``shape[1:]``."""
+        one = (1, *shape[1:])
+        self._check_shape(one)
+        check_trt(self.execution.set_input_shape(self.input_name, one), f"set the input shape {one}")
+        return (0, *(int(v) for v in self.execution.get_tensor_shape(self.output_name)[1:]))
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 ``(N, 3, H, W)`` → float32 heatmaps ``(N, K, H/4, W/4)``, N ≤ ``max_batch``."""
+        """float32 ``(N, 3, H, W)`` within the profile → float32 maps ``(N, C, ceil(H/4), ceil(W/4))``."""
         import torch
 
-        batch = np.asarray(batch, dtype=np.float32)
-        if len(batch) == 0:
-            return np.zeros((0, *self._item_shape[self.output_name]), np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         with self._lock, torch.cuda.device(self.torch_device):
             self._check_open()
-            n = len(batch)
-            host_in = self._host_in[:n]
-            host_in.numpy()[...] = batch  # a float16-input engine would cast here; rtpose engines take float32
+            if len(batch) == 0:
+                return np.zeros(self._empty(batch.shape), np.float32)
+            self._check_shape(batch.shape)
+            host_in = self._host_in[: batch.size].view(batch.shape)
+            host_in.numpy()[...] = batch
             with torch.cuda.stream(self.stream):
-                device_in = self._buffers[self.input_name][:n]
+                device_in = self._buffers[self.input_name][: batch.size].view(batch.shape)
                 device_in.copy_(host_in, non_blocking=True)
             out = self._run(device_in)
             with torch.cuda.stream(self.stream):
-                host_out = self._host_out[: len(out)]
+                host_out = self._host_out[: out.numel()].view(out.shape)
                 host_out.copy_(out, non_blocking=True)
             self.stream.synchronize()
             return host_out.numpy().astype(np.float32, copy=True)
 
     def infer_device(self, batch: Any) -> Any:
-        """float32 ``(N, 3, H, W)`` CUDA tensor → float32 heatmaps ``(N, K, H/4, W/4)`` on the same device.
+        """float32 ``(N, 3, H, W)`` (a CUDA tensor, or a numpy array) → float32 maps on the same device.
 
         Ordered on the caller's current CUDA stream: no host synchronisation here.
         """
         import torch
 
-        if batch.shape[0] == 0:
-            return torch.zeros((0, *self._item_shape[self.output_name]), device=self.torch_device)
+        if isinstance(batch, np.ndarray):
+            batch = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).pin_memory()
         with self._lock, torch.cuda.device(self.torch_device):
             self._check_open()
-            out = self._run(batch.to(self.torch_device))
+            if batch.shape[0] == 0:
+                return torch.zeros(self._empty(tuple(batch.shape)), device=self.torch_device)
+            self._check_shape(tuple(batch.shape))
+            out = self._run(batch.to(self.torch_device, torch.float32, non_blocking=True))
             caller = torch.cuda.current_stream(self.torch_device)
             caller.wait_stream(self.stream)
             # The bound output buffer is reused by the next call: hand out a copy made on the caller's stream,
-            # and let the next run (on the backend's stream) wait for that copy.
+            # and let the next run (on the runtime's stream) wait for that copy.
             result = out.float().clone()
             self.stream.wait_stream(caller)
             return result
 
     def _check_open(self) -> None:
         if getattr(self, "execution", None) is None:
-            raise EngineError(f"The TensorRT backend for {self.engine_path.name} is closed.")
+            raise EngineError(f"The TensorRT runtime for {self.engine_path.name} is closed.")
 
     def close(self) -> None:
         """Release the execution context, engine, runtime and buffers (any thread; idempotent)."""
@@ -329,12 +355,6 @@ class TensorRTBackend:
             self.runtime = None
             self._buffers = {}
             self._host_in = self._host_out = None
-
-    def __enter__(self) -> TensorRTBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # at interpreter shutdown there is nothing useful to report

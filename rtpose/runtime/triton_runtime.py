@@ -34,6 +34,7 @@ import numpy as np
 
 from rtpose.engine.stats import FAILURE_WORDS
 from rtpose.errors import EngineError, RtposeError
+from rtpose.runtime.base import Runtime
 
 DEFAULT_MODEL = "hrnet_pose"
 #: Readiness probes of a down server: first after this many seconds, doubling up to the last.
@@ -126,7 +127,7 @@ def describe_failures(failures: dict[str, int], what: str) -> str:
     return f"{total} {what}{'s' if total != 1 else ''} failed ({parts})"
 
 
-class TritonBackend:
+class TritonBackend(Runtime):
     """Pose heatmaps from the Triton servers ``servers`` (gRPC), model ``model`` made by ``rtpose export-triton``.
 
     Args:

@@ -17,7 +17,7 @@ Two modes (``PoseModel(seg=…)``, ``rtpose --seg …``), each one batched model
   only the masks and the part map come back.
 
 The logits come from a runtime chosen like the pose backend (``seg_backend=``, see
-:mod:`rtpose.runtime.seg_select`): PyTorch (CPU, or CUDA in FP16), ONNX Runtime, OpenVINO or TensorRT, the
+:mod:`rtpose.runtime.select`): PyTorch (CPU, or CUDA in FP16), ONNX Runtime, OpenVINO or TensorRT, the
 ONNX ones on an export made once (dynamic H and W for "person", a fixed square with a dynamic batch for
 "parts"). Results: :attr:`rtpose.results.PoseResult.masks` ``(N, H, W)``
 bool, ``person_mask`` ``(H, W)`` float32 probability, ``part_map`` ``(H, W)`` uint8 class labels,
@@ -75,7 +75,7 @@ class Segmenter:
         input_size: the model input: the short side for "person", the square crop side for "parts"; None:
             the registry entry's training size (512 for VOC, 473 for LIP), else the size the file records
             (``python -m train.fit --task person-mask`` records its input), else 512 / 473.
-        backend: the runtime, one of :data:`rtpose.runtime.seg_select.SEG_BACKENDS` ("auto": TensorRT on CUDA
+        backend: the runtime, one of :data:`rtpose.runtime.select.SEG_BACKENDS` ("auto": TensorRT on CUDA
             when an engine is built, else PyTorch there; OpenVINO, else ONNX Runtime, on the CPU).
         precision: "auto", "fp32" or "bf16" (as for pose: OpenVINO runs bf16 on CPUs with native BF16 under
             "auto"; "fp32" also keeps PyTorch and TensorRT in float32 on a GPU).
@@ -85,7 +85,7 @@ class Segmenter:
     def __init__(self, mode: str, weights: str | os.PathLike | None = None, classes: str | None = None,
                  device: str = "cpu", input_size: int | None = None, backend: str = "auto", precision: str = "auto",
                  engines_dir: str | os.PathLike | None = None) -> None:
-        from rtpose.runtime.seg_select import check_seg_backend, create_seg_runtime, seg_runtime_info
+        from rtpose.runtime.select import check_seg_backend, create_seg_runtime, describe
         from rtpose.weights.pose import read_checkpoint
         from rtpose.weights.registry import find_entry, resolve_weights
         from rtpose.weights.seg import (
@@ -114,20 +114,18 @@ class Segmenter:
                    else recorded_input_size(checkpoint))
         self.input_size = int(input_size or trained or (512 if mode == "person" else 473))
         self.width = infer_seg_architecture(extract_seg_state_dict(checkpoint, source=str(path)))[0]
-        #: Where the logits come from (:class:`rtpose.runtime.seg_runtime.SegRuntime`), and what it is as data.
+        #: Where the logits come from (a :class:`rtpose.runtime.base.Runtime`), and what it is as data.
         self.runtime = create_seg_runtime(backend, path, mode, self.input_size, device=device, precision=precision,
                                           engines_dir=engines_dir, seg_classes=self.classes.name)
-        self.info = seg_runtime_info(self.runtime, self.input_size, self.width)
-        from rtpose.runtime.seg_runtime import runs_on_gpu
-
+        self.info = self.runtime.info = describe(self.runtime, (self.input_size, self.input_size), self.width)
         #: "parts" on a GPU runtime: the crops' logits are pasted into the frame there (the device path's sampling).
-        self.paste_on_gpu = runs_on_gpu(self.runtime)
+        self.paste_on_gpu = self.runtime.on_gpu
         self.device = self.runtime.device
 
     def _logits(self, batch: np.ndarray, on_device: bool = False):
         """float32 ``(N, 3, H, W)`` normalised → float32 logits ``(N, C, H/4, W/4)`` (rounded up): numpy, or
         with ``on_device`` a torch tensor on the runtime's GPU."""
-        from rtpose.runtime.seg_runtime import run_batched
+        from rtpose.runtime.base import run_batched
 
         return run_batched(self.runtime, batch, on_device)
 

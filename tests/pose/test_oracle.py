@@ -28,7 +28,7 @@ INPUT_HW = (256, 192)
 
 
 class GroundTruthBackend:
-    """A :class:`~rtpose.runtime.PoseBackend` that "predicts" the ground truth of the crops it is given."""
+    """A :class:`~rtpose.runtime.Runtime` that "predicts" the ground truth of the crops it is given."""
 
     name = "oracle"
     device = "cpu"

@@ -90,13 +90,15 @@ def test_openvino_cpu_fp32(reference_weights, torch_heatmaps):
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="checks the CPU choice; this machine has a CUDA GPU")
-def test_auto_picks_the_measured_fastest_cpu_backend(reference_weights, torch_heatmaps):
+def test_auto_picks_the_fastest_cpu_backend_and_says_why(reference_weights, torch_heatmaps):
     exported(reference_weights, fp16=False)
     backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
     fastest = "openvino" if HAS_OPENVINO else "onnxruntime"
     assert backend.name == fastest and backend.device.startswith("cpu")
-    measured = "OpenVINO measured" if HAS_OPENVINO else "ONNX Runtime measured"
-    assert backend.reason.startswith(f"auto: no CUDA GPU; {measured}")
+    import rtpose.runtime.select as select
+
+    why = select.OPENVINO_REASON if HAS_OPENVINO else select.ONNXRUNTIME_REASON
+    assert backend.reason.startswith(f"auto: no CUDA GPU; {why}") and "measured" not in backend.reason
     if getattr(backend, "precision", "fp32") == "bf16":  # OpenVINO on a CPU with BF16: the BF16 rule
         from rtpose.runtime.openvino_runtime import bf16_compare
 
@@ -114,7 +116,7 @@ def test_auto_without_openvino_picks_onnxruntime(reference_weights, monkeypatch)
     monkeypatch.setattr(select, "PREFER_OPENVINO_ON_CPU", False)
     backend = create_backend("auto", weights=str(reference_weights), engines_dir=engines_dir())
     assert backend.name == "onnxruntime"
-    assert backend.reason == f"auto: no CUDA GPU; {select.CPU_MEASUREMENT}"
+    assert backend.reason == f"auto: no CUDA GPU; {select.ONNXRUNTIME_REASON}"
 
 
 def test_public_create_backend_uses_rtpose_engines(reference_weights, monkeypatch):

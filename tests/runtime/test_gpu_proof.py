@@ -79,7 +79,7 @@ def test_dry_run_sections_say_what_they_did(dry_run):
     # every test that skips here for want of a GPU is collected (and nothing else)
     for name in ("test_torch_cuda_fp16", "test_estimator_uses_the_device_path_on_cuda", "test_tensorrt_fp16_engine"):
         assert name in tests, sorted(tests)
-    assert "test_torch_cpu" not in tests and "test_auto_picks_the_measured_fastest_cpu_backend" not in tests
+    assert "test_torch_cpu" not in tests and "test_auto_picks_the_fastest_cpu_backend_and_says_why" not in tests
     if not HAS_CUDA:
         assert {t["outcome"] for t in tests.values()} == {"skipped"}
         assert "no CUDA: dry run" in sections["gpu_tests"]["reason"]

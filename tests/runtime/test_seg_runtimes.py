@@ -138,7 +138,7 @@ def test_an_export_is_reused_until_the_weights_change_then_rebuilt(seg_weights, 
     from rtpose.export.seg_onnx import ensure_seg_onnx
     from rtpose.export.sidecar import read_sidecar
     from rtpose.models import HRNetSeg
-    from rtpose.runtime.seg_runtime import OnnxRuntimeSegRuntime
+    from rtpose.runtime.onnxruntime_runtime import OnnxRuntimeBackend
     from rtpose.utils.hashing import file_sha256
     from rtpose.weights.seg import save_seg_checkpoint
 
@@ -165,7 +165,7 @@ def test_an_export_is_reused_until_the_weights_change_then_rebuilt(seg_weights, 
     x = np.random.default_rng(0).standard_normal((1, 3, SMALL, SMALL + 32), dtype=np.float32)
     with torch.no_grad():
         expected = net.eval()(torch.from_numpy(x)).numpy()
-    runtime = OnnxRuntimeSegRuntime(second)
+    runtime = OnnxRuntimeBackend(second)
     try:
         _close_logits(runtime.infer(x), expected)
     finally:
@@ -195,7 +195,7 @@ def test_openvino_precision_follows_the_cpu_and_bf16_labels_mostly_agree(seg_wei
 
 
 def test_seg_backend_follows_the_pose_backend_where_segmentation_has_it():
-    from rtpose.runtime.seg_select import seg_backend_for
+    from rtpose.runtime.select import seg_backend_for
 
     assert seg_backend_for(None, "openvino") == "openvino" and seg_backend_for(None, "tensorrt") == "tensorrt"
     assert seg_backend_for(None, "triton") == "auto" and seg_backend_for(None, "auto") == "auto"
@@ -257,7 +257,8 @@ def test_pose_model_reports_the_segmentation_runtime(small_weights, seg_weights,
 
 
 def test_tensorrt_profiles_cover_the_shapes_each_mode_sends():
-    from rtpose.runtime.seg_tensorrt import MAX_ASPECT, seg_profile, shape_problem
+    from rtpose.export.tensorrt import MAX_ASPECT, seg_profile
+    from rtpose.runtime.tensorrt_runtime import shape_problem
 
     low, opt, high = seg_profile("parts", 473, max_batch=32, opt_batch=8)
     assert (low, opt, high) == ((1, 3, 473, 473), (8, 3, 473, 473), (32, 3, 473, 473))
@@ -268,7 +269,7 @@ def test_tensorrt_profiles_cover_the_shapes_each_mode_sends():
         scale = 512 / min(h, w)
         assert shape_problem((1, 3, round(h * scale), round(w * scale)), profile) is None
     too_wide = shape_problem((1, 3, 512, int(512 * MAX_ASPECT) + 1), profile)
-    assert too_wide.startswith("the TensorRT segmentation engine takes inputs from (1, 3, 512, 512)")
+    assert too_wide.startswith("the TensorRT engine takes inputs from (1, 3, 512, 512)")
     assert shape_problem((33, 3, 473, 473), seg_profile("parts", 473)) is not None
     with pytest.raises(RtposeError, match="seg='nope'"):
         seg_profile("nope", 512)
@@ -276,7 +277,7 @@ def test_tensorrt_profiles_cover_the_shapes_each_mode_sends():
 
 def test_tensorrt_engine_lookup_matches_weights_profile_precision_and_machine(tmp_path):
     from rtpose.export.sidecar import write_sidecar
-    from rtpose.runtime.seg_tensorrt import find_seg_engine, seg_profile
+    from rtpose.export.tensorrt import find_seg_engine, seg_profile
 
     machine = {"tensorrt_version": "10.9.0", "gpu_name": "NVIDIA H200", "compute_capability": "9.0"}
     profile = seg_profile("person", 512)
