@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, DatasetError, load_coco
+from rtpose.errors import DatasetError
+from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, load_coco
 from rtpose.eval.parts import IGNORE_INDEX
 from rtpose.pose.crops import box_to_center_size, normalize_crops, warp_crop
 from train.augment import AugmentConfig, random_crop, sample_transform

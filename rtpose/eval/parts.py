@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtpose.eval.keypoints import DatasetError
+from rtpose.errors import DatasetError
 from rtpose.seg.classes import SegClassSet, get_class_set
 
 #: Label value of pixels that are not scored.

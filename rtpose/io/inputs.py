@@ -14,13 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtpose.errors import RtposeError, SourceError
+from rtpose.errors import InputError, SourceError
 from rtpose.io.sources import Frame, FrameSource
 from rtpose.utils.timing import now
-
-
-class InputError(RtposeError, ValueError):
-    """An argument that cannot be what the parameter needs (one sentence naming the parameter)."""
 
 
 def _describe(value) -> str:

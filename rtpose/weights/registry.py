@@ -25,17 +25,9 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rtpose.errors import WeightsError
+from rtpose.errors import DownloadError, WeightsError
 from rtpose.log import say
 from rtpose.utils.hashing import file_sha256
-
-
-class DownloadError(WeightsError):
-    """A download that failed; ``reason`` says why in a few words (for sentences that add advice)."""
-
-    def __init__(self, sentence: str, reason: str) -> None:
-        super().__init__(sentence)
-        self.reason = reason
 
 #: Where mmpose publishes its top-down HRNet checkpoints.
 MMPOSE_BASE_URL = "https://download.openmmlab.com/mmpose/top_down/hrnet/"
