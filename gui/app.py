@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gui import prepare_qt_environment
+from rtpose.compat import prepare_qt_environment
 from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import DisplayError, RtposeError
 from rtpose.io.sinks import x11_display_reachable

@@ -3,7 +3,8 @@
 Library code calls :func:`say` (progress, choices made), :func:`warn` and :func:`debug`. As a library,
 rtpose only puts a :class:`logging.NullHandler` on its logger: a program that embeds it sees nothing
 unless it configures logging. The command line and the viewer call :func:`attach_stderr`, which prints
-messages as ``rtpose: …`` on stderr, and map ``--quiet`` / ``--verbose`` to levels with
+messages as ``rtpose: …`` on stderr (URLs and ``user:password@host`` with their secrets hidden by
+:func:`rtpose.utils.redact.redact`), and map ``--quiet`` / ``--verbose`` to levels with
 :func:`set_verbosity`.
 """
 
@@ -33,9 +34,11 @@ class _StderrHandler(logging.StreamHandler):
 class _Format(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         kind = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        from rtpose.utils.redact import redact
+
         text = record.getMessage()
         translate = getattr(HANDLER, "translate", None)
-        return f"rtpose: {kind}{translate(text) if translate else text}"
+        return f"rtpose: {kind}{redact(translate(text) if translate else text)}"
 
 
 LOGGER.addHandler(logging.NullHandler())

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rtpose.engine.signals import stop_signals_raise
-from rtpose.export.sidecar import artifact_lock, atomic_write_bytes
+from rtpose.export.sidecar import artifact_lock, atomic_write_bytes, search_dirs
 from rtpose.log import say
 
 #: Sidecar ``format`` of a detector export.
@@ -47,7 +47,16 @@ def sidecar_of(folder: Path) -> Path:
 
 
 def read_export(weights: str | os.PathLike, sha256: str, imgsz: int, engines: str | os.PathLike) -> dict | None:
-    """The sidecar of a usable cached export of these weights at ``imgsz``, else None."""
+    """The sidecar of a usable cached export of these weights at ``imgsz`` (in ``engines``, or a legacy ``./engines``
+    when ``engines`` is the default folder), else None."""
+    for folder in search_dirs(engines):
+        found = _read_export_in(weights, sha256, imgsz, folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _read_export_in(weights: str | os.PathLike, sha256: str, imgsz: int, engines: Path) -> dict | None:
     folder = export_folder(weights, sha256, engines)
     try:
         meta = json.loads(sidecar_of(folder).read_text())

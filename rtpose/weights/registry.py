@@ -25,21 +25,21 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rtpose import settings
 from rtpose.errors import DownloadError, WeightsError
 from rtpose.log import say
 from rtpose.utils.hashing import file_sha256
+from rtpose.utils.redact import redact, split_credentials
 
 #: Where mmpose publishes its top-down HRNet checkpoints.
 MMPOSE_BASE_URL = "https://download.openmmlab.com/mmpose/top_down/hrnet/"
 #: The official HRNet model zoo (files on Google Drive / OneDrive, linked from the README).
 OFFICIAL_ZOO = "https://github.com/leoxiaobin/deep-high-resolution-net.pytorch#main-results"
 
-CACHE_ENV = "RTPOSE_CACHE"
-URL_ENV = "RTPOSE_WEIGHTS_URL"
-#: Seconds a whole download may take (default :data:`DOWNLOAD_DEADLINE`); for slow links.
-DEADLINE_ENV = "RTPOSE_DOWNLOAD_DEADLINE"
+#: The environment variables this module reads (through :mod:`rtpose.settings`).
+CACHE_ENV, URL_ENV, DEADLINE_ENV = settings.CACHE_ENV, settings.WEIGHTS_URL_ENV, settings.DOWNLOAD_DEADLINE_ENV
 #: Default total deadline of one download, in seconds (a 255 MB file at 250 kB/s).
-DOWNLOAD_DEADLINE = 1200.0
+DOWNLOAD_DEADLINE = settings.DOWNLOAD_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -236,8 +236,7 @@ DEFAULT_WEIGHTS = "hrnet_w32_coco_256x192"
 
 def cache_dir() -> Path:
     """The weights cache folder (``$RTPOSE_CACHE/weights`` or ``~/.cache/rtpose/weights``); not created here."""
-    root = os.environ.get(CACHE_ENV)
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "rtpose") / "weights"
+    return settings.weights_dir()
 
 
 def find_entry(name_or_filename: str) -> WeightsEntry | None:
@@ -268,7 +267,7 @@ def entry_url(entry: WeightsEntry, base_url: str | None = None) -> str:
     """The download URL of ``entry``: ``base_url`` (or ``$RTPOSE_WEIGHTS_URL``) + file name, else its own URL."""
     if entry.url is None:
         raise WeightsError(entry.manual_download_message())
-    base = base_url or os.environ.get(URL_ENV)
+    base = base_url or settings.weights_mirror()
     return base.rstrip("/") + "/" + entry.filename if base else entry.url
 
 
@@ -307,7 +306,7 @@ def download_entry(
 
     output_folder(target.parent, "weights cache ($RTPOSE_CACHE/weights)")
     if deadline is None:
-        deadline = _deadline_from_env()
+        deadline = settings.download_deadline()
     tmp = temp_path(target)  # carries our PID: 'rtpose cache clean' leaves it alone while we run
     try:
         with stop_signals_raise(f"downloading {entry.filename}"), open(tmp, "wb", buffering=0) as out:
@@ -315,7 +314,7 @@ def download_entry(
                             max_bytes=entry.size_limit)
         if not entry.matches_digest(digest):
             raise DownloadError(
-                f"The download of {entry.name} from {url} is corrupt (sha256 {digest[:12]}…, expected "
+                f"The download of {entry.name} from {redact(url)} is corrupt (sha256 {digest[:12]}…, expected "
                 f"{entry.sha256}…), so it was deleted.",
                 f"the file was corrupt (sha256 {digest[:12]}…, expected {entry.sha256}…) and was deleted",
             )
@@ -325,17 +324,17 @@ def download_entry(
     return target
 
 
-def _deadline_from_env() -> float:
-    text = os.environ.get(DEADLINE_ENV, "").strip()
-    if not text:
-        return DOWNLOAD_DEADLINE
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise WeightsError(f"{DEADLINE_ENV}={text!r} is not a number of seconds above 0.")
-    return value
+def _request(url: str) -> urllib.request.Request:
+    """A GET request for ``url``; its ``user:password@`` (a mirror's) is sent as HTTP basic authentication,
+    not in the URL, and not to the host of a redirect."""
+    import base64
+
+    plain, user, password = split_credentials(url)
+    request = urllib.request.Request(plain, headers={"User-Agent": "rtpose"})
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
 
 
 def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: float = DOWNLOAD_DEADLINE,
@@ -353,13 +352,14 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: 
     digest = hashlib.sha256()
     received = 0
     start = time.monotonic()
+    shown = redact(url)
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "rtpose"})
+        request = _request(url)
         with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             if max_bytes is not None and total is not None and total > max_bytes:
                 raise DownloadError(
-                    f"The server offers {total / 1e6:.0f} MB for {url}, more than the {max_bytes / 1e6:.0f} MB this "
+                    f"The server offers {total / 1e6:.0f} MB for {shown}, more than the {max_bytes / 1e6:.0f} MB this "
                     "file can be, so it was not downloaded.",
                     f"the server offered {total / 1e6:.0f} MB, more than the file can be",
                 )
@@ -372,39 +372,39 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: 
                             view = view[out.write(view):]
                     except OSError as exc:
                         cause = oserror_cause(exc)
-                        raise DownloadError(f"Could not save the download of {url} in {Path(out.name).parent}: "
+                        raise DownloadError(f"Could not save the download of {shown} in {Path(out.name).parent}: "
                                             f"{cause}; the partial file was deleted.", cause) from None
                     digest.update(block)
                     received += len(block)
                     bar.update(len(block))
                     if max_bytes is not None and received > max_bytes:
                         raise DownloadError(
-                            f"The download from {url} went past {max_bytes / 1e6:.0f} MB, more than this file can "
+                            f"The download from {shown} went past {max_bytes / 1e6:.0f} MB, more than this file can "
                             "be (the server does not stop sending), so it was stopped and deleted.",
                             f"the server sent more than {max_bytes / 1e6:.0f} MB, more than the file can be",
                         )
                     if time.monotonic() - start > deadline:
                         raise DownloadError(
-                            f"The download from {url} did not finish within {deadline:g} s ({received} bytes came; "
+                            f"The download from {shown} did not finish within {deadline:g} s ({received} bytes came; "
                             f"the server is too slow), so it was stopped and deleted; set {DEADLINE_ENV} to allow "
                             "more time.",
                             f"it did not finish within {deadline:g} s",
                         )
             if total is not None and received != total:
-                raise DownloadError(f"The download from {url} stopped after {received} of {total} bytes; try again.",
+                raise DownloadError(f"The download from {shown} stopped after {received} of {total} bytes; try again.",
                                     f"it stopped after {received} of {total} bytes")
     except urllib.error.HTTPError as exc:
-        raise DownloadError(f"The server answered HTTP {exc.code} ({exc.reason}) for {url}.",
+        raise DownloadError(f"The server answered HTTP {exc.code} ({exc.reason}) for {shown}.",
                             f"the server answered HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
-        raise DownloadError(f"Cannot reach {url} ({reason}); check the network connection or download it by hand.",
+        raise DownloadError(f"Cannot reach {shown} ({reason}); check the network connection or download it by hand.",
                             f"cannot reach the server: {reason}") from None
     except TimeoutError:
-        raise DownloadError(f"Downloading {url} timed out after {timeout:g} s; check the network connection.",
+        raise DownloadError(f"Downloading {shown} timed out after {timeout:g} s; check the network connection.",
                             f"no answer within {timeout:g} s") from None
     except (ConnectionError, OSError) as exc:
-        raise DownloadError(f"The download from {url} failed ({exc}); check the network connection.",
+        raise DownloadError(f"The download from {shown} failed ({exc}); check the network connection.",
                             str(exc)) from None
     return digest.hexdigest()
 
@@ -453,12 +453,12 @@ def resolve_weights(
             f"(saves to {target.parent})."
         )
     url = entry_url(entry)
-    say(f"downloading {entry.filename} (first use) from {url} to {target.parent}")
+    say(f"downloading {entry.filename} (first use) from {redact(url)} to {target.parent}")
     try:
         return download_entry(entry, cache, progress=progress)
     except DownloadError as exc:
         raise WeightsError(
-            f"Could not download the HRNet weights {entry.filename} from {url} ({exc.reason}); fetch that file "
+            f"Could not download the HRNet weights {entry.filename} from {redact(url)} ({exc.reason}); fetch that file "
             f"another way and pass --weights PATH/{entry.filename}."
         ) from None
 
