@@ -11,7 +11,8 @@ Function                        When it runs, and what it changes
                                 (FFmpeg's "[h264 @ 0x…]" lines; read when OpenCV first opens a file)
 :func:`quiet_ffmpeg`            the FFmpeg part alone (idempotent; :func:`quiet_opencv` calls it)
 :func:`import_ultralytics`      every import of Ultralytics in rtpose: PyTorch's CPU thread count,
-                                which importing Ultralytics changes, is put back
+                                which importing Ultralytics changes, is put back; its first-import
+                                banner (stdout) goes to rtpose's debug messages
 :func:`ultralytics_to_debug`    around Ultralytics calls (a block): its stdout, logger and warnings go to
                                 rtpose's logger at debug level; its handlers come back after
 :func:`ultralytics_warnings_only` around a first prediction (a block): Ultralytics' logger at WARNING
@@ -75,13 +76,14 @@ def import_ultralytics():
     """Import Ultralytics without letting it change PyTorch's CPU thread count.
 
     Importing it sets ``torch.set_num_threads(cpu_count - 1)``, which would slow every PyTorch model of the
-    process; every import of Ultralytics in rtpose goes through here. Returns the ``ultralytics`` module.
+    process; every import of Ultralytics in rtpose goes through here. What the first import prints on stdout
+    (it creates its settings file) goes to rtpose's debug messages. Returns the ``ultralytics`` module.
     """
     import torch
 
     threads = torch.get_num_threads()
-    import ultralytics
-
+    with contextlib.redirect_stdout(_ToDebug()):  # a first import writes a settings file and says so on stdout
+        import ultralytics
     torch.set_num_threads(threads)
     return ultralytics
 

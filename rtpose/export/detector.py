@@ -118,8 +118,11 @@ def ensure_openvino_export(
 def _export_locked(weights, sha256: str, imgsz: int, engines: Path, folder: Path, torch_model, log) -> dict[str, Any]:
     """:func:`ensure_openvino_export` once it holds the export's lock."""
     import openvino
-    import ultralytics
-    from ultralytics import YOLO
+
+    from rtpose.compat import import_ultralytics
+
+    ultralytics = import_ultralytics()
+    YOLO = ultralytics.YOLO  # noqa: N806 (Ultralytics' class name)
 
     log(f"no OpenVINO export of the detector {Path(weights).name} in {engines}; "
         "Ultralytics exports it once (kept there)")

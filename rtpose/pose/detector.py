@@ -57,6 +57,7 @@ def check_detector_pickle(weights: str | os.PathLike, trusted: bool = False) -> 
         names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     except Exception:  # a damaged archive: Ultralytics' load says so in its own words
         return
+    import_ultralytics()
     from ultralytics.nn.tasks import torch_safe_load
 
     try:
