@@ -148,6 +148,7 @@ def _export_locked(weights, sha256: str, imgsz: int, engines: Path, folder: Path
     ms_openvino = time_detector(YOLO(str(folder), task="detect"), imgsz)
     meta = {
         "format": FORMAT,
+        "file": folder.name,
         "weights": str(Path(weights).resolve()),
         "detector_sha256": sha256,
         "imgsz": imgsz,

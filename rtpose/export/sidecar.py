@@ -24,6 +24,8 @@ from typing import Any
 from rtpose.errors import EngineError
 
 SIDECAR_VERSION = 1
+#: The TensorRT timing cache in the engines folder (one per folder, reused by every build there).
+TIMING_CACHE = "timing.cache"
 
 
 def default_engines_dir() -> Path:
