@@ -268,7 +268,12 @@ def entry_url(entry: WeightsEntry, base_url: str | None = None) -> str:
     if entry.url is None:
         raise WeightsError(entry.manual_download_message())
     base = base_url or settings.weights_mirror()
-    return base.rstrip("/") + "/" + entry.filename if base else entry.url
+    if not base:
+        return entry.url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base)  # the file name goes into the path; a query (a signed mirror's token) stays a query
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + entry.filename))
 
 
 def download_entry(
