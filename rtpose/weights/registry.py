@@ -100,15 +100,16 @@ class WeightsEntry:
         """True when the full hex ``digest`` agrees with the known sha256 (or its published prefix)."""
         return self.sha256 is not None and digest.lower().startswith(self.sha256.lower())
 
-    def manual_download_message(self) -> str:
+    def manual_download_message(self, parameter: str = "weights") -> str:
+        """How to fetch this file by hand and pass it (as the Python parameter ``parameter``)."""
         if self.manual_url is not None:
             return (
                 f"{self.name} ({self.filename}) is not downloaded automatically (no published checksum): download "
-                f"it manually from {self.manual_url} and pass its path."
+                f"it manually from {self.manual_url} and pass {parameter}=PATH/{self.filename}."
             )
         return (
             f"{self.name} ({self.filename}) cannot be downloaded automatically: download it manually from the "
-            f"official HRNet model zoo ({OFFICIAL_ZOO}) and pass --weights PATH/{self.filename}."
+            f"official HRNet model zoo ({OFFICIAL_ZOO}) and pass {parameter}=PATH/{self.filename}."
         )
 
 
@@ -419,6 +420,7 @@ def resolve_weights(
     cache: str | os.PathLike | None = None,
     download: bool = True,
     progress: bool = True,
+    parameter: str = "weights",
 ) -> Path:
     """The file a ``--weights`` value names, fetching a registry checkpoint on first use.
 
@@ -428,34 +430,38 @@ def resolve_weights(
       check) when it is not cached yet and ``download`` is true.
 
     Raises :class:`WeightsError` with one sentence: unknown names, files that must be fetched by hand,
-    and downloads that fail (naming the file, the URL and how to pass a local copy instead).
+    and downloads that fail (naming the file, the URL and how to pass a local copy instead). ``parameter``: the
+    Python parameter the value came from (``"seg_weights"`` for a segmentation model), named in the sentences and
+    carried by the error (:attr:`rtpose.errors.RtposeError.parameter`).
     """
     if spec is None:
         entry = get_entry(DEFAULT_WEIGHTS)
         if not cached_path(entry, cache).is_file():
             say(f"no --weights given: using the default {entry.name} (COCO AP {entry.coco_ap:.3f})")
-        return resolve_weights(entry.name, cache, download, progress)
+        return resolve_weights(entry.name, cache, download, progress, parameter)
     path = Path(spec).expanduser()
     if path.is_file():
         return path
     if path.is_dir():
-        raise WeightsError(f"--weights {path} is a folder; give a checkpoint file inside it.")
+        raise WeightsError(f"{parameter}={str(path)!r} is a folder; give a checkpoint file inside it.",
+                           parameter=parameter)
     entry = find_entry(str(spec))
     if entry is None and (path.suffix or len(path.parts) > 1):
-        raise WeightsError(f"Weights file {path} does not exist.")
+        raise WeightsError(f"Weights file {path} does not exist.", parameter=parameter)
     if entry is None:
         raise WeightsError(
-            f"Weights {spec} do not exist and are not a known weights name (see 'rtpose weights list')."
+            f"Weights {spec} do not exist and are not a known weights name (see 'rtpose weights list').",
+            parameter=parameter,
         )
     target = cached_path(entry, cache)
     if target.is_file():
         return target
     if not entry.downloadable:
-        raise WeightsError(entry.manual_download_message())
+        raise WeightsError(entry.manual_download_message(parameter), parameter=parameter)
     if not download:
         raise WeightsError(
             f"Weights {entry.name} are not downloaded yet: run 'rtpose weights download {entry.name}' "
-            f"(saves to {target.parent})."
+            f"(saves to {target.parent}).", parameter=parameter,
         )
     url = entry_url(entry)
     say(f"downloading {entry.filename} (first use) from {redact(url)} to {target.parent}")
@@ -464,7 +470,7 @@ def resolve_weights(
     except DownloadError as exc:
         raise WeightsError(
             f"Could not download the HRNet weights {entry.filename} from {redact(url)} ({exc.reason}); fetch that file "
-            f"another way and pass --weights PATH/{entry.filename}."
+            f"another way and pass {parameter}=PATH/{entry.filename}.", parameter=parameter,
         ) from None
 
 
