@@ -16,7 +16,6 @@ import sys
 from rtpose.cli.words import cli_words
 from rtpose.errors import RtposeError
 from rtpose.log import attach_stderr, set_verbosity
-from rtpose.utils.redact import redact
 
 #: command → module. ``run`` is the default when the first argument is not a command.
 COMMANDS: dict[str, str] = {
@@ -46,8 +45,6 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-sentence errors: ``rtpose: error: …`` and exit 2, without the usage block."""
 
     def error(self, message: str):
-        from rtpose.utils.redact import redact  # argparse quotes what was typed: a URL's password too
-
         self.exit(2, f"{self.prog.split()[0]}: error: {redact(message)} (see '{self.prog} --help')\n")
 
 
@@ -93,12 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     Called without ``argv`` (the console script, ``python -m rtpose``), the process itself ends after a
     Ctrl-C: see :func:`_exit_interrupted`.
     """
+    process = argv is None
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt as exc:  # rtpose.engine.signals.Interrupted says by which signal and during what
+        print(f"rtpose: {redact(str(exc)) or 'interrupted'}", file=sys.stderr)
+        code = getattr(exc, "exit_code", 130)
+        if process:
+            _exit_interrupted(code)
+        return code
+
+
+def _main(argv: list[str]) -> int:
     from rtpose.compat import quiet_ffmpeg
 
     attach_stderr(translate=cli_words)
     quiet_ffmpeg()
-    process = argv is None
-    argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--version":
         from rtpose import __version__
 
@@ -118,17 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     except RtposeError as exc:
         print(f"rtpose: error: {error_sentence(exc, parser)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:  # rtpose.engine.signals.Interrupted says by which signal and during what
-        print(f"rtpose: {redact(str(exc)) or 'interrupted'}", file=sys.stderr)
-        code = getattr(exc, "exit_code", 130)
-        if process:
-            _exit_interrupted(code)
-        return code
     except BrokenPipeError:  # the reader went away (rtpose cache | head): not an error of ours
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def redact(text: str) -> str:
+    """:func:`rtpose.utils.redact.redact`, imported when first needed (its patterns compile then, not at start-up)."""
+    from rtpose.utils.redact import redact as hide
+
+    return hide(text)
 
 
 def flag_for(parser: argparse.ArgumentParser | None, parameter: str | None) -> str | None:
