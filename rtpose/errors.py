@@ -19,7 +19,7 @@ class RtposeError(Exception):
     """An error caused by the user's input or machine, explained in one sentence (no traceback).
 
     Args:
-        message: the sentence.
+        message: the sentence (URLs and ``user:password@host`` in it are redacted: :func:`rtpose.utils.redact.redact`).
         parameter: the Python parameter (keyword argument) the error is about, or None; when not given, the
             parameter a sentence starts with (``"conf='x' is not a number"`` → ``"conf"``).
     """
@@ -27,6 +27,9 @@ class RtposeError(Exception):
     exit_code = 1
 
     def __init__(self, message: str = "", *args: object, parameter: str | None = None) -> None:
+        from rtpose.utils.redact import redact  # a URL's password or token is never part of an error's text
+
+        message = redact(message)
         super().__init__(message, *args)
         if parameter is None:
             match = _LEADING_PARAMETER.match(str(message))

@@ -1,6 +1,7 @@
 """rtpose's messages: one logger, ``logging.getLogger("rtpose")``.
 
-Library code calls :func:`say` (progress, choices made), :func:`warn` and :func:`debug`. As a library,
+Library code calls :func:`say` (progress, choices made), :func:`warn` and :func:`debug`; their text goes through
+:func:`rtpose.utils.redact.redact` first, so no handler ever sees a URL's password or token. As a library,
 rtpose only puts a :class:`logging.NullHandler` on its logger: a program that embeds it sees nothing
 unless it configures logging. The command line and the viewer call :func:`attach_stderr`, which prints
 messages as ``rtpose: …`` on stderr (URLs and ``user:password@host`` with their secrets hidden by
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import sys
+
+from rtpose.utils.redact import redact
 
 LOGGER = logging.getLogger("rtpose")
 
@@ -34,8 +37,6 @@ class _StderrHandler(logging.StreamHandler):
 class _Format(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         kind = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
-        from rtpose.utils.redact import redact
-
         text = record.getMessage()
         translate = getattr(HANDLER, "translate", None)
         return f"rtpose: {kind}{redact(translate(text) if translate else text)}"
@@ -65,17 +66,17 @@ def attach_stderr(translate=None) -> logging.Handler:
 
 def say(message: str) -> None:
     """Progress and choices a user should see (hidden by ``--quiet``)."""
-    LOGGER.info(message)
+    LOGGER.info(redact(message))
 
 
 def warn(message: str) -> None:
     """Something the user should know about that does not stop the run (shown with ``--quiet`` too)."""
-    LOGGER.warning(message)
+    LOGGER.warning(redact(message))
 
 
 def debug(message: str) -> None:
     """Details for ``--verbose``."""
-    LOGGER.debug(message)
+    LOGGER.debug(redact(message))
 
 
 def set_verbosity(quiet: bool = False, verbose: bool = False) -> None:

@@ -32,3 +32,29 @@ def test_split_credentials_for_basic_auth():
     assert split_credentials("https://u:p%40ss%3Aw@mirror/x/?t=1") == ("https://mirror/x/?t=1", "u", "p@ss:w")
     assert split_credentials("https://TOKEN@mirror/x") == ("https://mirror/x", "TOKEN", None)
     assert split_credentials("https://mirror/x") == ("https://mirror/x", None, None)
+
+
+def test_library_errors_and_log_lines_never_hold_a_secret():
+    """What a program embedding rtpose sees through its own handlers and exceptions, not only the CLI."""
+    import logging
+
+    from rtpose.errors import RtposeError
+    from rtpose.log import say, warn
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    said: list[str] = []
+    logger, keep = logging.getLogger("rtpose"), Keep()
+    logger.addHandler(keep)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        say("connecting to triton://u:hunter2@gpu:8001/yolo_detector")
+        warn("server admin:hunter2@gpu:8001 is slow")
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    assert said == ["connecting to triton://u:***@gpu:8001/yolo_detector", "server admin:***@gpu:8001 is slow"]
+    error = RtposeError("detector='https://h/yolo.pt?token=hunter2' cannot be read.")
+    assert "hunter2" not in str(error) and error.parameter == "detector"
