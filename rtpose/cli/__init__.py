@@ -16,6 +16,7 @@ import sys
 from rtpose.cli.words import cli_words
 from rtpose.errors import RtposeError
 from rtpose.log import attach_stderr, set_verbosity
+from rtpose.utils.redact import redact
 
 #: command → module. ``run`` is the default when the first argument is not a command.
 COMMANDS: dict[str, str] = {
@@ -130,13 +131,6 @@ def _main(argv: list[str]) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-
-
-def redact(text: str) -> str:
-    """:func:`rtpose.utils.redact.redact`, imported when first needed (its patterns compile then, not at start-up)."""
-    from rtpose.utils.redact import redact as hide
-
-    return hide(text)
 
 
 def flag_for(parser: argparse.ArgumentParser | None, parameter: str | None) -> str | None:
