@@ -9,6 +9,7 @@ sentence with :meth:`RtposeError.render`: ``exc.render("--input-size")``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: A sentence that starts by quoting a parameter (``conf='x' is …``, ``source= takes …``) is about that parameter.
@@ -47,12 +48,17 @@ class RtposeError(Exception):
         return render_parameter(str(self), self.parameter, name)
 
 
+@functools.lru_cache(maxsize=256)
+def _parameter_pattern(parameter: str) -> re.Pattern:
+    return re.compile(
+        rf"(?<![\w-]){re.escape(parameter)}=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?")
+
+
 def render_parameter(text: str, parameter: str | None, name: str | None) -> str:
     """``text`` with each ``parameter=value`` written ``name value`` (see :meth:`RtposeError.render`)."""
-    if not parameter or not name:
+    if not parameter or not name or f"{parameter}=" not in text:
         return text
-    pattern = re.compile(
-        rf"(?<![\w-]){re.escape(parameter)}=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?")
+    pattern = _parameter_pattern(parameter)
 
     def show(match: re.Match) -> str:
         value = match.group(1)

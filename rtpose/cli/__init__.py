@@ -10,12 +10,13 @@ and exit non-zero.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 
 from rtpose.cli.words import cli_words
-from rtpose.errors import RtposeError
-from rtpose.log import attach_stderr, set_verbosity
+from rtpose.errors import RtposeError, render_parameter
+from rtpose.log import HANDLER, attach_stderr, set_verbosity
 from rtpose.utils.redact import redact
 
 #: command → module. ``run`` is the default when the first argument is not a command.
@@ -120,6 +121,7 @@ def _main(argv: list[str]) -> int:
     parser = None
     try:
         parser = build_parser(command)
+        HANDLER.translate = functools.partial(in_flags, parser)  # log lines name this command's flags too
         args = parser.parse_args(argv)
         set_verbosity(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
         return int(args._main(args) or 0)
@@ -144,9 +146,20 @@ def flag_for(parser: argparse.ArgumentParser | None, parameter: str | None) -> s
     return None
 
 
+def in_flags(parser: argparse.ArgumentParser | None, text: str) -> str:
+    """A library sentence in the command line's words: each ``parameter=value`` of an option of ``parser`` written
+    as its flag (``input_size=(256, 192)`` → ``--input-size 256x192``), then the words every command shares
+    (:func:`rtpose.cli.words.cli_words`)."""
+    if parser is not None and "=" in text:
+        for action in parser._actions:  # argparse keeps no public list of its options
+            if action.option_strings and action.dest != "help":
+                text = render_parameter(text, action.dest, max(action.option_strings, key=len))
+    return cli_words(text)
+
+
 def error_sentence(exc: RtposeError, parser: argparse.ArgumentParser | None = None) -> str:
     """An error's sentence in the command line's words: its parameter as the parser's flag, secrets hidden."""
-    return redact(cli_words(exc.render(flag_for(parser, exc.parameter))))
+    return redact(in_flags(parser, exc.render(flag_for(parser, exc.parameter))))
 
 
 def _exit_interrupted(code: int) -> None:
