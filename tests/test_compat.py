@@ -161,3 +161,20 @@ def test_settings_read_each_variable_in_one_place(tmp_path, monkeypatch):
     for path in (ROOT / "rtpose").rglob("*.py"):
         if path.name != "settings.py":
             assert "os.environ.get(\"RTPOSE_" not in path.read_text(), path
+
+
+def test_errors_carry_their_parameter_and_the_command_line_shows_its_flag():
+    """One module of errors (issue 28, 7): the library names the parameter, the CLI its own flag, from argparse."""
+    import rtpose.errors as errors
+    from rtpose.cli import build_parser, error_sentence
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception)]
+    assert len(classes) == 13 and all(issubclass(c, errors.RtposeError) for c in classes)
+    error = errors.InputError("input_size=(2048, 2048) is larger than 1024 in a direction.")
+    assert error.parameter == "input_size" and error.render() == str(error)
+    assert error_sentence(error, build_parser("run")) == "--input-size 2048x2048 is larger than 1024 in a direction."
+    engine = errors.EngineError("engine='x.plan' does not exist.", parameter="engine")
+    assert error_sentence(engine, build_parser("export-triton")) == "--engine x.plan does not exist."
+    for path in (ROOT / "rtpose").rglob("*.py"):
+        if path.name != "errors.py":
+            assert "Error(RtposeError" not in path.read_text() and "Error(WeightsError" not in path.read_text(), path
