@@ -180,13 +180,14 @@ def _wake_python_regularly(app) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rtpose-gui`` and ``python -m gui``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return run(args)
     except RtposeError as exc:
-        from rtpose.cli.words import cli_words
+        from rtpose.cli import error_sentence  # the parameter as this parser's flag, secrets hidden
 
-        print(f"rtpose-gui: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"rtpose-gui: error: {error_sentence(exc, parser)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
