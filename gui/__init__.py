@@ -2,7 +2,7 @@
 
 Start it with ``rtpose gui``, the ``rtpose-gui`` script or ``python -m gui``.
 
-Before its QApplication exists, the viewer calls :func:`prepare_qt_environment` (importing the package
+Before its QApplication exists, the viewer calls :func:`rtpose.compat.prepare_qt_environment` (importing the package
 changes nothing, so that ``rtpose --help`` and OpenCV's own windows are unaffected): the opencv-python
 wheel points
 ``QT_QPA_PLATFORM_PLUGIN_PATH`` (and ``QT_QPA_FONTDIR``) at the Qt plugins it bundles for its own
@@ -18,16 +18,6 @@ which carries another LLVM, the process crashes with a segmentation fault.
 
 from __future__ import annotations
 
-import contextlib
-import os
+from rtpose.compat import prepare_qt_environment
 
-
-def prepare_qt_environment() -> None:
-    """Drop Qt variables that point into OpenCV's bundled Qt (see the module docstring). Idempotent."""
-    with contextlib.suppress(ImportError):  # opencv is a hard dependency of rtpose
-        import cv2  # noqa: F401  (importing cv2 is what sets the variables; do it now, then undo it)
-    for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR", "QT_PLUGIN_PATH"):
-        value = os.environ.get(name, "")
-        if value and "cv2" in value.replace("\\", "/").split("/"):
-            del os.environ[name]
-    os.environ.setdefault("QT_XCB_GL_INTEGRATION", "none")
+__all__ = ["prepare_qt_environment"]

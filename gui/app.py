@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gui import prepare_qt_environment
+from rtpose.compat import prepare_qt_environment
 from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import DisplayError, RtposeError
 from rtpose.io.sinks import x11_display_reachable
@@ -180,13 +180,14 @@ def _wake_python_regularly(app) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rtpose-gui`` and ``python -m gui``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return run(args)
     except RtposeError as exc:
-        from rtpose.cli.words import cli_words
+        from rtpose.cli import error_sentence  # the parameter as this parser's flag, secrets hidden
 
-        print(f"rtpose-gui: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"rtpose-gui: error: {error_sentence(exc, parser)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -62,7 +62,9 @@ def _describe_segmenter(segmenter) -> str:
 
 def _one_sentence(exc: BaseException) -> str:
     if isinstance(exc, RtposeError):
-        return str(exc)
+        from rtpose.cli.words import cli_words  # parameters as the viewer's flags (``--weights PATH``)
+
+        return cli_words(exc.render(f"--{exc.parameter.replace('_', '-')}" if exc.parameter else None))
     return f"{type(exc).__name__}: {exception_gist(exc, 200)}"
 
 

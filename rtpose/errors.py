@@ -1,12 +1,75 @@
-"""User-facing errors: each carries one clear sentence that the CLI prints before exiting non-zero."""
+"""Every error rtpose raises on purpose, in one module: each carries one clear sentence and the parameter it is about.
+
+A user-facing error is an :class:`RtposeError` (or a subclass naming the area). Its text is one sentence
+that names the Python parameter as the library user typed it (``input_size=(2048, 2048)``); its
+:attr:`~RtposeError.parameter` is that parameter's name (or None when no single parameter is at fault).
+An application that shows its own names for the parameters (the command line's flags) renders the
+sentence with :meth:`RtposeError.render`: ``exc.render("--input-size")``.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+
+#: A sentence that starts by quoting a parameter (``conf='x' is …``, ``source= takes …``) is about that parameter.
+_LEADING_PARAMETER = re.compile(r"^([a-z_][a-z0-9_]*)=")
+
 
 class RtposeError(Exception):
-    """An error caused by the user's input or machine, explained in one sentence (no traceback)."""
+    """An error caused by the user's input or machine, explained in one sentence (no traceback).
+
+    Args:
+        message: the sentence (URLs and ``user:password@host`` in it are redacted: :func:`rtpose.utils.redact.redact`).
+        parameter: the Python parameter (keyword argument) the error is about, or None; when not given, the
+            parameter a sentence starts with (``"conf='x' is not a number"`` → ``"conf"``).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *args: object, parameter: str | None = None) -> None:
+        from rtpose.utils.redact import redact  # a URL's password or token is never part of an error's text
+
+        message = redact(message)
+        super().__init__(message, *args)
+        if parameter is None:
+            match = _LEADING_PARAMETER.match(str(message))
+            parameter = match.group(1) if match else None
+        #: The Python parameter the error is about (``"input_size"``), or None.
+        self.parameter: str | None = parameter
+
+    def render(self, name: str | None = None) -> str:
+        """The sentence with the parameter shown as ``name`` (a flag such as ``--input-size``).
+
+        ``parameter=value`` becomes ``name value`` (a tuple ``(256, 192)`` is written ``256x192``, as sizes are
+        typed on a command line); ``parameter=`` alone becomes ``name``. Without ``name`` or a parameter the
+        sentence comes back as it is.
+        """
+        return render_parameter(str(self), self.parameter, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _parameter_pattern(parameter: str) -> re.Pattern:
+    return re.compile(
+        rf"(?<![\w-]){re.escape(parameter)}=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?")
+
+
+def render_parameter(text: str, parameter: str | None, name: str | None) -> str:
+    """``text`` with each ``parameter=value`` written ``name value`` (see :meth:`RtposeError.render`)."""
+    if not parameter or not name or f"{parameter}=" not in text:
+        return text
+    pattern = _parameter_pattern(parameter)
+
+    def show(match: re.Match) -> str:
+        value = match.group(1)
+        if not value or value == "True":
+            return name
+        value = value.strip("'\"")
+        if value.startswith("("):
+            value = "x".join(v.strip() for v in value.strip("()").split(",") if v.strip())
+        return f"{name} {value}"
+
+    return pattern.sub(show, text)
 
 
 class SourceError(RtposeError):
@@ -15,6 +78,14 @@ class SourceError(RtposeError):
 
 class WeightsError(RtposeError):
     """Missing, corrupt or mismatched model weights."""
+
+
+class DownloadError(WeightsError):
+    """A download that failed; ``reason`` says why in a few words (for sentences that add advice)."""
+
+    def __init__(self, sentence: str, reason: str, *, parameter: str | None = None) -> None:
+        super().__init__(sentence, parameter=parameter)
+        self.reason = reason
 
 
 class EngineError(RtposeError):
@@ -27,6 +98,30 @@ class DisplayError(RtposeError):
 
 class OutputError(RtposeError):
     """An output that could not be written (full disk, file size limit, I/O error), or that clashes with another."""
+
+
+class InputError(RtposeError, ValueError):
+    """An argument that cannot be what the parameter needs (one sentence naming the parameter)."""
+
+
+class KeypointSetError(RtposeError):
+    """An unknown keypoint set name, or a keypoint count that no set (or several sets) fits."""
+
+
+class SegClassesError(RtposeError):
+    """An unknown class set, or one that does not fit a model's class count."""
+
+
+class DatasetError(RtposeError):
+    """An annotation, result or image file that cannot be used (evaluation or training)."""
+
+
+class ConfigError(RtposeError):
+    """A training configuration file or override that cannot be used."""
+
+
+class CheckpointError(RtposeError):
+    """A training checkpoint that cannot be resumed from."""
 
 
 def oserror_cause(exc: OSError) -> str:
@@ -59,3 +154,8 @@ def exception_gist(exc: BaseException, limit: int = 160) -> str:
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + " …"
     return text
+
+
+__all__ = ["CheckpointError", "ConfigError", "DatasetError", "DisplayError", "DownloadError", "EngineError",
+           "InputError", "KeypointSetError", "OutputError", "RtposeError", "SegClassesError", "SourceError",
+           "WeightsError", "exception_gist", "oserror_cause", "render_parameter"]

@@ -1,9 +1,11 @@
 """rtpose's messages: one logger, ``logging.getLogger("rtpose")``.
 
-Library code calls :func:`say` (progress, choices made), :func:`warn` and :func:`debug`. As a library,
+Library code calls :func:`say` (progress, choices made), :func:`warn` and :func:`debug`; their text goes through
+:func:`rtpose.utils.redact.redact` first, so no handler ever sees a URL's password or token. As a library,
 rtpose only puts a :class:`logging.NullHandler` on its logger: a program that embeds it sees nothing
 unless it configures logging. The command line and the viewer call :func:`attach_stderr`, which prints
-messages as ``rtpose: …`` on stderr, and map ``--quiet`` / ``--verbose`` to levels with
+messages as ``rtpose: …`` on stderr (URLs and ``user:password@host`` with their secrets hidden by
+:func:`rtpose.utils.redact.redact`), and map ``--quiet`` / ``--verbose`` to levels with
 :func:`set_verbosity`.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import sys
+
+from rtpose.utils.redact import redact
 
 LOGGER = logging.getLogger("rtpose")
 
@@ -35,7 +39,7 @@ class _Format(logging.Formatter):
         kind = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         text = record.getMessage()
         translate = getattr(HANDLER, "translate", None)
-        return f"rtpose: {kind}{translate(text) if translate else text}"
+        return f"rtpose: {kind}{redact(translate(text) if translate else text)}"
 
 
 LOGGER.addHandler(logging.NullHandler())
@@ -62,17 +66,17 @@ def attach_stderr(translate=None) -> logging.Handler:
 
 def say(message: str) -> None:
     """Progress and choices a user should see (hidden by ``--quiet``)."""
-    LOGGER.info(message)
+    LOGGER.info(redact(message))
 
 
 def warn(message: str) -> None:
     """Something the user should know about that does not stop the run (shown with ``--quiet`` too)."""
-    LOGGER.warning(message)
+    LOGGER.warning(redact(message))
 
 
 def debug(message: str) -> None:
     """Details for ``--verbose``."""
-    LOGGER.debug(message)
+    LOGGER.debug(redact(message))
 
 
 def set_verbosity(quiet: bool = False, verbose: bool = False) -> None:

@@ -16,15 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtpose.errors import RtposeError
+from rtpose.errors import CheckpointError, RtposeError
 from rtpose.weights.pose import extract_state_dict, read_checkpoint
 
 LAST = "last.pth"
 BEST = "best.pth"
-
-
-class CheckpointError(RtposeError):
-    """A checkpoint that cannot be resumed from."""
 
 
 def save_atomic(obj: dict, path: str | os.PathLike) -> Path:

@@ -6,14 +6,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from rtpose.errors import RtposeError, exception_gist
+from rtpose.errors import ConfigError, exception_gist
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = "hrnet_w32_256x192"
-
-
-class ConfigError(RtposeError):
-    """A configuration file or override that cannot be used."""
 
 
 def _yaml():
@@ -125,7 +121,7 @@ def data_path(config: dict, key: str) -> Path | None:
 
 def train_data(config: dict) -> tuple[Path, Path]:
     """``(data.train_ann, data.train_images)`` as paths, after checking that the data folder exists."""
-    from rtpose.eval.keypoints import DatasetError
+    from rtpose.errors import DatasetError
 
     root = Path(str(config["data"]["root"])).expanduser()
     ann, images = data_path(config, "train_ann"), data_path(config, "train_images")

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, DatasetError, annotation_keypoints, clean_person_box, load_coco
+from rtpose.errors import DatasetError
+from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, annotation_keypoints, clean_person_box, load_coco
 from rtpose.pose.codec import HeatmapCodec
 from rtpose.pose.crops import box_to_center_size, normalize_crops, warp_crop
 from rtpose.pose.keypoint_sets import NUM_KEYPOINTS, KeypointSet, get_keypoint_set, keypoint_set_for

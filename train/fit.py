@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 
 from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import RtposeError
+from rtpose.export.sidecar import atomic_write_bytes
 from rtpose.models import HRNet
 from rtpose.runtime.torch_runtime import resolve_torch_device
 from rtpose.weights.pose import extract_state_dict, infer_architecture, load_state_dict_strict, read_checkpoint
@@ -316,6 +317,18 @@ def task_of(config: dict) -> Task:
 # ----------------------------------------------------------------------------------------------------
 # the training loop
 # ----------------------------------------------------------------------------------------------------
+
+def _output_folder(value) -> Path:
+    """The run's output folder, created now, before the data and the model load; one sentence (no traceback) when
+    it cannot be one: an existing file, a path under a file, a read-only place, a name too long."""
+    from rtpose.io.paths import output_folder
+    from rtpose.utils.names import check_name_length
+
+    if value is None or not str(value).strip():
+        raise ConfigError("No output folder: pass --output DIR (or set output: in the config).")
+    return output_folder(check_name_length(str(value), "output folder (--output)"), "output folder (--output)")
+
+
 def train(config: dict | None, resume: str | os.PathLike | None = None, progress: bool = True,
           log: Callable[[str], None] = print, resume_overrides: dict | None = None,
           stop_requested: Callable[[], bool] = lambda: False) -> dict:
@@ -337,7 +350,7 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
         config = merged(state["config"], resume_overrides or {})
         log(f"{PROG}: resuming {resume} after epoch {state['epoch']}")
     task = task_of(config)
-    output = Path(str(config["output"])).expanduser()
+    output = _output_folder(config["output"])
     device = resolve_torch_device(str(config.get("device") or "auto"))
     if config["train"].get("threads"):
         torch.set_num_threads(int(config["train"]["threads"]))
@@ -369,9 +382,8 @@ def train(config: dict | None, resume: str | os.PathLike | None = None, progress
         if state.get("rng"):
             set_rng_state(state["rng"])
 
-    output.mkdir(parents=True, exist_ok=True)
     clean_temporaries(output)
-    (output / "config.yaml").write_text(dump_config(config))
+    atomic_write_bytes(output / "config.yaml", dump_config(config).encode())
     metrics = MetricsLog(output, start_epoch if state is not None else None, task.fields)
     meta = task.meta(config, model)
     epochs = int(t["epochs"])

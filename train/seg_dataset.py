@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, DatasetError, load_coco
+from rtpose.errors import DatasetError
+from rtpose.eval.keypoints import COCO_IMREAD_FLAGS, load_coco
 from rtpose.eval.parts import IGNORE_INDEX
 from rtpose.pose.crops import box_to_center_size, normalize_crops, warp_crop
 from train.augment import AugmentConfig, random_crop, sample_transform
@@ -60,6 +61,88 @@ def person_labels(coco, image_id: int, person_class: int = PERSON_CLASS) -> np.n
     return labels
 
 
+def _rle_string_counts(text: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``), or ValueError."""
+    counts: list[int] = []
+    p = 0
+    while p < len(text):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(text):
+                raise ValueError("its compressed RLE string ends inside a number")
+            c = ord(text[p]) - 48
+            if not 0 <= c < 64:
+                raise ValueError(f"its compressed RLE string holds {text[p]!r}, not a COCO RLE character")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def segmentation_problem(segmentation, height: int, width: int) -> str | None:
+    """Why pycocotools could not make a mask of ``segmentation`` for a ``height`` x ``width`` image (a few words),
+    or None when it is a valid polygon list, uncompressed RLE or compressed RLE.
+
+    Checked before training, because pycocotools fails on such input with an unrelated exception (``input type is
+    not supported``, ``Argument 'bb' has incorrect type``) or silently decodes a damaged RLE into garbage.
+    """
+    import math
+
+    if isinstance(segmentation, list):
+        if not segmentation:
+            return "its polygon list is empty"
+        for polygon in segmentation:
+            if not isinstance(polygon, list):
+                return f"a polygon is a {type(polygon).__name__}, not a list of x, y numbers"
+            if len(polygon) < 6 or len(polygon) % 2:
+                return f"a polygon has {len(polygon)} numbers (a polygon needs x, y pairs of at least 3 points)"
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in polygon):
+                return "a polygon holds something that is not a finite number"
+        return None
+    if not isinstance(segmentation, dict):
+        return f"it is a {type(segmentation).__name__}, neither polygons nor RLE"
+    size, counts = segmentation.get("size"), segmentation.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)):
+        return "its RLE has no [height, width] size"
+    if tuple(size) != (int(height), int(width)):
+        return f"its RLE is for {size[0]}x{size[1]} pixels but the image is {height}x{width}"
+    if isinstance(counts, str):
+        try:
+            runs = _rle_string_counts(counts)
+        except ValueError as exc:
+            return str(exc)
+    elif isinstance(counts, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
+        runs = counts
+    else:
+        return "its RLE counts are neither a list of whole numbers nor a compressed string"
+    if any(v < 0 for v in runs):
+        return "its RLE has a negative run length"
+    if sum(runs) != height * width:
+        return f"its RLE runs cover {sum(runs)} pixels, not the image's {height * width}"
+    return None
+
+
+def check_segmentations(coco, image_ids, ann_file: Path) -> None:
+    """One sentence (:class:`~rtpose.errors.DatasetError`) for the first person annotation of ``image_ids`` whose
+    ``segmentation`` pycocotools cannot read, naming the annotation, its image and what is wrong."""
+    for image_id in image_ids:
+        info = coco.imgs[image_id]
+        for ann in coco.imgToAnns.get(image_id, []):
+            if ann.get("category_id", 1) != 1 or not ann.get("segmentation"):
+                continue
+            problem = segmentation_problem(ann["segmentation"], int(info["height"]), int(info["width"]))
+            if problem:
+                raise DatasetError(
+                    f"{ann_file.name}: the segmentation of annotation {ann.get('id')} (image "
+                    f"{info.get('file_name', image_id)}) is malformed: {problem}; fix or remove that annotation.")
+
+
 def load_mask_images(ann_file: str | os.PathLike, images_dir: str | os.PathLike) -> tuple[object, list[MaskImage]]:
     """``(coco, images)``: the annotation file and its images that hold at least one person with a
     ``segmentation``, after checking that they exist."""
@@ -72,6 +155,7 @@ def load_mask_images(ann_file: str | os.PathLike, images_dir: str | os.PathLike)
     if not ids:
         raise DatasetError(f"{ann_file} has no person annotation with a 'segmentation' (polygons or RLE), so "
                            "there are no person masks to learn.")
+    check_segmentations(coco, ids, ann_file)
     images = [MaskImage(images_dir / coco.imgs[i]["file_name"], int(i), int(coco.imgs[i]["width"]),
                         int(coco.imgs[i]["height"])) for i in ids]
     missing = [m.path for m in images if not m.path.is_file()]

@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from rtpose.errors import ConfigError
 from rtpose.eval.parts import IGNORE_INDEX, confusion_matrix, scores_from_confusion
 from rtpose.models import HRNetSeg
 from train.augment import AugmentConfig
-from train.config import ConfigError, data_path, train_data
+from train.config import data_path, train_data
 from train.seg_dataset import (
     NUM_CLASSES,
     PERSON_CLASS,

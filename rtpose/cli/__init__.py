@@ -10,12 +10,14 @@ and exit non-zero.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 
 from rtpose.cli.words import cli_words
-from rtpose.errors import RtposeError
-from rtpose.log import attach_stderr, set_verbosity
+from rtpose.errors import RtposeError, render_parameter
+from rtpose.log import HANDLER, attach_stderr, set_verbosity
+from rtpose.utils.redact import redact
 
 #: command → module. ``run`` is the default when the first argument is not a command.
 COMMANDS: dict[str, str] = {
@@ -47,9 +49,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-sentence errors: ``rtpose: error: …`` and exit 2, without the usage block."""
 
     def error(self, message: str):
-        from rtpose.io.sources import redact_text  # argparse quotes what was typed: a URL's password too
-
-        self.exit(2, f"{self.prog.split()[0]}: error: {redact_text(message)} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog.split()[0]}: error: {redact(message)} (see '{self.prog} --help')\n")
 
 
 #: Entry point group through which installed applications add commands (``gui = "gui.command"``).
@@ -89,9 +89,27 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``rtpose`` console script; returns the exit code."""
+    """Entry point of the ``rtpose`` console script; returns the exit code.
+
+    Called without ``argv`` (the console script, ``python -m rtpose``), the process itself ends after a
+    Ctrl-C: see :func:`_exit_interrupted`.
+    """
+    process = argv is None
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt as exc:  # rtpose.engine.signals.Interrupted says by which signal and during what
+        print(f"rtpose: {redact(str(exc)) or 'interrupted'}", file=sys.stderr)
+        code = getattr(exc, "exit_code", 130)
+        if process:
+            _exit_interrupted(code)
+        return code
+
+
+def _main(argv: list[str]) -> int:
+    from rtpose.compat import quiet_ffmpeg
+
     attach_stderr(translate=cli_words)
-    argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_ffmpeg()
     if argv and argv[0] == "--version":
         from rtpose import __version__
 
@@ -100,22 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     known = commands()
     command = argv.pop(0) if argv and argv[0] in known else "run"
     if command == "run" and argv and not argv[0].startswith("-"):
-        from rtpose.io.sources import redact_text
-
-        print(f"rtpose: error: {redact_text(_unknown_command(argv[0], known))}", file=sys.stderr)
+        print(f"rtpose: error: {redact(_unknown_command(argv[0], known))}", file=sys.stderr)
         return 2
+    parser = None
     try:
         parser = build_parser(command)
+        HANDLER.translate = functools.partial(in_flags, parser)  # log lines name this command's flags too
         args = parser.parse_args(argv)
         set_verbosity(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
         return int(args._main(args) or 0)
     except RtposeError as exc:
-        print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"rtpose: error: {error_sentence(exc, parser)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:  # rtpose.engine.signals.Interrupted says by which signal and during what
-        _forget_unhandled_interrupt()
-        print(f"rtpose: {str(exc) or 'interrupted'}", file=sys.stderr)
-        return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # the reader went away (rtpose cache | head): not an error of ours
         import os
 
@@ -123,18 +137,50 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-def _forget_unhandled_interrupt() -> None:
-    """Let our exit code stand after a Ctrl-C that we handled.
+def flag_for(parser: argparse.ArgumentParser | None, parameter: str | None) -> str | None:
+    """The command line's flag for a Python parameter (``input_size`` → ``--input-size``), from the parser's own
+    options; None when the parser has no option for it."""
+    if parser is None or not parameter:
+        return None
+    for action in parser._actions:  # argparse keeps no public list of its options
+        if action.dest == parameter and action.option_strings:
+            return max(action.option_strings, key=len)
+    return None
 
-    CPython 3.11 marks a KeyboardInterrupt raised inside ``exec``'d code (dataclasses and namedtuple build their
-    methods so, e.g. while a module imports) as unhandled even when it is caught, and then ends the process by
-    SIGINT (exit status -2) instead of with our 130. Clearing the mark is harmless where it does not exist.
+
+def in_flags(parser: argparse.ArgumentParser | None, text: str) -> str:
+    """A library sentence in the command line's words: each ``parameter=value`` of an option of ``parser`` written
+    as its flag (``input_size=(256, 192)`` → ``--input-size 256x192``), then the words every command shares
+    (:func:`rtpose.cli.words.cli_words`)."""
+    if parser is not None and "=" in text:
+        for action in parser._actions:  # argparse keeps no public list of its options
+            if action.option_strings and action.dest != "help":
+                text = render_parameter(text, action.dest, max(action.option_strings, key=len))
+    return cli_words(text)
+
+
+def error_sentence(exc: RtposeError, parser: argparse.ArgumentParser | None = None) -> str:
+    """An error's sentence in the command line's words: its parameter as the parser's flag, secrets hidden."""
+    return redact(in_flags(parser, exc.render(flag_for(parser, exc.parameter))))
+
+
+def _exit_interrupted(code: int) -> None:
+    """End the process with ``code`` (130 after Ctrl-C) once a KeyboardInterrupt has been handled.
+
+    CPython marks a KeyboardInterrupt that passed through ``exec``'d code (dataclasses and namedtuple build their
+    methods so, e.g. while a module imports) as unhandled even when it was caught, and would end the process by
+    SIGINT (exit status -2) instead of with our code. By now every ``finally`` and context manager of the run has
+    closed its files, so the outputs are flushed and the process ends here with ``os._exit``.
     """
     import contextlib
-    import ctypes
+    import logging
+    import os
 
-    with contextlib.suppress(ValueError, AttributeError, OSError):
-        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _unknown_command(word: str, known) -> str:

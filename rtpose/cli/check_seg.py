@@ -42,7 +42,7 @@ def seg_weights(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
     from rtpose.weights.registry import REGISTRY, cached_path, resolve_weights
 
     if args.seg_weights:
-        path = resolve_weights(args.seg_weights)
+        path = resolve_weights(args.seg_weights, parameter="seg_weights")
         return path, path.name
     entry = REGISTRY.get(DEFAULT_SEG_WEIGHTS[args.seg])
     if entry is not None and cached_path(entry).is_file():

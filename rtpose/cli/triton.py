@@ -35,8 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.errors import RtposeError
-    from rtpose.export.triton import export_repository
+    from rtpose.errors import RtposeError, WeightsError
+    from rtpose.export.triton import export_triton_repository
+    from rtpose.pose.detector import DEFAULT_DETECTOR
 
     if args.no_detector and args.detector:
         raise RtposeError("--no-detector and --detector contradict each other; pass one of them.")
@@ -46,17 +47,18 @@ def main(args: argparse.Namespace) -> int:
     if args.queue_timeout_ms <= 0:
         raise RtposeError(f"--queue-timeout-ms must be above 0, not {args.queue_timeout_ms:g}.")
 
-    folder = export_repository(
-        args.weights, args.repo, input_hw=args.input_size, python_backend=args.python_backend, engine=args.engine,
-        max_batch=args.max_batch, instances=args.instances, gpu=not args.cpu,
-        queue_timeout_us=int(args.queue_timeout_ms * 1000),
-    )
-    print(folder)
-    if not args.no_detector:
-        from rtpose.export.triton import export_detector
-        from rtpose.pose.detector import DEFAULT_DETECTOR
-
-        print(export_detector(args.detector or DEFAULT_DETECTOR, args.repo, instances=args.instances, gpu=not args.cpu,
-                              trusted=args.trust_detector, python_backend=args.python_backend,
-                              queue_timeout_us=int(args.queue_timeout_ms * 1000)))
+    try:
+        folders = export_triton_repository(
+            args.weights, args.repo, detector=None if args.no_detector else (args.detector or DEFAULT_DETECTOR),
+            trust_detector=args.trust_detector, input_hw=args.input_size, python_backend=args.python_backend,
+            engine=args.engine, max_batch=args.max_batch, instances=args.instances, gpu=not args.cpu,
+            queue_timeout_us=int(args.queue_timeout_ms * 1000),
+        )
+    except WeightsError as exc:
+        if exc.parameter != "detector" or args.detector:
+            raise
+        raise WeightsError(f"{exc.render('--detector').rstrip('.')}, or --no-detector to write the pose model only.",
+                           parameter="detector") from None
+    for folder in folders:
+        print(folder)
     return 0

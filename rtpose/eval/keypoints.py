@@ -42,7 +42,7 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from rtpose.errors import RtposeError
+from rtpose.errors import DatasetError, RtposeError
 from rtpose.log import say, warn
 from rtpose.pose.crops import box_to_center_size
 from rtpose.pose.estimator import TopDownEstimator
@@ -59,10 +59,6 @@ KEYPOINT_SCORE_THR = 0.2
 METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 #: pycocotools' ``segm`` metrics, in its order.
 MASK_METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-
-
-class DatasetError(RtposeError):
-    """An annotation, result or image file that cannot be used for evaluation."""
 
 
 def instance_score(keypoints: np.ndarray, box_score: float = 1.0, thr: float = KEYPOINT_SCORE_THR) -> float:

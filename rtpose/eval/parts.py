@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtpose.eval.keypoints import DatasetError
+from rtpose.errors import DatasetError, InputError
 from rtpose.seg.classes import SegClassSet, get_class_set
 
 #: Label value of pixels that are not scored.
@@ -47,15 +47,15 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int,
     gt = np.asarray(gt).astype(np.int64, copy=False)
     pred = np.asarray(pred).astype(np.int64, copy=False)
     if gt.shape != pred.shape:
-        raise ValueError(f"label maps differ in size: ground truth {gt.shape}, prediction {pred.shape}")
+        raise InputError(f"pred= is {pred.shape} but the ground truth gt= is {gt.shape}; label maps must be one size.")
     keep = gt != ignore_index
     g, p = gt[keep], pred[keep]
     if g.size and (g.min() < 0 or g.max() >= num_classes):
-        raise ValueError(f"ground-truth label {int(g.max() if g.max() >= num_classes else g.min())} is not a "
-                         f"class of {num_classes} (nor {ignore_index}, ignore)")
+        raise InputError(f"gt= holds the label {int(g.max() if g.max() >= num_classes else g.min())} is not a "
+                         f"class of {num_classes} (nor {ignore_index}, ignore).", parameter="gt")
     if p.size and (p.min() < 0 or p.max() >= num_classes):
-        raise ValueError(f"predicted label {int(p.max() if p.max() >= num_classes else p.min())} is not a class "
-                         f"of {num_classes}")
+        raise InputError(f"pred= holds the label {int(p.max() if p.max() >= num_classes else p.min())} is not a class "
+                         f"of {num_classes}.", parameter="pred")
     return np.bincount(g * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from rtpose.engine.signals import stop_signals_raise
-from rtpose.export.sidecar import artifact_lock, atomic_write_bytes
+from rtpose.export.sidecar import artifact_lock, atomic_write_bytes, search_dirs
 from rtpose.log import say
 
 #: Sidecar ``format`` of a detector export.
@@ -47,7 +47,16 @@ def sidecar_of(folder: Path) -> Path:
 
 
 def read_export(weights: str | os.PathLike, sha256: str, imgsz: int, engines: str | os.PathLike) -> dict | None:
-    """The sidecar of a usable cached export of these weights at ``imgsz``, else None."""
+    """The sidecar of a usable cached export of these weights at ``imgsz`` (in ``engines``, or a legacy ``./engines``
+    when ``engines`` is the default folder), else None."""
+    for folder in search_dirs(engines):
+        found = _read_export_in(weights, sha256, imgsz, folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _read_export_in(weights: str | os.PathLike, sha256: str, imgsz: int, engines: Path) -> dict | None:
     folder = export_folder(weights, sha256, engines)
     try:
         meta = json.loads(sidecar_of(folder).read_text())
@@ -109,8 +118,11 @@ def ensure_openvino_export(
 def _export_locked(weights, sha256: str, imgsz: int, engines: Path, folder: Path, torch_model, log) -> dict[str, Any]:
     """:func:`ensure_openvino_export` once it holds the export's lock."""
     import openvino
-    import ultralytics
-    from ultralytics import YOLO
+
+    from rtpose.compat import import_ultralytics
+
+    ultralytics = import_ultralytics()
+    YOLO = ultralytics.YOLO  # noqa: N806 (Ultralytics' class name)
 
     log(f"no OpenVINO export of the detector {Path(weights).name} in {engines}; "
         "Ultralytics exports it once (kept there)")
@@ -136,6 +148,7 @@ def _export_locked(weights, sha256: str, imgsz: int, engines: Path, folder: Path
     ms_openvino = time_detector(YOLO(str(folder), task="detect"), imgsz)
     meta = {
         "format": FORMAT,
+        "file": folder.name,
         "weights": str(Path(weights).resolve()),
         "detector_sha256": sha256,
         "imgsz": imgsz,

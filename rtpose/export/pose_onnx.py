@@ -34,6 +34,7 @@ from rtpose.export.sidecar import (
     artifact_stem,
     default_engines_dir,
     find_artifacts,
+    sidecar_path,
     size_text,
     temp_path,
     write_sidecar,
@@ -161,7 +162,28 @@ def export_onnx(
 
 def _export_locked(model, weights: Path, sha: str, path: Path, input_hw, fp16: bool, opset: int, verify: bool,
                    crops, crops_label: str, log: Callable[[str], None]) -> Path:
-    """:func:`export_onnx` once it holds the artefact's lock."""
+    """:func:`export_onnx` once it holds the artefact's lock. A failed check or verification, an error or a stop
+    signal removes the file it wrote: no ONNX file without its sidecar is left behind."""
+    before = _identity(path)
+    try:
+        return _export_and_record(model, weights, sha, path, input_hw, fp16, opset, verify, crops, crops_label, log)
+    except BaseException:
+        if _identity(path) != before:  # ours (an older export that is still in place stays, with its sidecar)
+            path.unlink(missing_ok=True)
+            sidecar_path(path).unlink(missing_ok=True)
+        raise
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _export_and_record(model, weights: Path, sha: str, path: Path, input_hw, fp16: bool, opset: int, verify: bool,
+                       crops, crops_label: str, log: Callable[[str], None]) -> Path:
     precision = "fp16" if fp16 else "fp32"
     log(f"exporting HRNet-W{model.width} {size_text(input_hw)} {precision} to {path} …")
     start = time.perf_counter()

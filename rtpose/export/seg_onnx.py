@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rtpose.errors import InputError
 from rtpose.export.sidecar import artifact_lock, find_artifacts, size_text, temp_path, write_sidecar
 from rtpose.log import say
 from rtpose.models import HRNetSeg
@@ -62,7 +63,7 @@ def export_seg_onnx(
         extra: more sidecar fields (:func:`ensure_seg_onnx` adds the weights and their sha256).
     """
     if opset < 17:
-        raise ValueError(f"opset {opset} is too old; rtpose exports opset 17 or later")
+        raise InputError(f"opset={opset} is too old; rtpose exports opset 17 or later.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(model).eval().cpu().float()

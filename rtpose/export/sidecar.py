@@ -24,19 +24,16 @@ from typing import Any
 from rtpose.errors import EngineError
 
 SIDECAR_VERSION = 1
-def default_engines_dir() -> Path:
-    """Where exported ONNX files and engines go when no ``--out`` is given.
+#: The TensorRT timing cache in the engines folder (one per folder, reused by every build there).
+TIMING_CACHE = "timing.cache"
 
-    ``$RTPOSE_ENGINES`` if set; else ``./engines`` when the current directory has one (a source
-    checkout); else ``$RTPOSE_CACHE/engines`` (default ``~/.cache/rtpose/engines``).
-    """
-    env = os.environ.get("RTPOSE_ENGINES")
-    if env:
-        return Path(env)
-    if Path("engines").is_dir():
-        return Path("engines")
-    cache = os.environ.get("RTPOSE_CACHE")
-    return (Path(cache) if cache else Path.home() / ".cache" / "rtpose") / "engines"
+
+def default_engines_dir() -> Path:
+    """Where exported ONNX files and engines go when no ``--out`` is given: ``$RTPOSE_ENGINES`` or
+    ``<cache>/engines`` (:func:`rtpose.settings.engines_dir`; never the current directory)."""
+    from rtpose.settings import engines_dir
+
+    return engines_dir()
 
 
 def sidecar_path(artifact: str | os.PathLike) -> Path:
@@ -249,18 +246,45 @@ def engine_matches(meta: dict[str, Any], **machine: Any) -> bool:
     return True
 
 
-def find_artifacts(directory: str | os.PathLike, suffix: str) -> list[tuple[Path, dict[str, Any]]]:
-    """``(artifact, sidecar)`` for every readable sidecar of a ``*suffix`` file that exists in ``directory``."""
+_legacy_noted: set[Path] = set()
+
+
+def search_dirs(directory: str | os.PathLike) -> list[Path]:
+    """The folders searched for artefacts of ``directory``: itself and, when it is the default engines folder, an
+    ``./engines`` folder an older rtpose exported to (:func:`rtpose.settings.legacy_engines_dir`; said once)."""
+    from rtpose.log import say
+    from rtpose.settings import legacy_engines_dir
+
     directory = Path(directory)
+    legacy = legacy_engines_dir()
+    if legacy is None:
+        return [directory]
+    try:
+        is_default = directory.resolve() == default_engines_dir().resolve()
+    except OSError:
+        is_default = False
+    if not is_default:
+        return [directory]
+    if legacy not in _legacy_noted:
+        _legacy_noted.add(legacy)
+        say(f"note: also reading exports from {legacy} (an older rtpose's engines folder in the current directory); "
+            f"new exports go to {directory} (move the files there, or set RTPOSE_ENGINES={legacy})")
+    return [directory, legacy]
+
+
+def find_artifacts(directory: str | os.PathLike, suffix: str) -> list[tuple[Path, dict[str, Any]]]:
+    """``(artifact, sidecar)`` for every readable sidecar of a ``*suffix`` file in ``directory`` (and, for the
+    default engines folder, in a legacy ``./engines``: :func:`search_dirs`)."""
     found = []
-    if not directory.is_dir():
-        return found
-    for side in sorted(directory.glob(f"*{suffix}.json")):
-        artifact = side.with_name(side.name[: -len(".json")])
-        if not artifact.is_file():
+    for folder in search_dirs(directory):
+        if not folder.is_dir():
             continue
-        try:
-            found.append((artifact, read_sidecar(artifact)))
-        except EngineError:
-            continue
+        for side in sorted(folder.glob(f"*{suffix}.json")):
+            artifact = side.with_name(side.name[: -len(".json")])
+            if not artifact.is_file():
+                continue
+            try:
+                found.append((artifact, read_sidecar(artifact)))
+            except EngineError:
+                continue
     return found

@@ -28,6 +28,7 @@ from typing import Any
 
 from rtpose.errors import EngineError, RtposeError
 from rtpose.export.sidecar import (
+    TIMING_CACHE,
     atomic_write_bytes,
     default_engines_dir,
     read_sidecar,
@@ -38,7 +39,6 @@ from rtpose.log import say
 from rtpose.runtime.tensorrt_runtime import check_trt, gpu_info, import_tensorrt
 from rtpose.utils.hashing import file_sha256
 
-TIMING_CACHE = "timing.cache"
 DEFAULT_MAX_BATCH = 32
 DEFAULT_OPT_BATCH = 8
 DEFAULT_WORKSPACE_GB = 4.0

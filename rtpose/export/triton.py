@@ -14,8 +14,10 @@ The weights' sha256, keypoint set and input size are model ``parameters`` that t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -215,22 +217,34 @@ def detector_config_text(onnx_path: Path, *, max_batch: int, instances: int, kin
     return "\n".join(lines) + "\n"
 
 
-def _detector_file(detector: str | os.PathLike) -> Path:
-    """The detector's ``.pt`` file: ``detector`` itself, or the file Ultralytics resolves a model name to."""
-    from rtpose.errors import RtposeError
+def detector_file(detector: str | os.PathLike) -> Path:
+    """The detector's ``.pt`` file: ``detector`` itself, or the file Ultralytics resolves a model name to (it downloads
+    a model it knows by name once); one sentence when neither works (e.g. offline)."""
+    from rtpose.errors import WeightsError, exception_gist
+    from rtpose.utils.redact import redact
 
-    path = Path(detector)
+    path = Path(detector).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise WeightsError(f"detector={str(detector)!r} is a folder; give the YOLO .pt file to export.",
+                           parameter="detector")
     if os.sep in str(detector) or path.suffix != ".pt":
-        raise RtposeError(f"--detector {detector} is not a file; pass the YOLO .pt file to export.")
-    from rtpose.pose.detector import import_ultralytics, ultralytics_to_debug
+        raise WeightsError(f"detector={str(detector)!r} is not a file; give the YOLO .pt file to export.",
+                           parameter="detector")
+    from rtpose.compat import import_ultralytics, ultralytics_to_debug
 
     import_ultralytics()
     from ultralytics import YOLO
 
-    with ultralytics_to_debug():
-        return Path(YOLO(str(detector), task="detect").ckpt_path)  # Ultralytics fetches a model it knows by name
+    try:
+        with ultralytics_to_debug():
+            return Path(YOLO(str(detector), task="detect").ckpt_path)
+    except Exception as exc:  # Ultralytics raises ConnectionError, FileNotFoundError, AttributeError … offline
+        raise WeightsError(
+            f"Could not get the detector {redact(detector)}: Ultralytics could not fetch it "
+            f"({redact(exception_gist(exc))}); pass detector= with a YOLO .pt file you have.",
+            parameter="detector") from None
 
 
 def export_detector(detector: str | os.PathLike, repo: str | os.PathLike, imgsz: int = 640, max_batch: int = 16,
@@ -241,36 +255,44 @@ def export_detector(detector: str | os.PathLike, repo: str | os.PathLike, imgsz:
     width, height in input pixels), with its config.pbtxt; returns the model's folder.
 
     ``python_backend``: the ONNX file run by ONNX Runtime in Triton's Python backend (CPU), as for the pose model.
-    The detector file's sha256 is the parameter ``detector_sha256``.
+    The detector file's sha256 is the parameter ``detector_sha256``. The model folder is written beside ``repo``
+    and moved in when complete (:func:`staged_models`): a failed export leaves ``repo`` as it was.
     """
     import tempfile
 
-    from rtpose.pose.detector import check_detector_pickle, import_ultralytics, ultralytics_to_debug
+    from rtpose.compat import import_ultralytics, ultralytics_to_debug
+    from rtpose.errors import WeightsError, exception_gist
+    from rtpose.pose.detector import check_detector_pickle
     from rtpose.utils.hashing import file_sha256
 
-    detector = _detector_file(detector)
+    detector = detector_file(detector)
     check_detector_pickle(detector, trusted=trusted)
     import_ultralytics()
     from ultralytics import YOLO
 
-    folder = Path(repo) / DETECTOR_NAME
-    (folder / "1").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, ultralytics_to_debug():
-        copy = Path(tmp) / detector.name
-        shutil.copyfile(detector, copy)  # Ultralytics writes the export next to the file it loaded
-        made = YOLO(str(copy), task="detect").export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False,
-                                                     half=False, verbose=False)
-        shutil.move(str(made), folder / "1" / "model.onnx")
-    parameters = {"detector_sha256": file_sha256(detector), "imgsz": str(int(imgsz))}
-    if python_backend:
-        (folder / "1" / "model.py").write_text(PYTHON_MODEL)
-        if ort_threads:
-            parameters["ort_threads"] = str(int(ort_threads))
-    kind = "KIND_GPU" if gpu and not python_backend else "KIND_CPU"
-    (folder / "config.pbtxt").write_text(detector_config_text(
-        folder / "1" / "model.onnx", max_batch=max_batch, instances=instances, kind=kind, python=python_backend,
-        parameters=parameters, queue_timeout_us=queue_timeout_us))
-    return folder
+    with staged_models(repo) as stage:
+        folder = stage / DETECTOR_NAME
+        (folder / "1").mkdir(parents=True)
+        with tempfile.TemporaryDirectory() as tmp, ultralytics_to_debug():
+            copy = Path(tmp) / detector.name
+            shutil.copyfile(detector, copy)  # Ultralytics writes the export next to the file it loaded
+            try:
+                made = YOLO(str(copy), task="detect").export(format="onnx", imgsz=imgsz, dynamic=True,
+                                                             simplify=False, half=False, verbose=False)
+            except Exception as exc:  # Ultralytics' exporter raises many types
+                raise WeightsError(f"Ultralytics could not export the detector {detector} to ONNX "
+                                   f"({exception_gist(exc)}).", parameter="detector") from None
+            shutil.move(str(made), folder / "1" / "model.onnx")
+        parameters = {"detector_sha256": file_sha256(detector), "imgsz": str(int(imgsz))}
+        if python_backend:
+            (folder / "1" / "model.py").write_text(PYTHON_MODEL)
+            if ort_threads:
+                parameters["ort_threads"] = str(int(ort_threads))
+        kind = "KIND_GPU" if gpu and not python_backend else "KIND_CPU"
+        (folder / "config.pbtxt").write_text(detector_config_text(
+            folder / "1" / "model.onnx", max_batch=max_batch, instances=instances, kind=kind, python=python_backend,
+            parameters=parameters, queue_timeout_us=queue_timeout_us))
+    return Path(repo).expanduser() / DETECTOR_NAME
 
 
 def export_repository(
@@ -290,44 +312,148 @@ def export_repository(
     ``python_backend``: Triton's Python backend runs the ONNX file with ONNX Runtime (CPU; what a
     ``tritonserver`` without the ONNX Runtime backend can serve). ``engine``: a TensorRT plan built from
     the uint8 graph (``model.onnx`` of this repository) for the target GPU; it is copied as ``model.plan``.
+    The model folder is written beside ``repo`` and moved in when complete (:func:`staged_models`).
     """
     from rtpose.errors import RtposeError
     from rtpose.utils.hashing import file_sha256
     from rtpose.weights.pose import checkpoint_keypoint_set, load_pose_model, trained_input_hw
     from rtpose.weights.registry import resolve_weights
 
+    _check_engine_file(engine)
     weights = resolve_weights(None if weights is None else str(weights))
     input_hw = tuple(input_hw or trained_input_hw(weights) or (256, 192))
     if input_hw[0] % 4 or input_hw[1] % 4:
-        raise RtposeError(f"input size {input_hw} must be a multiple of 4 in both directions.")
+        raise RtposeError(f"input_size={input_hw} must be a multiple of 4 in both directions.")
     model = load_pose_model(weights)
-    folder = Path(repo) / MODEL_NAME
-    version = folder / "1"
-    version.mkdir(parents=True, exist_ok=True)
-    export_uint8_onnx(model, version / "model.onnx", input_hw)
-    parameters = {
-        "weights_sha256": file_sha256(weights),
-        "keypoints": checkpoint_keypoint_set(weights).name,
-        "num_joints": str(int(model.num_joints)),
-        "input_size": f"{input_hw[0]}x{input_hw[1]}",
-        "model": f"hrnet_w{model.width}",
-    }
-    if python_backend:
-        platform, kind = "python", "KIND_CPU"
-        (version / "model.py").write_text(PYTHON_MODEL)
-        if ort_threads:
-            parameters["ort_threads"] = str(int(ort_threads))
-    elif engine is not None:
-        platform, kind = "tensorrt_plan", "KIND_GPU"
-        shutil.copyfile(engine, version / "model.plan")
-    else:
-        platform, kind = "onnxruntime_onnx", "KIND_GPU" if gpu else "KIND_CPU"
-    (folder / "config.pbtxt").write_text(config_text(
-        platform=platform, input_hw=input_hw, num_joints=int(model.num_joints), max_batch=max_batch,
-        instances=instances, kind=kind, parameters=parameters, queue_timeout_us=queue_timeout_us,
-    ))
-    return folder
+    with staged_models(repo) as stage:
+        folder = stage / MODEL_NAME
+        version = folder / "1"
+        version.mkdir(parents=True)
+        export_uint8_onnx(model, version / "model.onnx", input_hw)
+        parameters = {
+            "weights_sha256": file_sha256(weights),
+            "keypoints": checkpoint_keypoint_set(weights).name,
+            "num_joints": str(int(model.num_joints)),
+            "input_size": f"{input_hw[0]}x{input_hw[1]}",
+            "model": f"hrnet_w{model.width}",
+        }
+        if python_backend:
+            platform, kind = "python", "KIND_CPU"
+            (version / "model.py").write_text(PYTHON_MODEL)
+            if ort_threads:
+                parameters["ort_threads"] = str(int(ort_threads))
+        elif engine is not None:
+            platform, kind = "tensorrt_plan", "KIND_GPU"
+            shutil.copyfile(Path(engine).expanduser(), version / "model.plan")
+        else:
+            platform, kind = "onnxruntime_onnx", "KIND_GPU" if gpu else "KIND_CPU"
+        (folder / "config.pbtxt").write_text(config_text(
+            platform=platform, input_hw=input_hw, num_joints=int(model.num_joints), max_batch=max_batch,
+            instances=instances, kind=kind, parameters=parameters, queue_timeout_us=queue_timeout_us,
+        ))
+    return Path(repo).expanduser() / MODEL_NAME
+
+
+def _check_engine_file(engine: str | os.PathLike | None) -> None:
+    """One sentence, before anything is written, when ``engine`` is given but is not a file."""
+    from rtpose.errors import EngineError
+
+    if engine is not None and not Path(engine).expanduser().is_file():
+        what = "is a folder" if Path(engine).expanduser().is_dir() else "does not exist"
+        raise EngineError(f"engine={str(engine)!r} {what}; give the TensorRT plan built from this repository's "
+                          "model.onnx.", parameter="engine")
+
+
+@contextlib.contextmanager
+def staged_models(repo: str | os.PathLike) -> Iterator[Path]:
+    """A new folder to write model folders into; when the block ends without error, each model folder in it
+    replaces the one of that name in ``repo`` (created when missing), else ``repo`` is left as it was.
+
+    The stage is a temporary folder beside ``repo`` (``.rtpose-stage.PID.RAND.part``, a name ``rtpose cache clean`` and
+    the next export know as a leftover), so the moves are renames on one file system. A repository that did not
+    exist before and that a failure leaves empty is removed. Raises one sentence (:func:`rtpose.io.paths.output_folder`)
+    when ``repo`` cannot be a folder rtpose writes in (a file, a read-only place, a name too long).
+    """
+    from rtpose.errors import OutputError
+    from rtpose.export.sidecar import temp_path
+    from rtpose.io.paths import output_folder
+    from rtpose.utils.names import check_name_length
+
+    repo = check_name_length(repo, "model repository")
+    existed = repo.is_dir()
+    output_folder(repo, "model repository")
+    stage = temp_path(repo.parent / "rtpose-stage")  # short: a repository name at the length limit still fits
+    try:
+        try:
+            stage.mkdir()
+        except OSError as exc:
+            raise OutputError(f"Cannot write beside the model repository {repo} ({exc.strerror or exc}); the "
+                              "models are written there first and then moved in.") from None
+        yield stage
+        for model in sorted(stage.iterdir()):
+            _replace_folder(model, repo / model.name)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                repo.rmdir()  # only when empty: whatever else is there stays
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put the folder ``new`` at ``target`` by renames; an old ``target`` is removed once the new one is in place."""
+    from rtpose.export.sidecar import temp_path
+
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = temp_path(target)
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export_triton_repository(
+    weights: str | os.PathLike | None,
+    repo: str | os.PathLike,
+    *,
+    detector: str | os.PathLike | None = None,
+    trust_detector: bool = False,
+    input_hw: tuple[int, int] | None = None,
+    python_backend: bool = False,
+    engine: str | os.PathLike | None = None,
+    max_batch: int = 64,
+    instances: int = 1,
+    gpu: bool = True,
+    queue_timeout_us: int = QUEUE_TIMEOUT_US,
+) -> list[Path]:
+    """Write the whole repository: the pose model and, unless ``detector`` is None, the YOLO detector; returns the
+    model folders. All or nothing: the detector is resolved and checked before anything is written, both models are
+    written into one stage beside ``repo``, and only a complete set is moved in (a failure or a stop signal leaves
+    ``repo`` as it was)."""
+    from rtpose.engine.signals import stop_signals_raise
+    from rtpose.pose.detector import check_detector_pickle
+
+    _check_engine_file(engine)
+    with stop_signals_raise(f"writing the model repository {repo}"):
+        if detector is not None:
+            detector = detector_file(detector)
+            check_detector_pickle(detector, trusted=trust_detector)
+        with staged_models(repo) as stage:
+            export_repository(weights, stage, input_hw=input_hw, python_backend=python_backend, engine=engine,
+                              max_batch=max_batch, instances=instances, gpu=gpu, queue_timeout_us=queue_timeout_us)
+            if detector is not None:
+                export_detector(detector, stage, instances=instances, gpu=gpu, trusted=trust_detector,
+                                python_backend=python_backend, queue_timeout_us=queue_timeout_us)
+    names = [MODEL_NAME] + ([DETECTOR_NAME] if detector is not None else [])
+    return [Path(repo).expanduser() / name for name in names]
 
 
 __all__ = ["DETECTOR_NAME", "INPUT", "MODEL_NAME", "OUTPUT", "Uint8Graph", "config_text", "detector_config_text",
-           "export_detector", "export_repository", "export_uint8_onnx", "onnx_io"]
+           "detector_file", "export_detector", "export_repository", "export_triton_repository", "export_uint8_onnx",
+           "onnx_io", "staged_models"]

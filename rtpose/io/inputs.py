@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtpose.errors import RtposeError, SourceError
+from rtpose.errors import InputError, SourceError
 from rtpose.io.sources import Frame, FrameSource
 from rtpose.utils.timing import now
 
@@ -40,10 +40,6 @@ CROP_BATCH_BYTES = 2 << 30
 SEG_MAX_ASPECT = 4
 #: Boxes may reach this many image sizes beyond the image (a person cut by the border); further is refused.
 BOX_REACH = 4
-
-
-class InputError(RtposeError, ValueError):
-    """An argument that cannot be what the parameter needs (one sentence naming the parameter)."""
 
 
 def describe(value) -> str:

@@ -12,11 +12,12 @@ import tempfile
 from pathlib import Path
 
 from rtpose.errors import OutputError, RtposeError
+from rtpose.utils.names import check_name_length
 
 
 def output_folder(path: str | os.PathLike, what: str = "folder") -> Path:
     """``path`` as a folder rtpose can write in (created when missing); one sentence when it cannot be."""
-    path = Path(path).expanduser()
+    path = check_name_length(path, what)
     if path.exists() and not path.is_dir():
         raise RtposeError(f"The {what} {path} is a file, not a folder.")
     try:
@@ -30,7 +31,7 @@ def output_folder(path: str | os.PathLike, what: str = "folder") -> Path:
 
 def output_file(path: str | os.PathLike, what: str = "output") -> Path:
     """``path`` as a file rtpose can create or replace; its folder must exist already."""
-    path = Path(path).expanduser()
+    path = check_name_length(path, what)
     if path.is_dir():
         raise RtposeError(f"The {what} {path} is a folder; give a file name inside it.")
     folder = path.parent

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtpose.compat import opencv_qt_fonts
 from rtpose.errors import DisplayError, OutputError, RtposeError, exception_gist, oserror_cause
 from rtpose.io.paths import output_file
 from rtpose.pose.keypoint_sets import DEFAULT_KEYPOINT_SET, KeypointSet, get_keypoint_set
@@ -425,18 +426,6 @@ def display_available() -> bool:
     return True
 
 
-def _point_opencv_qt_at_system_fonts() -> None:
-    """opencv-python's Qt looks for fonts in a folder the wheel does not ship (``QT_QPA_FONTDIR``) and warns
-    about it on every window; point it at the system's fonts instead (read when the first window opens)."""
-    current = os.environ.get("QT_QPA_FONTDIR")
-    if current is None or Path(current).is_dir():
-        return
-    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
-        if Path(folder).is_dir():
-            os.environ["QT_QPA_FONTDIR"] = folder
-            return
-
-
 class WindowSink(Sink):
     """Shows the annotated frames with ``cv2.imshow``; ``q``/Esc or closing the window sets ``stop_requested``.
 
@@ -453,7 +442,7 @@ class WindowSink(Sink):
         self.title = title
         self.stop_requested = False
         self._opened = False
-        _point_opencv_qt_at_system_fonts()
+        opencv_qt_fonts()
 
     def show(self, image: np.ndarray, wait_ms: int = 1) -> int:
         """Show one image and pump window events for ``wait_ms`` (0: until a key); returns the key or -1."""

@@ -10,27 +10,23 @@ Every problem opening a source is a :class:`~rtpose.errors.SourceError` with one
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rtpose.compat import quiet_opencv as _quiet_opencv
 from rtpose.errors import SourceError
 from rtpose.log import debug, warn
+from rtpose.utils.redact import redact_text, redact_url
 from rtpose.utils.timing import now
-
-# FFmpeg's own log lines ("[h264 @ 0x…] …", "partial file") would interleave with ours; a damaged file
-# is reported by rtpose in one sentence instead. OPENCV_FFMPEG_LOGLEVEL set by the user wins.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 #: File name endings read as still images (everything else is tried as a video).
 IMAGE_SUFFIXES = frozenset(
@@ -50,34 +46,6 @@ FPS_TOLERANCE = 0.15
 DATAGRAM_SCHEMES = ("udp://", "rtp://")
 #: A gap between two frames of a datagram stream counts as a stall from this many frame periods (and 0.5 s).
 STALL_PERIODS = 4
-
-
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_quiet_previous = 0
-
-
-@contextlib.contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's own log lines for a block: a failed open is our one-sentence SourceError instead, and a
-    stream's "Stream timeout triggered" warnings are our one line about the outage.
-
-    Process-wide; counted, so that blocks of several threads (many streams) nest and the level the
-    program had comes back when the last one ends.
-    """
-    global _quiet_depth, _quiet_previous
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            _quiet_previous = cv2.utils.logging.getLogLevel()
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        _quiet_depth += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0:
-                cv2.utils.logging.setLogLevel(_quiet_previous)
 
 
 @dataclass
@@ -803,51 +771,6 @@ class CaptureSource(FrameSource):
             self._cap = None if not reading else self._cap
         if cap is not None and not reading:
             cap.release()
-
-
-#: Query parameters whose values are hidden: any key that contains one of these words (``pwd``, ``api_key``,
-#: ``X-Amz-Signature``, ``access_token``, ``user`` …). Hiding a harmless value is better than showing a secret.
-_SECRET_KEY_WORDS = ("pass", "pwd", "token", "key", "auth", "secret", "sig", "cred", "session", "user", "login",
-                     "usr", "account")
-_QUERY_PARAM = re.compile(r"([?&;])([^=&;#?]*)=([^&;#?]*)")
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
-
-
-def redact_url(url: str) -> str:
-    """``url`` fit to be shown: the password of ``scheme://user:password@host`` and secret query values hidden.
-
-    Passwords may hold ``@``, ``:`` or ``/`` (the credentials end at the last ``@`` before the query); a
-    user name alone (``https://TOKEN@host``) may itself be a token and is hidden too. Query values of keys
-    such as ``user``, ``pwd``, ``password``, ``pass``, ``token``, ``key``, ``auth``, ``signature`` become ``***``.
-    Anything that is not a URL comes back unchanged.
-    """
-    text = str(url)
-    scheme, sep, rest = text.partition("://")
-    if not sep or not scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
-        return text
-    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    head, tail = rest[:cut], rest[cut:]
-    at = head.rfind("@")
-    if at > 0:
-        cred, host = head[:at], head[at + 1:]
-        user, colon, _password = cred.partition(":")
-        head = f"{user}:***@{host}" if colon and user and "/" not in user else f"***@{host}"
-    slash = head.find("/", head.rfind("@") + 1)
-    if slash >= 0:  # path parameters (``/live;password=…``) count as query values
-        head, tail = head[:slash], head[slash:] + tail
-    if tail:
-        def hide(match: re.Match) -> str:
-            sep_, key, value = match.groups()
-            secret = value and any(word in key.lower() for word in _SECRET_KEY_WORDS)
-            return f"{sep_}{key}={'***' if secret else value}"
-
-        tail = _QUERY_PARAM.sub(hide, tail)
-    return f"{scheme}://{head}{tail}"
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every URL in it passed through :func:`redact_url` (for messages that quote user input)."""
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), str(text))
 
 
 def open_source(spec: str | int | os.PathLike, *, realtime: bool = False, timeout: float = 10.0,

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rtpose.compat import import_ultralytics, ultralytics_to_debug, ultralytics_warnings_only
 from rtpose.errors import WeightsError, exception_gist
-from rtpose.log import debug
 from rtpose.runtime.devices import resolve_device
+from rtpose.settings import TRUST_DETECTOR_ENV, trust_detector
 
 #: The detector used when none is named: Ultralytics fetches this model by name on first use.
 DEFAULT_DETECTOR = "yolov8n.pt"
@@ -26,12 +24,8 @@ ANIMAL_CLASSES: tuple[int, ...] = tuple(range(14, 24))
 #: How the detector runs: ``auto`` picks Ultralytics' OpenVINO export on the CPU when it measured faster.
 RUNTIMES = ("auto", "torch", "openvino")
 #: Set to 1 to load detector files that need unsafe (arbitrary code) unpickling; ``--trust-detector`` sets it.
-TRUST_ENV = "RTPOSE_TRUST_DETECTOR"
-
-
-def detector_trusted() -> bool:
-    """Whether the user said they trust detector files that need unsafe unpickling (``$RTPOSE_TRUST_DETECTOR``)."""
-    return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+TRUST_ENV = TRUST_DETECTOR_ENV
+detector_trusted = trust_detector
 
 
 def check_detector_pickle(weights: str | os.PathLike, trusted: bool = False) -> None:
@@ -65,6 +59,7 @@ def check_detector_pickle(weights: str | os.PathLike, trusted: bool = False) -> 
         names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     except Exception:  # a damaged archive: Ultralytics' load says so in its own words
         return
+    import_ultralytics()
     from ultralytics.nn.tasks import torch_safe_load
 
     try:
@@ -91,60 +86,6 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.boxes)
-
-
-class _ToDebug(io.TextIOBase):
-    """A text stream whose lines go to the ``rtpose`` logger at debug level."""
-
-    def __init__(self) -> None:
-        self._line = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._line += text
-        *lines, self._line = self._line.split("\n")
-        for line in lines:
-            if line.strip():
-                debug(f"ultralytics: {line.strip()}")
-        return len(text)
-
-
-class _ForwardToDebug(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        debug(f"ultralytics: {record.getMessage().strip()}")
-
-
-@contextlib.contextmanager
-def ultralytics_to_debug() -> Iterator[None]:
-    """Ultralytics' banners, export reports and warnings (stdout, its logger, Python warnings) go to the
-    ``rtpose`` logger at debug level while the block runs (``--verbose`` shows them); errors still raise."""
-    logger = logging.getLogger("ultralytics")
-    handlers, propagate = logger.handlers[:], logger.propagate
-    forward = _ForwardToDebug()
-    logger.handlers, logger.propagate = [forward], False
-    try:
-        with contextlib.redirect_stdout(_ToDebug()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.handlers, logger.propagate = handlers, propagate
-
-
-def import_ultralytics():
-    """Import Ultralytics without letting it change PyTorch's CPU thread count.
-
-    Importing it sets ``torch.set_num_threads(cpu_count - 1)``, which would slow every PyTorch model of
-    the process; every import of Ultralytics in rtpose goes through here.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    import ultralytics
-
-    torch.set_num_threads(threads)
-    return ultralytics
 
 
 #: Held while a further model of a pool loads (:meth:`PersonDetector._load_another`).
@@ -313,17 +254,9 @@ class PersonDetector:
 
     def _load_quietly(self, model) -> None:
         """Compile an exported ``model`` now, without the two lines Ultralytics prints on stdout when it does."""
-        import logging
-
-        from ultralytics.utils import LOGGER
-
-        level = LOGGER.level
-        LOGGER.setLevel(logging.WARNING)
-        try:
+        with ultralytics_warnings_only():
             model.predict(np.full((self.imgsz // 2, self.imgsz, 3), 114, np.uint8), classes=list(self.classes),
                           imgsz=self.imgsz, device=self.device, verbose=False)
-        finally:
-            LOGGER.setLevel(level)
 
     def _load_another(self) -> object:
         """One more instance of the loaded model, for :attr:`models` (loaded and warmed up quietly)."""

@@ -28,11 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtpose.errors import RtposeError
-
-
-class KeypointSetError(RtposeError):
-    """An unknown keypoint set name, or a keypoint count that no set (or several sets) fits."""
+from rtpose.errors import KeypointSetError
 
 
 @dataclass(frozen=True)

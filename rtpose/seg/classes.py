@@ -23,11 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtpose.errors import RtposeError
-
-
-class SegClassesError(RtposeError):
-    """An unknown class set, or one that does not fit a model's class count."""
+from rtpose.errors import SegClassesError
 
 
 def voc_colormap(n: int = 256) -> np.ndarray:

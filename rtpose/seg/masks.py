@@ -22,6 +22,7 @@ import math
 import cv2
 import numpy as np
 
+from rtpose.errors import InputError
 from rtpose.pose.crops import crop_transform
 
 #: Output stride of HRNetSeg's logits.
@@ -146,11 +147,12 @@ def paste_crops(
     if squeeze:
         maps = maps[:, None]
     if maps.ndim != 4:
-        raise ValueError(f"maps must be (N, h, w) or (N, C, h, w), got shape {maps.shape}")
+        raise InputError(f"maps= must be (N, h, w) or (N, C, h, w), not shape {maps.shape}.")
     n, c, mh, mw = maps.shape
     if (mh, mw) != map_hw(input_hw, stride):
         expected = map_hw(input_hw, stride)
-        raise ValueError(f"maps are {mh}x{mw} but a {input_hw} crop at stride {stride} gives {expected}")
+        raise InputError(f"maps= are {mh}x{mw} but a {input_hw} crop at stride {stride} gives {expected}.",
+                         parameter="maps")
     centers = np.asarray(centers, dtype=np.float32).reshape(-1, 2)
     sizes = np.asarray(sizes, dtype=np.float32).reshape(-1, 2)
     height, width = image_hw
@@ -230,7 +232,7 @@ def split_person_mask(
     mask = np.asarray(mask)
     on = mask >= 0.5 if mask.dtype.kind == "f" else mask > 0
     if keypoints is None and boxes is None:
-        raise ValueError("split_person_mask needs keypoints= or boxes= to tell people apart")
+        raise InputError("split_person_mask needs keypoints= or boxes= to tell people apart.", parameter="keypoints")
     n = len(keypoints) if keypoints is not None else len(boxes)
     out = np.zeros((n, *on.shape), dtype=bool)
     ys, xs = np.nonzero(on)
@@ -304,7 +306,7 @@ def encode_rles(masks: np.ndarray) -> list[dict]:
     masks = np.asarray(masks)
     binary = masks >= 0.5 if masks.dtype.kind == "f" else masks > 0
     if binary.ndim != 3:
-        raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
+        raise InputError(f"masks= must be (N, H, W), not shape {masks.shape}.")
     if len(binary) == 0:
         return []
     rles = _mask_api().encode(np.asfortranarray(binary.transpose(1, 2, 0).astype(np.uint8)))

@@ -99,7 +99,8 @@ class Segmenter:
             raise RtposeError(f"Unknown seg={mode!r}; choose one of {', '.join(MODES)}.")
         check_seg_backend(backend, precision)
         self.mode = mode
-        path = resolve_weights(str(weights) if weights is not None else DEFAULT_SEG_WEIGHTS[mode])
+        path = resolve_weights(str(weights) if weights is not None else DEFAULT_SEG_WEIGHTS[mode],
+                               parameter="seg_weights")
         self.weights = path
         self.classes = checkpoint_seg_classes(path, classes)
         if mode == "parts" and self.classes.background is None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtpose.errors import InputError
+
 
 @dataclass
 class OneEuroParams:
@@ -37,9 +39,11 @@ class OneEuroParams:
     d_cutoff: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.min_cutoff <= 0 or self.d_cutoff <= 0 or self.beta < 0:
-            raise ValueError(f"One-Euro parameters must have min_cutoff > 0, d_cutoff > 0, beta >= 0: {self}")
-
+        checks = (("min_cutoff", "above 0", self.min_cutoff > 0), ("d_cutoff", "above 0", self.d_cutoff > 0),
+                  ("beta", "0 or more", self.beta >= 0))
+        for name, wanted, ok in checks:
+            if not ok:
+                raise InputError(f"{name}={getattr(self, name)!r} must be {wanted} (One-Euro filter).")
 
 def _alpha(cutoff: np.ndarray | float, dt: np.ndarray | float) -> np.ndarray:
     """Smoothing factor of an exponential filter with ``cutoff`` Hz sampled every ``dt`` s."""

@@ -41,6 +41,7 @@ from itertools import count
 
 import numpy as np
 
+from rtpose.errors import InputError
 from rtpose.pose.keypoint_sets import COCO, KeypointSet, get_keypoint_set, keypoint_set_for
 from rtpose.results import PoseResult
 
@@ -162,7 +163,7 @@ class PoseTracker:
         keypoint_set: KeypointSet | str | None = None,
     ) -> None:
         if max_lost < 0:
-            raise ValueError(f"max_lost must be >= 0, got {max_lost}")
+            raise InputError(f"max_lost={max_lost!r} must be 0 or more.")
         self.max_lost = int(max_lost)
         self.smooth = bool(smooth)
         self.smoothing = smoothing or OneEuroParams()

@@ -25,29 +25,21 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rtpose.errors import WeightsError
+from rtpose import settings
+from rtpose.errors import DownloadError, WeightsError
 from rtpose.log import say
 from rtpose.utils.hashing import file_sha256
-
-
-class DownloadError(WeightsError):
-    """A download that failed; ``reason`` says why in a few words (for sentences that add advice)."""
-
-    def __init__(self, sentence: str, reason: str) -> None:
-        super().__init__(sentence)
-        self.reason = reason
+from rtpose.utils.redact import redact, split_credentials
 
 #: Where mmpose publishes its top-down HRNet checkpoints.
 MMPOSE_BASE_URL = "https://download.openmmlab.com/mmpose/top_down/hrnet/"
 #: The official HRNet model zoo (files on Google Drive / OneDrive, linked from the README).
 OFFICIAL_ZOO = "https://github.com/leoxiaobin/deep-high-resolution-net.pytorch#main-results"
 
-CACHE_ENV = "RTPOSE_CACHE"
-URL_ENV = "RTPOSE_WEIGHTS_URL"
-#: Seconds a whole download may take (default :data:`DOWNLOAD_DEADLINE`); for slow links.
-DEADLINE_ENV = "RTPOSE_DOWNLOAD_DEADLINE"
+#: The environment variables this module reads (through :mod:`rtpose.settings`).
+CACHE_ENV, URL_ENV, DEADLINE_ENV = settings.CACHE_ENV, settings.WEIGHTS_URL_ENV, settings.DOWNLOAD_DEADLINE_ENV
 #: Default total deadline of one download, in seconds (a 255 MB file at 250 kB/s).
-DOWNLOAD_DEADLINE = 1200.0
+DOWNLOAD_DEADLINE = settings.DOWNLOAD_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -108,15 +100,16 @@ class WeightsEntry:
         """True when the full hex ``digest`` agrees with the known sha256 (or its published prefix)."""
         return self.sha256 is not None and digest.lower().startswith(self.sha256.lower())
 
-    def manual_download_message(self) -> str:
+    def manual_download_message(self, parameter: str = "weights") -> str:
+        """How to fetch this file by hand and pass it (as the Python parameter ``parameter``)."""
         if self.manual_url is not None:
             return (
                 f"{self.name} ({self.filename}) is not downloaded automatically (no published checksum): download "
-                f"it manually from {self.manual_url} and pass its path."
+                f"it manually from {self.manual_url} and pass {parameter}=PATH/{self.filename}."
             )
         return (
             f"{self.name} ({self.filename}) cannot be downloaded automatically: download it manually from the "
-            f"official HRNet model zoo ({OFFICIAL_ZOO}) and pass --weights PATH/{self.filename}."
+            f"official HRNet model zoo ({OFFICIAL_ZOO}) and pass {parameter}=PATH/{self.filename}."
         )
 
 
@@ -244,8 +237,7 @@ DEFAULT_WEIGHTS = "hrnet_w32_coco_256x192"
 
 def cache_dir() -> Path:
     """The weights cache folder (``$RTPOSE_CACHE/weights`` or ``~/.cache/rtpose/weights``); not created here."""
-    root = os.environ.get(CACHE_ENV)
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "rtpose") / "weights"
+    return settings.weights_dir()
 
 
 def find_entry(name_or_filename: str) -> WeightsEntry | None:
@@ -276,8 +268,13 @@ def entry_url(entry: WeightsEntry, base_url: str | None = None) -> str:
     """The download URL of ``entry``: ``base_url`` (or ``$RTPOSE_WEIGHTS_URL``) + file name, else its own URL."""
     if entry.url is None:
         raise WeightsError(entry.manual_download_message())
-    base = base_url or os.environ.get(URL_ENV)
-    return base.rstrip("/") + "/" + entry.filename if base else entry.url
+    base = base_url or settings.weights_mirror()
+    if not base:
+        return entry.url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base)  # the file name goes into the path; a query (a signed mirror's token) stays a query
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + entry.filename))
 
 
 def download_entry(
@@ -315,7 +312,7 @@ def download_entry(
 
     output_folder(target.parent, "weights cache ($RTPOSE_CACHE/weights)")
     if deadline is None:
-        deadline = _deadline_from_env()
+        deadline = settings.download_deadline()
     tmp = temp_path(target)  # carries our PID: 'rtpose cache clean' leaves it alone while we run
     try:
         with stop_signals_raise(f"downloading {entry.filename}"), open(tmp, "wb", buffering=0) as out:
@@ -323,7 +320,7 @@ def download_entry(
                             max_bytes=entry.size_limit)
         if not entry.matches_digest(digest):
             raise DownloadError(
-                f"The download of {entry.name} from {url} is corrupt (sha256 {digest[:12]}…, expected "
+                f"The download of {entry.name} from {redact(url)} is corrupt (sha256 {digest[:12]}…, expected "
                 f"{entry.sha256}…), so it was deleted.",
                 f"the file was corrupt (sha256 {digest[:12]}…, expected {entry.sha256}…) and was deleted",
             )
@@ -333,17 +330,17 @@ def download_entry(
     return target
 
 
-def _deadline_from_env() -> float:
-    text = os.environ.get(DEADLINE_ENV, "").strip()
-    if not text:
-        return DOWNLOAD_DEADLINE
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise WeightsError(f"{DEADLINE_ENV}={text!r} is not a number of seconds above 0.")
-    return value
+def _request(url: str) -> urllib.request.Request:
+    """A GET request for ``url``; its ``user:password@`` (a mirror's) is sent as HTTP basic authentication,
+    not in the URL, and not to the host of a redirect."""
+    import base64
+
+    plain, user, password = split_credentials(url)
+    request = urllib.request.Request(plain, headers={"User-Agent": "rtpose"})
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
 
 
 def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: float = DOWNLOAD_DEADLINE,
@@ -361,13 +358,14 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: 
     digest = hashlib.sha256()
     received = 0
     start = time.monotonic()
+    shown = redact(url)
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "rtpose"})
+        request = _request(url)
         with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             if max_bytes is not None and total is not None and total > max_bytes:
                 raise DownloadError(
-                    f"The server offers {total / 1e6:.0f} MB for {url}, more than the {max_bytes / 1e6:.0f} MB this "
+                    f"The server offers {total / 1e6:.0f} MB for {shown}, more than the {max_bytes / 1e6:.0f} MB this "
                     "file can be, so it was not downloaded.",
                     f"the server offered {total / 1e6:.0f} MB, more than the file can be",
                 )
@@ -380,39 +378,39 @@ def _fetch(url: str, out, label: str, progress: bool, timeout: float, deadline: 
                             view = view[out.write(view):]
                     except OSError as exc:
                         cause = oserror_cause(exc)
-                        raise DownloadError(f"Could not save the download of {url} in {Path(out.name).parent}: "
+                        raise DownloadError(f"Could not save the download of {shown} in {Path(out.name).parent}: "
                                             f"{cause}; the partial file was deleted.", cause) from None
                     digest.update(block)
                     received += len(block)
                     bar.update(len(block))
                     if max_bytes is not None and received > max_bytes:
                         raise DownloadError(
-                            f"The download from {url} went past {max_bytes / 1e6:.0f} MB, more than this file can "
+                            f"The download from {shown} went past {max_bytes / 1e6:.0f} MB, more than this file can "
                             "be (the server does not stop sending), so it was stopped and deleted.",
                             f"the server sent more than {max_bytes / 1e6:.0f} MB, more than the file can be",
                         )
                     if time.monotonic() - start > deadline:
                         raise DownloadError(
-                            f"The download from {url} did not finish within {deadline:g} s ({received} bytes came; "
+                            f"The download from {shown} did not finish within {deadline:g} s ({received} bytes came; "
                             f"the server is too slow), so it was stopped and deleted; set {DEADLINE_ENV} to allow "
                             "more time.",
                             f"it did not finish within {deadline:g} s",
                         )
             if total is not None and received != total:
-                raise DownloadError(f"The download from {url} stopped after {received} of {total} bytes; try again.",
+                raise DownloadError(f"The download from {shown} stopped after {received} of {total} bytes; try again.",
                                     f"it stopped after {received} of {total} bytes")
     except urllib.error.HTTPError as exc:
-        raise DownloadError(f"The server answered HTTP {exc.code} ({exc.reason}) for {url}.",
+        raise DownloadError(f"The server answered HTTP {exc.code} ({exc.reason}) for {shown}.",
                             f"the server answered HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
-        raise DownloadError(f"Cannot reach {url} ({reason}); check the network connection or download it by hand.",
+        raise DownloadError(f"Cannot reach {shown} ({reason}); check the network connection or download it by hand.",
                             f"cannot reach the server: {reason}") from None
     except TimeoutError:
-        raise DownloadError(f"Downloading {url} timed out after {timeout:g} s; check the network connection.",
+        raise DownloadError(f"Downloading {shown} timed out after {timeout:g} s; check the network connection.",
                             f"no answer within {timeout:g} s") from None
     except (ConnectionError, OSError) as exc:
-        raise DownloadError(f"The download from {url} failed ({exc}); check the network connection.",
+        raise DownloadError(f"The download from {shown} failed ({exc}); check the network connection.",
                             str(exc)) from None
     return digest.hexdigest()
 
@@ -422,6 +420,7 @@ def resolve_weights(
     cache: str | os.PathLike | None = None,
     download: bool = True,
     progress: bool = True,
+    parameter: str = "weights",
 ) -> Path:
     """The file a ``--weights`` value names, fetching a registry checkpoint on first use.
 
@@ -431,43 +430,47 @@ def resolve_weights(
       check) when it is not cached yet and ``download`` is true.
 
     Raises :class:`WeightsError` with one sentence: unknown names, files that must be fetched by hand,
-    and downloads that fail (naming the file, the URL and how to pass a local copy instead).
+    and downloads that fail (naming the file, the URL and how to pass a local copy instead). ``parameter``: the
+    Python parameter the value came from (``"seg_weights"`` for a segmentation model), named in the sentences and
+    carried by the error (:attr:`rtpose.errors.RtposeError.parameter`).
     """
     if spec is None:
         entry = get_entry(DEFAULT_WEIGHTS)
         if not cached_path(entry, cache).is_file():
             say(f"no --weights given: using the default {entry.name} (COCO AP {entry.coco_ap:.3f})")
-        return resolve_weights(entry.name, cache, download, progress)
+        return resolve_weights(entry.name, cache, download, progress, parameter)
     path = Path(spec).expanduser()
     if path.is_file():
         return path
     if path.is_dir():
-        raise WeightsError(f"--weights {path} is a folder; give a checkpoint file inside it.")
+        raise WeightsError(f"{parameter}={str(path)!r} is a folder; give a checkpoint file inside it.",
+                           parameter=parameter)
     entry = find_entry(str(spec))
     if entry is None and (path.suffix or len(path.parts) > 1):
-        raise WeightsError(f"Weights file {path} does not exist.")
+        raise WeightsError(f"Weights file {path} does not exist.", parameter=parameter)
     if entry is None:
         raise WeightsError(
-            f"Weights {spec} do not exist and are not a known weights name (see 'rtpose weights list')."
+            f"Weights {spec} do not exist and are not a known weights name (see 'rtpose weights list').",
+            parameter=parameter,
         )
     target = cached_path(entry, cache)
     if target.is_file():
         return target
     if not entry.downloadable:
-        raise WeightsError(entry.manual_download_message())
+        raise WeightsError(entry.manual_download_message(parameter), parameter=parameter)
     if not download:
         raise WeightsError(
             f"Weights {entry.name} are not downloaded yet: run 'rtpose weights download {entry.name}' "
-            f"(saves to {target.parent})."
+            f"(saves to {target.parent}).", parameter=parameter,
         )
     url = entry_url(entry)
-    say(f"downloading {entry.filename} (first use) from {url} to {target.parent}")
+    say(f"downloading {entry.filename} (first use) from {redact(url)} to {target.parent}")
     try:
         return download_entry(entry, cache, progress=progress)
     except DownloadError as exc:
         raise WeightsError(
-            f"Could not download the HRNet weights {entry.filename} from {url} ({exc.reason}); fetch that file "
-            f"another way and pass --weights PATH/{entry.filename}."
+            f"Could not download the HRNet weights {entry.filename} from {redact(url)} ({exc.reason}); fetch that file "
+            f"another way and pass {parameter}=PATH/{entry.filename}.", parameter=parameter,
         ) from None
 
 

@@ -325,7 +325,7 @@ def test_cache_lists_and_cleans_the_detector_export_and_what_killed_exports_left
     export.mkdir(parents=True)
     (export / "model.bin").write_bytes(b"\0" * 3_000_000)
     (export / "model.xml").write_text("<net/>")
-    (engines / f"{export.name}.json").write_text("{}")
+    (engines / f"{export.name}.json").write_text('{"format": "ultralytics-openvino"}')  # its sidecar
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = int(gone.stdout)
     (engines / f".detector-export-{dead}-abc123").mkdir()

@@ -185,7 +185,7 @@ def test_cache_lists_and_cleans_exports(tmp_path, capsys, monkeypatch):
     engines = tmp_path / "engines"
     engines.mkdir()
     (engines / "hrnet_w32_x_256x192_fp32.onnx").write_bytes(b"\0" * 2_000_000)
-    (engines / "hrnet_w32_x_256x192_fp32.onnx.json").write_text("{}")
+    (engines / "hrnet_w32_x_256x192_fp32.onnx.json").write_text('{"file": "hrnet_w32_x_256x192_fp32.onnx"}')
     (engines / "README.md").write_text("kept")
     monkeypatch.setenv("RTPOSE_ENGINES", str(engines))
     assert main(["cache"]) == 0

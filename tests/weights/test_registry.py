@@ -100,7 +100,7 @@ def test_corrupt_download_is_rejected_and_deleted(server, cache, monkeypatch):
     assert list(cache.iterdir()) == []
     with pytest.raises(WeightsError, match="not downloaded yet"):
         resolve_weights(entry.name, download=False)
-    with pytest.raises(WeightsError, match="Could not download the HRNet weights .* corrupt .* --weights PATH/"):
+    with pytest.raises(WeightsError, match="Could not download the HRNet weights .* corrupt .* weights=PATH/"):
         resolve_weights(entry.name, progress=False)  # a first use downloads: refused and deleted again
     assert list(cache.iterdir()) == []
 
@@ -176,3 +176,17 @@ def test_cli_verify_and_errors(small_weights, cache, capsys):
     assert "MISMATCH" in capsys.readouterr().out
     assert main(["weights", "download", "nope"]) == 1
     assert capsys.readouterr().err.startswith("rtpose: error: Unknown weights name")
+
+
+def test_an_offline_segmentation_model_names_seg_weights_not_weights(tmp_path, monkeypatch):
+    """Issue 29: offline ``--seg person`` told the user to pass ``--weights`` (which replaces the pose model)."""
+    from rtpose.cli import build_parser, error_sentence
+    from rtpose.seg.segmenter import Segmenter
+
+    monkeypatch.setenv("RTPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RTPOSE_WEIGHTS_URL", "http://127.0.0.1:9/")  # nothing listens there
+    with pytest.raises(WeightsError) as info:
+        Segmenter("person")
+    assert info.value.parameter == "seg_weights" and "seg_weights=PATH/" in str(info.value)
+    line = error_sentence(info.value, build_parser("run"))
+    assert "--seg-weights PATH/" in line and "--weights PATH/" not in line
