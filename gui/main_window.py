@@ -31,8 +31,8 @@ from gui.worker import ModelConfig, ModelLoader, PipelineController
 from rtpose.engine.stats import STAGE_ORDER
 from rtpose.errors import RtposeError
 from rtpose.io.privacy import apply_privacy, parse_privacy
-from rtpose.io.sources import redact_url
 from rtpose.options import StreamOptions
+from rtpose.utils.redact import redact_url
 
 VIDEO_FILTER = (
     "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.jpg *.jpeg *.png *.bmp);;"

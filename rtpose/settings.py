@@ -21,6 +21,7 @@ Every value is read when it is asked for (not at import), so a program may set t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 CACHE_ENV = "RTPOSE_CACHE"
@@ -28,6 +29,9 @@ ENGINES_ENV = "RTPOSE_ENGINES"
 WEIGHTS_URL_ENV = "RTPOSE_WEIGHTS_URL"
 DOWNLOAD_DEADLINE_ENV = "RTPOSE_DOWNLOAD_DEADLINE"
 TRUST_DETECTOR_ENV = "RTPOSE_TRUST_DETECTOR"
+SERVE_TOKEN_ENV = "RTPOSE_TOKEN"
+MQTT_USERNAME_ENV = "RTPOSE_MQTT_USERNAME"
+MQTT_PASSWORD_ENV = "RTPOSE_MQTT_PASSWORD"
 
 #: Default total deadline of one download, in seconds (a 255 MB file at 250 kB/s).
 DOWNLOAD_DEADLINE = 1200.0
@@ -99,6 +103,21 @@ def trust_detector() -> bool:
     return os.environ.get(TRUST_DETECTOR_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-__all__ = ["CACHE_ENV", "DOWNLOAD_DEADLINE", "DOWNLOAD_DEADLINE_ENV", "ENGINES_ENV", "TRUST_DETECTOR_ENV",
-           "WEIGHTS_URL_ENV", "cache_root", "download_deadline", "engines_dir", "legacy_engines_dir", "trust_detector",
-           "weights_dir", "weights_mirror"]
+def serve_token() -> str | None:
+    """The token ``rtpose serve`` asks of its clients when ``--token`` is not given (``$RTPOSE_TOKEN``)."""
+    return os.environ.get(SERVE_TOKEN_ENV) or None
+
+
+def mqtt_credentials(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(user, password) for an MQTT broker whose URL has none (``$RTPOSE_MQTT_USERNAME``, ``$RTPOSE_MQTT_PASSWORD``).
+
+    ``environ``: where to read them (default ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    return env.get(MQTT_USERNAME_ENV) or None, env.get(MQTT_PASSWORD_ENV) or None
+
+
+__all__ = ["CACHE_ENV", "DOWNLOAD_DEADLINE", "DOWNLOAD_DEADLINE_ENV", "ENGINES_ENV", "MQTT_PASSWORD_ENV",
+           "MQTT_USERNAME_ENV", "SERVE_TOKEN_ENV", "TRUST_DETECTOR_ENV", "WEIGHTS_URL_ENV", "cache_root",
+           "download_deadline", "engines_dir", "legacy_engines_dir", "mqtt_credentials", "serve_token",
+           "trust_detector", "weights_dir", "weights_mirror"]

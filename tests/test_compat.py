@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,9 +159,10 @@ def test_settings_read_each_variable_in_one_place(tmp_path, monkeypatch):
 
     with pytest.raises(WeightsError, match="RTPOSE_DOWNLOAD_DEADLINE='soon'"):
         settings.download_deadline()
+    reads = re.compile(r"""(\.get\(|environ\[|getenv\()\s*["']RTPOSE_""")
     for path in (ROOT / "rtpose").rglob("*.py"):
         if path.name != "settings.py":
-            assert "os.environ.get(\"RTPOSE_" not in path.read_text(), path
+            assert not reads.search(path.read_text()), path
 
 
 def test_errors_carry_their_parameter_and_the_command_line_shows_its_flag():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import signal
 import sys
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from rtpose.cli import run as run_command
 from rtpose.errors import RtposeError, SourceError
 from rtpose.log import say
+from rtpose.settings import serve_token
 
 HELP = "run streams until stopped, serving a live web page, MJPEG, poses (SSE), /metrics and MQTT"
 
@@ -86,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
     specs = run_command._source_specs(args)
     if not specs:
         raise RtposeError("Nothing to serve: give --source FILE|URL (several times), --sources FILE or --camera N.")
-    token = args.token or os.environ.get("RTPOSE_TOKEN") or None
+    token = args.token or serve_token()
     if not is_loopback(args.host) and not token:
         raise RtposeError(f"--host {args.host} lets other machines in: give --token SECRET (or RTPOSE_TOKEN) too.")
     if args.show:

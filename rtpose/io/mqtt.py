@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import threading
 import time
 import uuid
@@ -32,8 +31,9 @@ from urllib.parse import unquote, urlsplit
 
 from rtpose.errors import RtposeError
 from rtpose.io.sinks import Sink, frame_record
-from rtpose.io.sources import redact_url
 from rtpose.log import debug, warn
+from rtpose.settings import mqtt_credentials
+from rtpose.utils.redact import redact_url
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 #: Messages the sink holds while the broker is away (the newest are kept).
@@ -70,7 +70,7 @@ def parse_mqtt_url(url: str, environ: dict | None = None) -> MqttTarget:
     ``environ`` (default ``os.environ``) supplies ``RTPOSE_MQTT_USERNAME`` / ``RTPOSE_MQTT_PASSWORD`` where the
     URL has none. A malformed URL raises :class:`~rtpose.errors.RtposeError` (one sentence, secrets hidden).
     """
-    env = os.environ if environ is None else environ
+    env_user, env_password = mqtt_credentials(environ)
     shown = redact_url(str(url))
     try:
         parts = urlsplit(str(url))
@@ -91,8 +91,8 @@ def parse_mqtt_url(url: str, environ: dict | None = None) -> MqttTarget:
         raise RtposeError(f"mqtt={shown!r}: the topic {topic!r} may not hold +, # or empty levels.")
     if parts.query or parts.fragment:
         raise RtposeError(f"mqtt={shown!r}: the URL takes no ?query or #fragment.")
-    username = unquote(parts.username) if parts.username else env.get("RTPOSE_MQTT_USERNAME") or None
-    password = unquote(parts.password) if parts.password else env.get("RTPOSE_MQTT_PASSWORD") or None
+    username = unquote(parts.username) if parts.username else env_user
+    password = unquote(parts.password) if parts.password else env_password
     if password and not username:
         raise RtposeError(f"mqtt={shown!r}: a password needs a user name (in the URL or RTPOSE_MQTT_USERNAME).")
     return MqttTarget(scheme, host, port or DEFAULT_PORTS[scheme], topic, username, password)

@@ -25,7 +25,7 @@ import numpy as np
 from rtpose.compat import quiet_opencv as _quiet_opencv
 from rtpose.errors import SourceError
 from rtpose.log import debug, warn
-from rtpose.utils.redact import redact_text, redact_url
+from rtpose.utils.redact import redact_url
 from rtpose.utils.timing import now
 
 #: File name endings read as still images (everything else is tried as a video).
@@ -827,6 +827,4 @@ __all__ = [
     "ImageSource",
     "VideoSource",
     "open_source",
-    "redact_text",
-    "redact_url",
 ]

@@ -20,7 +20,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from rtpose.io.sources import open_source, redact_text, redact_url
+from rtpose.io.sources import open_source
+from rtpose.utils.redact import redact_text, redact_url
 from tests.conftest import DETECTOR_WEIGHTS, ROOT, VIDEO_MULTI
 from tests.support.cli_helpers import count_video_frames
 
