@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         set_verbosity(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
         return int(args._main(args) or 0)
     except RtposeError as exc:
-        print(f"rtpose: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"rtpose: error: {cli_words(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:  # rtpose.engine.signals.Interrupted says by which signal and during what
         _forget_unhandled_interrupt()
