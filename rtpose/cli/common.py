@@ -80,15 +80,18 @@ def add_options(container, records: Iterable[Option]) -> None:
         add_option(container, record)
 
 
-def declare_roles(parser: argparse.ArgumentParser, **roles: str) -> None:
+def declare_roles(parser: argparse.ArgumentParser, writes: dict[str, tuple[str, ...]] | None = None,
+                  **roles: str) -> None:
     """Give arguments added without a record (``add_argument``) their path role (``repo=OUTPUT_FOLDER``).
 
-    Each named ``dest`` gets a ``path`` record with that role and the argument's own flag and help.
+    Each named ``dest`` gets a ``path`` record with that role and the argument's own flag and help;
+    ``writes``: an output folder's ``dest`` → the names written there (see ``Option.writes``).
     """
     actions = {a.dest: a for a in parser._actions}
     for dest, role in roles.items():
         action = actions[dest]
-        record = Option(dest, "path", role=role, flags=tuple(action.option_strings), help=action.help or "")
+        record = Option(dest, "path", role=role, flags=tuple(action.option_strings), help=action.help or "",
+                        writes=(writes or {}).get(dest, ()))
         action.option = record
         known = parser.get_default(PATHS_DEST) or ()
         parser.set_defaults(**{PATHS_DEST: (*known, record)})

@@ -148,6 +148,7 @@ def check_paths(uses: Iterable[PathUse]) -> None:
 
     uses = list(uses)
     inputs = [p for use in uses if use.role in INPUT_ROLES for p in _inputs(use)]
+    inputs.sort(key=lambda p: p.member is not None)  # an option's own file is named before a folder's member
     outputs = [(use, _place(use.flag, use.value)) for use in uses if use.role in OUTPUT_ROLES
                and _is_location(use.value)]
     for use, out in outputs:
@@ -179,6 +180,11 @@ def check_distinct(outputs: dict[str, str | os.PathLike | None],
                 + [PathUse(k, INPUT_FILE, v) for k, v in (inputs or {}).items() if v is not None])
 
 
+def writable_folder(folder: str | os.PathLike) -> bool:
+    """Whether files can be created in ``folder`` (tried, as root's ``os.access`` says yes on read-only mounts)."""
+    return Path(folder).is_dir() and _can_create_files_in(Path(folder))
+
+
 def _can_create_files_in(folder: Path) -> bool:
     """Try it: ``os.access`` says yes for root on read-only mounts and for /proc."""
     try:
@@ -188,4 +194,5 @@ def _can_create_files_in(folder: Path) -> bool:
         return False
 
 
-__all__ = ["PathUse", "check_distinct", "check_paths", "output_file", "output_folder", "read_source_list", "same_file"]
+__all__ = ["PathUse", "check_distinct", "check_paths", "output_file", "output_folder", "read_source_list", "same_file",
+           "writable_folder"]

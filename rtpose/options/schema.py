@@ -60,6 +60,7 @@ class Option:
         negatable: a bool with ``--no-`` form (``--track/--no-track``); else a bool is a plain switch.
         scope: where it belongs: ``model`` (:class:`ModelOptions`, ``PoseModel(...)``), ``stream``
             (:class:`StreamOptions`, ``model.stream(...)``), or the command-line group that shows it.
+        extra: argparse's ``action`` (``{"action": "append"}``), the words of a range (``range_words``).
     """
 
     name: str
@@ -151,7 +152,7 @@ def _check_bounds(option: Option, number, value) -> None:
     low, high = option.low, option.high
     if low is not None and high is not None:
         if not low <= number <= high:
-            _fail(option, f"must be between {low:g} and {high:g}", value)
+            _fail(option, option.extra.get("range_words", f"must be between {low:g} and {high:g}"), value)
     elif option.above and not number > low:
         _fail(option, f"must be more than {low:g}", value)
     elif low is not None and number < low:
