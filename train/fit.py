@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from rtpose.cli.common import declare_roles
+from rtpose.cli.common import declare_roles, declare_text
 from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import RtposeError
 from rtpose.models import HRNet
@@ -527,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
                   train_images=INPUT_FOLDER, val_ann=INPUT_FILE, val_images=INPUT_FOLDER, val_boxes=INPUT_FILE,
                   pretrained=INPUT_FILE, weights=INPUT_FILE, output=OUTPUT_FOLDER,
                   writes={"output": (LAST, BEST, "config.yaml", "metrics.csv", "tb")})
+    declare_text(p, "device", "set")
     return p
 
 
@@ -596,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, stop) -> int:
     try:
+        check_args_paths(args)
         if args.resume:
             allowed = {"train.epochs": args.epochs, "train.workers": args.workers, "device": args.device,
                        "val.interval": args.val_interval, "train.threads": args.threads}
@@ -607,7 +609,6 @@ def _run(args: argparse.Namespace, stop) -> int:
             summary = train(None, resume=args.resume, progress=not args.quiet, resume_overrides=allowed,
                             stop_requested=lambda: stop.requested)
         else:
-            check_args_paths(args)
             summary = train(config_from_args(args), progress=not args.quiet, stop_requested=lambda: stop.requested)
     except RtposeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

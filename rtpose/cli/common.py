@@ -97,6 +97,14 @@ def declare_roles(parser: argparse.ArgumentParser, writes: dict[str, tuple[str, 
         parser.set_defaults(**{PATHS_DEST: (*known, record)})
 
 
+def declare_text(parser: argparse.ArgumentParser, *dests: str) -> None:
+    """Declare arguments added without a record that take free text which is not a path (``--boxes X1,Y1,…``)."""
+    actions = {a.dest: a for a in parser._actions}
+    for dest in dests:
+        action = actions[dest]
+        action.option = Option(dest, "str", flags=tuple(action.option_strings), help=action.help or "")
+
+
 def path_options(args: argparse.Namespace) -> tuple[Option, ...]:
     """The path records of the command that parsed ``args``."""
     return tuple(getattr(args, PATHS_DEST, None) or ())
@@ -172,6 +180,7 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True):
 
 __all__ = [
     "MAX_INPUT_SIDE", "add_model_args", "add_option", "add_options", "add_tracking_args", "argparse_type",
-    "build_estimator", "check_command_paths", "declare_roles", "device_name", "fraction", "non_negative_float",
-    "non_negative_int", "parse_size", "path_options", "positive_float", "positive_int", "stream_records",
+    "build_estimator", "check_command_paths", "declare_roles", "declare_text", "device_name", "fraction",
+    "non_negative_float", "non_negative_int", "parse_size", "path_options", "positive_float", "positive_int",
+    "stream_records",
 ]
