@@ -67,6 +67,7 @@ def main(args: argparse.Namespace) -> int:
         videos = _stream_videos(args, sources)
         for i, source in enumerate(sources):  # before the model loads
             check_outputs(str(videos[i]) if videos else args.save, args.json, source)
+        _resolve_seg_weights(model_options)
         model = PoseModel.from_options(model_options, det_every=options.det_every)
         if len(sources) == 1 and not show and not (args.save or args.json):
             say("no window, --save or --json: only the summary will be printed")
@@ -78,6 +79,18 @@ def main(args: argparse.Namespace) -> int:
             source.close()
         if window is not None and not handed:
             window.close()
+
+
+def _resolve_seg_weights(model_options) -> None:
+    """The segmentation weights' file, found (or fetched) now: a missing or unknown ``--seg-weights`` is said
+    before the pose model loads."""
+    if model_options.seg is None:
+        return
+    from rtpose.seg.segmenter import DEFAULT_SEG_WEIGHTS
+    from rtpose.weights.registry import resolve_weights
+
+    spec = model_options.seg_weights or DEFAULT_SEG_WEIGHTS[model_options.seg]
+    model_options.seg_weights = str(resolve_weights(spec))
 
 
 def _source_specs(args: argparse.Namespace) -> list:
