@@ -190,3 +190,16 @@ def test_the_viewer_reads_its_ranges_and_choices_from_the_schema():
     from rtpose.options import option
 
     assert SEG_CHOICES[1:] == option("seg").allowed()
+
+
+def test_a_new_record_reaches_the_commands_by_its_group():
+    """``rtpose run`` shows every shared record; ``rtpose gui`` the model ones and the tracking group's."""
+    from rtpose.cli import build_parser
+    from rtpose.options import RUN
+
+    def dests(parser):
+        return {a.dest for a in parser._actions if getattr(a, "option", None) is not None}
+
+    assert {r.name for r in (*MODEL, *STREAM, *RUN)} <= dests(build_parser("run"))
+    viewer = {r.name for r in MODEL if r.name != "precision"} | {r.name for r in STREAM if r.group in ("", "tracking")}
+    assert viewer <= dests(build_parser("gui"))

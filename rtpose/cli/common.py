@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from rtpose.errors import OptionError
 from rtpose.options.schema import MAX_INPUT_SIDE, Option, check
-from rtpose.options.table import MODEL, STREAM, option
+from rtpose.options.table import MODEL, SEG_GROUP, STREAM, option
 
 #: The ``dest`` under which a parser keeps the records of its path options (see :func:`path_options`).
 PATHS_DEST = "_path_options"
@@ -124,26 +124,28 @@ def check_command_paths(args: argparse.Namespace, **resolved) -> None:
 
 
 # --------------------------------------------------------------------------------------- shared option groups
+def add_group(parser: argparse.ArgumentParser, title: str, records: Iterable[Option], skip=()) -> None:
+    """The records whose ``group`` is ``title``, in an argument group of that title ("": on the parser)."""
+    chosen = [r for r in records if r.group == title and r.name not in skip]
+    if chosen:
+        add_options(parser.add_argument_group(title) if title else parser, chosen)
+
+
 def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, precision: bool = True) -> None:
-    """``--weights --backend --device --input-size --flip --keypoints`` (``--precision``, the detector's options)
-    and the segmentation group: the ``MODEL`` records."""
-    group = parser.add_argument_group("model")
-    seg = parser.add_argument_group("segmentation (HRNetV2 next to pose)")
+    """The ``MODEL`` records: ``--weights --backend --device --input-size --flip --keypoints`` (``--precision``,
+    the detector's options) and the segmentation group."""
     skip = set() if precision else {"precision"}
     if not detector:
         skip |= {"classes", "detector", "trust_detector", "conf", "max_people"}
-    for record in MODEL:
-        if record.name not in skip:
-            add_option(seg if record.name.startswith("seg") else group, record)
+    add_group(parser, "model", MODEL, skip)
+    add_group(parser, SEG_GROUP, MODEL, skip)
 
 
 def add_tracking_args(parser: argparse.ArgumentParser) -> None:
-    """``--det-every``, ``--track``, ``--smooth``, ``--track-buffer``: ``STREAM`` records of ``rtpose run`` and
-    ``rtpose gui``."""
-    add_option(parser, option("det_every"))
-    track = parser.add_argument_group("tracking")
-    for name in ("track", "smooth", "track_buffer"):
-        add_option(track, option(name))
+    """The ``STREAM`` records of no group (``--det-every``) and of the tracking group (``--track``, ``--smooth``,
+    ``--track-buffer``): those ``rtpose run`` and ``rtpose gui`` share."""
+    add_group(parser, "", STREAM)
+    add_group(parser, "tracking", STREAM)
 
 
 def stream_records(*names: str) -> tuple[Option, ...]:
@@ -179,7 +181,7 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True):
 
 
 __all__ = [
-    "MAX_INPUT_SIDE", "add_model_args", "add_option", "add_options", "add_tracking_args", "argparse_type",
+    "MAX_INPUT_SIDE", "add_group", "add_model_args", "add_option", "add_options", "add_tracking_args", "argparse_type",
     "build_estimator", "check_command_paths", "declare_roles", "declare_text", "device_name", "fraction",
     "non_negative_float", "non_negative_int", "parse_size", "path_options", "positive_float", "positive_int",
     "stream_records",

@@ -14,26 +14,31 @@ import signal
 import sys
 from pathlib import Path
 
-from rtpose.cli.common import add_model_args, add_option, add_tracking_args, check_command_paths
+from rtpose.cli.common import (
+    add_group,
+    add_model_args,
+    add_option,
+    add_options,
+    add_tracking_args,
+    check_command_paths,
+)
 from rtpose.errors import RtposeError, SourceError
 from rtpose.log import say, warn
-from rtpose.options.table import option
+from rtpose.options.table import RUN, STREAM, option
 
 HELP = "estimate poses on a camera, video, stream, image or folder (the default command)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    """Every record of the shared tables (:mod:`rtpose.options.table`), in its ``--help`` group."""
     src = parser.add_argument_group("source (--camera, or one or more --source / --sources)")
     what = src.add_mutually_exclusive_group()
     add_option(what, option("camera"))
     add_option(what, option("source"))
-    for name in ("sources", "realtime", "timeout", "reconnect_timeout"):
-        add_option(src, option(name))
+    add_options(src, [r for r in (*RUN, *STREAM) if r.group == "source" and r.name not in ("camera", "source")])
     add_model_args(parser)
     add_tracking_args(parser)
-    out = parser.add_argument_group("output")
-    for name in ("kpt_thr", "save", "json", "save_masks", "background", "show", "max_frames", "quiet", "verbose"):
-        add_option(out, option(name))
+    add_group(parser, "output", (*STREAM, *RUN))
 
 
 def main(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ class Option:
         negatable: a bool with ``--no-`` form (``--track/--no-track``); else a bool is a plain switch.
         scope: where it belongs: ``model`` (:class:`ModelOptions`, ``PoseModel(...)``), ``stream``
             (:class:`StreamOptions`, ``model.stream(...)``), or the command-line group that shows it.
+        group: the title of the ``--help`` group the command line shows it in ("" for none).
         extra: argparse's ``action`` (``{"action": "append"}``), the words of a range (``range_words``).
     """
 
@@ -77,6 +78,7 @@ class Option:
     metavar: str | None = None
     negatable: bool = False
     scope: str = ""
+    group: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
