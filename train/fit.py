@@ -602,7 +602,8 @@ def _run(args: argparse.Namespace, stop) -> int:
             allowed = {"train.epochs": args.epochs, "train.workers": args.workers, "device": args.device,
                        "val.interval": args.val_interval, "train.threads": args.threads}
             free = ("resume", "epochs", "workers", "device", "val_interval", "threads", "quiet", "config")
-            ignored = [k for k, v in vars(args).items() if v not in (None, False, [], DEFAULT_CONFIG) and k not in free]
+            ignored = [k for k, v in vars(args).items()
+                       if v not in (None, False, [], DEFAULT_CONFIG) and k not in free and not k.startswith("_")]
             if ignored:
                 raise ConfigError("With --resume only --epochs, --workers, --threads, --device and --val-interval may "
                                   f"change (got --{ignored[0].replace('_', '-')}).")
