@@ -243,3 +243,10 @@ def test_save_masks_that_cannot_be_a_folder_is_said_before_models_load(tmp_path,
                    "--seg-weights", missing)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.count("error:") == 1, proc.stderr
+
+
+def test_a_commands_declared_roles_are_not_taken_for_options_the_user_gave(tmp_path, env):
+    """``train.fit --resume`` refuses options that cannot change; the parser's own record of roles is none."""
+    proc = subprocess.run([sys.executable, "-m", "train.fit", "--resume", str(tmp_path / "last.pth")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 1 and "last.pth" in proc.stderr and "--_" not in proc.stderr, proc.stderr
