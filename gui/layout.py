@@ -31,13 +31,23 @@ from PyQt5.QtWidgets import (
 
 from gui import theme
 from gui.widgets import ElidedLabel, LabeledSlider, Readouts, StreamTable, VideoView, make_icon
+from rtpose.options.table import SEG_MODES, option
 from rtpose.runtime.devices import available_devices
 from rtpose.runtime.select import available_backends
 
-#: The segmentation combo's items: none, or a ``seg=`` mode of :class:`rtpose.PoseModel`.
-SEG_CHOICES = ("off", "person", "parts")
+#: The segmentation combo's items: none, or a ``seg=`` mode of :class:`rtpose.PoseModel` (the schema's choices).
+SEG_CHOICES = ("off", *SEG_MODES)
+#: Cameras the source group's spin box offers (from the schema's lowest ``--camera`` index).
+MAX_CAMERA_INDEX = 63
 #: The background combo's items: the frame as it is, blurred, a colour or an image (each asks which).
 BACKGROUND_CHOICES = ("None", "Blur", "Colour…", "Image…")
+
+
+def _slider(title: str, name: str, value: float, tooltip: str, step: float = 0.05) -> LabeledSlider:
+    """A slider over the bounds the options schema gives ``name`` (``conf``, ``kpt_thr``: 0 to 1)."""
+    record = option(name)
+    return LabeledSlider(title, record.low, record.high, step, record.default if value is None else value,
+                         tooltip=tooltip)
 
 
 class WindowLayout:
@@ -218,7 +228,7 @@ class WindowLayout:
         row = QHBoxLayout()
         row.addWidget(QLabel("Camera"))
         self.camera_index = QSpinBox()
-        self.camera_index.setRange(0, 63)
+        self.camera_index.setRange(int(option("camera").low), MAX_CAMERA_INDEX)
         row.addWidget(self.camera_index, 1)
         self.btn_camera = QPushButton("Open")
         self.btn_camera.clicked.connect(self.open_camera)
@@ -252,11 +262,11 @@ class WindowLayout:
     def _detection_group(self, kpt_thr: float) -> QGroupBox:
         group = QGroupBox("Detection")
         layout = QVBoxLayout(group)
-        self.conf_slider = LabeledSlider("Person confidence", 0.05, 0.95, 0.05, self.config.conf,
-                                         tooltip="Minimum YOLO detection score of a person")
+        self.conf_slider = _slider("Person confidence", "conf", self.config.conf,
+                                   tooltip="Minimum YOLO detection score of a person")
         self.conf_slider.valueChanged.connect(self._set_conf)
-        self.kpt_slider = LabeledSlider("Keypoint threshold", 0.0, 1.0, 0.05, kpt_thr,
-                                        tooltip="Keypoints (and limbs) scoring below this are hidden")
+        self.kpt_slider = _slider("Keypoint threshold", "kpt_thr", kpt_thr,
+                                  tooltip="Keypoints (and limbs) scoring below this are hidden")
         self.kpt_slider.valueChanged.connect(lambda _v: self._rerender())
         layout.addWidget(self.conf_slider)
         layout.addWidget(self.kpt_slider)

@@ -223,7 +223,7 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
 
     def _model_choice_changed(self) -> None:
         backend, device = self.backend_combo.currentText(), self.device_combo.currentText()
-        server = self.server_edit.text().strip() or None
+        server = (self.server_edit.text().strip() or None) if backend == "triton" else None  # only triton has one
         self._show_server_row(backend == "triton")
         if backend == "triton" and server is None:
             self.server_edit.setFocus()

@@ -156,6 +156,66 @@ def exception_gist(exc: BaseException, limit: int = 160) -> str:
     return text
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Option errors (the options schema, rtpose.options): one verdict, worded for Python or for the command line.
+
+#: ``OptionError.value`` when the sentence is about the parameter, not one value of it.
+NO_VALUE = object()
+
+
+class OptionError(RtposeError):
+    """A bad option value, in one sentence that names the option.
+
+    Attributes:
+        parameter: the Python parameter (``"input_size"``); the command line shows its flag instead.
+        value: the value given (or :data:`NO_VALUE`).
+        problem: what is wrong, without the option's name (``"must be between 0 and 1"``).
+        template: for a sentence about several options, ``str.format`` text whose fields are parameters,
+            optionally with a value: ``"{seg_weights} needs {seg=person} or {seg=parts}."``.
+    """
+
+    def __init__(self, parameter: str, problem: str = "", value=NO_VALUE, template: str | None = None,
+                 choice: bool = False) -> None:
+        self.parameter, self.problem, self.value, self.template = parameter, problem, value, template
+        self.choice = choice  # the value is not one of the option's choices (``problem``: "choose one of …")
+        super().__init__(self.render_with(python_words), parameter=parameter)
+
+    def render_with(self, words) -> str:
+        """The sentence, each option named by ``words(parameter, value_or_NO_VALUE)``."""
+        if self.template is not None:
+            return self.template.format_map(_Fields(words))
+        if self.choice:
+            return f"Unknown {words(self.parameter, self.value)}; {self.problem}."
+        return f"{words(self.parameter, self.value)}: {self.problem}."
+
+
+def short_repr(value, limit: int = 60) -> str:
+    """``repr`` of a value, short: a large object is its type (and shape and dtype), never its contents."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and getattr(value, "dtype", None) is not None:
+        return f"<{type(value).__name__} of shape {tuple(shape)}, {value.dtype}>"
+    if isinstance(value, (list, tuple, dict, set)) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    text = repr(value)
+    return text if len(text) <= limit else f"<{type(value).__name__}: {text[: limit - 20]}…>"
+
+
+def python_words(parameter: str, value=NO_VALUE) -> str:
+    """An option as a Python caller wrote it: ``conf=1.5``, or ``conf=`` for the parameter itself."""
+    return f"{parameter}=" if value is NO_VALUE else f"{parameter}={short_repr(value)}"
+
+
+class _Fields(dict):
+    def __init__(self, words) -> None:
+        super().__init__()
+        self.words = words
+
+    def __missing__(self, key: str) -> str:
+        name, _, value = key.partition("=")
+        return self.words(name, value if value else NO_VALUE)
+
+
 __all__ = ["CheckpointError", "ConfigError", "DatasetError", "DisplayError", "DownloadError", "EngineError",
            "InputError", "KeypointSetError", "OutputError", "RtposeError", "SegClassesError", "SourceError",
-           "WeightsError", "exception_gist", "oserror_cause", "render_parameter"]
+           "WeightsError", "NO_VALUE", "OptionError", "exception_gist", "oserror_cause", "python_words",
+           "render_parameter", "short_repr"]

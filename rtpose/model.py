@@ -24,11 +24,14 @@ import numpy as np
 from rtpose.engine.stream import PoseStream
 from rtpose.io.inputs import InputError, as_bgr_image, as_boxes
 from rtpose.io.sources import Frame
-from rtpose.options import ModelOptions, StreamOptions
+from rtpose.options import MODEL, STREAM, ModelOptions, StreamOptions
 from rtpose.pose.keypoint_sets import KeypointSet
 from rtpose.results import PoseResult
 from rtpose.runtime.base import BackendInfo
 from rtpose.utils.timing import StageTimer, now
+
+#: Keyword defaults: the schema's (:mod:`rtpose.options.table`), so the library and the command line agree.
+_DEFAULT = {record.name: record.default for record in (*MODEL, *STREAM)}
 
 
 @dataclass(frozen=True)
@@ -92,37 +95,37 @@ class PoseModel:
         server: with backend="triton": the Triton servers' gRPC addresses, "host:8001[,host2:8001]"
             (serving what ``rtpose export-triton`` wrote).
 
-    Bad values are one :class:`~rtpose.errors.RtposeError` sentence naming the parameter, raised before
-    any model loads. Use as a context manager, or call :meth:`close`.
+    Bad values are one :class:`~rtpose.errors.OptionError` sentence naming the parameter (``.parameter``), raised
+    before any model loads; the checks are the command line's (:mod:`rtpose.options`). Use as a context
+    manager, or call :meth:`close`.
     """
 
     def __init__(
         self,
         weights: str | None = None,
         *,
-        backend: str = "auto",
-        device: str = "auto",
-        precision: str = "auto",
-        input_size: tuple[int, int] | None = None,
-        keypoints: str | None = None,
-        flip: bool = False,
-        detector: str | None = None,
-        conf: float = 0.25,
-        max_people: int = 32,
-        classes: Sequence[int | str] | None = None,
-        det_every: int = 1,
-        trust_detector: bool = False,
-        seg: str | None = None,
-        seg_weights: str | None = None,
-        seg_classes: str | None = None,
-        seg_backend: str | None = None,
-        server: str | None = None,
+        backend: str = _DEFAULT["backend"],
+        device: str = _DEFAULT["device"],
+        precision: str = _DEFAULT["precision"],
+        input_size: tuple[int, int] | None = _DEFAULT["input_size"],
+        keypoints: str | None = _DEFAULT["keypoints"],
+        flip: bool = _DEFAULT["flip"],
+        detector: str | None = _DEFAULT["detector"],
+        conf: float = _DEFAULT["conf"],
+        max_people: int = _DEFAULT["max_people"],
+        classes: Sequence[int | str] | None = _DEFAULT["classes"],
+        det_every: int = _DEFAULT["det_every"],
+        trust_detector: bool = _DEFAULT["trust_detector"],
+        seg: str | None = _DEFAULT["seg"],
+        seg_weights: str | None = _DEFAULT["seg_weights"],
+        seg_classes: str | None = _DEFAULT["seg_classes"],
+        seg_backend: str | None = _DEFAULT["seg_backend"],
+        server: str | None = _DEFAULT["server"],
     ) -> None:
         options = ModelOptions(
-            weights=None if weights is None else str(weights), backend=backend, device=device,
-            input_size=input_size, flip=flip, precision=precision, keypoints=keypoints, detector=detector, conf=conf,
-            max_people=max_people, classes=classes, trust_detector=trust_detector, seg=seg,
-            seg_weights=None if seg_weights is None else str(seg_weights), seg_classes=seg_classes, server=server,
+            weights=weights, backend=backend, device=device, input_size=input_size, flip=flip, precision=precision,
+            keypoints=keypoints, detector=detector, conf=conf, max_people=max_people, classes=classes,
+            trust_detector=trust_detector, seg=seg, seg_weights=seg_weights, seg_classes=seg_classes, server=server,
             seg_backend=seg_backend,
         )
         self._build(options, det_every)
@@ -214,15 +217,15 @@ class PoseModel:
         self,
         source,
         *,
-        track: bool = True,
-        smooth: bool = True,
-        realtime: bool = False,
-        max_frames: int | None = None,
-        track_buffer: int = 30,
-        kpt_thr: float = 0.3,
+        track: bool = _DEFAULT["track"],
+        smooth: bool = _DEFAULT["smooth"],
+        realtime: bool = _DEFAULT["realtime"],
+        max_frames: int | None = _DEFAULT["max_frames"],
+        track_buffer: int = _DEFAULT["track_buffer"],
+        kpt_thr: float = _DEFAULT["kpt_thr"],
         det_every: int | None = None,
-        timeout: float = 10.0,
-        reconnect_timeout: float = 30.0,
+        timeout: float = _DEFAULT["timeout"],
+        reconnect_timeout: float = _DEFAULT["reconnect_timeout"],
     ) -> PoseStream:
         """Results of every frame of ``source``, computed on background threads while you iterate.
 

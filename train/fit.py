@@ -35,10 +35,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from rtpose.cli.common import declare_roles, declare_text
 from rtpose.engine.signals import stop_on_signals
 from rtpose.errors import RtposeError
 from rtpose.export.sidecar import atomic_write_bytes
 from rtpose.models import HRNet
+from rtpose.options.schema import INPUT_FILE, INPUT_FOLDER, OUTPUT_FOLDER
 from rtpose.runtime.torch_runtime import resolve_torch_device
 from rtpose.weights.pose import extract_state_dict, infer_architecture, load_state_dict_strict, read_checkpoint
 from train import seg_task
@@ -533,7 +535,36 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set augment.rotation_factor=30 (repeatable)")
     o.add_argument("--quiet", action="store_true", help="no progress bars")
+    declare_roles(p, config=INPUT_FILE, resume=INPUT_FILE, data_root=INPUT_FOLDER, train_ann=INPUT_FILE,
+                  train_images=INPUT_FOLDER, val_ann=INPUT_FILE, val_images=INPUT_FOLDER, val_boxes=INPUT_FILE,
+                  pretrained=INPUT_FILE, weights=INPUT_FILE, output=OUTPUT_FOLDER,
+                  writes={"output": (LAST, BEST, "config.yaml", "metrics.csv", "tb")})
+    declare_text(p, "device", "set")
     return p
+
+
+#: The data options that are relative to ``--data-root`` unless absolute.
+_UNDER_DATA_ROOT = ("train_ann", "train_images", "val_ann", "val_images", "val_boxes")
+
+
+def check_args_paths(args: argparse.Namespace) -> None:
+    """Before anything loads: no output onto an input (:func:`rtpose.io.paths.check_paths`, the data options
+    resolved under ``--data-root`` as training reads them), and an ``--output`` that can be a folder."""
+    from rtpose.cli.common import check_command_paths
+    from rtpose.io.paths import writable_folder
+
+    root = Path(args.data_root).expanduser() if args.data_root else None
+    resolved = {name: str(root / value) for name in _UNDER_DATA_ROOT
+                if (value := getattr(args, name)) and root is not None and not Path(value).expanduser().is_absolute()}
+    check_command_paths(args, **resolved)
+    if args.output:
+        output = Path(args.output).expanduser()
+        if output.exists() and not output.is_dir():
+            raise ConfigError(f"--output {args.output} is a file; give a folder for the checkpoints and metrics.")
+        existing = next((p for p in (output, *output.parents) if p.exists()), None)
+        if existing is None or not writable_folder(existing):
+            raise ConfigError(f"--output {args.output}: cannot write there (no permission, or a read-only file "
+                              "system).")
 
 
 def config_from_args(args: argparse.Namespace) -> dict:
@@ -578,11 +609,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, stop) -> int:
     try:
+        check_args_paths(args)
         if args.resume:
             allowed = {"train.epochs": args.epochs, "train.workers": args.workers, "device": args.device,
                        "val.interval": args.val_interval, "train.threads": args.threads}
             free = ("resume", "epochs", "workers", "device", "val_interval", "threads", "quiet", "config")
-            ignored = [k for k, v in vars(args).items() if v not in (None, False, [], DEFAULT_CONFIG) and k not in free]
+            ignored = [k for k, v in vars(args).items()
+                       if v not in (None, False, [], DEFAULT_CONFIG) and k not in free and not k.startswith("_")]
             if ignored:
                 raise ConfigError("With --resume only --epochs, --workers, --threads, --device and --val-interval may "
                                   f"change (got --{ignored[0].replace('_', '-')}).")

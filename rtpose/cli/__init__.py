@@ -15,7 +15,7 @@ import importlib
 import sys
 
 from rtpose.cli.words import cli_words
-from rtpose.errors import RtposeError, render_parameter
+from rtpose.errors import OptionError, RtposeError, render_parameter
 from rtpose.log import HANDLER, attach_stderr, set_verbosity
 from rtpose.utils.redact import redact
 
@@ -161,7 +161,8 @@ def in_flags(parser: argparse.ArgumentParser | None, text: str) -> str:
 
 def error_sentence(exc: RtposeError, parser: argparse.ArgumentParser | None = None) -> str:
     """An error's sentence in the command line's words: its parameter as the parser's flag, secrets hidden."""
-    return redact(in_flags(parser, exc.render(flag_for(parser, exc.parameter))))
+    text = cli_words(exc) if isinstance(exc, OptionError) else exc.render(flag_for(parser, exc.parameter))
+    return redact(in_flags(parser, text))
 
 
 def _exit_interrupted(code: int) -> None:

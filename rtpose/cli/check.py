@@ -47,6 +47,9 @@ BUS_BOXES = np.array(
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from rtpose.cli.common import declare_roles, declare_text
+    from rtpose.options.schema import INPUT_FILE
+
     parser.add_argument("--weights", metavar="PATH|NAME", default=None,
                         help="HRNet checkpoint or registry name (default: a downloaded one, else labelled "
                              "untrained seeded W32 weights)")
@@ -70,6 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="the image's short side (person) or the crop side (parts) (default: the weights' "
                           "training size)")
     parser.add_argument("--no-backends", action="store_true", help="only report the environment")
+    declare_roles(parser, weights=INPUT_FILE, image=INPUT_FILE, detector=INPUT_FILE, seg_weights=INPUT_FILE)
+    declare_text(parser, "boxes")  # reads only: nothing of it can be overwritten
 
 
 # -- environment ------------------------------------------------------------------------------------

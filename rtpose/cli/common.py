@@ -1,157 +1,177 @@
-"""Command-line options shared by the commands that run the model (run, eval, gui)."""
+"""argparse arguments made from the options schema (:mod:`rtpose.options`), and the groups the commands share.
+
+Every option a command takes is an :class:`~rtpose.options.schema.Option` record; :func:`add_option` turns one
+into an argparse argument whose value is checked by the schema's :func:`~rtpose.options.schema.check` (the
+check ``PoseModel`` runs), so the command line and the library give one verdict. Each action keeps its record
+(``action.option``): :func:`path_options` reads the roles of a command's paths from them, for
+:func:`rtpose.io.paths.check_paths`.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 
-from rtpose.runtime.select import backend_names
+from rtpose.errors import OptionError
+from rtpose.options.schema import MAX_INPUT_SIDE, Option, check
+from rtpose.options.table import MODEL, SEG_GROUP, STREAM, option
 
-#: Largest model input side accepted: the official models use at most 384x288; 1024 leaves room for
-#: experiments without letting a typo (4096x4096) build a model that runs for minutes per frame.
-MAX_INPUT_SIDE = 1024
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"256x192"`` → (256, 192) as (H, W): multiples of 32 (HRNet halves the resolution five times)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}") from None
-    if h <= 0 or w <= 0 or h % 32 or w % 32:
-        raise argparse.ArgumentTypeError(f"input size must be positive multiples of 32 such as 256x192, got {text!r}")
-    if max(h, w) > MAX_INPUT_SIDE:
-        raise argparse.ArgumentTypeError(f"input size {text!r} is too large (at most {MAX_INPUT_SIDE} per side; "
-                                         "the official models use 256x192 and 384x288)")
-    return h, w
+#: The ``dest`` under which a parser keeps the records of its path options (see :func:`path_options`).
+PATHS_DEST = "_path_options"
 
 
-def fraction(text: str) -> float:
-    """A number from 0 to 1 (scores, thresholds)."""
-    value = _number(text, float)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+def argparse_type(record: Option):
+    """An argparse ``type=`` that checks with the schema: ``argument --conf: must be between 0 and 1, got 5``."""
+
+    def convert(text: str):
+        try:
+            return check(record, text)
+        except OptionError as exc:
+            if exc.choice:
+                raise argparse.ArgumentTypeError(f"invalid choice: {text!r} ({exc.problem})") from None
+            raise argparse.ArgumentTypeError(f"{exc.problem}, got {text}") from None
+
+    convert.__name__ = record.kind
+    return convert
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
+def _help(record: Option) -> str:
+    text = record.help.replace("{choices}", ", ".join(map(str, record.allowed())))
+    if record.default not in (None, False, True) and "default:" not in text:
+        shown = "x".join(map(str, record.default)) if isinstance(record.default, tuple) else f"{record.default:g}" \
+            if isinstance(record.default, float) else record.default
+        text += f" (default: {shown})"
+    elif record.default is True and "default:" not in text:
+        text += " (default: on)"
+    return text
 
 
-def non_negative_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+def add_option(container, record: Option, *flags: str, **overrides) -> argparse.Action:
+    """``record`` as an argument of ``container`` (a parser or group); ``overrides`` go to ``add_argument``."""
+    kwargs: dict = {"dest": record.name, "help": _help(record)}
+    if record.kind == "bool":
+        kwargs["action"] = argparse.BooleanOptionalAction if record.negatable else "store_true"
+        if record.negatable:
+            kwargs["default"] = record.default
+    else:
+        kwargs.update(type=argparse_type(record), default=record.default)
+        allowed = record.allowed()
+        if record.metavar:
+            kwargs["metavar"] = record.metavar
+        elif allowed:
+            kwargs["metavar"] = "{" + ",".join(map(str, allowed)) + "}"
+        if "action" in record.extra:
+            kwargs["action"] = record.extra["action"]
+        if "type" in record.extra:  # a check of its own on top of the kind's (an MQTT URL)
+            kwargs["type"] = record.extra["type"]
+    kwargs.update(overrides)
+    flags = flags or record.flags or (record.flag,)
+    if not flags[0].startswith("-"):  # a positional argument is named by its dest
+        kwargs.pop("dest")
+    action = container.add_argument(*flags, **kwargs)
+    action.option = record
+    if record.role is not None:
+        known = container.get_default(PATHS_DEST) or ()
+        container.set_defaults(**{PATHS_DEST: (*known, record)})
+    return action
 
 
-def positive_float(text: str) -> float:
-    value = _number(text, float)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
+def add_options(container, records: Iterable[Option]) -> None:
+    """Every record of ``records`` as an argument of ``container``."""
+    for record in records:
+        add_option(container, record)
 
 
-def non_negative_float(text: str) -> float:
-    value = _number(text, float)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+def declare_roles(parser: argparse.ArgumentParser, writes: dict[str, tuple[str, ...]] | None = None,
+                  **roles: str) -> None:
+    """Give arguments added without a record (``add_argument``) their path role (``repo=OUTPUT_FOLDER``).
+
+    Each named ``dest`` gets a ``path`` record with that role and the argument's own flag and help;
+    ``writes``: an output folder's ``dest`` → the names written there (see ``Option.writes``).
+    """
+    actions = {a.dest: a for a in parser._actions}
+    for dest, role in roles.items():
+        action = actions[dest]
+        record = Option(dest, "path", role=role, flags=tuple(action.option_strings), help=action.help or "",
+                        writes=(writes or {}).get(dest, ()))
+        action.option = record
+        known = parser.get_default(PATHS_DEST) or ()
+        parser.set_defaults(**{PATHS_DEST: (*known, record)})
 
 
-def _number(text: str, kind: type):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") \
-            from None
-    if kind is float and value != value:  # NaN
-        raise argparse.ArgumentTypeError("expected a number, got nan")
-    return value
+def declare_text(parser: argparse.ArgumentParser, *dests: str) -> None:
+    """Declare arguments added without a record that take free text which is not a path (``--boxes X1,Y1,…``)."""
+    actions = {a.dest: a for a in parser._actions}
+    for dest in dests:
+        action = actions[dest]
+        action.option = Option(dest, "str", flags=tuple(action.option_strings), help=action.help or "")
 
 
-def device_name(text: str) -> str:
-    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
-    text = text.strip().lower()
-    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+def path_options(args: argparse.Namespace) -> tuple[Option, ...]:
+    """The path records of the command that parsed ``args``."""
+    return tuple(getattr(args, PATHS_DEST, None) or ())
+
+
+def check_command_paths(args: argparse.Namespace, **resolved) -> None:
+    """:func:`rtpose.io.paths.check_paths` on the paths of parsed ``args`` (``resolved``: values to use instead)."""
+    from rtpose.io.paths import PathUse, check_paths
+
+    uses = []
+    for record in path_options(args):
+        value = resolved.get(record.name, getattr(args, record.name, None))
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                uses.append(PathUse(record.flag, record.role, item, record.writes))
+    check_paths(uses)
+
+
+# --------------------------------------------------------------------------------------- shared option groups
+def add_group(parser: argparse.ArgumentParser, title: str, records: Iterable[Option], skip=()) -> None:
+    """The records whose ``group`` is ``title``, in an argument group of that title ("": on the parser)."""
+    chosen = [r for r in records if r.group == title and r.name not in skip]
+    if chosen:
+        add_options(parser.add_argument_group(title) if title else parser, chosen)
 
 
 def add_model_args(parser: argparse.ArgumentParser, detector: bool = True, precision: bool = True) -> None:
-    """``--weights --backend --device --input-size --flip --keypoints`` (``--precision``, the detector's options)."""
-    group = parser.add_argument_group("model")
-    group.add_argument("--weights", metavar="PATH|NAME",
-                       help="HRNet checkpoint (official, mmpose or rtpose training file), an exported .onnx, "
-                            "a TensorRT .engine, or a downloaded registry name such as hrnet_w32_coco_256x192")
-    group.add_argument("--backend", choices=backend_names(), default="auto",
-                       help="pose inference backend; auto picks the fastest available (default: auto)")
-    group.add_argument("--device", type=device_name, default="auto", help="cpu, cuda or cuda:N (default: auto)")
-    group.add_argument("--server", default=None, metavar="HOST:PORT[,HOST:PORT]",
-                       help="with --backend triton: the Triton servers' gRPC addresses (e.g. gpu1:8001,gpu2:8001)")
-    group.add_argument("--input-size", type=parse_size, default=None, metavar="HxW",
-                       help="model input height x width (default: what the weights were trained for, else 256x192)")
-    group.add_argument("--flip", action="store_true", help="flip test: average with the mirrored crop (slower)")
-    # keypoint sets (rtpose.pose.keypoint_sets): which set the heatmaps are, and what the detector looks for
-    from rtpose.pose.keypoint_sets import KEYPOINT_SETS
-
-    group.add_argument("--keypoints", choices=list(KEYPOINT_SETS), default=None, metavar="NAME",
-                       help="keypoint set of the weights when the file cannot say (e.g. ap10k for 17 animal "
-                            "keypoints): " + ", ".join(KEYPOINT_SETS) + " (default: from the registry entry or "
-                            "the number of heatmaps)")
-    seg = parser.add_argument_group("segmentation (HRNetV2 next to pose)")
-    seg.add_argument("--seg", choices=("person", "parts"), default=None,
-                     help="person: each person's mask from whole-frame segmentation (default weights: VOC HRNetV2-W18, "
-                          "downloaded once); parts: body-part parsing of each person (LIP classes; --seg-weights "
-                          "needed: the official LIP file has no published checksum, so it is never fetched)")
-    seg.add_argument("--seg-weights", metavar="PATH|NAME", default=None,
-                     help="segmentation checkpoint (official HRNet-Semantic-Segmentation, mmsegmentation or rtpose "
-                          "file) or registry name (rtpose weights list)")
-    from rtpose.runtime.select import SEG_BACKENDS
-
-    seg.add_argument("--seg-backend", choices=SEG_BACKENDS, default=None,
-                     help="segmentation runtime (default: --backend's when segmentation has it, else auto: a built "
-                          "TensorRT engine or PyTorch FP16 on CUDA, OpenVINO or ONNX Runtime on the CPU); onnxruntime "
-                          "and openvino export the model once into the engines folder, tensorrt builds an engine "
-                          "there once (minutes)")
-    seg.add_argument("--seg-classes", metavar="NAME", default=None,
-                     help="the file's class set where its class count is ambiguous: voc, lip, cityscapes, ade20k, "
-                          "pascal_context, pascal_context60")
-    if precision:
-        group.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                           help="inference precision: auto runs OpenVINO in bf16 where the CPU has native BF16 "
-                                "(AVX-512 BF16/AMX; keypoints checked against FP32), fp32 keeps every backend in "
-                                "float32 (default: auto)")
-    if detector:
-        group.add_argument("--classes", default=None, metavar="IDS|NAMES",
-                           help="comma-separated detector classes to pose, ids or names (default: person; "
-                                "COCO's animal classes 14-23 for AP-10K models)")
-        group.add_argument("--detector", default=None, metavar="PATH|NAME|URL",
-                           help="Ultralytics YOLO detector weights or model name, or one served by Triton: "
-                                "triton://HOST:8001/yolo_detector (default: yolov8n.pt)")
-        group.add_argument("--trust-detector", action="store_true",
-                           help="load a --detector file even when it needs unsafe unpickling, which can run any code "
-                                "it contains (default: such files are refused; also RTPOSE_TRUST_DETECTOR=1)")
-        group.add_argument("--conf", type=fraction, default=0.25,
-                           help="person detection confidence, 0 to 1 (default: 0.25)")
-        group.add_argument("--max-people", type=positive_int, default=32, help="most people per frame (default: 32)")
+    """The ``MODEL`` records: ``--weights --backend --device --input-size --flip --keypoints`` (``--precision``,
+    the detector's options) and the segmentation group."""
+    skip = set() if precision else {"precision"}
+    if not detector:
+        skip |= {"classes", "detector", "trust_detector", "conf", "max_people"}
+    add_group(parser, "model", MODEL, skip)
+    add_group(parser, SEG_GROUP, MODEL, skip)
 
 
 def add_tracking_args(parser: argparse.ArgumentParser) -> None:
-    """``--det-every``, ``--track``, ``--smooth``, ``--track-buffer``: the :class:`rtpose.options.StreamOptions`
-    of ``rtpose run`` and ``rtpose gui`` (one definition)."""
-    parser.add_argument("--det-every", type=positive_int, default=1, metavar="N",
-                        help="run the detector on one frame in N; between, each person's box comes from their "
-                             "previous keypoints (default: 1, every frame)")
-    track = parser.add_argument_group("tracking")
-    track.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
-                       help="give people identities across frames (default: on)")
-    track.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
-                       help="smooth tracked keypoints over time (with --track; default: on)")
-    track.add_argument("--track-buffer", type=non_negative_int, default=30, metavar="N",
-                       help="frames a lost track is kept before its id is retired (default: 30)")
+    """The ``STREAM`` records of no group (``--det-every``) and of the tracking group (``--track``, ``--smooth``,
+    ``--track-buffer``): those ``rtpose run`` and ``rtpose gui`` share."""
+    add_group(parser, "", STREAM)
+    add_group(parser, "tracking", STREAM)
+
+
+def stream_records(*names: str) -> tuple[Option, ...]:
+    """The ``STREAM`` records of ``names``."""
+    return tuple(r for r in STREAM if r.name in names)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"256x192"`` → (256, 192) as (H, W), checked as ``input_size`` is (multiples of 32, at most
+    :data:`~rtpose.options.schema.MAX_INPUT_SIDE` a side)."""
+    return argparse_type(option("input_size"))(text)
+
+
+def _number_type(name: str, kind: str, **bounds):
+    return argparse_type(Option(name, kind, 0, **bounds))
+
+
+#: argparse types of a command's own numbers (the schema's checks, the schema's words).
+fraction = _number_type("value", "float", low=0.0, high=1.0)
+positive_int = _number_type("value", "int", low=1)
+non_negative_int = _number_type("value", "int", low=0)
+positive_float = _number_type("value", "float", low=0.0, above=True)
+non_negative_float = _number_type("value", "float", low=0.0)
+device_name = argparse_type(option("device"))
 
 
 def build_estimator(args: argparse.Namespace, with_detector: bool = True):
@@ -160,3 +180,11 @@ def build_estimator(args: argparse.Namespace, with_detector: bool = True):
     from rtpose.pose.factory import build_estimator
 
     return build_estimator(ModelOptions.from_args(args, with_detector=with_detector))
+
+
+__all__ = [
+    "MAX_INPUT_SIDE", "add_group", "add_model_args", "add_option", "add_options", "add_tracking_args", "argparse_type",
+    "build_estimator", "check_command_paths", "declare_roles", "declare_text", "device_name", "fraction",
+    "non_negative_float", "non_negative_int", "parse_size", "path_options", "positive_float", "positive_int",
+    "stream_records",
+]

@@ -5,35 +5,43 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rtpose.cli.common import parse_size, positive_float, positive_int
+from rtpose.cli.common import add_option
+from rtpose.options.schema import INPUT_FILE, OUTPUT_FOLDER, Option
+from rtpose.options.table import option
 
 HELP = "compile a TensorRT engine (FP16 by default) from HRNet weights or an exported ONNX file"
+
+#: ``rtpose build-engine``'s options (``--fp16``/``--fp32``, a pair of switches on one ``fp16``, are below).
+OPTIONS = {o.name: o for o in (
+    option("weights", help="HRNet checkpoint or registry name (downloaded on first use), exported to ONNX first and "
+                           "reused (default: hrnet_w32_coco_256x192)"),
+    Option("onnx", "path", role=INPUT_FILE, metavar="FILE",
+           help="an ONNX file from 'rtpose export-onnx' (its precision is used)"),
+    option("input_size", default=(256, 192), help="model input height x width with --weights"),
+    Option("max_batch", "int", 32, low=1, metavar="N", help="most people per call; the engine accepts batch 1..N"),
+    Option("opt_batch", "int", None, low=1, metavar="N",
+           help="batch size TensorRT tunes for (default: min(8, max batch))"),
+    Option("workspace", "float", 4.0, low=0.0, above=True, metavar="GB", help="builder workspace"),
+    option("device", default="cuda", help="cuda or cuda:N"),
+    Option("out", "path", role=OUTPUT_FOLDER, metavar="DIR",
+           help="output folder, also for timing.cache (default: ./engines or ~/.cache/rtpose/engines)"),
+)}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--weights", metavar="PATH|NAME",
-                        help="HRNet checkpoint or registry name (downloaded on first use), exported to ONNX first "
-                             "and reused (default: hrnet_w32_coco_256x192)")
-    source.add_argument("--onnx", metavar="FILE", help="an ONNX file from 'rtpose export-onnx' (its precision is used)")
+    add_option(source, OPTIONS["weights"])
+    add_option(source, OPTIONS["onnx"])
     precision = parser.add_mutually_exclusive_group()
     precision.add_argument("--fp16", dest="fp16", action="store_true", default=True,
                            help="FP16 engine from an FP16 ONNX graph, strongly typed (the default)")
     precision.add_argument("--fp32", dest="fp16", action="store_false", help="FP32 engine instead")
-    parser.add_argument("--input-size", type=parse_size, default=(256, 192), metavar="HxW",
-                        help="model input height x width with --weights (default: 256x192)")
-    parser.add_argument("--max-batch", type=positive_int, default=32, metavar="N",
-                        help="most people per call; the engine accepts batch 1..N (default: 32)")
-    parser.add_argument("--opt-batch", type=positive_int, default=None, metavar="N",
-                        help="batch size TensorRT tunes for (default: min(8, max batch))")
-    parser.add_argument("--workspace", type=positive_float, default=4.0, metavar="GB",
-                        help="builder workspace (default: 4)")
-    parser.add_argument("--device", default="cuda", help="cuda or cuda:N (default: cuda)")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="output folder, also for timing.cache (default: ./engines or ~/.cache/rtpose/engines)")
+    for name in ("input_size", "max_batch", "opt_batch", "workspace", "device", "out"):
+        add_option(parser, OPTIONS[name])
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.cli.common import check_command_paths
     from rtpose.errors import RtposeError
     from rtpose.export.onnx_graph import onnx_precision
     from rtpose.export.pose_onnx import ensure_onnx
@@ -41,6 +49,7 @@ def main(args: argparse.Namespace) -> int:
     from rtpose.export.tensorrt import build_engine
     from rtpose.runtime.tensorrt_runtime import cuda_index, gpu_info, import_tensorrt
 
+    check_command_paths(args)
     # Fail fast, before a long export, when this machine cannot build engines.
     import_tensorrt()
     gpu_info(cuda_index(args.device))

@@ -10,46 +10,63 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rtpose.options.schema import INPUT_FILE, INPUT_FOLDER, OUTPUT_FILE, Option
+
 HELP = ("score COCO-format keypoint predictions (any keypoint set; with person masks, mask AP too), run a "
         "model on a set and score it (OKS AP; with --seg person, mask AP), or score body-part maps against label "
         "PNGs (per-class IoU, mIoU, pixel accuracy)")
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    from rtpose.cli.common import add_model_args, fraction
+#: ``rtpose eval``'s own options (the model's come from :mod:`rtpose.options.table`).
+OPTIONS = (
+    Option("ann", "path", role=INPUT_FILE, metavar="ANN.json",
+           help="COCO person keypoint annotations (needed unless --labels)"),
+    Option("results", "path", role=INPUT_FILE, metavar="PREDS.json",
+           help="COCO keypoint results to score; with --labels: rtpose --seg parts --json output, or a folder of "
+                "label PNGs (such as --save-masks writes)"),
+    Option("images", "path", role=INPUT_FOLDER, metavar="DIR", help="image folder: run the model on the images of "
+                                                                    "--ann"),
+    Option("boxes", "path", "gt", role=INPUT_FILE, metavar="gt|DETS.json",
+           help="person boxes: 'gt' (ground truth) or a COCO detection results file"),
+    Option("det_score_thr", "float", 0.0, low=0.0, high=1.0, help="ignore detections scoring below this"),
+    Option("out", "path", role=OUTPUT_FILE, metavar="PATH",
+           help="also write the predictions with --images as COCO results JSON (default: not written)"),
+    Option("quiet", "bool", False, help="no progress bar"),
+    Option("labels", "path", role=INPUT_FOLDER, metavar="DIR",
+           help="ground-truth label PNGs, one per image named by its file stem (pixel = class index of "
+                "--seg-classes, default lip; 255 = ignore): score --results as part maps"),
+    Option("source", "path", role=INPUT_FOLDER, metavar="DIR",
+           help="with --labels and a --save-masks folder: the image folder that run read, to match its "
+                "frame_NNNNNN.png files to image names (default: PNGs are matched by file stem)"),
+    Option("json", "path", role=OUTPUT_FILE, metavar="PATH",
+           help="with --labels: also write the scores (per-class IoU, mIoU, pixel accuracy) as JSON; - for "
+                "standard output"),
+)
 
-    parser.add_argument("--ann", metavar="ANN.json", help="COCO person keypoint annotations (needed unless --labels)")
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from rtpose.cli.common import add_model_args, add_option
+
+    own = {o.name: o for o in OPTIONS}
+    add_option(parser, own["ann"])
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--results", metavar="PREDS.json",
-                      help="COCO keypoint results to score; with --labels: rtpose --seg parts --json output, or a "
-                           "folder of label PNGs (such as --save-masks writes)")
-    what.add_argument("--images", metavar="DIR", help="image folder: run the model on the images of --ann")
-    parser.add_argument("--boxes", default="gt", metavar="gt|DETS.json",
-                        help="person boxes: 'gt' (ground truth) or a COCO detection results file (default: gt)")
-    parser.add_argument("--det-score-thr", type=fraction, default=0.0,
-                        help="ignore detections scoring below this (default: 0.0)")
-    parser.add_argument("--out", default=None, metavar="PATH",
-                        help="also write the predictions with --images as COCO results JSON (default: not written)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_option(what, own["results"])
+    add_option(what, own["images"])
+    for name in ("boxes", "det_score_thr", "out", "quiet"):
+        add_option(parser, own[name])
     parts = parser.add_argument_group("body-part maps (mIoU)")
-    parts.add_argument("--labels", metavar="DIR",
-                       help="ground-truth label PNGs, one per image named by its file stem (pixel = class index of "
-                            "--seg-classes, default lip; 255 = ignore): score --results as part maps")
-    parts.add_argument("--source", metavar="DIR",
-                       help="with --labels and a --save-masks folder: the image folder that run read, to match its "
-                            "frame_NNNNNN.png files to image names (default: PNGs are matched by file stem)")
-    parts.add_argument("--json", metavar="PATH",
-                       help="with --labels: also write the scores (per-class IoU, mIoU, pixel accuracy) as JSON; "
-                            "- for standard output")
+    for name in ("labels", "source", "json"):
+        add_option(parts, own[name])
     add_model_args(parser, detector=False)
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtpose.cli.common import check_command_paths
     from rtpose.errors import RtposeError
     from rtpose.eval.keypoints import load_coco, predict_coco, write_results
-    from rtpose.io.paths import check_distinct
     from rtpose.log import say, warn
 
+    check_command_paths(args)  # no output onto an input (--weights, an image of --images, a label PNG…)
     if args.labels is not None:
         return _part_maps(args)
     for flag, value in (("--source", args.source), ("--json", args.json)):
@@ -57,7 +74,6 @@ def main(args: argparse.Namespace) -> int:
             raise RtposeError(f"{flag} belongs to part-map scoring; give --labels with it.")
     if args.ann is None:
         raise RtposeError("--ann is needed to score keypoints (or give --labels to score part maps).")
-    check_distinct({"--out": args.out}, {"--ann": args.ann, "--results": args.results, "--boxes": args.boxes})
     if args.results is not None:
         _report(args.ann, args.results, args.keypoints)
         return 0
@@ -123,7 +139,7 @@ def _part_maps(args: argparse.Namespace) -> int:
 
     from rtpose.errors import RtposeError
     from rtpose.eval.parts import evaluate_part_maps
-    from rtpose.io.paths import check_distinct, output_file
+    from rtpose.io.paths import output_file
     from rtpose.seg.classes import get_class_set
 
     if args.results is None:
@@ -133,7 +149,6 @@ def _part_maps(args: argparse.Namespace) -> int:
         raise RtposeError("--labels and --ann are two kinds of ground truth; give one.")
     classes = get_class_set(args.seg_classes or "lip")
     if args.json and args.json != "-":
-        check_distinct({"--json": args.json}, {"--results": args.results})
         output_file(args.json, "--json file")
     scores = evaluate_part_maps(args.labels, args.results, classes, source_dir=args.source)
     print(f"{scores.images} images, {classes.name} classes ({classes.num_classes})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rtpose.cli.common import parse_size
+from rtpose.cli.common import check_command_paths, declare_roles, parse_size
+from rtpose.options.schema import INPUT_FILE, OUTPUT_FOLDER
 
 HELP = ("write a Triton Inference Server model repository: the pose model (uint8 crops in, fp16 heatmaps out) and "
         "the YOLO detector (Ultralytics' ONNX export)")
@@ -32,6 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="load a --detector file even when it needs unsafe unpickling (it could run code)")
     parser.add_argument("--queue-timeout-ms", type=float, default=200.0,
                         help="a request waiting longer in Triton's queue is rejected (default: 200)")
+    declare_roles(parser, weights=INPUT_FILE, repo=OUTPUT_FOLDER, engine=INPUT_FILE, detector=INPUT_FILE)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -39,6 +41,7 @@ def main(args: argparse.Namespace) -> int:
     from rtpose.export.triton import export_triton_repository
     from rtpose.pose.detector import DEFAULT_DETECTOR
 
+    check_command_paths(args)
     if args.no_detector and args.detector:
         raise RtposeError("--no-detector and --detector contradict each other; pass one of them.")
     for flag, value in (("--max-batch", args.max_batch), ("--instances", args.instances)):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from rtpose.cli.common import add_option, declare_text
+from rtpose.options.schema import INPUT_FILE, Option
+
 HELP = "list, download and verify HRNet checkpoints (cache: $RTPOSE_CACHE/weights or ~/.cache/rtpose/weights)"
 
 
@@ -16,8 +19,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     download.add_argument("--base-url", default=None, metavar="URL",
                           help="download from this mirror instead (also: $RTPOSE_WEIGHTS_URL)")
     verify = sub.add_parser("verify", help="check a file's sha256 against the registry and load it as an HRNet")
-    verify.add_argument("path", metavar="PATH", help="checkpoint file")
+    add_option(verify, Option("path", "path", role=INPUT_FILE, metavar="PATH", help="checkpoint file"), "path")
     verify.add_argument("--name", default=None, help="registry entry it must match (default: find it)")
+    declare_text(download, "name", "base_url")
+    declare_text(verify, "name")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,35 +1,67 @@
-"""Library sentences in the command line's words (a leaf module: only ``re``, so it is safe to import first)."""
+"""Library sentences in the command line's words: each option named by its flag, from the options schema.
+
+An :class:`~rtpose.errors.OptionError` carries its parameter, so it is rendered again with the flag
+(``conf=1.5: must be …`` → ``--conf 1.5: must be …``). Other library messages that mention a parameter in the
+library's own spelling (``device='cuda' asks for an NVIDIA GPU…`` from :mod:`rtpose.runtime.devices`) get
+their ``name=value`` replaced by the flag of the schema's record of that name.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 
-#: Python parameters whose mention in a library message the command line turns into its flag.
-_PARAMETER = re.compile(
-    r"\b(weights|backend|device|precision|input_size|keypoints|detector|conf|max_people|classes|det_every|"
-    r"track_buffer|kpt_thr|max_frames|timeout|reconnect_timeout|trust_detector|seg|seg_weights|seg_classes|seg_backend|"
-    r"background|server)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
-)
+from rtpose.errors import NO_VALUE, OptionError
 
 
-def cli_words(text: str) -> str:
-    """A library sentence in the command line's words: ``backend='openvino'`` → ``--backend openvino``.
+@functools.cache
+def _flags() -> dict[str, str]:
+    from rtpose.options.table import OPTIONS
 
-    Library errors and messages name the Python parameter (``input_size=(256, 192)``, ``precision='bf16'``);
-    a user of the command line typed a flag, so the CLI shows that instead (``--input-size 256x192``).
+    return {name: record.flag for name, record in OPTIONS.items()}
+
+
+def _value_text(value) -> str:
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, int) for v in value):
+        return "x".join(map(str, value))  # input_size=(256, 192) → 256x192
+    return str(value)
+
+
+def flag_words(parameter: str, value=NO_VALUE) -> str:
+    """An option as a command-line user typed it: ``--conf 1.5``, ``--seg-weights``, ``--backend triton``."""
+    flag = _flags().get(parameter, "--" + parameter.replace("_", "-"))
+    if value is NO_VALUE or value is True:
+        return flag
+    return f"{flag} {_value_text(value)}"
+
+
+@functools.cache
+def _parameter_pattern() -> re.Pattern:
+    names = "|".join(sorted(_flags(), key=len, reverse=True))
+    return re.compile(rf"\b({names})=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?")
+
+
+def cli_words(message) -> str:
+    """A library error or message in the command line's words.
+
+    ``message``: an exception (an :class:`~rtpose.errors.OptionError` is rendered with its flags) or a text,
+    whose ``name=value`` mentions of the schema's parameters become flags (``backend='openvino'`` →
+    ``--backend openvino``).
     """
+    if isinstance(message, OptionError):
+        return message.render_with(flag_words)
+    text = str(message)
 
     def flag(match: re.Match) -> str:
         name, value = match.group(1), match.group(2)
-        text = f"--{name.replace('_', '-')}"
         if not value or value == "True":
-            return text
+            return flag_words(name)
         value = value.strip("'\"")
         if value.startswith("("):
             value = "x".join(v.strip() for v in value.strip("()").split(",") if v.strip())
-        return f"{text} {value}"
+        return flag_words(name, value)
 
-    return _PARAMETER.sub(flag, text)
+    return _parameter_pattern().sub(flag, text)
 
 
-__all__ = ["cli_words"]
+__all__ = ["cli_words", "flag_words"]

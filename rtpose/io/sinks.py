@@ -259,11 +259,22 @@ class ImageSink(Sink):
     def write(self, result, annotated: np.ndarray | None = None) -> None:
         image = result.frame.image if annotated is None else annotated
         try:
-            ok = cv2.imwrite(str(self.path), image)
+            ok, data = cv2.imencode(self.path.suffix, image)
         except cv2.error:
             ok = False
         if not ok:
-            raise RtposeError(f"Cannot write the image {self.path} (unknown image type or unwritable folder).")
+            raise RtposeError(f"Cannot write the image {self.path} (unknown image type {self.path.suffix!r}).")
+        # Encoded first, then written through a temporary name: a full disk is called a full disk, and leaves
+        # no half image behind.
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data.tobytes())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise OutputError(f"Could not write {self.path}: {oserror_cause(exc)}; nothing was written.") from None
+        finally:
+            tmp.unlink(missing_ok=True)
         self.count += 1
 
 
