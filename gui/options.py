@@ -31,6 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(view, option("background", help="with --seg: blur or replace everything that is not a person (a "
                                                "colour: green, #00ff00 or 0,255,0; or an image file); the "
                                                "Segmentation group's Background choice changes it"))
+    add_option(view, option("privacy", help="faces blurs each face, skeleton draws the skeletons on a plain "
+                                            "background: in the view, its recordings and its snapshots"))
 
 
 __all__ = ["HELP", "configure"]
