@@ -13,6 +13,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import Protocol
 
 from rtpose.cli.common import (
     add_group,
@@ -41,7 +42,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_group(parser, "output", (*STREAM, *RUN))
 
 
-def main(args: argparse.Namespace) -> int:
+class RunExtras(Protocol):
+    """What another command adds to this one run path (``rtpose serve``: its viewers, metrics and MQTT)."""
+
+    def sinks(self, stream, sources: list, stop, others: list) -> list:
+        """More sinks for ``stream`` (closed with ``others``, this command's); ``stop``: the run's
+        :class:`~rtpose.engine.signals.StopRequest`."""
+        ...
+
+    def ended(self, stop) -> None:
+        """Called when every stream has ended by itself (not by a signal), before the summary."""
+        ...
+
+
+def main(args: argparse.Namespace, extras: RunExtras | None = None) -> int:
+    """``rtpose run``; ``extras``: what ``rtpose serve`` adds (its sinks, and what it does once the streams end)."""
     from rtpose.io.paths import output_folder
     from rtpose.io.sinks import WindowSink, check_outputs, display_available
     from rtpose.io.sources import open_source
@@ -78,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
             say("no window, --save or --json: only the summary will be printed")
         with model:
             handed = True
-            return _run(args, sources, model, options, window, videos)
+            return _run(args, sources, model, options, window, videos, extras)
     finally:
         for source in sources:
             source.close()
@@ -190,7 +205,7 @@ def _sinks(args, stream, model, sources: list, window, videos: list, image: bool
     return sinks
 
 
-def _run(args, sources: list, model, options, window, videos: list) -> int:
+def _run(args, sources: list, model, options, window, videos: list, extras: RunExtras | None = None) -> int:
     """The one run path: the library's stream and run loop with this command's sinks, then the summary.
 
     A single image is a one-frame stream without tracking; the window (then shown until q) and the image
@@ -227,6 +242,8 @@ def _run(args, sources: list, model, options, window, videos: list) -> int:
         with stop_on_signals(lambda _signum: stream.request_stop()) as stop:
             try:
                 sinks = _sinks(args, stream, model, sources, window, videos, image) + ([last] if image else [])
+                if extras is not None:
+                    sinks += extras.sinks(stream, sources, stop, sinks)
                 if len(sources) > 1:
                     say(f"running on {len(sources)} streams: " + ", ".join(s.name for s in sources) + "; Ctrl-C stops")
                 elif not image:
@@ -236,6 +253,8 @@ def _run(args, sources: list, model, options, window, videos: list) -> int:
                     hud = None if image else lambda r: hud_lines(r, info.name, info.device)
                     stats = run(stream, sinks, kpt_thr=args.kpt_thr, on_result=progress, background=args.background,
                                 privacy=args.privacy, hud=hud)
+                    if extras is not None and not stop.requested:
+                        extras.ended(stop)
             except KeyboardInterrupt:  # a second signal while stopping
                 stop.signum = stop.signum or signal.SIGINT
             finally:

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import signal
-import sys
 import threading
-from pathlib import Path
 
 from rtpose.cli import run as run_command
-from rtpose.errors import RtposeError, SourceError
+from rtpose.errors import RtposeError
 from rtpose.log import say
 from rtpose.settings import serve_token
 
@@ -74,149 +71,61 @@ def is_loopback(host: str) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtpose.engine.signals import stop_on_signals
-    from rtpose.options import StreamOptions
-
     try:
         from rtpose.serve.app import HttpServer
     except ImportError as exc:
         raise RtposeError(f"rtpose serve needs {exc.name or 'aiohttp'}: pip install 'rtpose[serve]' (aiohttp, "
                           "prometheus-client, paho-mqtt).") from None
 
-    specs = run_command._source_specs(args)
-    if not specs:
+    if not run_command._source_specs(args):
         raise RtposeError("Nothing to serve: give --source FILE|URL (several times), --sources FILE or --camera N.")
     token = args.token or serve_token()
     if not is_loopback(args.host) and not token:
         raise RtposeError(f"--host {args.host} lets other machines in: give --token SECRET (or RTPOSE_TOKEN) too.")
     if args.show:
         raise RtposeError("rtpose serve shows its pictures in the browser; --show is rtpose run's.")
-    options = StreamOptions.from_args(args).validate()
-    if (args.save_masks or args.background) and not args.seg:
-        raise RtposeError("--save-masks and --background need --seg person or --seg parts.")
-    if args.background:
-        from rtpose.io.render import parse_background
-
-        args.background = parse_background(args.background)
+    args.show = False
     server = HttpServer(args.host, args.port, token)
     server.start()  # a busy or forbidden port: one sentence, before anything slow
     try:
         say(f"listening on {server.url}" + (" (a token is needed)" if token else ""))
-        return _serve(args, specs, options, server, stop_on_signals)
+        serving = _Serving(server, args.jpeg_quality)
+        code = run_command.main(args, serving)
+        # a service stopped by SIGTERM or Ctrl-C did what it was asked: exit 0 (rtpose run says 128 + signal)
+        return 0 if serving.stop is not None and serving.stop.requested and code == serving.stop.exit_code else code
     finally:
         server.stop()
 
 
-def _serve(args, specs: list, options, server, stop_on_signals) -> int:
-    from rtpose.engine.stream import PoseStream, run
-    from rtpose.io.render import hud_lines
-    from rtpose.io.sinks import ByStream, JsonLinesSink, MaskSink, VideoSink, check_outputs, stream_video_paths
-    from rtpose.io.sources import open_source
-    from rtpose.model import PoseModel
-    from rtpose.options import ModelOptions
-    from rtpose.serve.metrics import RunMetrics
-    from rtpose.serve.sink import ServeSink
+class _Serving:
+    """rtpose serve's part of the run path: the viewers' and /metrics' sink, MQTT's figures, /readyz, and serving
+    the last pictures once every stream has ended, until stopped."""
 
-    stopped = threading.Event()
-    state: dict = {"stream": None}
+    def __init__(self, server, jpeg_quality: int) -> None:
+        self.server, self.jpeg_quality = server, jpeg_quality
+        self.stop = None
+        self.ended_by_itself = threading.Event()
 
-    def on_stop(_signum) -> None:
-        stopped.set()
-        if state["stream"] is not None:
-            state["stream"].request_stop()
+    def sinks(self, stream, sources: list, stop, others: list) -> list:
+        from rtpose.io.mqtt import MqttSink
+        from rtpose.serve.metrics import RunMetrics
+        from rtpose.serve.sink import ServeSink
 
-    sources = []
-    with stop_on_signals(on_stop) as stop:
-        try:
-            for spec in specs:
-                sources.append(open_source(spec, realtime=options.realtime, timeout=options.timeout,
-                                           reconnect_timeout=options.reconnect_timeout))
-            videos = _video_paths(args.save, sources, stream_video_paths)
-            for i, source in enumerate(sources):
-                check_outputs(str(videos[i]) if videos else None, args.json, source)
-            if stop.requested:
-                return 0
-            model = PoseModel.from_options(ModelOptions.from_args(args), det_every=options.det_every)
-            with model:
-                stream = state["stream"] = PoseStream(model.estimator, sources, options)
-                if stop.requested:
-                    stream.request_stop()
-                headers = stream.headers()
-                metrics = RunMetrics([h["source"] for h in headers])
-                metrics.sources = sources
-                views = server.attach(headers, metrics)
-                metrics.stats = stream.stats
-                metrics.extra.append(server.clients)
-                ended = threading.Event()
-                server.readiness = lambda: _readiness(sources, ended)
-                info = model.info.backend
-                sinks: list = [ServeSink(views, metrics, sources, jpeg_quality=args.jpeg_quality)]
-                stats = None
-                try:
-                    if args.json:
-                        sinks.append(JsonLinesSink(args.json, headers))
-                    if videos:
-                        sinks.append(ByStream([VideoSink(path, fps=s.fps, size=s.size, real_time=c.drop_frames)
-                                               for path, s, c in zip(videos, sources, stream.pipeline.captures)]))
-                    if args.save_masks:
-                        sinks.append(MaskSink(args.save_masks))
-                    if args.mqtt:
-                        from rtpose.io.mqtt import MqttSink
+        self.stop = stop
+        headers = stream.headers()
+        metrics = RunMetrics([h["source"] for h in headers])
+        metrics.sources = sources
+        views = self.server.attach(headers, metrics)
+        metrics.stats = stream.stats
+        metrics.extra.append(self.server.clients)
+        self.server.readiness = lambda: _readiness(sources, self.ended_by_itself)
+        metrics.extra += [sink.figures for sink in others if isinstance(sink, MqttSink)]  # rtpose_mqtt_*
+        return [ServeSink(views, metrics, sources, jpeg_quality=self.jpeg_quality)]
 
-                        mqtt = MqttSink(args.mqtt, stream=stream)
-                        metrics.extra.append(mqtt.figures)
-                        sinks.append(mqtt)
-                    say(f"serving {len(sources)} stream(s): " + ", ".join(s.name for s in sources) + "; Ctrl-C stops")
-                    if not stop.requested:
-                        stats = run(stream, sinks, kpt_thr=args.kpt_thr, background=args.background,
-                                    privacy=args.privacy, hud=lambda r: hud_lines(r, info.name, info.device))
-                    ended.set()
-                    if not stop.requested:
-                        say("every stream ended; still serving the last pictures and figures until stopped")
-                        while not stopped.wait(0.5):
-                            pass
-                except KeyboardInterrupt:  # a second signal while stopping
-                    stop.signum = stop.signum or signal.SIGINT
-                finally:
-                    stream.close()
-                    for sink in sinks:
-                        sink.close()
-                stats = stats or stream.stats()
-                if not args.quiet:
-                    print(stats.format(), file=sys.stderr, flush=True)
-                for sink in sinks:
-                    for part in getattr(sink, "sinks", [sink]):
-                        if isinstance(part, (JsonLinesSink, VideoSink)):
-                            say(f"wrote {part.path} ({part.count} frames)")
-                        elif part.__class__.__name__ == "MqttSink":
-                            say(f"published {part.count} records to {part.path} ({part.dropped} messages dropped)")
-            if stop.requested:
-                say(f"stopped by {stop.name}")
-            lost = [f"Stream {i}: {s.end_reason}" for i, s in enumerate(sources)
-                    if s.ended_early and getattr(s, "end_reason", None)]
-            if lost:
-                raise SourceError(" ".join(lost))
-            return 0
-        finally:
-            for source in sources:
-                source.close()
-
-
-def _video_paths(save: str | None, sources: list, stream_video_paths) -> list[Path]:
-    """``--save``: one file for one stream, else a folder with a video per stream (as ``rtpose run``)."""
-    if not save:
-        return []
-    if len(sources) == 1:
-        return [Path(save)]
-    folder = Path(save)
-    if folder.exists() and not folder.is_dir() or (not folder.exists() and folder.suffix and not save.endswith("/")):
-        raise RtposeError(f"--save {save}: with {len(sources)} sources --save takes a folder (DIR/), where each "
-                          "stream's video is written under its own name.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RtposeError(f"--save {save}: cannot make the folder ({exc.strerror}).") from None
-    return stream_video_paths(folder, sources)
+    def ended(self, stop) -> None:
+        self.ended_by_itself.set()
+        say("every stream ended; still serving the last pictures and figures until stopped")
+        stop.wait()
 
 
 def _readiness(sources: list, ended: threading.Event) -> str | None:

@@ -23,10 +23,15 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._came = threading.Event()
 
     @property
     def requested(self) -> bool:
         return self.signum is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop signal has come (or ``timeout`` s); whether one came."""
+        return self._came.wait(timeout)
 
     @property
     def exit_code(self) -> int:
@@ -56,6 +61,7 @@ def stop_on_signals(on_stop: Callable[[int], None], second_interrupts: bool = Tr
         if request.requested and second_interrupts:
             raise KeyboardInterrupt
         request.signum = request.signum or signum
+        request._came.set()
         on_stop(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
