@@ -558,7 +558,9 @@ def check_args_paths(args: argparse.Namespace) -> None:
                 if (value := getattr(args, name)) and root is not None and not Path(value).expanduser().is_absolute()}
     check_command_paths(args, **resolved)
     if args.output:
-        output = Path(args.output).expanduser()
+        from rtpose.utils.names import check_name_length
+
+        output = check_name_length(args.output, "--output folder")
         if output.exists() and not output.is_dir():
             raise ConfigError(f"--output {args.output} is a file; give a folder for the checkpoints and metrics.")
         existing = next((p for p in (output, *output.parents) if p.exists()), None)

@@ -19,45 +19,33 @@ import ipaddress
 import threading
 
 from rtpose.cli import run as run_command
+from rtpose.cli.common import add_group, check_command_paths
 from rtpose.errors import RtposeError
 from rtpose.log import say
+from rtpose.options.schema import Option
 from rtpose.settings import serve_token
 
 HELP = "run streams until stopped, serving a live web page, MJPEG, poses (SSE), /metrics and MQTT"
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0 picks a free one), got {text}")
-    return value
-
-
-def _quality(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be 1 to 100, got {text}")
-    return value
+#: serve's own options (records of the one schema: :mod:`rtpose.options.schema`).
+SERVE = (
+    Option("host", "str", "127.0.0.1", metavar="ADDRESS", scope="serve", group="serve",
+           help="address to listen on (127.0.0.1: this machine only; any other needs --token)"),
+    Option("port", "int", 8080, low=0, high=65535, metavar="N", scope="serve", group="serve",
+           extra={"range_words": "a port is 0 to 65535 (0 picks a free one)"},
+           help="TCP port (0 picks a free one, printed at the start)"),
+    Option("token", "str", metavar="SECRET", scope="serve", group="serve",
+           help="the secret every request but /healthz and /readyz must carry, as 'Authorization: Bearer SECRET' "
+                "or ?token=SECRET (default: RTPOSE_TOKEN)"),
+    Option("jpeg_quality", "int", 80, low=1, high=100, metavar="Q", scope="serve", group="serve",
+           help="JPEG quality of the served pictures, 1 to 100"),
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     run_command.configure(parser)
-    group = parser.add_argument_group("serve")
-    group.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
-                       help="address to listen on (default: 127.0.0.1, this machine only; any other needs --token)")
-    group.add_argument("--port", type=_port, default=8080, metavar="N",
-                       help="TCP port (default: 8080; 0 picks a free one, printed at the start)")
-    group.add_argument("--token", default=None, metavar="SECRET",
-                       help="the secret every request but /healthz and /readyz must carry, as 'Authorization: "
-                            "Bearer SECRET' or ?token=SECRET (default: RTPOSE_TOKEN)")
-    group.add_argument("--jpeg-quality", type=_quality, default=80, metavar="Q",
-                       help="JPEG quality of the served pictures, 1 to 100 (default: 80)")
+    add_group(parser, "serve", SERVE)
 
 
 def is_loopback(host: str) -> bool:
@@ -77,6 +65,7 @@ def main(args: argparse.Namespace) -> int:
         raise RtposeError(f"rtpose serve needs {exc.name or 'aiohttp'}: pip install 'rtpose[serve]' (aiohttp, "
                           "prometheus-client, paho-mqtt).") from None
 
+    check_command_paths(args)  # no output onto an input, or twice: before anything opens
     if not run_command._source_specs(args):
         raise RtposeError("Nothing to serve: give --source FILE|URL (several times), --sources FILE or --camera N.")
     token = args.token or serve_token()
