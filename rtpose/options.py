@@ -137,6 +137,9 @@ class StreamOptions:
         timeout: seconds to wait for a stream to connect.
         reconnect_timeout: seconds a network stream that stopped may take to come back before it ends
             (0: it ends at once).
+        budget_ms: keep each frame's model work near this many ms by posing only some people afresh and
+            running the detector when needed (:mod:`rtpose.pose.budget`); None: every person every frame.
+        max_age: with ``budget_ms``, the most frames a person's keypoints are carried before a fresh pose.
     """
 
     track: bool = True
@@ -148,6 +151,8 @@ class StreamOptions:
     max_frames: int | None = None
     timeout: float = 10.0
     reconnect_timeout: float = 30.0
+    budget_ms: float | None = None
+    max_age: int = 10
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **overrides) -> StreamOptions:
@@ -168,6 +173,16 @@ class StreamOptions:
             raise RtposeError(f"timeout={self.timeout!r} must be more than 0 seconds.")
         if not float(self.reconnect_timeout) >= 0:
             raise RtposeError(f"reconnect_timeout={self.reconnect_timeout!r} must be 0 seconds or more.")
+        if self.budget_ms is not None:
+            if isinstance(self.budget_ms, bool) or not isinstance(self.budget_ms, (int, float)) or not (
+                    0 < float(self.budget_ms) < float("inf")):
+                raise RtposeError(f"budget_ms={self.budget_ms!r} must be a number of milliseconds more than 0 "
+                                  "(or None for no budget).")
+            if int(self.det_every) != 1:
+                raise RtposeError(f"budget_ms= and det_every={self.det_every!r} are alternatives: the budget runs "
+                                  "the detector when needed, det_every on a fixed interval; give one.")
+        if isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age < 1:
+            raise RtposeError(f"max_age={self.max_age!r} must be a whole number of frames, at least 1.")
         return self
 
     def tracker(self, keypoint_set=None):

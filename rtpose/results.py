@@ -32,6 +32,7 @@ class Person:
         track_id: identity across frames when tracking is on, else None.
         keypoint_set: the :class:`~rtpose.pose.keypoint_sets.KeypointSet` the keypoints follow (None: the set
             with K keypoints, COCO for 17).
+        age: frames since the keypoints were computed (0: fresh; more: carried forward under a frame budget).
     """
 
     box: np.ndarray
@@ -39,6 +40,7 @@ class Person:
     keypoints: np.ndarray
     track_id: int | None = None
     keypoint_set: KeypointSet | None = None
+    age: int = 0
 
     @property
     def pose_score(self) -> float:
@@ -46,12 +48,14 @@ class Person:
         return float(self.keypoints[:, 2].mean()) if len(self.keypoints) else 0.0
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × K], ``track_id``|None."""
+        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × K], ``track_id``|None,
+        ``age``."""
         return {
             "box": [round(float(v), 2) for v in self.box],
             "score": round(float(self.score), 4),
             "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in self.keypoints],
             "track_id": None if self.track_id is None else int(self.track_id),
+            "age": int(self.age),
         }
 
 
@@ -83,6 +87,8 @@ class PoseResult:
         person_mask: float32 ``(H, W)`` the probability that a pixel is a person (``seg="person"``), else None.
         parts: uint8 ``(H, W)`` body-part class of every pixel (``seg="parts"``; 0 background), else None.
         seg_classes: the :class:`~rtpose.seg.classes.SegClassSet` of ``parts`` / the segmentation model.
+        ages: int64 ``(N,)`` frames since each person's keypoints were computed (0: fresh; more: carried forward
+            with their box under a frame budget, :mod:`rtpose.pose.budget`); None: all fresh.
     """
 
     boxes: np.ndarray
@@ -102,6 +108,7 @@ class PoseResult:
     person_mask: np.ndarray | None = None
     parts: np.ndarray | None = None
     seg_classes: object | None = None
+    ages: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -120,6 +127,10 @@ class PoseResult:
             self.track_ids = np.asarray(self.track_ids, np.int64).reshape(-1)
             if len(self.track_ids) != n:
                 raise ValueError(f"a PoseResult needs one track id per person ({n}), got {len(self.track_ids)}")
+        if self.ages is not None:
+            self.ages = np.asarray(self.ages, np.int64).reshape(-1)
+            if len(self.ages) != n:
+                raise ValueError(f"a PoseResult needs one age per person ({n}), got {len(self.ages)}")
 
     @classmethod
     def empty(cls, keypoint_set: KeypointSet | str | None = None, **fields) -> PoseResult:
@@ -164,13 +175,15 @@ class PoseResult:
             track_ids=None if self.track_ids is None else self.track_ids[rows],
             raw_keypoints=None if self.raw_keypoints is None else self.raw_keypoints[rows],
             masks=None if self.masks is None else self.masks[rows],
+            ages=None if self.ages is None else self.ages[rows],
         )
 
     def _person(self, i: int) -> Person:
         track_id = None
         if self.track_ids is not None and self.track_ids[i] >= 0:
             track_id = int(self.track_ids[i])
-        return Person(self.boxes[i], float(self.scores[i]), self.keypoints[i], track_id, self.keypoint_set)
+        age = 0 if self.ages is None else int(self.ages[i])
+        return Person(self.boxes[i], float(self.scores[i]), self.keypoints[i], track_id, self.keypoint_set, age)
 
     def replace(self, **changes) -> PoseResult:
         """A copy with some fields changed (arrays are shared, not copied)."""

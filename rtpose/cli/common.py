@@ -145,6 +145,13 @@ def add_tracking_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--det-every", type=positive_int, default=1, metavar="N",
                         help="run the detector on one frame in N; between, each person's box comes from their "
                              "previous keypoints (default: 1, every frame)")
+    parser.add_argument("--budget", dest="budget_ms", type=positive_float, default=None, metavar="MS",
+                        help="keep each frame's model work near MS milliseconds: new people and the people who moved "
+                             "most get a fresh pose, the others' keypoints move with their box, the detector runs "
+                             "when the tracks need it (default: no budget, everyone every frame)")
+    parser.add_argument("--max-age", type=positive_int, default=10, metavar="N",
+                        help="with --budget, the most frames a person's keypoints are carried before a fresh pose "
+                             "(default: 10)")
     track = parser.add_argument_group("tracking")
     track.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
                        help="give people identities across frames (default: on)")

@@ -8,8 +8,11 @@ import re
 _PARAMETER = re.compile(
     r"\b(weights|backend|device|precision|input_size|keypoints|detector|conf|max_people|classes|det_every|"
     r"track_buffer|kpt_thr|max_frames|timeout|reconnect_timeout|trust_detector|seg|seg_weights|seg_classes|seg_backend|"
-    r"background|server)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
+    r"background|server|budget_ms|max_age)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\[[^\]]*\]|[\w.:/-]+)?"
 )
+
+#: Parameters whose flag is not their name.
+_FLAGS = {"budget_ms": "budget"}
 
 
 def cli_words(text: str) -> str:
@@ -21,7 +24,7 @@ def cli_words(text: str) -> str:
 
     def flag(match: re.Match) -> str:
         name, value = match.group(1), match.group(2)
-        text = f"--{name.replace('_', '-')}"
+        text = f"--{_FLAGS.get(name, name).replace('_', '-')}"
         if not value or value == "True":
             return text
         value = value.strip("'\"")

@@ -48,6 +48,7 @@ from rtpose.engine.handoff import Item
 from rtpose.engine.stats import STAGE_ORDER, RunStats, remote_failures, stage_stats
 from rtpose.errors import SourceError
 from rtpose.io.sources import FrameSource
+from rtpose.pose.budget import FrameBudget
 from rtpose.pose.det_every import DetectEveryN
 from rtpose.pose.estimator import TopDownEstimator
 from rtpose.results import PoseResult
@@ -112,6 +113,9 @@ class Pipeline:
         overlap: run the work in two threads, so that the detector and the crops of the next frames are done
             while the pose model runs on this round's people (default). With ``det_every`` the next round
             waits for this one's keypoints. False: one thread does all.
+        budget_ms: keep each round's model work near this many ms (:mod:`rtpose.pose.budget`: who is posed
+            fresh, when the detector runs); the next round waits for this one's keypoints. None: no budget.
+        max_age: with ``budget_ms``, the most frames a person's keypoints are carried.
 
     Each result's ``stream`` is the index of its source in ``source``. Use::
 
@@ -137,6 +141,8 @@ class Pipeline:
         hold_at_end: bool = False,
         det_every: int = 1,
         overlap: bool = True,
+        budget_ms: float | None = None,
+        max_age: int = 10,
     ) -> None:
         self.sources: list[FrameSource] = list(source) if isinstance(source, (list, tuple)) else [source]
         if not self.sources:
@@ -158,6 +164,7 @@ class Pipeline:
         self.capture = self.captures[0]
         self.drop_frames = self.capture.drop_frames
         self.det_every = [DetectEveryN(det_every) if det_every > 1 else None for _ in self.sources]
+        self.budget = None if budget_ms is None else FrameBudget(budget_ms, max_age, len(self.sources))
         self._results: collections.deque = collections.deque()
         self._results_cap = max(1, queue_size) * len(self.sources)
         self._results_cond = threading.Condition()
@@ -398,6 +405,7 @@ class Pipeline:
             stages=stage_stats(self.timer.summary()),
             streams=per_stream,
             failures=remote_failures(self.estimator),
+            budget=None if self.budget is None else self.budget.stats(),
         )
 
     # ------------------------------------------------------------------ the inference threads
@@ -434,11 +442,13 @@ class Pipeline:
                     if item.generation != generations[i]:
                         generations[i] = item.generation
                         resets.append(i)
-                if any(self.det_every[i] is not None for i, _ in batch):
+                if self.budget is not None or any(self.det_every[i] is not None for i, _ in batch):
                     self._pose_idle()  # boxes between detections come from the pose stage's last keypoints
                 for i in resets:
                     if self.det_every[i] is not None:
                         self.det_every[i].reset()
+                    if self.budget is not None:
+                        self.budget.reset(i)
                 frame_timer.frame = {"capture": max(item.capture_ms for _, item in batch)}
                 for _, item in batch:
                     self.timer.add("queue", taken - item.queued_at)
@@ -564,6 +574,8 @@ class Pipeline:
         images = [item.frame.image for _, item in batch]
         if detector is None or not hasattr(estimator, "prepare"):
             return images
+        if self.budget is not None:
+            return self.budget.prepare(estimator, [i for i, _ in batch], images, frame_timer)
         with frame_timer.stage("detect"):  # with det_every: the detector, or boxes from the last keypoints
             detections = [None] * len(batch)
             due = [k for k, (i, _) in enumerate(batch)
@@ -585,6 +597,8 @@ class Pipeline:
     def _poses(self, work: _Round, frame_timer: _FrameTimer) -> list[PoseResult]:
         if isinstance(work.prepared, list):
             return [self.estimator(image, timer=frame_timer) for image in work.prepared]
+        if self.budget is not None:
+            return self.budget.finish(self.estimator, work.prepared, frame_timer)
         results = self.estimator.finish(work.prepared, timer=frame_timer)
         for (i, _), result in zip(work.batch, results):
             if self.det_every[i] is not None:

@@ -101,10 +101,14 @@ class PoseStream:
             stills = [isinstance(s, FolderSource) and not s.is_sequence for s in self.sources]
             self.stills = all(stills)
             trackers = [None if still else self.options.tracker(estimator.keypoint_set) for still in stills]
+            budget = None if self.stills else self.options.budget_ms
+            if budget is not None and getattr(estimator, "segmenter", None) is not None:
+                raise RtposeError("budget_ms= does not work with seg= yet: carried people would have no masks.")
             self.pipeline = Pipeline(
                 self.sources if len(self.sources) > 1 else self.source, estimator,
                 tracker=trackers if len(self.sources) > 1 else trackers[0], max_frames=self.options.max_frames,
                 det_every=1 if self.stills else self.options.det_every, hold_at_end=hold_at_end, on_result=on_result,
+                budget_ms=budget, max_age=self.options.max_age,
             )
         except BaseException:
             self._close_source()

@@ -4,7 +4,9 @@ Works for every keypoint set (:mod:`rtpose.pose.keypoint_sets`): limbs take the 
 keypoints are filled with a colour that goes from red (score at the threshold) through yellow to green
 (score 1), so unsure joints stand out. Keypoints and limbs below ``kpt_thr`` are not drawn. The small
 parts of whole-body sets (face, hands) are drawn finer than the body: thinner links, smaller dots
-without a rim. ``parts`` picks which named parts are drawn (a viewer's part toggles).
+without a rim. ``parts`` picks which named parts are drawn (a viewer's part toggles). People whose
+keypoints were carried forward from an earlier frame (``result.ages`` > 0, under a frame budget) are
+drawn hollow: keypoints as rings without fill, limbs one pixel thin.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def draw_result(
     kset = result.keypoint_set
     fine = _fine_mask(kset)
     shown = kset.part_mask(parts) if parts is not None else np.ones(kset.num_keypoints, bool)
-    for box, score, kpts, track_id in zip(result.boxes, result.scores, result.keypoints, result.track_id_list()):
+    ages = result.ages if result.ages is not None else np.zeros(len(result), np.int64)
+    for box, score, kpts, track_id, age in zip(result.boxes, result.scores, result.keypoints, result.track_id_list(),
+                                               ages):
         if show_boxes:
             x1, y1, x2, y2 = (int(round(float(v))) for v in box)
             colour = track_colour(track_id)
@@ -103,13 +107,16 @@ def draw_result(
             if visible[a] and visible[b]:
                 pa = (int(round(kpts[a, 0])), int(round(kpts[a, 1])))
                 pb = (int(round(kpts[b, 0])), int(round(kpts[b, 1])))
-                width = 1 if fine[a] and fine[b] else thickness + 1
+                width = 1 if (fine[a] and fine[b]) or age > 0 else thickness + 1
                 cv2.line(out, pa, pb, colour, width, cv2.LINE_AA)
         for i in np.flatnonzero(visible):
             x, y, s = kpts[i]
             centre = (int(round(x)), int(round(y)))
             if fine[i]:
                 cv2.circle(out, centre, max(1, radius // 2), confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
+                continue
+            if age > 0:  # carried: a ring, no fill
+                cv2.circle(out, centre, radius, confidence_colour(float(s), kpt_thr), 1, cv2.LINE_AA)
                 continue
             cv2.circle(out, centre, radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
             cv2.circle(out, centre, radius, confidence_colour(float(s), kpt_thr), -1, cv2.LINE_AA)
