@@ -123,7 +123,7 @@ class LinearCost:
     def most_within(self, ms: float) -> int:
         """The most units whose predicted cost is at most ``ms`` (a very large number before any measurement)."""
         a, b = self.coefficients
-        if not self.measured or b <= 0:
+        if not self.measured or b <= 0 or not math.isfinite(ms):
             return 1 << 30
         return max(0, int(math.floor((ms - a) / b + 1e-9)))
 

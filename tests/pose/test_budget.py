@@ -322,3 +322,31 @@ def test_bad_values_of_a_stream_are_one_sentence(model):
         model.stream(str(VIDEO_MULTI), budget_ms=-1)
     with pytest.raises(RtposeError, match=r"^max_age=0 must be"):
         model.stream(str(VIDEO_MULTI), budget_ms=50, max_age=0)
+
+
+def test_carried_keypoints_are_drawn_hollow():
+    from rtpose.io.render import draw_result
+
+    kpts = np.zeros((1, 17, 3), np.float32)
+    kpts[0, 0] = (100, 100, 0.9)  # one visible keypoint (the nose), no limbs
+    person = PoseResult(np.array([[60, 40, 140, 160]]), np.ones(1), kpts)
+    image = np.zeros((240, 240, 3), np.uint8)
+    fresh = draw_result(image, person.replace(ages=np.array([0])), show_boxes=False)
+    carried = draw_result(image, person.replace(ages=np.array([2])), show_boxes=False)
+    assert fresh[100, 100].any() and not carried[100, 100].any()  # a filled dot against a ring
+    assert carried[100 - 3:100 + 4, 100 - 3:100 + 4].any()
+
+
+@pytest.mark.slow
+def test_the_budget_changes_while_a_stream_runs(model):
+    stream = model.stream(str(VIDEO_MULTI), budget_ms=1.0, max_age=3, max_frames=14)
+    ages = []
+    for result in stream:
+        ages.append(result.ages.tolist())
+        if len(ages) == 4:
+            assert stream.set_budget(None)  # the viewer's "off": everything fits from the next round
+    assert any(a > 0 for frame in ages[:4] for a in frame)
+    assert all(a == 0 for frame in ages[-3:] for a in frame)
+    unbudgeted = model.stream(str(VIDEO_MULTI), max_frames=1)
+    assert not unbudgeted.set_budget(50.0)  # started without a budget: applies to streams opened later
+    unbudgeted.close()
