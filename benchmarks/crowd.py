@@ -155,9 +155,9 @@ def replay(frames: list[np.ndarray], truth, budget_ms: float | None, max_age: in
     """The scheduler on the baseline's keypoints; OKS against the baseline's keypoints of every frame."""
     budget = FrameBudget(budget_ms or 1e12, max_age, costs=copy.deepcopy(costs) if costs is not None else None)
     state = budget.states[0]
-    all_oks, carried_oks = [], []
+    all_oks, carried_oks, ages = [], [], []
     for image, (boxes, scores, kpts) in zip(frames, truth):
-        detect = budget._all_fits([0]) or state.needs_detection(max_age)
+        detect = budget.detect_due([0])[0]
         detections = [Detections(boxes, scores)] if detect else [None]
         chosen, crop_boxes, _ = budget.plan([0], [image], detections)
         fresh = np.zeros((len(chosen[0]), 17, 3), np.float32)
@@ -168,6 +168,7 @@ def replay(frames: list[np.ndarray], truth, budget_ms: float | None, max_age: in
                     fresh[j] = kpts[int(overlap[j].argmax())]
         result = budget._complete(state, chosen[0], PoseResult(crop_boxes[0], np.ones(len(fresh)), fresh),
                                   COCO)
+        ages += result.ages.tolist()
         pairs = dict((c, r) for r, c in assign(box_iou(result.boxes, boxes), 0.3)) if len(result) else {}
         for g in range(len(boxes)):
             visible = kpts[g, :, 2] >= 0.5
@@ -185,7 +186,8 @@ def replay(frames: list[np.ndarray], truth, budget_ms: float | None, max_age: in
                 carried_oks.append(oks)
     return {"oks_all": float(np.mean(all_oks)) if all_oks else float("nan"),
             "oks_carried": float(np.mean(carried_oks)) if carried_oks else float("nan"),
-            "carried_n": len(carried_oks), "n": len(all_oks)}
+            "carried_n": len(carried_oks), "n": len(all_oks),
+            "replay_fresh": float(np.mean(np.array(ages) == 0)) if ages else float("nan")}
 
 
 def main() -> None:
@@ -199,6 +201,8 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--baseline-height", type=int, default=320, help="crop height for the baseline (pixels)")
     parser.add_argument("--no-accuracy", action="store_true")
+    parser.add_argument("--replay-ages", type=int, nargs="*", default=[],
+                        help="also replay each budget with these max_age values (accuracy only, same costs)")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -221,6 +225,11 @@ def main() -> None:
                         row["truth_people"] = float(np.mean([len(t[0]) for t in truth]))
                     rows.append(row)
                     print(format_row(row), flush=True)
+                    for age in args.replay_ages if truth is not None and budget is not None else []:
+                        r = replay(frames, truth, budget, age, row.get("costs"))
+                        print(f"    replay with max_age {age}: OKS all {r['oks_all']:.3f}, carried "
+                              f"{_f(r['oks_carried'], '.3f')} ({r['carried_n']}), fresh {100 * r['replay_fresh']:.0f}%",
+                              flush=True)
         if args.markdown:
             print()
             print(markdown(rows))

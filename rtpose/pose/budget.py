@@ -21,9 +21,10 @@ stream) keeps its model work (detector, crops, pose call, decoding) near the bud
   from the box they were computed in to the current one (:func:`carry_keypoints`); the tracker then
   smooths them as any keypoints. Each person's ``age`` (``PoseResult.ages``) says how many frames ago
   their keypoints were computed (0: fresh).
-- **The detector runs when needed**: when the whole round (detector and every person fresh) fits in the
-  budget (so with one or two people nothing changes against running without a budget), or when the
-  tracks can no longer be trusted: a fresh pose's keypoint box drifted from where its track was predicted
+- **The detector runs when needed** (:meth:`FrameBudget.detect_due`): when the whole round (detector and
+  every person fresh) fits in the budget (so with one or two people nothing changes against running
+  without a budget), when the detector and the crops due anyway fit (one call refreshes every box), or
+  when the tracks can no longer be trusted: a fresh pose's keypoint box drifted from where its track was predicted
   (IoU below :data:`DRIFT_IOU`), a fresh pose's confidence dropped (below :data:`CONFIDENCE_DROP` of its
   previous one, or too few keypoints for a box), nobody is tracked, or ``max_age`` frames passed since the
   last detection (half that while someone is at the picture's border, where people come and go).
@@ -311,6 +312,19 @@ class FrameBudget:
         people = sum(len(self.states[s].people) for s in streams)
         return self.costs.detect(len(streams)) + self.costs.pose(people) <= self.budget_ms
 
+    def detect_due(self, streams: list[int]) -> list[bool]:
+        """Per frame of the round (stream ``streams[k]``), whether the detector runs on it: on every frame when the
+        whole round fits; else where the tracks need it (:meth:`_StreamState.needs_detection`), or everywhere when
+        the detector and the crops the frames need anyway (one ``max_age``-th of the people) fit in the budget
+        (one detector call refreshes every box, for about the cost of a crop or two)."""
+        if self._all_fits(streams):
+            return [True] * len(streams)
+        needed = [self.states[s].needs_detection(self.max_age) is not None for s in streams]
+        least = sum(math.ceil(len(self.states[s].people) / self.max_age) for s in streams)
+        if self.costs.detect(len(streams)) + self.costs.pose(least) <= self.budget_ms:
+            return [True] * len(streams)
+        return needed
+
     def plan(self, streams: list[int], images: list[np.ndarray], detections: list[Detections | None]
              ) -> tuple[list[list[int]], list[np.ndarray], list[np.ndarray]]:
         """Match the detections to the people, predict the others, choose who is posed fresh.
@@ -381,8 +395,7 @@ class FrameBudget:
         (the estimator's ``prepare``, stage ``crop``). Returns a :class:`BudgetRound` for :meth:`finish`."""
         detector = estimator.detector
         with timer.stage("schedule"):
-            fits = self._all_fits(streams)
-            due = [k for k, s in enumerate(streams) if fits or self.states[s].needs_detection(self.max_age)]
+            due = [k for k, wanted in enumerate(self.detect_due(streams)) if wanted]
         detections: list[Detections | None] = [None] * len(streams)
         if due:
             with timer.stage("detect"):
