@@ -25,7 +25,8 @@ stream) keeps its model work (detector, crops, pose call, decoding) near the bud
   every person fresh) fits in the budget (so with one or two people nothing changes against running
   without a budget), when the detector and the crops due anyway fit (one call refreshes every box), or
   when the tracks can no longer be trusted: a fresh pose's keypoint box drifted from where its track was predicted
-  (IoU below :data:`DRIFT_IOU`), a fresh pose's confidence dropped (below :data:`CONFIDENCE_DROP` of its
+  (IoU below :data:`DRIFT_IOU`), a detection missed someone (kept one frame, carried), a fresh pose's
+  confidence dropped (below :data:`CONFIDENCE_DROP` of its
   previous one, or too few keypoints for a box), nobody is tracked, or ``max_age`` frames passed since the
   last detection (half that while someone is at the picture's border, where people come and go).
   Between detections each person's box is predicted from their last observed boxes (constant velocity);
@@ -165,6 +166,7 @@ class _Person:
     fresh_box: np.ndarray | None = None  # the box the last fresh keypoints were computed in
     fresh: np.ndarray | None = None  # (K, 3) the last fresh keypoints; None: never posed (new)
     age: int = 0  # frames since the last fresh pose
+    missed: bool = False  # the last detection did not find them
 
     def observe(self, box: np.ndarray) -> None:
         box = np.asarray(box, np.float64)
@@ -333,14 +335,15 @@ class FrameBudget:
         not run. Returns per frame the chosen people's indices, their boxes ``(n, 4)`` and scores ``(n,)``.
         """
         forced, optional = [], []
+        full = self._all_fits(streams) and all(d is not None for d in detections)
         for k, (s, image) in enumerate(zip(streams, images)):
             state = self.states[s]
             state.image_wh = (image.shape[1], image.shape[0])
             for person in state.people:
                 person.predict()
             if detections[k] is not None:
-                self._match(state, detections[k])
                 state.since_detection, state.distrust = 0, None
+                self._match(state, detections[k], keep_missed=not full)
             else:
                 state.since_detection += 1
             new = [i for i, p in enumerate(state.people) if p.fresh is None]
@@ -352,7 +355,6 @@ class FrameBudget:
             rest = sorted(old[quota:], key=lambda i, st=state: -st.people[i].priority(self.max_age))
             forced.append(new + old[:quota])
             optional.append(rest)
-        full = self._all_fits(streams) and all(d is not None for d in detections)
         detect_ms = self.costs.detect(sum(d is not None for d in detections))
         room = self.costs.pose.most_within(self.budget_ms - detect_ms) - sum(len(m) for m in forced)
         chosen = [list(m) for m in forced]
@@ -370,9 +372,13 @@ class FrameBudget:
             scores.append(np.array([people[i].score for i in chosen[k]], np.float32))
         return chosen, boxes, scores
 
-    def _match(self, state: _StreamState, detections: Detections) -> None:
+    def _match(self, state: _StreamState, detections: Detections, keep_missed: bool) -> None:
         """Detections continue the people whose predicted boxes they overlap; the others are new people.
-        People no detection continues have left (or were missed) and are dropped."""
+
+        A person no detection continues has left, or the detector missed them: with ``keep_missed`` one who
+        is away from the border and was found by the detection before is kept (carried) and the next frame
+        is detected again, so that a single miss does not lose them until the next detection; else dropped.
+        """
         boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)
         pairs = assign(box_iou(np.array([p.box for p in state.people]).reshape(-1, 4), boxes), MATCH_IOU) \
             if state.people and len(boxes) else []
@@ -387,6 +393,17 @@ class FrameBudget:
                 person = _Person(box=box.copy(), score=float(detections.scores[j]))
                 person.observe(box)
             people.append(person)
+        matched = {r for r, _ in pairs}
+        w, h = state.image_wh
+        margin = BORDER * min(w, h)
+        for r, person in enumerate(state.people):
+            if r in matched:
+                person.missed = False
+            elif keep_missed and not person.missed and person.fresh is not None and margin < person.box[0] and \
+                    margin < person.box[1] and person.box[2] < w - 1 - margin and person.box[3] < h - 1 - margin:
+                person.missed = True
+                people.append(person)
+                state.distrust = "a person was not detected"
         state.people = people
 
     # ------------------------------------------------------------------ the round

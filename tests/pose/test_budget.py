@@ -183,8 +183,9 @@ def test_detector_runs_when_tracks_cannot_be_trusted():
     assert state.needs_detection(6) is None
     _, _, jumped = run_frame(budget, [None], jump=80.0)  # a carried person's fresh pose is elsewhere
     assert jumped is not None and state.needs_detection(6) == "a track drifted from its keypoints"
-    run_frame(budget, [boxes])
-    assert state.needs_detection(6) is None
+    for _ in range(3):  # the drifted track takes a neighbour's detection, is outbid, carried once, dropped
+        run_frame(budget, [boxes])
+    assert state.needs_detection(6) is None and len(state.people) == 6
     for _ in range(4):
         run_frame(budget, [None])
         assert state.needs_detection(6) is None
@@ -198,6 +199,17 @@ def test_detector_runs_when_tracks_cannot_be_trusted():
     assert budget.detect_due([0]) == [False]  # they do not: the tracks are trusted
     budget.costs = costs(crop_ms=1, fixed_ms=1, detect_ms=5)  # a faster machine: everything fits
     assert budget._all_fits([0])
+
+
+def test_a_person_the_detector_misses_once_is_kept_and_detected_again():
+    budget = FrameBudget(budget_ms=60.0, max_age=6, costs=costs(crop_ms=20, fixed_ms=10, detect_ms=30))
+    state = budget.states[0]
+    boxes = np.stack([person_box(200 + 100 * i) for i in range(5)])
+    run_frame(budget, [boxes])
+    _, (result,), _ = run_frame(budget, [boxes[:4]])  # person 4 is missed once: carried one frame
+    assert len(result) == 5 and state.needs_detection(6) == "a person was not detected"
+    _, (result,), _ = run_frame(budget, [boxes[:4]])  # missed again: gone
+    assert len(result) == 4 and state.needs_detection(6) is None
 
 
 # ---------------------------------------------------------------------------------------------- real runs
