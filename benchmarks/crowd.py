@@ -200,6 +200,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32, help="HRNet width of the deterministic weights")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--baseline-height", type=int, default=320, help="crop height for the baseline (pixels)")
+    parser.add_argument("--max-people", type=int, default=200, help="most people per frame (rtpose's default: 32)")
     parser.add_argument("--no-accuracy", action="store_true")
     parser.add_argument("--replay-ages", type=int, nargs="*", default=[],
                         help="also replay each budget with these max_age values (accuracy only, same costs)")
@@ -209,7 +210,8 @@ def main() -> None:
         weights = args.weights or str(deterministic_weights(args.width, Path(tmp)))
         print(f"CPU: {cpu_name()}; load average {' '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}")
         rows = []
-        with rtpose.PoseModel(weights, detector=str(DETECTOR), device="cpu", backend=args.backend) as model:
+        with rtpose.PoseModel(weights, detector=str(DETECTOR), device="cpu", backend=args.backend,
+                              max_people=args.max_people) as model:
             print(f"pose: {Path(weights).name} on {model.info.backend.name} ({model.info.backend.precision}); "
                   f"detector {DETECTOR.name}; {args.frames} frames per video; max_age {args.max_age}")
             for grid in args.grids:
