@@ -24,19 +24,19 @@ stream) keeps its model work (detector, crops, pose call, decoding) near the bud
 - **The detector runs when needed** (:meth:`FrameBudget.detect_due`): when the whole round (detector and
   every person fresh) fits in the budget (so with one or two people nothing changes against running
   without a budget), when the detector and the crops due anyway fit (one call refreshes every box), or
-  when the tracks can no longer be trusted: a fresh pose's keypoint box drifted from where its track was predicted
-  (IoU below :data:`DRIFT_IOU`), a detection missed someone (kept one frame, carried), a fresh pose's
-  confidence dropped (below :data:`CONFIDENCE_DROP` of its
-  previous one, or too few keypoints for a box), nobody is tracked, or ``max_age`` frames passed since the
-  last detection (half that while someone is at the picture's border, where people come and go).
-  Between detections each person's box is predicted from their last observed boxes (constant velocity);
-  a fresh pose corrects it (the shift and scale between the keypoint box of the fresh pose and that of
-  the carried one), as detect-every-N takes boxes from keypoints (:mod:`rtpose.pose.det_every`).
+  when the tracks can no longer be trusted: a fresh pose's keypoint box drifted from where its track was
+  predicted (IoU below :data:`DRIFT_IOU`), a detection missed someone (they are carried one frame), a
+  fresh pose's confidence dropped (below :data:`CONFIDENCE_DROP` of its previous one, or too few
+  keypoints for a box), nobody is tracked, or ``max_age`` frames passed since the last detection (half
+  that while someone is at the picture's border, where people come and go). Between detections each
+  person's box is predicted from their last observed boxes (constant velocity); a fresh pose corrects it
+  (the shift and scale between the keypoint box of the fresh pose and that of the carried one), as
+  detect-every-N takes boxes from keypoints (:mod:`rtpose.pose.det_every`).
 
 ``budget_ms`` below one crop's measured cost cannot be met: this is known after the first
 :data:`WARN_AFTER` measured pose calls (the very first ones are slower) and said once as a warning (the
-run goes on: new people and those at ``max_age`` are still
-refreshed). Coordinates are image pixels, boxes (x1, y1, x2, y2).
+run goes on: new people and the oldest poses are still refreshed). Without a budget nothing here runs.
+Coordinates are image pixels, boxes (x1, y1, x2, y2).
 """
 
 from __future__ import annotations
