@@ -201,6 +201,21 @@ def test_detector_runs_when_tracks_cannot_be_trusted():
     assert budget._all_fits([0])
 
 
+def test_one_or_two_people_are_processed_in_full_when_that_is_near_the_budget():
+    budget = FrameBudget(budget_ms=66.0, max_age=10, costs=costs(crop_ms=25, fixed_ms=0, detect_ms=20))
+    two = np.stack([person_box(300), person_box(600)])
+    run_frame(budget, [two])
+    # 20 ms detector + 2 × 25 ms crops = 70 ms: within 1.2 × 66 ms, so the detector runs and both are fresh
+    assert budget.detect_due([0]) == [True]
+    chosen, (result,), _ = run_frame(budget, [two])
+    assert chosen == [[0, 1]] and result.ages.tolist() == [0, 0]
+    three = np.stack([person_box(200), person_box(450), person_box(700)])
+    run_frame(budget, [three])
+    assert budget.detect_due([0]) == [True]  # 20 + 25 ms for the one crop due: the detector still fits
+    chosen, (result,), _ = run_frame(budget, [None])  # without it: 66 ms hold two crops, one person is carried
+    assert len(chosen[0]) == 2 and sorted(result.ages.tolist()) == [0, 0, 1]
+
+
 def test_a_person_the_detector_misses_once_is_kept_and_detected_again():
     budget = FrameBudget(budget_ms=60.0, max_age=6, costs=costs(crop_ms=20, fixed_ms=10, detect_ms=30))
     state = budget.states[0]
