@@ -383,3 +383,14 @@ def test_the_budget_changes_while_a_stream_runs(model):
     unbudgeted = model.stream(str(VIDEO_MULTI), max_frames=1)
     assert not unbudgeted.set_budget(50.0)  # started without a budget: applies to streams opened later
     unbudgeted.close()
+
+
+@pytest.mark.slow
+def test_streams_share_one_budget(model, crowd_video):
+    stream = model.stream([str(crowd_video), str(VIDEO_MULTI)], budget_ms=1.0, max_age=3, max_frames=6)
+    results = _frames(stream)
+    assert sorted({r.stream for r in results}) == [0, 1] and len(results) == 12
+    assert all(r.ages is not None and (len(r) == 0 or r.ages.max() <= 2) for r in results)
+    assert any(r.ages.max() > 0 for r in results if r.stream == 0 and len(r))  # the crowd's poses are carried
+    stats = stream.stats()
+    assert stats.budget.frames == 12 and stats.budget.fresh + stats.budget.carried == sum(len(r) for r in results)
