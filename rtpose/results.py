@@ -152,8 +152,9 @@ class PoseResult:
             return cls.empty(kset, **fields)
         ids = [p.track_id for p in people]
         track_ids = None if all(i is None for i in ids) else np.array([-1 if i is None else i for i in ids])
+        ages = np.array([p.age for p in people]) if any(p.age for p in people) else None
         return cls(np.stack([p.box for p in people]), np.array([p.score for p in people]),
-                   np.stack([p.keypoints for p in people]), kset, track_ids=track_ids, **fields)
+                   np.stack([p.keypoints for p in people]), kset, track_ids=track_ids, ages=ages, **fields)
 
     # ------------------------------------------------------------------ per-person views
     def __len__(self) -> int:

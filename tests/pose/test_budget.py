@@ -368,6 +368,9 @@ def test_carried_keypoints_are_drawn_hollow():
     carried = draw_result(image, person.replace(ages=np.array([2])), show_boxes=False)
     assert fresh[100, 100].any() and not carried[100, 100].any()  # a filled dot against a ring
     assert carried[100 - 3:100 + 4, 100 - 3:100 + 4].any()
+    two = PoseResult(np.zeros((2, 4)), np.ones(2), np.zeros((2, 17, 3)), ages=[0, 3])
+    assert PoseResult.from_people(list(two)).ages.tolist() == [0, 3] and two[[1]].ages.tolist() == [3]
+    assert [p.to_dict()["age"] for p in two] == [0, 3]
 
 
 @pytest.mark.slow
