@@ -298,6 +298,20 @@ class WindowLayout:
         grid.addLayout(col1)
         grid.addLayout(col2)
         layout.addLayout(grid)
+        budget_row = QHBoxLayout()
+        budget_row.addWidget(QLabel("Frame budget"))
+        self.budget = QSpinBox()
+        self.budget.setRange(0, 2000)
+        self.budget.setSingleStep(10)
+        self.budget.setSuffix(" ms")
+        self.budget.setSpecialValueText("off")
+        self.budget.setToolTip("Keep each frame's model work near this: new people and those who move most get a "
+                               "fresh pose, the others' skeletons (drawn hollow) move with their box (as --budget). "
+                               "A change applies at once to a source opened with a budget, else to the next source.")
+        self.budget.setValue(int(round(self.controller.stream_options.budget_ms or 0)))
+        self.budget.valueChanged.connect(self._set_budget)
+        budget_row.addWidget(self.budget, 1)
+        layout.addLayout(budget_row)
         # Parts of whole-body keypoint sets (body, feet, face, hands), filled in when such a model loads.
         self.parts_widget = QWidget()
         self.parts_layout = QHBoxLayout(self.parts_widget)

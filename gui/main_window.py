@@ -287,6 +287,9 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         if detector is not None:
             detector.conf = value  # read by the detector on every frame
 
+    def _set_budget(self, value: int) -> None:
+        self.controller.set_budget(float(value) if value > 0 else None)  # 0: off
+
     def _set_tracking(self, on: bool) -> None:
         self.controller.set_tracking(on)  # applied by the pose thread between two frames
         self.show_ids.setChecked(on)

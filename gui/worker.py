@@ -256,6 +256,13 @@ class PipelineController(QObject):
         if self._stream is not None:
             self._stream.set_tracking(on)
 
+    def set_budget(self, budget_ms: float | None) -> None:
+        """The frame budget (None: off) for the stream that runs, where it started with one, and those opened
+        later (see :meth:`rtpose.engine.stream.PoseStream.set_budget`)."""
+        self.stream_options.budget_ms = budget_ms
+        if self._stream is not None:
+            self._stream.set_budget(budget_ms)
+
     def stop(self, timeout: float = 1.0):
         """Stop the run (joins its thread within ``timeout``); returns its :class:`~rtpose.engine.stats.RunStats`."""
         self._generation += 1

@@ -83,6 +83,10 @@ class PoseModel:
         max_people: most people per image.
         classes: detector classes (ids or names) instead of the keypoint set's.
         det_every: in streams, run the detector on one frame in N (boxes from the last keypoints between).
+        budget_ms: in streams, keep each frame's model work near this many ms: new people and those who moved
+            most get a fresh pose, the others' keypoints move with their box (``result.ages``), the detector
+            runs when the tracks need it (:mod:`rtpose.pose.budget`). None: every person every frame.
+        max_age: with ``budget_ms``, the most frames a person's keypoints are carried before a fresh pose.
         trust_detector: load a detector file whose pickle needs unsafe loading (it could run code); without
             it such a file is refused in one sentence.
         seg: "person" adds each person's mask (``result.masks``) and the frame's person probability
@@ -115,6 +119,8 @@ class PoseModel:
         max_people: int = _DEFAULT["max_people"],
         classes: Sequence[int | str] | None = _DEFAULT["classes"],
         det_every: int = _DEFAULT["det_every"],
+        budget_ms: float | None = _DEFAULT["budget_ms"],
+        max_age: int = _DEFAULT["max_age"],
         trust_detector: bool = _DEFAULT["trust_detector"],
         seg: str | None = _DEFAULT["seg"],
         seg_weights: str | None = _DEFAULT["seg_weights"],
@@ -128,21 +134,22 @@ class PoseModel:
             trust_detector=trust_detector, seg=seg, seg_weights=seg_weights, seg_classes=seg_classes, server=server,
             seg_backend=seg_backend,
         )
-        self._build(options, det_every)
+        self._build(options, det_every, budget_ms, max_age)
 
-    def _build(self, options: ModelOptions, det_every: int) -> None:
+    def _build(self, options: ModelOptions, det_every: int, budget_ms: float | None = None, max_age: int = 10) -> None:
         from rtpose.pose.factory import build_estimator
 
-        self.stream_defaults = StreamOptions(det_every=det_every).validate()
+        self.stream_defaults = StreamOptions(det_every=det_every, budget_ms=budget_ms, max_age=max_age).validate()
         self.options = options.validate()
         self.estimator = build_estimator(self.options)
         self._closed = False
 
     @classmethod
-    def from_options(cls, options: ModelOptions, det_every: int = 1) -> PoseModel:
+    def from_options(cls, options: ModelOptions, det_every: int = 1, budget_ms: float | None = None,
+                     max_age: int = 10) -> PoseModel:
         """A model for :class:`~rtpose.options.ModelOptions` (what the command line and the viewer build)."""
         model = cls.__new__(cls)
-        model._build(options, det_every)
+        model._build(options, det_every, budget_ms, max_age)
         return model
 
     @classmethod
@@ -226,6 +233,8 @@ class PoseModel:
         det_every: int | None = None,
         timeout: float = _DEFAULT["timeout"],
         reconnect_timeout: float = _DEFAULT["reconnect_timeout"],
+        budget_ms: float | None = None,
+        max_age: int | None = None,
     ) -> PoseStream:
         """Results of every frame of ``source``, computed on background threads while you iterate.
 
@@ -245,6 +254,8 @@ class PoseModel:
             timeout: seconds to wait for a stream to connect.
             reconnect_timeout: seconds a network stream that stopped may take to come back (it is
                 reopened meanwhile) before it ends; 0: it ends at once.
+            budget_ms: frame budget in ms (default: the model's ``budget_ms``; see :mod:`rtpose.pose.budget`).
+            max_age: with a budget, the most frames keypoints are carried (default: the model's ``max_age``).
 
         The source is opened here (a bad one fails at once). Iterate the returned
         :class:`~rtpose.engine.stream.PoseStream`; leaving the loop in any way stops its threads and releases the
@@ -254,7 +265,9 @@ class PoseModel:
         options = StreamOptions(track=track, smooth=smooth, track_buffer=track_buffer, kpt_thr=kpt_thr,
                                 det_every=self.stream_defaults.det_every if det_every is None else det_every,
                                 realtime=realtime, max_frames=max_frames, timeout=timeout,
-                                reconnect_timeout=reconnect_timeout)
+                                reconnect_timeout=reconnect_timeout,
+                                budget_ms=self.stream_defaults.budget_ms if budget_ms is None else budget_ms,
+                                max_age=self.stream_defaults.max_age if max_age is None else max_age)
         return PoseStream(self.estimator, source, options)
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:

@@ -47,6 +47,7 @@ class Person:
         track_id: identity across frames when tracking is on, else None.
         keypoint_set: the :class:`~rtpose.pose.keypoint_sets.KeypointSet` the keypoints follow (None: the set
             with K keypoints, COCO for 17).
+        age: frames since the keypoints were computed (0: fresh; more: carried forward under a frame budget).
     """
 
     box: np.ndarray
@@ -54,6 +55,7 @@ class Person:
     keypoints: np.ndarray
     track_id: int | None = None
     keypoint_set: KeypointSet | None = None
+    age: int = 0
 
     @property
     def pose_score(self) -> float:
@@ -61,12 +63,14 @@ class Person:
         return float(self.keypoints[:, 2].mean()) if len(self.keypoints) else 0.0
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × K], ``track_id``|None."""
+        """JSON-ready: ``box`` [x1, y1, x2, y2], ``score``, ``keypoints`` [[x, y, score] × K], ``track_id``|None,
+        ``age``."""
         return {
             "box": [round(float(v), 2) for v in self.box],
             "score": round(float(self.score), 4),
             "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in self.keypoints],
             "track_id": None if self.track_id is None else int(self.track_id),
+            "age": int(self.age),
         }
 
 
@@ -84,6 +88,8 @@ class People:
             track) when a tracker ran, else None.
         raw_keypoints: float32 ``(N, K, 3)`` before smoothing, when a smoothing tracker ran, else None.
         masks: bool ``(N, H, W)`` each person's pixels, when the model segments (``seg=``), else None.
+        ages: int64 ``(N,)`` frames since each person's keypoints were computed (0: fresh; more: carried forward
+            with their box under a frame budget, :mod:`rtpose.pose.budget`); None: all fresh.
 
     A new per-person array is one more optional field here and one entry in :data:`OPTIONAL_DTYPES`:
     checking its length, selecting people and :meth:`PoseResult.replace` then cover it.
@@ -96,9 +102,10 @@ class People:
     track_ids: np.ndarray | None = None
     raw_keypoints: np.ndarray | None = None
     masks: np.ndarray | None = None
+    ages: np.ndarray | None = None
 
     #: The optional per-person arrays and their dtype (None: kept as given).
-    OPTIONAL_DTYPES = {"track_ids": np.int64, "raw_keypoints": np.float32, "masks": bool}
+    OPTIONAL_DTYPES = {"track_ids": np.int64, "raw_keypoints": np.float32, "masks": bool, "ages": np.int64}
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
@@ -292,8 +299,9 @@ class PoseResult:
             return cls.empty(kset, **fields)
         ids = [p.track_id for p in people]
         track_ids = None if all(i is None for i in ids) else np.array([-1 if i is None else i for i in ids])
+        ages = np.array([p.age for p in people]) if any(p.age for p in people) else None
         return cls(np.stack([p.box for p in people]), np.array([p.score for p in people]),
-                   np.stack([p.keypoints for p in people]), kset, track_ids=track_ids, **fields)
+                   np.stack([p.keypoints for p in people]), kset, track_ids=track_ids, ages=ages, **fields)
 
     # ------------------------------------------------------------------ shortcuts (one owner per name)
     boxes = _alias("people", "boxes")
@@ -303,6 +311,7 @@ class PoseResult:
     track_ids = _alias("people", "track_ids")
     raw_keypoints = _alias("people", "raw_keypoints")
     masks = _alias("people", "masks")
+    ages = _alias("people", "ages")
     frame = _alias("meta", "frame")
     stream = _alias("meta", "stream")
     timings_ms = _alias("meta", "timings_ms")
@@ -341,7 +350,8 @@ class PoseResult:
         track_id = None
         if self.track_ids is not None and self.track_ids[i] >= 0:
             track_id = int(self.track_ids[i])
-        return Person(self.boxes[i], float(self.scores[i]), self.keypoints[i], track_id, self.keypoint_set)
+        age = 0 if self.ages is None else int(self.ages[i])
+        return Person(self.boxes[i], float(self.scores[i]), self.keypoints[i], track_id, self.keypoint_set, age)
 
     def replace(self, **changes) -> PoseResult:
         """A copy with some fields changed, named as the parts name them (``track_ids=``, ``frame=``,

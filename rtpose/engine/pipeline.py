@@ -66,10 +66,11 @@ from dataclasses import dataclass
 
 from rtpose.engine.capture import Capture
 from rtpose.engine.handoff import Item
-from rtpose.engine.stages import Stages, stages_for, warmup
+from rtpose.engine.stages import Stages, TopDownStages, stages_for, warmup
 from rtpose.engine.stats import STAGE_ORDER, RunStats, remote_failures, stage_stats
-from rtpose.errors import SourceError
+from rtpose.errors import RtposeError, SourceError
 from rtpose.io.sources import FrameSource
+from rtpose.pose.budget import FrameBudget
 from rtpose.pose.det_every import DetectEveryN
 from rtpose.results import PoseResult
 from rtpose.utils.timing import StageTimer, now
@@ -128,6 +129,9 @@ class Pipeline:
         overlap: run the two stages on two threads, so that the detector and the crops of the next frames
             are done while the pose model runs on this round's people (default). With ``det_every`` the
             next round waits for this one's keypoints. False: one thread does all.
+        budget_ms: keep each round's model work near this many ms (:mod:`rtpose.pose.budget`: who is posed
+            fresh, when the detector runs); the next round waits for this one's keypoints. None: no budget.
+        max_age: with ``budget_ms``, the most frames a person's keypoints are carried.
 
     Each result's ``stream`` is the index of its source in ``source``. Use::
 
@@ -151,6 +155,8 @@ class Pipeline:
         queue_size: int = 4,
         det_every: int = 1,
         overlap: bool = True,
+        budget_ms: float | None = None,
+        max_age: int = 10,
     ) -> None:
         self.sources: list[FrameSource] = list(source) if isinstance(source, (list, tuple)) else [source]
         if not self.sources:
@@ -172,6 +178,9 @@ class Pipeline:
         self.capture = self.captures[0]
         self.drop_frames = self.capture.drop_frames
         self.det_every = [DetectEveryN(det_every) if det_every > 1 else None for _ in self.sources]
+        if budget_ms is not None and not isinstance(self.stages, TopDownStages):
+            raise RtposeError("budget_ms= needs a TopDownEstimator with a detector (it chooses whom to pose).")
+        self.budget = None if budget_ms is None else FrameBudget(budget_ms, max_age, len(self.sources))
         n = len(self.sources)
         # Per source, written by the pose stage (read by anyone: plain counters).
         self.processed = [0] * n
@@ -381,6 +390,7 @@ class Pipeline:
             stages=stage_stats(self.timer.summary()),
             streams=per_stream,
             failures=remote_failures(self.stages.parts()),
+            budget=None if self.budget is None else self.budget.stats(),
         )
 
     # ------------------------------------------------------------------ the inference thread (first stage)
@@ -399,17 +409,24 @@ class Pipeline:
                 for i, item in batch:
                     generations[i] = item.generation
                 schedules = [self.det_every[i] for i, _ in batch]
-                if self.overlap and any(s is not None for s in schedules) and not self._wait_for_pose_stage(idle=True):
+                needs_keypoints = self.budget is not None or any(s is not None for s in schedules)
+                if self.overlap and needs_keypoints and not self._wait_for_pose_stage(idle=True):
                     break  # boxes between detections come from the pose stage's last keypoints
                 for i in resets:
                     if self.det_every[i] is not None:
                         self.det_every[i].reset()
+                    if self.budget is not None:
+                        self.budget.reset(i)
                 timer = _FrameTimer(self.timer)
                 for _, item in batch:
                     self.timer.add("queue", taken - item.queued_at)
                 timer.frame = {"capture": max(item.capture_ms for _, item in batch),
                                "queue": max(taken - item.queued_at for _, item in batch) * 1e3}
-                prepared = self.stages.prepare([item.frame.image for _, item in batch], schedules, timer)
+                images = [item.frame.image for _, item in batch]
+                if self.budget is not None:
+                    prepared = self.budget.prepare(self.stages.estimator, [i for i, _ in batch], images, timer)
+                else:
+                    prepared = self.stages.prepare(images, schedules, timer)
                 if self._stopping:
                     break  # stopped between detection and pose
                 work = _Round(batch, taken, timer, schedules, prepared, resets)
@@ -512,7 +529,10 @@ class Pipeline:
             if self.trackers[i] is not None:
                 self.trackers[i].reset()
         timer = work.timer
-        results = self.stages.finish(work.prepared, work.schedules, timer)
+        if self.budget is not None:
+            results = self.budget.finish(self.stages.estimator, work.prepared, timer)
+        else:
+            results = self.stages.finish(work.prepared, work.schedules, timer)
         people = sum(len(r) for r in results)
         self.people += people
         self.pose_calls += 1 if people else 0

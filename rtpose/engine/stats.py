@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
 #: Stage order of the summary table.
-STAGE_ORDER = ["capture", "queue", "detect", "crop", "pose", "decode", "segment", "track", "render", "write", "latency",
-               "e2e"]
+STAGE_ORDER = ["capture", "queue", "schedule", "detect", "crop", "pose", "decode", "segment", "track", "render",
+               "write", "latency", "e2e"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class RunStats:
         streams: each source's own figures (frames, drops, people) when a run reads several, else empty.
         failures: for a model served by Triton, per part ("pose", "detector"): its ``calls`` and the failed ones
             by cause (``down``, ``deadline``, ``rejected``, ``error``; :mod:`rtpose.runtime.triton_runtime`).
+        budget: with a frame budget, its :class:`~rtpose.pose.budget.BudgetStats` (fresh and carried poses,
+            detector calls, model work p50/p95 against the budget), else None.
     """
 
     source: str
@@ -58,6 +60,7 @@ class RunStats:
     stages: dict[str, StageStats] = field(default_factory=dict)
     streams: tuple[RunStats, ...] = ()
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
+    budget: object | None = None
 
     @property
     def fps(self) -> float:
@@ -98,6 +101,8 @@ class RunStats:
         elif self.pose_calls:
             lines[0] += f"; {self.people} people in {self.pose_calls} pose calls ({self.people_per_call:.1f} per call)"
         lines += [failure_row(part, counts) for part, counts in self.failures.items()]
+        if self.budget is not None:
+            lines.append(self.budget.line())
         lines += [f"{'stage':<12}{'count':>8}{'mean ms':>10}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"]
         for name, s in self.stages.items():
             lines.append(f"{name:<12}{s.count:>8d}{s.mean_ms:>10.1f}{s.p50_ms:>10.1f}{s.p95_ms:>10.1f}{s.max_ms:>10.1f}")

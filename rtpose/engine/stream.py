@@ -114,10 +114,14 @@ class PoseStream:
             stills = [isinstance(s, FolderSource) and not s.is_sequence for s in self.sources]
             self.stills = all(stills)
             trackers = [None if still else self.options.tracker(estimator.keypoint_set) for still in stills]
+            budget = None if self.stills else self.options.budget_ms
+            if budget is not None and estimator.segmenter is not None:
+                raise RtposeError("budget_ms= does not work with seg= yet: carried people would have no masks.")
             self.pipeline = Pipeline(
                 self.sources if len(self.sources) > 1 else self.source, estimator,
                 tracker=trackers if len(self.sources) > 1 else trackers[0], max_frames=self.options.max_frames,
                 det_every=1 if self.stills else self.options.det_every,
+                budget_ms=budget, max_age=self.options.max_age,
             )
         except BaseException:
             self._close_source()
@@ -184,6 +188,21 @@ class PoseStream:
         self.options.track = bool(track)
         trackers = [None if self.stills else self.options.tracker(self.estimator.keypoint_set) for _ in self.sources]
         self.pipeline.set_tracker(trackers if len(self.sources) > 1 else trackers[0])
+
+    def set_budget(self, budget_ms: float | None) -> bool:
+        """Change the frame budget from the next round (a viewer's control); True when the running stream took it.
+
+        A stream started with a budget takes a new one at once, and None there means a budget that everything
+        fits (every pose fresh, the detector on every frame: the output of a run without a budget). A stream
+        started without one keeps running without; the value then applies to streams opened later.
+        """
+        if budget_ms is not None and not float(budget_ms) > 0:
+            raise RtposeError(f"budget_ms={budget_ms!r} must be a number of milliseconds more than 0 (or None).")
+        self.options.budget_ms = None if budget_ms is None else float(budget_ms)
+        if self.pipeline.budget is None:
+            return False
+        self.pipeline.budget.budget_ms = float("inf") if budget_ms is None else float(budget_ms)
+        return True
 
     def stats(self) -> RunStats:
         """The figures so far (or of the whole run, once it ended)."""

@@ -5,6 +5,8 @@ keypoints are filled with a colour that goes from red (score at the threshold) t
 (score 1), so unsure joints stand out. Keypoints and limbs below ``kpt_thr`` are not drawn. The small
 parts of whole-body sets (face, hands) are drawn finer than the body: thinner links, smaller dots
 without a rim. ``keypoint_parts`` picks which of the set's named parts are drawn (a viewer's part toggles).
+People whose keypoints were carried forward from an earlier frame (``result.ages`` > 0, under a frame budget)
+are drawn hollow: keypoints as rings without fill, limbs one pixel thin.
 
 Drawing never fails on a result the model returned: coordinates far outside the image are clipped to a
 margin around it (a box of 1e30 becomes a line at the margin), NaN and infinite ones are not drawn, and
@@ -28,15 +30,16 @@ from rtpose.pose.keypoint_sets import KeypointSet
 class Drawable(Protocol):
     """What drawing reads of a result (:class:`rtpose.results.PoseResult` is one).
 
-    ``boxes`` ``(N, 4)``, ``scores`` ``(N,)``, ``keypoints`` ``(N, K, 3)`` and ``masks`` ``(N, H, W)`` | None
-    per person; ``person_mask`` / ``part_map`` ``(H, W)`` | None and ``seg_classes`` per frame; the HUD's
-    ``fps``, ``latency_ms`` and ``dropped``.
+    Per person: ``boxes`` ``(N, 4)``, ``scores`` ``(N,)``, ``keypoints`` ``(N, K, 3)``, ``ages`` ``(N,)`` | None
+    (frames since the keypoints were computed) and ``masks`` ``(N, H, W)`` | None. Per frame: ``person_mask`` /
+    ``part_map`` ``(H, W)`` | None and ``seg_classes``; the HUD's ``fps``, ``latency_ms`` and ``dropped``.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     keypoints: np.ndarray
     keypoint_set: KeypointSet
+    ages: np.ndarray | None
     masks: np.ndarray | None
     person_mask: np.ndarray | None
     part_map: np.ndarray | None
@@ -118,7 +121,9 @@ def draw_result(
     fine = _fine_mask(kset)
     shown = kset.part_mask(keypoint_parts) if keypoint_parts is not None else np.ones(kset.num_keypoints, bool)
     limit = _margin(out)
-    for box, score, kpts, track_id in zip(result.boxes, result.scores, result.keypoints, result.track_id_list()):
+    ages = result.ages if result.ages is not None else np.zeros(len(result), np.int64)
+    for box, score, kpts, track_id, age in zip(result.boxes, result.scores, result.keypoints, result.track_id_list(),
+                                               ages):
         if show_boxes and np.isfinite(box).all():
             x1, y1, x2, y2 = _pixels(box, limit)
             colour = track_colour(track_id)
@@ -133,12 +138,15 @@ def draw_result(
         points = [_pixels(xy, limit) for xy in kpts[:, :2]]
         for (a, b), colour in zip(kset.links, kset.link_colours_bgr):
             if visible[a] and visible[b]:
-                width = 1 if fine[a] and fine[b] else thickness + 1
+                width = 1 if (fine[a] and fine[b]) or age > 0 else thickness + 1
                 cv2.line(out, points[a], points[b], colour, width, cv2.LINE_AA)
         for i in np.flatnonzero(visible):
             colour = confidence_colour(float(kpts[i, 2]), kpt_thr)
             if fine[i]:
                 cv2.circle(out, points[i], max(1, radius // 2), colour, -1, cv2.LINE_AA)
+                continue
+            if age > 0:  # carried: a ring, no fill
+                cv2.circle(out, points[i], radius, colour, 1, cv2.LINE_AA)
                 continue
             cv2.circle(out, points[i], radius + 1, (0, 0, 0), -1, cv2.LINE_AA)  # dark rim
             cv2.circle(out, points[i], radius, colour, -1, cv2.LINE_AA)

@@ -4,22 +4,23 @@ Every sink has ``write(result, annotated)`` and ``close()`` and is a context man
 so that an interrupted run leaves valid files: JSON lines are flushed one by one and the video is
 finalised by ``close()`` (which the CLI calls on Ctrl-C, SIGTERM and SIGHUP too).
 
-JSON output, schema ``rtpose.poses`` version 2 (:data:`SCHEMA`, :data:`SCHEMA_VERSION`):
+JSON output, schema ``rtpose.poses`` version 3 (:data:`SCHEMA`, :data:`SCHEMA_VERSION`):
 
 - JSON Lines (``--json out.jsonl``, any multi-frame source): first one header line per stream
   ``{"schema", "version", "stream", "source", "kind", "fps", "width", "height", "timestamp", "keypoints"}``
   (a line with ``"schema"`` is a header); every further line is one processed frame
   ``{"stream", "frame", "timestamp", "file", "people"}``. ``stream`` is the index of the source (0 when
   there is one; ``rtpose --source A --source B`` numbers them in the order given). Version 1 had no
-  ``stream`` fields and one header.
+  ``stream`` fields and one header; version 2 no ``age``.
 - A JSON document (``--json out.json`` for a single image): the header's fields and the frame's.
 - ``timestamp``: seconds of media time for files (the frame's presentation time; ``frame / fps`` at a
   constant rate), Unix time (seconds since 1970,
   UTC) of the capture for cameras and streams, null for folders of unrelated photos. The header's
   ``timestamp`` says which: ``"media"``, ``"unix"`` or null.
 - ``file``: the image's file name for folders and single images, else null.
-- ``people``: ``{"box": [x1, y1, x2, y2], "score", "keypoints": [[x, y, score] × K], "track_id"}`` in
-  image pixels; ``track_id`` is null when tracking is off (or for folders of photos).
+- ``people``: ``{"box": [x1, y1, x2, y2], "score", "keypoints": [[x, y, score] × K], "track_id", "age"}`` in
+  image pixels; ``track_id`` is null when tracking is off (or for folders of photos); ``age``: frames since
+  the keypoints were computed (0: fresh; more: carried forward with the box under ``--budget``).
 - ``keypoints`` in the header: ``{"set", "names"}``, the order of every person's keypoint rows.
 """
 
@@ -48,7 +49,7 @@ IMAGE_OUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 STDOUT = "-"
 
 SCHEMA = "rtpose.poses"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def stream_header(source, keypoint_set: KeypointSet | str | None = None, stream: int = 0) -> dict:

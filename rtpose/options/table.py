@@ -98,6 +98,12 @@ STREAM = (
     Option("det_every", "int", 1, low=1, metavar="N", scope="stream",
            help="run the detector on one frame in N; between, each person's box comes from their previous "
                 "keypoints (1: every frame)"),
+    Option("budget_ms", "float", None, low=0, above=True, flags=("--budget",), metavar="MS", scope="stream",
+           help="keep each frame's model work near MS milliseconds: new people and the people who moved most get a "
+                "fresh pose, the others' keypoints move with their box, the detector runs when the tracks need it "
+                "(none: everyone every frame)"),
+    Option("max_age", "int", 10, low=1, metavar="N", scope="stream",
+           help="with --budget, the most frames a person's keypoints are carried before a fresh pose"),
     Option("track", "bool", True, negatable=True, scope="stream", group="tracking",
            help="give people identities across frames"),
     Option("smooth", "bool", True, negatable=True, scope="stream", group="tracking",

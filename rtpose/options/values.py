@@ -63,8 +63,11 @@ def _validate_model(self) -> ModelOptions:
 
 
 def _validate_stream(self) -> StreamOptions:
-    """Every value checked (:func:`~rtpose.options.schema.check`); returns self."""
+    """Every value checked (:func:`~rtpose.options.schema.check`), then the rules between options; returns self."""
     _check_fields(self, STREAM)
+    if self.budget_ms is not None and self.det_every != 1:
+        raise OptionError("budget_ms", template="{budget_ms} and {det_every} are alternatives: the budget runs the "
+                                                "detector when needed, det_every on a fixed interval; give one.")
     return self
 
 

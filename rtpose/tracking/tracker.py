@@ -247,13 +247,13 @@ class PoseTracker:
         if not self.tracks or not len(result):
             return []
         sim = self._similarity(result.boxes, result.keypoints, self._sigmas(result), t)
-        matches = _assign(sim, self.min_similarity)
+        matches = assign(sim, self.min_similarity)
         if self.min_containment <= 1.0:
             rows = [i for i in range(len(self.tracks)) if i not in {r for r, _ in matches}]
             cols = [j for j in range(len(result)) if j not in {c for _, c in matches}]
             if rows and cols:
                 cont = self._containment(result.boxes, t)[np.ix_(rows, cols)]
-                matches += [(rows[r], cols[c]) for r, c in _assign(cont, self.min_containment)]
+                matches += [(rows[r], cols[c]) for r, c in assign(cont, self.min_containment)]
         return matches
 
     def update(self, result: PoseResult, timestamp: float | None = None) -> PoseResult:
@@ -328,7 +328,7 @@ class PoseTracker:
         track.keypoints = keypoints.copy()
 
 
-def _assign(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+def assign(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Maximum-similarity one-to-one pairs with similarity >= ``threshold`` (Hungarian method)."""
     if sim.size == 0:
         return []
@@ -350,4 +350,4 @@ def _greedy_assignment(sim: np.ndarray, threshold: float) -> list[tuple[int, int
     return pairs
 
 
-__all__ = ["COCO_SIGMAS", "PoseTracker", "Track", "box_containment", "box_iou", "keypoint_oks"]
+__all__ = ["COCO_SIGMAS", "PoseTracker", "Track", "assign", "box_containment", "box_iou", "keypoint_oks"]

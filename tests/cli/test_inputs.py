@@ -215,7 +215,7 @@ def test_json_lines_schema_header_media_time_and_null_track_ids(tmp_path, small_
     assert main(["--source", str(VIDEO_MULTI), *_model(small_weights), "--no-show", "--max-frames", "4",
                  "--json", str(out), "--no-track"]) == 0
     header, frames = _lines(out)
-    assert header["schema"] == "rtpose.poses" and header["version"] == 2 and header["kind"] == "video"
+    assert header["schema"] == "rtpose.poses" and header["version"] == 3 and header["kind"] == "video"
     assert header["stream"] == 0 and all(f["stream"] == 0 for f in frames)
     assert header["timestamp"] == "media" and header["fps"] == pytest.approx(10.0)
     assert (header["width"], header["height"]) == (480, 360)

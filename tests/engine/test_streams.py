@@ -159,7 +159,7 @@ def test_cli_several_sources_one_json_file_and_a_video_each(small_weights, tmp_p
     headers = [line for line in lines if "schema" in line]
     records = [line for line in lines if "schema" not in line]
     assert [(h["stream"], h["source"], h["version"]) for h in headers] == [
-        (0, VIDEO_MULTI.name, 2), (1, VIDEO_ONE_BY_ONE.name, 2)]
+        (0, VIDEO_MULTI.name, 3), (1, VIDEO_ONE_BY_ONE.name, 3)]
     for i in (0, 1):
         assert [r["frame"] for r in records if r["stream"] == i] == [0, 1, 2, 3]
     assert any(r["people"] for r in records if r["stream"] == 0)
