@@ -69,11 +69,13 @@ def test_pose_model_keywords_are_the_schema():
     """The keyword arguments of PoseModel and of PoseModel.stream are the schema's, with its defaults."""
     init = inspect.signature(rtpose.PoseModel.__init__).parameters
     keywords = {n: p.default for n, p in init.items() if p.kind is p.KEYWORD_ONLY}
-    assert keywords == {r.name: r.default for r in MODEL if r.name != "weights"} | {"det_every": 1}
+    # the stream options a model also takes, as its streams' defaults
+    per_model = {r.name: r.default for r in STREAM if r.name in ("det_every", "budget_ms", "max_age")}
+    assert keywords == {r.name: r.default for r in MODEL if r.name != "weights"} | per_model
     assert init["weights"].default is None
     stream = inspect.signature(rtpose.PoseModel.stream).parameters
     keywords = {n: p.default for n, p in stream.items() if p.kind is p.KEYWORD_ONLY}
-    assert keywords == {r.name: r.default for r in STREAM if r.name != "det_every"} | {"det_every": None}
+    assert keywords == {r.name: r.default for r in STREAM if r.name not in per_model} | dict.fromkeys(per_model)
 
 
 def test_the_cli_defaults_are_the_schema():

@@ -90,7 +90,7 @@ def test_selecting_people_selects_every_per_person_array_and_keeps_the_frame(bus
 def test_to_dict_keeps_the_json_record(bus_result):
     record = bus_result.to_dict()
     assert set(record) == {"stream", "frame", "timestamp", "file", "people"}
-    assert set(record["people"][0]) == {"box", "score", "keypoints", "track_id"}
+    assert set(record["people"][0]) == {"box", "score", "keypoints", "track_id", "age"}  # schema v3: age
     assert len(record["people"][0]["keypoints"]) == 17
 
 

@@ -67,7 +67,7 @@ def _validate_stream(self) -> StreamOptions:
     _check_fields(self, STREAM)
     if self.budget_ms is not None and self.det_every != 1:
         raise OptionError("budget_ms", template="{budget_ms} and {det_every} are alternatives: the budget runs the "
-                                                "detector when needed, det_every on a fixed interval; give one.")
+                                                "detector when needed, {det_every} on a fixed interval; give one.")
     return self
 
 

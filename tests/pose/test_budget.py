@@ -324,9 +324,9 @@ def test_rtpose_run_writes_ages_in_the_json_lines(tmp_path, small_weights, crowd
 @pytest.mark.parametrize(("args", "words"), [
     (["--budget", "0"], "--budget: must be more than 0, got 0"),
     (["--budget", "-5"], "--budget: must be more than 0, got -5"),
-    (["--budget", "abc"], "--budget: expected a number, got 'abc'"),
+    (["--budget", "abc"], "--budget: expected a number, got abc"),
     (["--max-age", "0"], "--max-age: must be at least 1, got 0"),
-    (["--budget", "50", "--det-every", "3"], "--budget and --det-every 3 are alternatives"),
+    (["--budget", "50", "--det-every", "3"], "--budget and --det-every are alternatives"),
 ])
 def test_bad_values_on_the_command_line_are_one_sentence(args, words, small_weights):
     proc = subprocess.run([sys.executable, "-m", "rtpose", "--source", str(VIDEO_MULTI), "--weights",
@@ -338,10 +338,11 @@ def test_bad_values_on_the_command_line_are_one_sentence(args, words, small_weig
 
 
 @pytest.mark.parametrize(("kwargs", "words"), [
-    ({"budget_ms": 0}, "budget_ms=0 must be a number of milliseconds more than 0"),
-    ({"budget_ms": -5.0}, "budget_ms=-5.0 must be a number of milliseconds more than 0"),
-    ({"budget_ms": "abc"}, "budget_ms='abc' must be a number of milliseconds more than 0"),
-    ({"max_age": 0}, "max_age=0 must be a whole number of frames, at least 1"),
+    ({"budget_ms": 0}, "budget_ms=0: must be more than 0"),
+    ({"budget_ms": -5.0}, "budget_ms=-5.0: must be more than 0"),
+    ({"budget_ms": "abc"}, "budget_ms='abc': expected a number"),
+    ({"max_age": 0}, "max_age=0: must be at least 1"),
+    ({"budget_ms": 50, "det_every": 3}, "budget_ms= and det_every= are alternatives"),
 ])
 def test_bad_values_in_python_are_one_sentence(kwargs, words, small_weights):
     with pytest.raises(RtposeError) as error:
@@ -351,9 +352,9 @@ def test_bad_values_in_python_are_one_sentence(kwargs, words, small_weights):
 
 @pytest.mark.slow
 def test_bad_values_of_a_stream_are_one_sentence(model):
-    with pytest.raises(RtposeError, match=r"^budget_ms=-1 must be"):
+    with pytest.raises(RtposeError, match=r"^budget_ms=-1: must be"):
         model.stream(str(VIDEO_MULTI), budget_ms=-1)
-    with pytest.raises(RtposeError, match=r"^max_age=0 must be"):
+    with pytest.raises(RtposeError, match=r"^max_age=0: must be"):
         model.stream(str(VIDEO_MULTI), budget_ms=50, max_age=0)
 
 
