@@ -114,6 +114,7 @@ KIND_BY_PATH = {
 }
 _GPU_REASON = re.compile(r"needs?\b.*\b(GPU|CUDA)\b|\b(GPU|CUDA)\b.*\bneeded\b")
 SLOW: set[str] = {
+    "tests/cli/test_path_roles.py::test_an_output_pointed_at_an_input_is_refused_and_the_input_kept",
     "tests/cli/test_check.py::test_check_bad_input_is_one_sentence",
     "tests/cli/test_check.py::test_check_fails_with_one_sentence_when_a_backend_disagrees",
     "tests/cli/test_check.py::test_check_runs_every_backend_against_torch_fp32",
