@@ -636,6 +636,9 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
             self.show_error("Start a source first, then record.")
             return False
         path = Path(path) if path else timestamped_path(self.output_dir, ".mp4")
+        if not self._may_write(path, "recording"):
+            self.act_record.setChecked(False)
+            return False
         size = self._source_info.get("size")
         if self.last_annotated is not None:
             size = (self.last_annotated.shape[1], self.last_annotated.shape[0])
@@ -654,6 +657,25 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
         self.act_record.setChecked(True)
         self.rec_label.setText("● REC")
         self.statusBar().showMessage(f"Recording to {path}", 4000)
+        return True
+
+    def _may_write(self, path: Path, what: str) -> bool:
+        """Whether ``path`` is no input of the viewer's (the open source, a file of its folder, the weights,
+        the detector): the command line's one check (:func:`rtpose.io.paths.check_paths`); else say why."""
+        from rtpose.io.paths import PathUse, check_paths
+        from rtpose.options.schema import INPUT_FILE, OUTPUT_FILE, SOURCE
+
+        spec = self._source_info.get("spec")
+        specs = spec if isinstance(spec, list) else [spec]
+        uses = [PathUse("source", SOURCE, s) for s in specs if isinstance(s, (str, Path))]
+        uses += [PathUse(name, INPUT_FILE, value) for name, value in (("weights", self.config.weights),
+                                                                      ("detector", self.config.detector))
+                 if value]
+        try:
+            check_paths([*uses, PathUse(f"the {what}", OUTPUT_FILE, path)])
+        except RtposeError as exc:
+            self.show_error(str(exc))
+            return False
         return True
 
     def _record(self, result, annotated: np.ndarray) -> None:
@@ -684,6 +706,8 @@ class MainWindow(WindowLayout, SegmentationControls, QMainWindow):
             self.show_error("Nothing to snapshot yet: open a source first.")
             return None
         path = Path(path) if path else timestamped_path(self.output_dir, ".png")
+        if not self._may_write(path, "snapshot"):
+            return None
         try:
             save_snapshot(self.last_annotated, path)
         except RtposeError as exc:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -795,3 +796,19 @@ def test_privacy_reaches_what_the_viewer_shows_records_and_snapshots(qtbot, qapp
     assert ok
     plain = (np.abs(recorded.astype(int) - PLAIN_BACKGROUND).max(axis=-1) <= 12).mean()  # (a lossy video)
     assert plain > 0.6 if mode == "skeleton" else plain < 0.05
+
+
+def test_a_recording_or_snapshot_onto_an_input_is_refused_and_the_input_kept(qtbot, window, config, tmp_path):
+    """The viewer's outputs follow the command line's one path check: never onto the source or the weights."""
+    import shutil
+
+    video = tmp_path / "input.avi"
+    shutil.copyfile(VIDEO_MULTI, video)
+    before, weights_before = video.read_bytes(), Path(config.weights).read_bytes()
+    window.open_source(str(video))
+    _wait_frames(qtbot, window, 1)
+    assert not window.start_recording(video) and window.recorder is None
+    assert window.snapshot(config.weights) is None
+    assert video.read_bytes() == before and Path(config.weights).read_bytes() == weights_before
+    assert window.start_recording(tmp_path / "fine.mp4")  # and elsewhere they work
+    assert window.stop_recording() is not None
