@@ -426,7 +426,7 @@ def section_environment(budget: Budget, entry: dict, args) -> dict:
 
 def gpu_test_files() -> list[str]:
     """Test files that hold tests skipping for want of a GPU (a cheap text scan before pytest collects)."""
-    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py")
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
                   if p.name != "test_gpu_proof.py" and GPU_FILE_HINT.search(p.read_text(errors="replace")))
 
 

@@ -277,7 +277,8 @@ def test_a_small_budget_refreshes_everyone_within_max_age(model, crowd_video, ca
     assert stats.budget.carried > stats.budget.fresh > 0 and stats.budget.detector_calls < CROWD_FRAMES
     assert "carried poses" in stats.format()
     err = capsys.readouterr().err
-    assert err.count("budget_ms=1 is less than one person's pose costs here") == 1
+    # said once (in the library's words, or the command line's after an in-process CLI call set its handler)
+    assert err.count("1 is less than one person's pose costs here") == 1
 
 
 @pytest.mark.slow

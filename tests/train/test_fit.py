@@ -185,7 +185,9 @@ def test_sigkilled_run_resumes_losing_at_most_one_epoch(tmp_path):
         done_by_log = before + completed_epochs()
         saved = read_checkpoint(last)  # never corrupt: loads, and has everything --resume needs
         assert {"model", "optimizer", "scheduler", "epoch", "config", "rng"} <= set(saved)
-        assert done_by_log - 1 <= saved["epoch"] <= done_by_log
+        # at most one epoch lost; an epoch's log line follows its checkpoint, so a kill between the two leaves the
+        # checkpoint one epoch ahead of the log
+        assert done_by_log - 1 <= saved["epoch"] <= done_by_log + 1
 
     result = subprocess.run([sys.executable, "-m", "train.fit", "--resume", str(last), "--epochs",
                              str(saved["epoch"] + 1), "--quiet"], cwd=ROOT, env=_env(), capture_output=True,
