@@ -306,7 +306,7 @@ def _summary(args, sources: list, stream, stats, sinks: list, window, stop) -> i
             else:
                 say(f"wrote {part.path} ({frames})")
     for source in sources:
-        skipped = getattr(source, "skipped_files", [])
+        skipped = source.skipped_files
         if skipped:
             names = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
             warn(f"skipped {len(skipped)} unreadable image file(s): {names}")
@@ -317,13 +317,13 @@ def _summary(args, sources: list, stream, stats, sinks: list, window, stop) -> i
         return _streams_ending(sources, stats)
     source = sources[0]
     if source.ended_early and not source.is_live:
-        expected = getattr(source, "expected_frames", None) or source.frame_count
+        expected = source.expected_frames or source.frame_count
         warn(f"{source.name} ended after {stats.captured} of {expected} frames (the file is truncated or "
              "damaged); everything up to there was processed")
     elif source.ended_early:
-        if getattr(source, "end_reason", None):  # a stream that did not come back
+        if source.end_reason:  # a stream that did not come back
             raise SourceError(f"{source.end_reason[:-1]}; everything up to then was written.")
-        if getattr(source, "is_camera", False):
+        if source.is_camera:
             raise SourceError(
                 f"{source.name.capitalize()} stopped sending frames after {stats.captured} frames "
                 "(unplugged, or taken by another program); everything up to then was written."
@@ -336,9 +336,9 @@ def _streams_ending(sources: list, stats) -> int:
     """Several streams: those that did not come back end the run with exit 1; a camera that stopped is a warning."""
     lost = []
     for i, source in enumerate(sources):
-        if source.ended_early and getattr(source, "end_reason", None):
+        if source.ended_early and source.end_reason:
             lost.append(f"Stream {i}: {source.end_reason}")
-        elif source.ended_early and getattr(source, "is_camera", False):
+        elif source.ended_early and source.is_camera:
             warn(f"stream {i}: {source.name} stopped sending frames after {stats.streams[i].captured} frames")
     if lost:
         raise SourceError(" ".join(lost))

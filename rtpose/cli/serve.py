@@ -120,7 +120,7 @@ class _Serving:
 def _readiness(sources: list, ended: threading.Event) -> str | None:
     """None when every stream is open or reconnecting; else why not (``/readyz``)."""
     for i, source in enumerate(sources):
-        if getattr(source, "end_reason", None):
+        if source.end_reason:
             return f"stream {i} ({source.name}) is lost"
     if ended.is_set():
         return "every stream ended"
