@@ -114,6 +114,11 @@ KIND_BY_PATH = {
 }
 _GPU_REASON = re.compile(r"needs?\b.*\b(GPU|CUDA)\b|\b(GPU|CUDA)\b.*\bneeded\b")
 SLOW: set[str] = {
+    "tests/runtime/test_openvino_precision.py::test_openvino_bf16_keypoints_match_fp32_on_real_crops",
+    "tests/runtime/test_sharing.py::test_a_segmentation_runtime_called_by_four_threads_at_once",
+    "tests/cli/test_export_triton.py::test_a_complete_export_replaces_the_models_and_keeps_the_others",
+    "tests/cli/test_one_run_path.py::test_a_full_disk_under_a_single_image_save_says_so",
+    "tests/train/test_fit_errors.py::test_a_malformed_person_mask_is_one_sentence_naming_the_annotation",
     "tests/cli/test_path_roles.py::test_an_output_pointed_at_an_input_is_refused_and_the_input_kept",
     "tests/cli/test_check.py::test_check_bad_input_is_one_sentence",
     "tests/cli/test_check.py::test_check_fails_with_one_sentence_when_a_backend_disagrees",
